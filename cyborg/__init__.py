@@ -1,0 +1,1 @@
+"""Cyborg-NG: accelerator management for OpenStack clouds."""

@@ -1,0 +1,49 @@
+"""Enumerations shared by the database, the API and the conductor.
+
+Values are upstream Cyborg's strings: clients and Nova compare them verbatim.
+"""
+
+import enum
+
+
+class DeviceType(enum.StrEnum):
+    GPU = "GPU"
+    FPGA = "FPGA"
+    AICHIP = "AICHIP"
+    QAT = "QAT"
+    NIC = "NIC"
+    SSD = "SSD"
+
+
+class DeviceStatus(enum.StrEnum):
+    ENABLED = "enabled"
+    MAINTAINING = "maintaining"
+
+
+class ControlpathType(enum.StrEnum):
+    PCI = "PCI"
+
+
+class AttachType(enum.StrEnum):
+    PCI = "PCI"
+    MDEV = "MDEV"
+    TEST_PCI = "TEST_PCI"
+
+
+class ARQState(enum.StrEnum):
+    INITIAL = "Initial"
+    BIND_STARTED = "BindStarted"
+    BOUND = "Bound"
+    BIND_FAILED = "BindFailed"
+    UNBOUND = "Unbound"
+    UNBIND_FAILED = "UnbindFailed"
+    DELETING = "Deleting"
+
+
+# States in which binding has finished, one way or the other (Nova waits for these).
+ARQ_RESOLVED_STATES = frozenset({ARQState.BOUND, ARQState.BIND_FAILED, ARQState.DELETING})
+
+
+def values(enum_cls: type[enum.StrEnum]) -> list[str]:
+    """The string values of an enum, in declaration order (for DB enums and schemas)."""
+    return [member.value for member in enum_cls]

@@ -1,0 +1,99 @@
+"""Exceptions that carry the HTTP status the API answers them with.
+
+Every exception a user can cause has a 4xx code and a message that says what to fix;
+messages never include SQL, file paths or tracebacks.
+"""
+
+from typing import Any
+
+
+class CyborgException(Exception):
+    """Base class: ``msg_fmt`` is formatted with the keyword arguments."""
+
+    msg_fmt = "An unknown error occurred."
+    code = 500
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError, ValueError):
+                # A wrong format must not hide the original error behind a new one.
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+
+class Invalid(CyborgException):
+    msg_fmt = "Invalid request: %(reason)s"
+    code = 400
+
+
+class InvalidParameterValue(Invalid):
+    msg_fmt = "Invalid value for %(name)s: %(reason)s"
+
+
+class MarkerNotFound(Invalid):
+    msg_fmt = "Marker %(marker)s was not found; use the uuid of an item from the previous page."
+
+
+class InvalidSortKey(Invalid):
+    msg_fmt = "Cannot sort by %(key)s; valid sort keys are: %(allowed)s."
+
+
+class NotFound(CyborgException):
+    msg_fmt = "Resource could not be found."
+    code = 404
+
+
+class DeviceNotFound(NotFound):
+    msg_fmt = "Device %(uuid)s could not be found."
+
+
+class DeployableNotFound(NotFound):
+    msg_fmt = "Deployable %(uuid)s could not be found."
+
+
+class AttributeNotFound(NotFound):
+    msg_fmt = "Attribute %(uuid)s could not be found."
+
+
+class ControlpathNotFound(NotFound):
+    msg_fmt = "Control path %(uuid)s could not be found."
+
+
+class AttachHandleNotFound(NotFound):
+    msg_fmt = "Attach handle %(uuid)s could not be found."
+
+
+class DeviceProfileNotFound(NotFound):
+    msg_fmt = "Device profile %(name)s could not be found."
+
+
+class ARQNotFound(NotFound):
+    msg_fmt = "Accelerator request %(uuid)s could not be found."
+
+
+class Conflict(CyborgException):
+    msg_fmt = "Conflict: %(reason)s"
+    code = 409
+
+
+class DuplicateEntry(Conflict):
+    msg_fmt = "A %(resource)s with the same %(columns)s already exists."
+
+
+class DeviceProfileNameConflict(Conflict):
+    msg_fmt = "A device profile named %(name)s already exists."
+
+
+class InUse(Conflict):
+    msg_fmt = "%(resource)s %(uuid)s is in use: %(reason)s"
+
+
+class ARQStateConflict(Conflict):
+    msg_fmt = (
+        "Accelerator request %(uuid)s is in state %(actual)s; "
+        "this operation needs one of: %(expected)s."
+    )

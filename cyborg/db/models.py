@@ -1,0 +1,241 @@
+"""SQLAlchemy 2.0 models of the database schema.
+
+Table and column names are upstream Cyborg's, so data can move between the two.
+Differences from upstream, each fixing a known weakness:
+
+* every ARQ state is storable, including ``UnbindFailed`` and ``Deleting``;
+* ARQs store ``project_id`` and keep a copy of their device-profile group, so a
+  profile can be deleted once no unresolved ARQ needs it (its FK becomes NULL);
+* natural keys are unique: one device per (host, control path), one deployable
+  name per device, one attribute key per deployable, one attach handle per
+  (deployable, address), one ARQ per attach handle;
+* every filter the API offers has an index;
+* enums are VARCHAR + CHECK (no native enum types), so adding a value later is a
+  plain constraint change on every backend.
+
+The migrations in ``cyborg/db/migrations`` create exactly this schema; a test
+compares the two on SQLite, MariaDB and PostgreSQL.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from oslo_utils import timeutils
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from cyborg.common import constants
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+
+# Microsecond timestamps everywhere (MySQL's DATETIME defaults to whole seconds).
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
+
+
+def enum_type(enum_cls: type[constants.enum.StrEnum], name: str) -> sa.Enum:
+    """A portable enum: VARCHAR with a named CHECK constraint."""
+    return sa.Enum(
+        *constants.values(enum_cls),
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+    )
+
+
+def _utcnow() -> datetime.datetime:
+    return timeutils.utcnow()
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=_utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, onupdate=_utcnow)
+
+
+class Device(TimestampMixin, Base):
+    __tablename__ = "devices"
+    __table_args__ = (
+        sa.Index("ix_devices_hostname", "hostname"),
+        sa.Index("ix_devices_type", "type"),
+        sa.Index("ix_devices_vendor", "vendor"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    type: Mapped[str] = mapped_column(enum_type(constants.DeviceType, "device_type"))
+    vendor: Mapped[str] = mapped_column(sa.String(255))
+    model: Mapped[str] = mapped_column(sa.String(255))
+    std_board_info: Mapped[str | None] = mapped_column(sa.Text)
+    vendor_board_info: Mapped[str | None] = mapped_column(sa.Text)
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[str] = mapped_column(
+        enum_type(constants.DeviceStatus, "device_status"),
+        default=constants.DeviceStatus.ENABLED.value,
+    )
+
+
+class ControlpathID(TimestampMixin, Base):
+    """How the host addresses a device (its PF's PCI address, as sorted-key JSON)."""
+
+    __tablename__ = "controlpath_ids"
+    __table_args__ = (
+        # The device's host is repeated here so the DB itself forbids a second
+        # device at the same address of the same host.
+        sa.UniqueConstraint("hostname", "cpid_type", "cpid_info"),
+        sa.Index("ix_controlpath_ids_device_id", "device_id"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    device_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("devices.id", ondelete="CASCADE")
+    )
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    cpid_type: Mapped[str] = mapped_column(enum_type(constants.ControlpathType, "cpid_type"))
+    cpid_info: Mapped[str] = mapped_column(sa.String(255))
+
+
+class Deployable(TimestampMixin, Base):
+    """A schedulable unit of a device; one Placement resource provider each."""
+
+    __tablename__ = "deployables"
+    __table_args__ = (
+        sa.UniqueConstraint("device_id", "name"),
+        sa.Index("ix_deployables_parent_id", "parent_id"),
+        sa.Index("ix_deployables_root_id", "root_id"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="CASCADE")
+    )
+    root_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(sa.String(255))
+    num_accelerators: Mapped[int] = mapped_column(sa.Integer)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"))
+    rp_uuid: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
+    driver_name: Mapped[str | None] = mapped_column(sa.String(100))
+    bitstream_id: Mapped[str | None] = mapped_column(sa.String(36))
+
+    # lazy="raise": related rows are always loaded explicitly, in bulk.
+    attributes: Mapped[list["Attribute"]] = relationship(
+        lazy="raise", order_by="Attribute.id", viewonly=True
+    )
+
+
+class Attribute(TimestampMixin, Base):
+    __tablename__ = "attributes"
+    __table_args__ = (
+        sa.UniqueConstraint("deployable_id", "key"),
+        sa.Index("ix_attributes_key", "key"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    deployable_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="CASCADE")
+    )
+    key: Mapped[str] = mapped_column(sa.String(255))
+    value: Mapped[str] = mapped_column(sa.Text)
+
+
+class AttachHandle(TimestampMixin, Base):
+    """One attachable function (PCI) or mediated-device slot (MDEV) of a deployable."""
+
+    __tablename__ = "attach_handles"
+    __table_args__ = (
+        sa.UniqueConstraint("deployable_id", "attach_info"),
+        sa.Index("ix_attach_handles_cpid_id", "cpid_id"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    deployable_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="CASCADE")
+    )
+    cpid_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("controlpath_ids.id", ondelete="CASCADE")
+    )
+    in_use: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    attach_type: Mapped[str] = mapped_column(enum_type(constants.AttachType, "attach_type"))
+    attach_info: Mapped[str] = mapped_column(sa.String(255))
+
+
+class DeviceProfile(TimestampMixin, Base):
+    __tablename__ = "device_profiles"
+    __table_args__ = (
+        sa.Index("ix_device_profiles_project_id", "project_id"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    # {"groups": [{"resources:FPGA": "1", ...}, ...]}, upstream's storage format.
+    profile_json: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    # NULL: visible to every project (created by an administrator for all).
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class ExtendedAcceleratorRequest(TimestampMixin, Base):
+    """One accelerator request (ARQ): one accelerator of one device-profile group."""
+
+    __tablename__ = "extended_accelerator_requests"
+    __table_args__ = (
+        sa.Index("ix_extended_accelerator_requests_project_id", "project_id"),
+        sa.Index("ix_extended_accelerator_requests_instance_uuid", "instance_uuid"),
+        sa.Index("ix_extended_accelerator_requests_device_rp_uuid", "device_rp_uuid"),
+        sa.Index("ix_extended_accelerator_requests_state", "state"),
+        sa.Index("ix_extended_accelerator_requests_device_profile_id", "device_profile_id"),
+        sa.Index("ix_extended_accelerator_requests_deployable_id", "deployable_id"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    state: Mapped[str] = mapped_column(
+        enum_type(constants.ARQState, "arq_state"), default=constants.ARQState.INITIAL.value
+    )
+    substate: Mapped[str] = mapped_column(sa.String(32), default="Initial")
+    # SET NULL: the ARQ keeps its own copy of the profile's name and group.
+    device_profile_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("device_profiles.id", ondelete="SET NULL")
+    )
+    device_profile_name: Mapped[str] = mapped_column(sa.String(255))
+    device_profile_group: Mapped[str] = mapped_column(sa.Text)
+    device_profile_group_id: Mapped[int] = mapped_column(sa.Integer, default=0)
+    hostname: Mapped[str | None] = mapped_column(sa.String(255))
+    device_rp_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    instance_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    # RESTRICT: a device cannot disappear from under a bound ARQ.
+    attach_handle_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("attach_handles.id", ondelete="RESTRICT"), unique=True
+    )
+    deployable_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="RESTRICT")
+    )
+
+    attach_handle: Mapped[AttachHandle | None] = relationship(lazy="raise", viewonly=True)
+    deployable: Mapped[Deployable | None] = relationship(lazy="raise", viewonly=True)

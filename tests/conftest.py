@@ -1,0 +1,78 @@
+"""Shared fixtures: a migrated throw-away database per backend, and statement counting.
+
+A test that takes the ``db`` fixture runs once per backend (ids ``sqlite``, ``mysql``,
+``postgresql``). Rows are deleted after each test; the database is dropped at the end.
+"""
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from oslo_db.sqlalchemy import enginefacade, orm
+
+from cyborg.common import context as cyborg_context
+from cyborg.db import api as db_api
+from cyborg.db import migration, models
+from tests import db_backends
+
+
+@pytest.fixture(scope="session", params=db_backends.selected_backends())
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+    """An engine on a database of this run's own, migrated to head."""
+    try:
+        url = db_backends.create_database(db_backend, str(tmp_path_factory.mktemp("db")))
+    except db_backends.BackendUnavailable as err:
+        pytest.fail(str(err), pytrace=False)
+    engine = db_backends.make_engine(url)
+    try:
+        migration.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        db_backends.drop_database(url)
+
+
+@dataclasses.dataclass
+class Database:
+    engine: sa.Engine
+    backend: str
+    context: cyborg_context.RequestContext
+
+    @contextlib.contextmanager
+    def count_statements(self) -> Iterator[list[str]]:
+        """Collect the SQL statements run inside the block (the list fills as they run)."""
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            # oslo.db emits an explicit BEGIN on SQLite (pysqlite's own is unreliable);
+            # it is transaction control, not a query, and other backends send none.
+            if statement != "BEGIN":
+                statements.append(statement)
+
+        sa.event.listen(self.engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(self.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def db(db_engine: sa.Engine, db_backend: str) -> Iterator[Database]:
+    """The data-access layer pointed at this backend's database, emptied after the test."""
+    maker = orm.get_maker(engine=db_engine, expire_on_commit=False)
+    factory = enginefacade._TestTransactionFactory(db_engine, maker, apply_global=False)
+    reset = db_api.context_manager.patch_factory(factory)
+    try:
+        yield Database(db_engine, db_backend, cyborg_context.get_admin_context())
+    finally:
+        reset()
+        with db_engine.begin() as connection:
+            for table in db_backends.iter_tables_for_cleanup(models.Base.metadata):
+                connection.execute(table.delete())
