@@ -12,10 +12,16 @@ import pytest
 import sqlalchemy as sa
 from oslo_db.sqlalchemy import enginefacade, orm
 
+from cyborg.common import concurrency
 from cyborg.common import context as cyborg_context
 from cyborg.db import api as db_api
 from cyborg.db import migration, models
 from tests import db_backends
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test module imports oslo.service's machinery, as the entry points do.
+    concurrency.use_threading()
 
 
 @pytest.fixture(scope="session", params=db_backends.selected_backends())

@@ -103,7 +103,7 @@ def make_engine(url: str) -> sa.Engine:
     """An engine configured as the service configures its own (oslo.db's engine factory)."""
     from oslo_db.sqlalchemy import engines
 
-    return engines.create_engine(url, sqlite_fk=True)
+    return engines.create_engine(url, sqlite_fk=True, mysql_sql_mode="TRADITIONAL")
 
 
 def iter_tables_for_cleanup(metadata: sa.MetaData) -> Iterator[sa.Table]:

@@ -1,9 +1,9 @@
 """cyborg-dbsync: create and upgrade the database schema.
 
-  cyborg-dbsync [--config-file cyborg.conf] upgrade [--revision REV]
-  cyborg-dbsync version
-  cyborg-dbsync stamp --revision REV
-  cyborg-dbsync revision -m MESSAGE [--autogenerate]   (developers)
+cyborg-dbsync [--config-file cyborg.conf] upgrade [--revision REV]
+cyborg-dbsync version
+cyborg-dbsync stamp --revision REV
+cyborg-dbsync revision -m MESSAGE [--autogenerate]   (developers)
 """
 
 import argparse
@@ -49,7 +49,7 @@ def _revision(conf: cfg.ConfigOpts, engine: sa.Engine) -> int:
     return 0
 
 
-def _add_command_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_command_parsers(subparsers: argparse._SubParsersAction) -> None:
     upgrade = subparsers.add_parser("upgrade", help="Upgrade the schema (to head by default).")
     upgrade.add_argument("--revision", default="head", help="Target revision (default: head).")
     upgrade.set_defaults(func=_upgrade)
@@ -85,7 +85,9 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     conf = conf if conf is not None else cyborg.conf.CONF
     conf.register_cli_opt(COMMAND_OPT)
     cyborg.conf.parse_args(list(argv if argv is not None else sys.argv), conf=conf)
-    engine = engines.create_engine(conf.database.connection, sqlite_fk=True)
+    engine = engines.create_engine(
+        conf.database.connection, sqlite_fk=True, mysql_sql_mode=conf.database.mysql_sql_mode
+    )
     try:
         handler: Handler = conf.command.func
         return handler(conf, engine)

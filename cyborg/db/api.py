@@ -4,6 +4,8 @@ Readers and writers are declared with ``@context_manager.reader`` and
 ``@context_manager.writer`` on functions whose first argument is a RequestContext.
 """
 
+from typing import Any
+
 from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 
@@ -36,6 +38,6 @@ def configure(conf: cfg.ConfigOpts) -> None:
     context_manager.configure(sqlite_fk=True, **options)
 
 
-def get_engine():  # type: ignore[no-untyped-def]
+def get_engine() -> Any:
     """The writer engine (migrations and tools need it directly)."""
     return context_manager.writer.get_engine()

@@ -101,9 +101,7 @@ class ControlpathID(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
-    device_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("devices.id", ondelete="CASCADE")
-    )
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"))
     hostname: Mapped[str] = mapped_column(sa.String(255))
     cpid_type: Mapped[str] = mapped_column(enum_type(constants.ControlpathType, "cpid_type"))
     cpid_info: Mapped[str] = mapped_column(sa.String(255))
@@ -151,9 +149,7 @@ class Attribute(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
-    deployable_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("deployables.id", ondelete="CASCADE")
-    )
+    deployable_id: Mapped[int] = mapped_column(sa.ForeignKey("deployables.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(sa.String(255))
     value: Mapped[str] = mapped_column(sa.Text)
 
@@ -170,12 +166,8 @@ class AttachHandle(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
-    deployable_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("deployables.id", ondelete="CASCADE")
-    )
-    cpid_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("controlpath_ids.id", ondelete="CASCADE")
-    )
+    deployable_id: Mapped[int] = mapped_column(sa.ForeignKey("deployables.id", ondelete="CASCADE"))
+    cpid_id: Mapped[int] = mapped_column(sa.ForeignKey("controlpath_ids.id", ondelete="CASCADE"))
     in_use: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     attach_type: Mapped[str] = mapped_column(enum_type(constants.AttachType, "attach_type"))
     attach_info: Mapped[str] = mapped_column(sa.String(255))

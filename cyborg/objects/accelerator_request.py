@@ -21,8 +21,16 @@ from cyborg.db import models
 from cyborg.objects import base, pagination
 
 SORT_KEYS = frozenset(
-    {"id", "uuid", "state", "hostname", "instance_uuid", "device_profile_name",
-     "created_at", "updated_at"}
+    {
+        "id",
+        "uuid",
+        "state",
+        "hostname",
+        "instance_uuid",
+        "device_profile_name",
+        "created_at",
+        "updated_at",
+    }
 )
 
 ARQ_MODEL = models.ExtendedAcceleratorRequest
@@ -52,7 +60,7 @@ class AcceleratorRequest:
     deployable_uuid: str | None = None
 
 
-def _select() -> sa.Select[Any]:
+def _select() -> Any:
     return (
         sa.select(
             ARQ_MODEL,
@@ -66,7 +74,7 @@ def _select() -> sa.Select[Any]:
     )
 
 
-def _from_result(result: sa.Result[Any]) -> list[AcceleratorRequest]:
+def _from_result(result: Any) -> list[AcceleratorRequest]:
     arqs = []
     for row, handle_type, handle_uuid, handle_info, deployable_uuid in result:
         arqs.append(
@@ -175,7 +183,7 @@ def update_state(
         .where(ARQ_MODEL.uuid == uuid, ARQ_MODEL.state.in_(list(expected)))
         .values(state=new_state, updated_at=timeutils.utcnow(), **values)
     )
-    if result.rowcount == 1:
+    if base.rowcount(result) == 1:
         return
     actual = context.session.scalar(sa.select(ARQ_MODEL.state).where(ARQ_MODEL.uuid == uuid))
     if actual is None:
@@ -203,6 +211,5 @@ def delete_by_instance(
     context: RequestContext, instance_uuid: str, *, project_id: str | None = None
 ) -> int:
     """Delete an instance's ARQs; idempotent (0 when there are none)."""
-    stmt = _owned(sa.delete(ARQ_MODEL).where(ARQ_MODEL.instance_uuid == instance_uuid),
-                  project_id)
-    return int(context.session.execute(stmt).rowcount)
+    stmt = _owned(sa.delete(ARQ_MODEL).where(ARQ_MODEL.instance_uuid == instance_uuid), project_id)
+    return int(base.rowcount(context.session.execute(stmt)))

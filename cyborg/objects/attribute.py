@@ -75,9 +75,7 @@ def get_for_deployables(
 
 @db_api.context_manager.writer
 def create(context: RequestContext, *, deployable_id: int, key: str, value: str) -> Attribute:
-    row = models.Attribute(
-        uuid=base.new_uuid(), deployable_id=deployable_id, key=key, value=value
-    )
+    row = models.Attribute(uuid=base.new_uuid(), deployable_id=deployable_id, key=key, value=value)
     with (
         base.duplicates_as("attribute with this key on this deployable"),
         base.references_as(exception.DeployableNotFound(uuid=f"id={deployable_id}")),
@@ -92,5 +90,5 @@ def delete(context: RequestContext, uuid: str) -> None:
     result = context.session.execute(
         sa.delete(models.Attribute).where(models.Attribute.uuid == uuid)
     )
-    if result.rowcount == 0:
+    if base.rowcount(result) == 0:
         raise exception.AttributeNotFound(uuid=uuid)

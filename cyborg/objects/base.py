@@ -23,6 +23,11 @@ def from_row(cls: type[T], row: Any, **extra: Any) -> T:
     return cls(**values, **extra)
 
 
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE or DELETE (``session.execute`` is typed as a plain Result)."""
+    return int(result.rowcount)
+
+
 def new_uuid() -> str:
     return uuidutils.generate_uuid()
 

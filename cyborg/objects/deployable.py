@@ -14,8 +14,17 @@ from cyborg.objects import attribute as attribute_obj
 from cyborg.objects import base, pagination
 
 SORT_KEYS = frozenset(
-    {"id", "uuid", "name", "num_accelerators", "device_id", "rp_uuid", "driver_name",
-     "created_at", "updated_at"}
+    {
+        "id",
+        "uuid",
+        "name",
+        "num_accelerators",
+        "device_id",
+        "rp_uuid",
+        "driver_name",
+        "created_at",
+        "updated_at",
+    }
 )
 
 

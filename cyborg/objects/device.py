@@ -96,5 +96,5 @@ def delete(context: RequestContext, uuid: str) -> None:
         result = context.session.execute(
             sa.delete(models.Device).where(models.Device.uuid == uuid)
         )
-    if result.rowcount == 0:
+    if base.rowcount(result) == 0:
         raise exception.DeviceNotFound(uuid=uuid)

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
@@ -36,13 +37,15 @@ def _from_row(row: models.DeviceProfile) -> DeviceProfile:
     return base.from_row(DeviceProfile, row, groups=groups)
 
 
-def _visible(stmt: sa.Select, project_id: str | None) -> sa.Select:  # type: ignore[type-arg]
+def _visible(stmt: Any, project_id: str | None) -> Any:
     """Limit to profiles a project may see: its own and the shared ones (project NULL)."""
     if project_id is None:
         return stmt
     return stmt.where(
-        sa.or_(models.DeviceProfile.project_id == project_id,
-               models.DeviceProfile.project_id.is_(None))
+        sa.or_(
+            models.DeviceProfile.project_id == project_id,
+            models.DeviceProfile.project_id.is_(None),
+        )
     )
 
 
@@ -121,7 +124,7 @@ def delete_by_uuid(
     stmt = sa.delete(models.DeviceProfile).where(models.DeviceProfile.uuid == uuid)
     if visible_to_project is not None:
         stmt = stmt.where(models.DeviceProfile.project_id == visible_to_project)
-    if context.session.execute(stmt).rowcount == 0:
+    if base.rowcount(context.session.execute(stmt)) == 0:
         raise exception.DeviceProfileNotFound(name=uuid)
 
 

@@ -43,9 +43,7 @@ def paginate(
     if page.sort_key not in sort_keys:
         raise exception.InvalidSortKey(key=page.sort_key, allowed=", ".join(sorted(sort_keys)))
     if page.sort_dir not in SORT_DIRS:
-        raise exception.InvalidParameterValue(
-            name="sort_dir", reason="it must be 'asc' or 'desc'"
-        )
+        raise exception.InvalidParameterValue(name="sort_dir", reason="it must be 'asc' or 'desc'")
     column = getattr(model, page.sort_key)
     ascending = page.sort_dir == "asc"
     nullable = bool(column.property.columns[0].nullable)

@@ -29,32 +29,67 @@ def devices(engine: sa.Engine, count: int, *, attributes_each: int = 3, hosts: i
     device_rows, cpid_rows, deployable_rows, attribute_rows, handle_rows = [], [], [], [], []
     for i in range(1, count + 1):
         host = f"host{i % hosts}"
-        device_rows.append({
-            "id": i, "uuid": _uuid(), "type": "GPU", "vendor": "10de", "model": "A100",
-            "hostname": host, "status": "enabled", "created_at": now,
-            "std_board_info": json.dumps({"product_id": "20b0"}),
-        })
-        cpid_rows.append({
-            "id": i, "uuid": _uuid(), "device_id": i, "hostname": host, "cpid_type": "PCI",
-            "cpid_info": pci(i // 8, i % 8), "created_at": now,
-        })
-        deployable_rows.append({
-            "id": i, "uuid": _uuid(), "name": f"{host}_gpu{i}", "num_accelerators": 1,
-            "device_id": i, "rp_uuid": _uuid(), "driver_name": "nvidia", "created_at": now,
-        })
+        device_rows.append(
+            {
+                "id": i,
+                "uuid": _uuid(),
+                "type": "GPU",
+                "vendor": "10de",
+                "model": "A100",
+                "hostname": host,
+                "status": "enabled",
+                "created_at": now,
+                "std_board_info": json.dumps({"product_id": "20b0"}),
+            }
+        )
+        cpid_rows.append(
+            {
+                "id": i,
+                "uuid": _uuid(),
+                "device_id": i,
+                "hostname": host,
+                "cpid_type": "PCI",
+                "cpid_info": pci(i // 8, i % 8),
+                "created_at": now,
+            }
+        )
+        deployable_rows.append(
+            {
+                "id": i,
+                "uuid": _uuid(),
+                "name": f"{host}_gpu{i}",
+                "num_accelerators": 1,
+                "device_id": i,
+                "rp_uuid": _uuid(),
+                "driver_name": "nvidia",
+                "created_at": now,
+            }
+        )
         attribute_rows += [
             {"uuid": _uuid(), "deployable_id": i, "key": key, "value": value, "created_at": now}
-            for key, value in [("rc", "PGPU"), *((f"trait{n}", f"CUSTOM_T{n}")
-                                                for n in range(attributes_each - 1))]
+            for key, value in [
+                ("rc", "PGPU"),
+                *((f"trait{n}", f"CUSTOM_T{n}") for n in range(attributes_each - 1)),
+            ]
         ]
-        handle_rows.append({
-            "id": i, "uuid": _uuid(), "deployable_id": i, "cpid_id": i, "in_use": False,
-            "attach_type": "PCI", "attach_info": pci(i // 8, i % 8), "created_at": now,
-        })
+        handle_rows.append(
+            {
+                "id": i,
+                "uuid": _uuid(),
+                "deployable_id": i,
+                "cpid_id": i,
+                "in_use": False,
+                "attach_type": "PCI",
+                "attach_info": pci(i // 8, i % 8),
+                "created_at": now,
+            }
+        )
     with engine.begin() as connection:
         for model, rows in [
-            (models.Device, device_rows), (models.ControlpathID, cpid_rows),
-            (models.Deployable, deployable_rows), (models.Attribute, attribute_rows),
+            (models.Device, device_rows),
+            (models.ControlpathID, cpid_rows),
+            (models.Deployable, deployable_rows),
+            (models.Attribute, attribute_rows),
             (models.AttachHandle, handle_rows),
         ]:
             connection.execute(sa.insert(model), rows)
@@ -68,14 +103,37 @@ def bound_arqs(engine: sa.Engine, count: int) -> None:
     now = timeutils.utcnow()
     group = json.dumps({"resources:PGPU": "1"})
     with engine.begin() as connection:
-        connection.execute(sa.insert(models.DeviceProfile), [{
-            "id": 1, "uuid": _uuid(), "name": "gpu", "created_at": now,
-            "profile_json": json.dumps({"groups": [json.loads(group)]}),
-        }])
-        connection.execute(sa.insert(models.ExtendedAcceleratorRequest), [{
-            "uuid": _uuid(), "project_id": "p1", "state": "Bound", "substate": "Initial",
-            "device_profile_id": 1, "device_profile_name": "gpu",
-            "device_profile_group": group, "device_profile_group_id": 0,
-            "hostname": f"host{i % 4}", "device_rp_uuid": None, "instance_uuid": _uuid(),
-            "attach_handle_id": i, "deployable_id": i, "created_at": now,
-        } for i in range(1, count + 1)])
+        connection.execute(
+            sa.insert(models.DeviceProfile),
+            [
+                {
+                    "id": 1,
+                    "uuid": _uuid(),
+                    "name": "gpu",
+                    "created_at": now,
+                    "profile_json": json.dumps({"groups": [json.loads(group)]}),
+                }
+            ],
+        )
+        connection.execute(
+            sa.insert(models.ExtendedAcceleratorRequest),
+            [
+                {
+                    "uuid": _uuid(),
+                    "project_id": "p1",
+                    "state": "Bound",
+                    "substate": "Initial",
+                    "device_profile_id": 1,
+                    "device_profile_name": "gpu",
+                    "device_profile_group": group,
+                    "device_profile_group_id": 0,
+                    "hostname": f"host{i % 4}",
+                    "device_rp_uuid": None,
+                    "instance_uuid": _uuid(),
+                    "attach_handle_id": i,
+                    "deployable_id": i,
+                    "created_at": now,
+                }
+                for i in range(1, count + 1)
+            ],
+        )

@@ -20,7 +20,9 @@ from tests.db import seed
 
 def _device(db, host: str = "host1", bus: int = 1):  # type: ignore[no-untyped-def]
     device = device_obj.create(db.context, type="FPGA", vendor="8086", model="PAC", hostname=host)
-    controlpath_obj.create(db.context, device_id=device.id, cpid_type="PCI", cpid_info=seed.pci(bus))
+    controlpath_obj.create(
+        db.context, device_id=device.id, cpid_type="PCI", cpid_info=seed.pci(bus)
+    )
     return device
 
 
@@ -31,6 +33,7 @@ def _profile(db, name: str = "fpga", project_id: str | None = None):  # type: ig
 
 
 # --- devices and their natural keys -------------------------------------------------
+
 
 def test_device_at_same_address_of_same_host_is_a_conflict(db) -> None:  # type: ignore[no-untyped-def]
     _device(db, "host1", bus=1)
@@ -54,10 +57,20 @@ def test_device_filters_and_status_update(db) -> None:  # type: ignore[no-untype
 
 def test_device_type_outside_enum_is_refused_by_the_database(db) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Exception), db.engine.begin() as connection:  # noqa: B017
-        connection.execute(sa.insert(models.Device), [{
-            "uuid": "u", "type": "TOASTER", "vendor": "v", "model": "m", "hostname": "h",
-            "status": "enabled", "created_at": sa.func.now(),
-        }])
+        connection.execute(
+            sa.insert(models.Device),
+            [
+                {
+                    "uuid": "u",
+                    "type": "TOASTER",
+                    "vendor": "v",
+                    "model": "m",
+                    "hostname": "h",
+                    "status": "enabled",
+                    "created_at": sa.func.now(),
+                }
+            ],
+        )
 
 
 def test_deleting_a_device_removes_its_tree(db) -> None:  # type: ignore[no-untyped-def]
@@ -82,6 +95,7 @@ def test_device_with_a_bound_arq_cannot_be_deleted(db) -> None:  # type: ignore[
 
 # --- deployables and attributes -----------------------------------------------------
 
+
 def test_deployable_name_unique_per_device_and_attribute_key_unique(db) -> None:  # type: ignore[no-untyped-def]
     device = _device(db)
     dep = deployable_obj.create(db.context, name="d0", num_accelerators=1, device_id=device.id)
@@ -94,7 +108,9 @@ def test_deployable_name_unique_per_device_and_attribute_key_unique(db) -> None:
         attribute_obj.create(db.context, deployable_id=dep.id + 999, key="k", value="v")
     found = deployable_obj.get_by_uuid(db.context, dep.uuid)
     assert [(a.key, a.value) for a in found.attributes] == [("rc", "FPGA")]
-    rp = deployable_obj.update(db.context, dep.uuid, rp_uuid="11111111-2222-3333-4444-555555555555")
+    rp = deployable_obj.update(
+        db.context, dep.uuid, rp_uuid="11111111-2222-3333-4444-555555555555"
+    )
     assert deployable_obj.get_by_rp_uuid(db.context, rp.rp_uuid).uuid == dep.uuid
 
 
@@ -108,6 +124,7 @@ def test_attribute_delete(db) -> None:  # type: ignore[no-untyped-def]
 
 
 # --- device profiles ----------------------------------------------------------------
+
 
 def test_profile_name_conflict_is_409_and_names_the_profile(db) -> None:  # type: ignore[no-untyped-def]
     _profile(db, "gpu")
@@ -146,8 +163,12 @@ def test_delete_profiles_by_names_is_all_or_nothing(db) -> None:  # type: ignore
 def test_profile_deletable_while_arqs_keep_their_group(db) -> None:  # type: ignore[no-untyped-def]
     profile = _profile(db)
     arqs = arq_obj.create_many(
-        db.context, device_profile_id=profile.id, device_profile_name=profile.name,
-        groups=profile.groups, counts=[2], project_id="p1",
+        db.context,
+        device_profile_id=profile.id,
+        device_profile_name=profile.name,
+        groups=profile.groups,
+        counts=[2],
+        project_id="p1",
     )
     profile_obj.delete_by_uuid(db.context, profile.uuid)
     kept = arq_obj.get_by_uuid(db.context, arqs[0].uuid)
@@ -158,11 +179,16 @@ def test_profile_deletable_while_arqs_keep_their_group(db) -> None:  # type: ign
 
 # --- accelerator requests ------------------------------------------------------------
 
+
 def _arqs(db, count: int = 2, project_id: str = "p1"):  # type: ignore[no-untyped-def]
     profile = profile_obj.get_all(db.context, names=["fpga"]) or [_profile(db)]
     return arq_obj.create_many(
-        db.context, device_profile_id=profile[0].id, device_profile_name="fpga",
-        groups=[{"resources:FPGA": "1"}], counts=[count], project_id=project_id,
+        db.context,
+        device_profile_id=profile[0].id,
+        device_profile_name="fpga",
+        groups=[{"resources:FPGA": "1"}],
+        counts=[count],
+        project_id=project_id,
     )
 
 
@@ -176,8 +202,12 @@ def test_every_arq_state_is_storable(db, state: str) -> None:  # type: ignore[no
 def test_arq_state_compare_and_swap(db) -> None:  # type: ignore[no-untyped-def]
     arq = _arqs(db, 1)[0]
     arq_obj.update_state(
-        db.context, arq.uuid, expected=["Initial", "Unbound"], new_state="BindStarted",
-        hostname="host1", instance_uuid="inst-1",
+        db.context,
+        arq.uuid,
+        expected=["Initial", "Unbound"],
+        new_state="BindStarted",
+        hostname="host1",
+        instance_uuid="inst-1",
     )
     with pytest.raises(exception.ARQStateConflict) as err:
         arq_obj.update_state(db.context, arq.uuid, expected=["Initial"], new_state="BindStarted")
@@ -197,8 +227,11 @@ def test_two_racing_binds_have_one_winner(db) -> None:  # type: ignore[no-untype
         barrier.wait()
         try:
             arq_obj.update_state(
-                db.context.__class__(is_admin=True), arq.uuid,
-                expected=["Initial"], new_state="BindStarted", hostname=host,
+                db.context.__class__(is_admin=True),
+                arq.uuid,
+                expected=["Initial"],
+                new_state="BindStarted",
+                hostname=host,
             )
             outcomes.append("won")
         except exception.ARQStateConflict:
@@ -229,8 +262,9 @@ def test_arq_delete_by_uuids_is_all_or_nothing_and_by_instance_idempotent(db) ->
     assert len(arq_obj.get_all(db.context)) == 3
     arq_obj.delete_by_uuids(db.context, [arqs[0].uuid])
     for arq in arqs[1:]:
-        arq_obj.update_state(db.context, arq.uuid, expected=["Initial"], new_state="Bound",
-                             instance_uuid="inst-9")
+        arq_obj.update_state(
+            db.context, arq.uuid, expected=["Initial"], new_state="Bound", instance_uuid="inst-9"
+        )
     assert len(arq_obj.get_all(db.context, instance_uuid="inst-9", states=["Bound"])) == 2
     assert arq_obj.delete_by_instance(db.context, "inst-9") == 2
     assert arq_obj.delete_by_instance(db.context, "inst-9") == 0
@@ -241,11 +275,13 @@ def test_an_attach_handle_serves_one_arq_at_most(db) -> None:  # type: ignore[no
     seed.bound_arqs(db.engine, 1)
     other = _arqs(db, 1)[0]
     with pytest.raises(Exception):  # noqa: B017 - the unique constraint itself
-        arq_obj.update_state(db.context, other.uuid, expected=["Initial"], new_state="Bound",
-                             attach_handle_id=1)
+        arq_obj.update_state(
+            db.context, other.uuid, expected=["Initial"], new_state="Bound", attach_handle_id=1
+        )
 
 
 # --- pagination ------------------------------------------------------------------------
+
 
 def _walk(fetch, page_size: int, sort_key: str, sort_dir: str) -> list[str]:  # type: ignore[no-untyped-def]
     seen: list[str] = []
@@ -262,8 +298,9 @@ def _walk(fetch, page_size: int, sort_key: str, sort_dir: str) -> list[str]:  # 
 def test_pages_cover_every_row_once_even_with_nulls_and_ties(db, sort_dir: str) -> None:  # type: ignore[no-untyped-def]
     arqs = _arqs(db, 11)
     for i, arq in enumerate(arqs[:6]):  # 5 ARQs keep hostname NULL; the rest share 2 values
-        arq_obj.update_state(db.context, arq.uuid, expected=["Initial"], new_state="Bound",
-                             hostname=f"h{i % 2}")
+        arq_obj.update_state(
+            db.context, arq.uuid, expected=["Initial"], new_state="Bound", hostname=f"h{i % 2}"
+        )
     walked = _walk(lambda p: arq_obj.get_all(db.context, page=p), 3, "hostname", sort_dir)
     assert sorted(walked) == sorted(a.uuid for a in arqs)
     assert len(walked) == len(set(walked))

@@ -69,8 +69,9 @@ def test_bound_arqs_list_with_handles(db, size: int) -> None:  # type: ignore[no
     count, arqs = _count(db, lambda: arq_obj.get_all(db.context, project_id="p1"))
     assert len(arqs) == size
     assert all(arq.attach_handle_type == "PCI" for arq in arqs)
-    assert all(arq.attach_handle_info and arq.attach_handle_info["domain"] == "0000"
-               for arq in arqs)
+    assert all(
+        arq.attach_handle_info and arq.attach_handle_info["domain"] == "0000" for arq in arqs
+    )
     assert all(arq.deployable_uuid for arq in arqs)
     # ARQs, their attach handles and deployables: one joined statement.
     assert count == 1
@@ -81,10 +82,17 @@ def test_create_arqs_in_bulk(db, size: int) -> None:  # type: ignore[no-untyped-
     profile = device_profile_obj.create(
         db.context, name="fpga", groups=[{"resources:FPGA": "1"}, {"resources:FPGA": "1"}]
     )
-    count, arqs = _count(db, lambda: arq_obj.create_many(
-        db.context, device_profile_id=profile.id, device_profile_name=profile.name,
-        groups=profile.groups, counts=[size - size // 2, size // 2], project_id="p1",
-    ))
+    count, arqs = _count(
+        db,
+        lambda: arq_obj.create_many(
+            db.context,
+            device_profile_id=profile.id,
+            device_profile_name=profile.name,
+            groups=profile.groups,
+            counts=[size - size // 2, size // 2],
+            project_id="p1",
+        ),
+    )
     assert len(arqs) == size
     assert [a.device_profile_group_id for a in arqs].count(1) == size // 2
     # One insert (executemany) and one select back, whatever the count. SQLAlchemy

@@ -1,0 +1,61 @@
+"""Options of the [agent] group: the per-host agent that reports accelerators."""
+
+import socket
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    "agent",
+    title="Agent options",
+    help="Options for cyborg-agent, which runs on every compute node with accelerators.",
+)
+
+OPTS: list[cfg.Opt] = [
+    cfg.ListOpt(
+        "enabled_drivers",
+        default=["fake_driver"],
+        help="Accelerator drivers the agent loads, by their name in the "
+        "cyborg.accelerator.driver entry point namespace, for example "
+        "nvidia_gpu_driver, intel_fpga_driver or pci_driver. The default fake_driver "
+        "reports made-up FPGAs and is only useful for tests; replace it in production.",
+    ),
+    cfg.IntOpt(
+        "report_interval",
+        default=60,
+        min=1,
+        help="Seconds between two reports of this host's devices to the conductor. Lower "
+        "it to see hot-plugged devices sooner; every report costs a conductor call.",
+    ),
+    cfg.StrOpt(
+        "resource_provider_name",
+        default=socket.getfqdn(),
+        sample_default="<fqdn>",
+        help="Name of this compute node's resource provider in Placement, under which "
+        "the agent creates the device providers. It is also the identity the agent uses "
+        "on RPC and that its devices carry as their hostname. It must equal the name Nova "
+        "uses for the node (Nova's [DEFAULT] host, usually the FQDN).",
+    ),
+    cfg.IntOpt(
+        "resource_provider_startup_retries",
+        default=3,
+        min=0,
+        help="How many times the agent looks the compute node's resource provider up in "
+        "Placement at start-up before it gives up. Raise it when the agent can start "
+        "before nova-compute has registered the node.",
+    ),
+    cfg.StrOpt(
+        "sysfs_root",
+        default="/",
+        help="Directory under which drivers read /sys, /dev and the recorded outputs of "
+        "vendor tools. Leave it at / on real hosts; tests point it at fixture trees.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    # By name, so each ConfigOpts gets its own group (see cyborg.conf).
+    conf.register_opts(OPTS, group=GROUP.name)
+
+
+def list_opts() -> dict[str | cfg.OptGroup, list[cfg.Opt]]:
+    return {GROUP: OPTS}

@@ -1,0 +1,63 @@
+"""Options of the [api] group: where and how the REST API listens."""
+
+from oslo_concurrency import processutils
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    "api",
+    title="REST API options",
+    help="Options for the accelerator REST API (cyborg-api and the WSGI application).",
+)
+
+OPTS: list[cfg.Opt] = [
+    cfg.HostAddressOpt(
+        "host_ip",
+        default="127.0.0.1",
+        help="IP address or host name the standalone API server (cyborg-api) listens on. "
+        "Set it to an address other hosts can reach, or leave it on loopback behind a "
+        "proxy. Ignored when the API runs under an external WSGI server.",
+    ),
+    cfg.PortOpt(
+        "port",
+        default=6666,
+        help="TCP port the standalone API server listens on. 6666 is the port clients "
+        "and the service catalog expect for Cyborg.",
+    ),
+    cfg.IntOpt(
+        "api_workers",
+        default=processutils.get_worker_count(),
+        sample_default="<number of CPUs>",
+        min=1,
+        help="Number of worker processes of the standalone API server. Defaults to the "
+        "number of CPUs; lower it on hosts shared with other services.",
+    ),
+    cfg.StrOpt(
+        "public_endpoint",
+        help="Base URL used in the links the API returns, for example "
+        "https://cloud.example.com/accelerator. Set it when the API sits behind a proxy "
+        "or load balancer; when unset, links are built from the request's host URL.",
+    ),
+    cfg.IntOpt(
+        "max_limit",
+        default=1000,
+        min=1,
+        help="Largest number of items a single list call returns, whatever limit the "
+        "client asks for. Lower it to bound the cost of one request.",
+    ),
+    cfg.BoolOpt(
+        "noauth_allow_remote",
+        default=False,
+        help="With auth_strategy = noauth the API refuses to listen on a non-loopback "
+        "address, because anyone who can reach it can claim any identity. Set this to "
+        "True only on an isolated test network.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    # By name, so each ConfigOpts gets its own group (see cyborg.conf).
+    conf.register_opts(OPTS, group=GROUP.name)
+
+
+def list_opts() -> dict[str | cfg.OptGroup, list[cfg.Opt]]:
+    return {GROUP: OPTS}

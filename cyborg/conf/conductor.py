@@ -1,0 +1,36 @@
+"""Options of the [conductor] group."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    "conductor",
+    title="Conductor options",
+    help="Options for cyborg-conductor, which owns the database and talks to Placement.",
+)
+
+OPTS: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "workers",
+        default=1,
+        min=1,
+        help="Number of conductor worker processes. Raise it when RPC calls queue up "
+        "behind each other on a large deployment.",
+    ),
+    cfg.IntOpt(
+        "host_stale_after",
+        default=300,
+        min=1,
+        help="Seconds after which an agent that has not reported is marked stale. Its "
+        "devices are kept: staleness is shown to operators, never a reason to delete "
+        "devices. Keep it a few times larger than [agent] report_interval.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    # By name, so each ConfigOpts gets its own group (see cyborg.conf).
+    conf.register_opts(OPTS, group=GROUP.name)
+
+
+def list_opts() -> dict[str | cfg.OptGroup, list[cfg.Opt]]:
+    return {GROUP: OPTS}

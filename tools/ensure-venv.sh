@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Create .venv (Python >= 3.11) and install Cyborg into it, pinned by upper-constraints.txt.
+#
+#   tools/ensure-venv.sh [--with-tests]
+#
+# Reinstalls only when requirements, constraints or pyproject.toml changed since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+files=(requirements.txt)
+if [ "${1:-}" = "--with-tests" ]; then files+=(test-requirements.txt); fi
+requirements=()
+for file in "${files[@]}"; do requirements+=(-r "$file"); done
+
+python=""
+for candidate in python3.11 python3.12 python3.13 python3; do
+  if command -v "$candidate" >/dev/null &&
+     "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    python=$candidate
+    break
+  fi
+done
+[ -n "$python" ] || { echo "ensure-venv: Python 3.11 or newer is needed" >&2; exit 1; }
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file" || true; }; }
+
+stamp=.venv/.cyborg-requirements
+wanted=$(cat "${files[@]}" upper-constraints.txt pyproject.toml | sha256sum)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  echo "ensure-venv: installing into .venv (first run takes a few minutes)"
+  quiet .venv/bin/python -m pip install -q --upgrade pip
+  quiet .venv/bin/python -m pip install -q -c upper-constraints.txt "${requirements[@]}"
+  quiet .venv/bin/python -m pip install -q --no-deps -e .
+  .venv/bin/python -c 'import cyborg.db.models' # fail here if the install did not work
+  echo "$wanted" >"$stamp"
+fi
