@@ -4,9 +4,11 @@ A test that takes the ``db`` fixture runs once per backend (ids ``sqlite``, ``my
 ``postgresql``). Rows are deleted after each test; the database is dropped at the end.
 """
 
+import collections
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -82,3 +84,22 @@ def db(db_engine: sa.Engine, db_backend: str) -> Iterator[Database]:
         with db_engine.begin() as connection:
             for table in db_backends.iter_tables_for_cleanup(models.Base.metadata):
                 connection.execute(table.delete())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran on each database backend (the ids end in [backend...])."""
+    counts: dict[str, collections.Counter[str]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            params = report.nodeid.rpartition("[")[2].rstrip("]").split("-")
+            backend = next((p for p in params if p in db_backends.ALL_BACKENDS), None)
+            if backend:
+                counts.setdefault(backend, collections.Counter())[outcome] += 1
+    if counts:
+        terminalreporter.section("database backends")
+        for backend in db_backends.ALL_BACKENDS:
+            if backend in counts:
+                summary = ", ".join(f"{n} {k}" for k, n in sorted(counts[backend].items()))
+                terminalreporter.write_line(f"{backend:<11} {summary}")

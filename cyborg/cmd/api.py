@@ -1,21 +1,81 @@
-"""cyborg-api: the REST API (v2, compatible with upstream Cyborg) under a WSGI server."""
+"""cyborg-api: the REST API (v2, compatible with upstream Cyborg) under gunicorn."""
 
+import ipaddress
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from gunicorn.app import base as gunicorn_base
+from oslo_config import cfg
+from oslo_log import log
 
 from cyborg.cmd import service
 
+LOG = log.getLogger(__name__)
+
 DESCRIPTION = (
     "Run the Cyborg REST API (v2) on [api] host_ip and [api] port with [api] api_workers "
-    "worker processes. In production prefer serving cyborg.wsgi.api:application from "
-    "your own WSGI server (uwsgi, gunicorn, mod_wsgi)."
+    "worker processes under gunicorn. In production you may instead serve "
+    "cyborg.wsgi.api:application from your own WSGI server (uwsgi, gunicorn, mod_wsgi)."
 )
 
 
+class _Gunicorn(gunicorn_base.BaseApplication):
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        super().__init__()
+
+    def load_config(self) -> None:
+        api = self.conf.api
+        settings = {
+            "bind": f"{api.host_ip}:{api.port}",
+            "workers": api.api_workers,
+            "worker_class": "gthread",
+            "threads": 8,
+            "timeout": 120,
+            "proc_name": "cyborg-api",
+        }
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        from cyborg.wsgi import api as wsgi_api
+
+        # Built in each worker after the fork: DB pools and RPC clients are per process.
+        return wsgi_api.init_application(self.conf, parse=False)
+
+
+def refuse_remote_noauth(conf: cfg.ConfigOpts) -> str | None:
+    """Why the API must not start, or None: no-auth listens on loopback unless allowed."""
+    if conf.auth_strategy != "noauth" or conf.api.noauth_allow_remote:
+        return None
+    try:
+        loopback = ipaddress.ip_address(conf.api.host_ip).is_loopback
+    except ValueError:
+        loopback = conf.api.host_ip == "localhost"
+    if loopback:
+        return None
+    return (
+        f"refusing to serve without authentication on {conf.api.host_ip}: set "
+        "[api] host_ip to a loopback address, use auth_strategy = keystone, or set "
+        "[api] noauth_allow_remote = true"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    service.prepare("cyborg-api", DESCRIPTION, argv)
-    print("cyborg-api: the REST API is not in this release yet.", file=sys.stderr)
-    return 2
+    conf = service.prepare("cyborg-api", DESCRIPTION, argv)
+    problem = refuse_remote_noauth(conf)
+    if problem:
+        print(f"cyborg-api: {problem}", file=sys.stderr)
+        return 2
+    LOG.info(
+        "cyborg-api listening on http://%s:%s/ with %s workers",
+        conf.api.host_ip,
+        conf.api.port,
+        conf.api.api_workers,
+    )
+    _Gunicorn(conf).run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,20 @@
 """cyborg-conductor: the RPC service that owns the database and Placement sync."""
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
+
+import oslo_messaging
+from oslo_log import log
 
 from cyborg.cmd import service
+from cyborg.common import rpc
+from cyborg.conductor import manager
+from cyborg.db import api as db_api
+
+LOG = log.getLogger(__name__)
 
 DESCRIPTION = (
     "Run the Cyborg conductor: the oslo.messaging RPC server (topic cyborg-conductor, "
@@ -12,10 +23,32 @@ DESCRIPTION = (
 )
 
 
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        LOG.info("cyborg-conductor got %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    service.prepare("cyborg-conductor", DESCRIPTION, argv)
-    print("cyborg-conductor: the RPC service is not in this release yet.", file=sys.stderr)
-    return 2
+    conf = service.prepare("cyborg-conductor", DESCRIPTION, argv)
+    db_api.configure(conf)
+    target = oslo_messaging.Target(topic=conf.conductor.topic, server=conf.host)
+    server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    server.start()
+    LOG.info("cyborg-conductor listening on topic %s as %s", conf.conductor.topic, conf.host)
+    # A timed wait: the main thread must wake up for the signal handler to run.
+    while not stop.wait(1):
+        pass
+    # Stop taking messages, then let the calls in progress finish and answer.
+    server.stop()
+    server.wait()
+    rpc.cleanup(conf)
+    return 0
 
 
 if __name__ == "__main__":

@@ -42,6 +42,19 @@ class InvalidSortKey(Invalid):
     msg_fmt = "Cannot sort by %(key)s; valid sort keys are: %(allowed)s."
 
 
+class Forbidden(CyborgException):
+    msg_fmt = "Forbidden: %(reason)s"
+    code = 403
+
+
+class PolicyNotAuthorized(Forbidden):
+    msg_fmt = "Access was denied to the following resource: %(action)s"
+
+
+class ServiceTokenRequired(Forbidden):
+    msg_fmt = "This operation requires a service token. Use the Compute API."
+
+
 class NotFound(CyborgException):
     msg_fmt = "Resource could not be found."
     code = 404
@@ -75,6 +88,16 @@ class ARQNotFound(NotFound):
     msg_fmt = "Accelerator request %(uuid)s could not be found."
 
 
+class MethodNotAllowed(CyborgException):
+    msg_fmt = "%(method)s is not allowed on %(path)s."
+    code = 405
+
+
+class UnsupportedMediaType(CyborgException):
+    msg_fmt = "The request body must be JSON (Content-Type: application/json), not %(type)s."
+    code = 415
+
+
 class Conflict(CyborgException):
     msg_fmt = "Conflict: %(reason)s"
     code = 409
@@ -90,6 +113,10 @@ class DeviceProfileNameConflict(Conflict):
 
 class InUse(Conflict):
     msg_fmt = "%(resource)s %(uuid)s is in use: %(reason)s"
+
+
+class NoFreeAttachHandle(Conflict):
+    msg_fmt = "Deployable %(deployable)s has no free attach handle."
 
 
 class ARQStateConflict(Conflict):

@@ -9,6 +9,13 @@ GROUP = cfg.OptGroup(
 )
 
 OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "topic",
+        default="cyborg-conductor",
+        help="RPC topic the conductors listen on and the API and agents call. RabbitMQ "
+        "names the conductors' queue after it, so two Cyborg deployments sharing one "
+        "RabbitMQ virtual host need different topics (or, better, vhosts).",
+    ),
     cfg.IntOpt(
         "workers",
         default=1,

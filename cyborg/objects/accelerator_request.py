@@ -8,7 +8,7 @@ statement: a page costs one statement whatever its size (two with a marker).
 import dataclasses
 import datetime
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from oslo_serialization import jsonutils
@@ -18,7 +18,7 @@ from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
-from cyborg.objects import base, pagination
+from cyborg.objects import attach_handle, base, pagination
 
 SORT_KEYS = frozenset(
     {
@@ -115,9 +115,12 @@ def get_all(
     instance_uuid: str | None = None,
     states: Collection[str] | None = None,
     device_rp_uuid: str | None = None,
+    uuids: Collection[str] | None = None,
     page: pagination.PageRequest = pagination.ALL,
 ) -> list[AcceleratorRequest]:
     stmt = _owned(_select(), project_id)
+    if uuids is not None:
+        stmt = stmt.where(ARQ_MODEL.uuid.in_(list(uuids)))
     if instance_uuid is not None:
         stmt = stmt.where(ARQ_MODEL.instance_uuid == instance_uuid)
     if states is not None:
@@ -213,3 +216,159 @@ def delete_by_instance(
     """Delete an instance's ARQs; idempotent (0 when there are none)."""
     stmt = _owned(sa.delete(ARQ_MODEL).where(ARQ_MODEL.instance_uuid == instance_uuid), project_id)
     return int(base.rowcount(context.session.execute(stmt)))
+
+
+# --- binding: each function below is one transaction --------------------------------
+
+# States unbind moves from; Unbound ARQs are left as they are (unbinding is idempotent).
+UNBINDABLE_STATES = frozenset(
+    {
+        constants.ARQState.INITIAL,
+        constants.ARQState.BIND_STARTED,
+        constants.ARQState.BOUND,
+        constants.ARQState.BIND_FAILED,
+        constants.ARQState.UNBIND_FAILED,
+    }
+)
+
+# What unbinding clears; the ARQ keeps its project and profile group.
+_UNBOUND_VALUES: dict[str, Any] = {
+    "hostname": None,
+    "device_rp_uuid": None,
+    "instance_uuid": None,
+    "attach_handle_id": None,
+    "deployable_id": None,
+}
+
+
+@db_api.context_manager.reader
+def get_uuids_for_instances(
+    context: RequestContext, instance_uuids: Collection[str], *, states: Collection[str]
+) -> list[str]:
+    """Uuids of the ARQs of any of these instances that are in one of ``states``."""
+    stmt = sa.select(ARQ_MODEL.uuid).where(
+        ARQ_MODEL.instance_uuid.in_(list(instance_uuids)), ARQ_MODEL.state.in_(list(states))
+    )
+    return list(context.session.scalars(stmt.order_by(ARQ_MODEL.id)))
+
+
+@db_api.context_manager.writer
+def attach_free_handle(
+    context: RequestContext, uuid: str, *, deployable_id: int
+) -> attach_handle.AttachHandle:
+    """Claim a free handle of the deployable for a BindStarted ARQ and make it Bound.
+
+    One transaction: if the ARQ left BindStarted meanwhile (unbound, deleted), nothing
+    changes; if no handle is free, the ARQ stays BindStarted (NoFreeAttachHandle).
+    The ARQ is written before the handle is read: on SQLite that first write takes the
+    database's write lock, so a concurrent bind waits for this one and then finds the
+    handle taken, instead of both reading it free and one failing "database is locked".
+    """
+    update_state(
+        context,
+        uuid,
+        expected={constants.ARQState.BIND_STARTED},
+        new_state=constants.ARQState.BOUND,
+        deployable_id=deployable_id,
+    )
+    handle = attach_handle.claim_free(context, deployable_id)
+    context.session.execute(
+        sa.update(ARQ_MODEL)
+        .where(ARQ_MODEL.uuid == uuid)
+        .values(attach_handle_id=handle.id)
+        .execution_options(synchronize_session=False)
+    )
+    return handle
+
+
+class _Locked(NamedTuple):
+    id: int
+    uuid: str
+    state: str
+    attach_handle_id: int | None
+
+
+def _lock(context: RequestContext, where: Any, project_id: str | None) -> list[_Locked]:
+    """The ARQs matching ``where`` (and owned by ``project_id``), row-locked."""
+    stmt = sa.select(ARQ_MODEL.id, ARQ_MODEL.uuid, ARQ_MODEL.state, ARQ_MODEL.attach_handle_id)
+    stmt = _owned(stmt.where(where), project_id).with_for_update().order_by(ARQ_MODEL.id)
+    return [_Locked(*row) for row in context.session.execute(stmt)]
+
+
+def _lock_all(
+    context: RequestContext, uuids: Sequence[str], project_id: str | None
+) -> list[_Locked]:
+    """Every listed ARQ, row-locked; ARQNotFound naming the missing ones otherwise."""
+    rows = _lock(context, ARQ_MODEL.uuid.in_(list(uuids)), project_id)
+    found = {row.uuid for row in rows}
+    missing = [uuid for uuid in uuids if uuid not in found]
+    if missing:
+        raise exception.ARQNotFound(uuid=", ".join(missing))
+    return rows
+
+
+def _release_handles(context: RequestContext, rows: Sequence[_Locked]) -> None:
+    attach_handle.release_many(
+        context, [row.attach_handle_id for row in rows if row.attach_handle_id is not None]
+    )
+
+
+@db_api.context_manager.writer
+def unbind_many(
+    context: RequestContext, uuids: Sequence[str], *, project_id: str | None = None
+) -> None:
+    """Unbind every listed ARQ or none: free its handle, clear its binding, Unbound.
+
+    Three statements whatever the count. A missing ARQ is a 404 naming it; one that is
+    Deleting is a 409 and nothing changes; one already Unbound is left as it is.
+    """
+    rows = _lock_all(context, uuids, project_id)
+    for row in rows:
+        if row.state not in UNBINDABLE_STATES | {constants.ARQState.UNBOUND}:
+            raise exception.ARQStateConflict(
+                uuid=row.uuid, actual=row.state, expected=", ".join(sorted(UNBINDABLE_STATES))
+            )
+    _release_handles(context, rows)
+    ids = [row.id for row in rows if row.state in UNBINDABLE_STATES]
+    if not ids:
+        return
+    context.session.execute(
+        sa.update(ARQ_MODEL)
+        .where(ARQ_MODEL.id.in_(ids))
+        .values(
+            state=constants.ARQState.UNBOUND.value,
+            updated_at=timeutils.utcnow(),
+            **_UNBOUND_VALUES,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@db_api.context_manager.writer
+def delete_releasing_handles(
+    context: RequestContext,
+    *,
+    uuids: Sequence[str] | None = None,
+    instance_uuid: str | None = None,
+    project_id: str | None = None,
+) -> int:
+    """Delete ARQs and free the attach handles of the bound ones; return the count.
+
+    By ``uuids``: all or none (the 404 names the missing). By ``instance_uuid``:
+    idempotent. Three statements whatever the count.
+    """
+    if (uuids is None) == (instance_uuid is None):
+        raise exception.Invalid(reason="give either ARQ uuids or an instance uuid, not both")
+    if uuids is not None:
+        rows = _lock_all(context, uuids, project_id)
+    else:
+        rows = _lock(context, ARQ_MODEL.instance_uuid == instance_uuid, project_id)
+    if not rows:
+        return 0
+    _release_handles(context, rows)
+    context.session.execute(
+        sa.delete(ARQ_MODEL)
+        .where(ARQ_MODEL.id.in_([row.id for row in rows]))
+        .execution_options(synchronize_session=False)
+    )
+    return len(rows)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,10 +77,13 @@ def get_all(
     *,
     device_id: int | None = None,
     hostname: str | None = None,
+    ids: Collection[int] | None = None,
     page: pagination.PageRequest = pagination.ALL,
 ) -> list[Deployable]:
     """Deployables with their attributes: two statements (three with a marker)."""
     stmt = sa.select(models.Deployable)
+    if ids is not None:
+        stmt = stmt.where(models.Deployable.id.in_(list(ids)))
     if device_id is not None:
         stmt = stmt.where(models.Deployable.device_id == device_id)
     if hostname is not None:

@@ -1,0 +1,59 @@
+"""The API's WSGI application: middleware stacked in one function.
+
+Request flow: proxy headers → request id → fault wrapper → authentication →
+microversion → pecan (context hook, error hook) → handler.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import pecan
+from oslo_config import cfg
+from oslo_middleware import http_proxy_to_wsgi, request_id
+
+from cyborg.api import auth, errors, hooks, middleware, request_state
+from cyborg.api.controllers import root
+
+
+class _Pecan(pecan.Pecan):
+    """pecan turns every empty 200 into 204; a few upstream answers are an empty 200."""
+
+    def _handle_empty_response_body(self, state: Any) -> None:
+        if state.request.environ.get(request_state.ENV_EMPTY_200):
+            state.response.content_type = None
+            return
+        super()._handle_empty_response_body(state)
+
+
+def _default_conductor(conf: cfg.ConfigOpts) -> Callable[[], Any]:
+    """A conductor RPC client made on first use, so it is created after a worker forks."""
+
+    @functools.cache
+    def client() -> Any:
+        from cyborg.conductor import rpcapi
+
+        return rpcapi.ConductorAPI(conf)
+
+    return client
+
+
+def build(conf: cfg.ConfigOpts, conductor: Callable[[], Any] | None = None) -> Any:
+    """The complete WSGI application for ``conf``; ``conductor`` overrides the RPC client."""
+    app: Any = _Pecan(
+        root.RootController(),
+        hooks=[
+            hooks.RequestStateHook(conf, conductor or _default_conductor(conf)),
+            hooks.ErrorHook(),
+        ],
+        force_canonical=False,
+        guess_content_type_from_ext=False,
+        debug=False,
+    )
+    app = middleware.Microversion(app)
+    app = middleware.RequestSanity(app)
+    app = auth.wrap(app, conf)
+    app = errors.FaultWrapper(app)
+    app = request_id.RequestId(app)
+    app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    return app

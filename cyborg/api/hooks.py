@@ -1,0 +1,45 @@
+"""Pecan hooks: hand each request its config, context and conductor client; map errors."""
+
+from collections.abc import Callable
+from typing import Any
+
+import oslo_messaging
+import webob.exc
+from oslo_config import cfg
+from pecan import hooks
+
+from cyborg.api import errors, request_state
+from cyborg.common import exception
+from cyborg.common.context import RequestContext
+
+
+class RequestStateHook(hooks.PecanHook):
+    def __init__(self, conf: cfg.ConfigOpts, conductor: Callable[[], Any]) -> None:
+        self.conf = conf
+        self.conductor = conductor
+
+    def before(self, state: Any) -> None:
+        environ = state.request.environ
+        environ[request_state.ENV_CONF] = self.conf
+        environ[request_state.ENV_CONDUCTOR] = self.conductor
+        environ[request_state.ENV_CONTEXT] = RequestContext.from_environ(environ)
+
+
+class ErrorHook(hooks.PecanHook):
+    """Our exceptions become their HTTP status in upstream's error envelope."""
+
+    def on_error(self, state: Any, err: Exception) -> Any:
+        if isinstance(err, exception.CyborgException):
+            return errors.from_exception(err)
+        if isinstance(err, oslo_messaging.MessagingTimeout):
+            # The request was fine; the conductor is down or overloaded.
+            return errors.error_response(
+                503, "The conductor did not answer in time; try again later."
+            )
+        if isinstance(err, webob.exc.HTTPException) and err.code >= 400:
+            # pecan's own 404/405 (no such route or method), in our envelope.
+            response = errors.error_response(err.code, err.explanation or err.title)
+            if "Allow" in err.headers:
+                response.headers["Allow"] = err.headers["Allow"]
+            return response
+        return None  # the FaultWrapper turns anything else into a clean 500

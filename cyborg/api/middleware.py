@@ -1,0 +1,65 @@
+"""Per-request WSGI middleware: JSON-only bodies, and the microversion of /v2 requests."""
+
+from collections.abc import Callable
+from typing import Any
+
+import webob
+
+from cyborg.api import errors, microversion
+from cyborg.common import exception
+
+ENV_VERSION = "cyborg.api_version"
+
+
+class Microversion:
+    """Parse the requested version (406 when unusable) and echo it on /v2 responses."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/v2"):
+            return self.app(environ, start_response)
+        request = webob.Request(environ)
+        try:
+            version = microversion.from_headers(dict(request.headers))
+        except (microversion.VersionNotAcceptable, microversion.InvalidVersionHeader) as err:
+            response = errors.error_response(err.code, err.message)
+            response.headerlist.extend(microversion.response_headers(microversion.MIN_VERSION))
+            return response(environ, start_response)
+        environ[ENV_VERSION] = version
+        extra = microversion.response_headers(version)
+
+        def start_with_version(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            return start_response(status, headers + extra, exc_info)
+
+        return self.app(environ, start_with_version)
+
+
+class RequestSanity:
+    """Refuse what no handler can serve, before anything parses it.
+
+    * Bodies other than JSON get 415 (webob would parse forms and multipart for pecan,
+      and a malformed one would fail there rather than with a clear error).
+    * A NUL character in the path or query string gets 400: databases reject it.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        raw = environ.get("PATH_INFO", "") + environ.get("QUERY_STRING", "")
+        if "\x00" in raw or "%00" in raw:
+            nul = exception.Invalid(reason="the URL must not contain NUL characters")
+            return errors.from_exception(nul)(environ, start_response)
+        content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        has_body = environ.get("CONTENT_LENGTH") not in (None, "", "0") or environ.get(
+            "HTTP_TRANSFER_ENCODING"
+        )
+        if has_body and content_type and content_type != "application/json":
+            err = exception.UnsupportedMediaType(type=content_type[:64])
+            return errors.from_exception(err)(environ, start_response)
+        if content_type and content_type != "application/json":
+            environ["CONTENT_TYPE"] = "application/json"  # an empty body of another type
+        return self.app(environ, start_response)

@@ -1,0 +1,368 @@
+"""The OpenAPI 3.1 document of API v2, built from the schemas the handlers validate with.
+
+Served at ``/openapi.json`` and kept as ``doc/source/api/openapi.json`` (a test fails
+when that copy is stale: regenerate with ``tools/generate-openapi.py``).
+"""
+
+import copy
+from typing import Any
+
+from cyborg.api import microversion
+from cyborg.api.schemas import accelerator_request as arq_schema
+from cyborg.api.schemas import device_profile as dp_schema
+from cyborg.api.schemas import inventory as inventory_schema
+from cyborg.common import constants
+
+JSON = "application/json"
+
+_TIMESTAMPS = {"created_at": {"type": "string"}, "updated_at": {"type": ["string", "null"]}}
+_LINKS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"href": {"type": "string"}, "rel": {"type": "string"}},
+    },
+}
+_NULLABLE_STR = {"type": ["string", "null"]}
+
+RESOURCES: dict[str, dict[str, Any]] = {
+    "Device": {
+        "type": "object",
+        "properties": {
+            "uuid": {"type": "string"},
+            "type": {"enum": constants.values(constants.DeviceType)},
+            "vendor": {"type": "string"},
+            "model": {"type": "string"},
+            "std_board_info": _NULLABLE_STR,
+            "vendor_board_info": _NULLABLE_STR,
+            "hostname": {"type": "string"},
+            "status": {
+                "enum": constants.values(constants.DeviceStatus),
+                "description": "From microversion 2.3.",
+            },
+            **_TIMESTAMPS,
+            "links": _LINKS,
+        },
+    },
+    "Deployable": {
+        "type": "object",
+        "properties": {
+            "uuid": {"type": "string"},
+            "parent_id": {"type": ["integer", "null"]},
+            "root_id": {"type": ["integer", "null"]},
+            "name": {"type": "string"},
+            "num_accelerators": {"type": "integer"},
+            "device_id": {"type": "integer"},
+            "attributes_list": {"type": "string", "description": "JSON list of {key: value}."},
+            "rp_uuid": _NULLABLE_STR,
+            "driver_name": _NULLABLE_STR,
+            "bitstream_id": _NULLABLE_STR,
+            **_TIMESTAMPS,
+            "links": _LINKS,
+        },
+    },
+    "Attribute": {
+        "type": "object",
+        "properties": {
+            "uuid": {"type": "string"},
+            "deployable_id": {"type": "integer"},
+            "key": {"type": "string"},
+            "value": {"type": "string"},
+            **_TIMESTAMPS,
+            "links": _LINKS,
+        },
+    },
+    "DeviceProfile": {
+        "type": "object",
+        "properties": {
+            "uuid": {"type": "string"},
+            "name": {"type": "string"},
+            "description": _NULLABLE_STR,
+            "groups": {"type": "array", "items": {"type": "object"}},
+            **_TIMESTAMPS,
+            "links": _LINKS,
+        },
+    },
+    "AcceleratorRequest": {
+        "type": "object",
+        "properties": {
+            "uuid": {"type": "string"},
+            "state": {"enum": constants.values(constants.ARQState)},
+            "device_profile_name": {"type": "string"},
+            "device_profile_group_id": {"type": "integer"},
+            "hostname": _NULLABLE_STR,
+            "device_rp_uuid": _NULLABLE_STR,
+            "instance_uuid": _NULLABLE_STR,
+            "project_id": _NULLABLE_STR,
+            "attach_handle_type": {"type": "string"},
+            "attach_handle_uuid": _NULLABLE_STR,
+            "attach_handle_info": {"type": "object"},
+            **_TIMESTAMPS,
+            "links": _LINKS,
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error_message"],
+        "properties": {
+            "error_message": {
+                "type": "string",
+                "description": "JSON string of {faultcode, faultstring, debuginfo}.",
+            }
+        },
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _clean(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop our private keywords from a validation schema."""
+    schema = copy.deepcopy(schema)
+
+    def strip(node: Any) -> None:
+        if isinstance(node, dict):
+            node.pop("description_on_error", None)
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    strip(schema)
+    return schema
+
+
+def _query(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "query", "required": False, "schema": _clean(prop)}
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def _uuid_path(name: str = "uuid") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {"description": "Error", "content": {JSON: {"schema": _ref("Error")}}}
+        for code in codes
+    }
+
+
+def _ok(code: int, schema: dict[str, Any] | None, description: str = "OK") -> dict[str, Any]:
+    if schema is None:
+        return {str(code): {"description": description}}
+    return {str(code): {"description": description, "content": {JSON: {"schema": schema}}}}
+
+
+def _list_of(key: str, item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"type": "array", "items": _ref(item)}, "next": {"type": "string"}},
+    }
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": _clean(schema)}}}
+
+
+def _paths() -> dict[str, Any]:
+    listing = (400, 401, 403, 406)
+    return {
+        "/v2/devices": {
+            "get": {
+                "operationId": "list_devices",
+                "parameters": _query(inventory_schema.DEVICES_QUERY),
+                "responses": {**_ok(200, _list_of("devices", "Device")), **_errors(*listing)},
+            }
+        },
+        "/v2/devices/{uuid}": {
+            "get": {
+                "operationId": "show_device",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(200, _ref("Device")), **_errors(403, 404, 406)},
+            }
+        },
+        "/v2/devices/{uuid}/enable": {
+            "post": {
+                "operationId": "enable_device",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(200, None), **_errors(403, 404)},
+            }
+        },
+        "/v2/devices/{uuid}/disable": {
+            "post": {
+                "operationId": "disable_device",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(200, None), **_errors(403, 404)},
+            }
+        },
+        "/v2/deployables": {
+            "get": {
+                "operationId": "list_deployables",
+                "parameters": _query(inventory_schema.DEPLOYABLES_QUERY),
+                "responses": {
+                    **_ok(200, _list_of("deployables", "Deployable")),
+                    **_errors(*listing),
+                },
+            }
+        },
+        "/v2/deployables/{uuid}": {
+            "get": {
+                "operationId": "show_deployable",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(200, _ref("Deployable")), **_errors(403, 404)},
+            }
+        },
+        "/v2/deployables/{uuid}/program": {
+            "patch": {
+                "operationId": "program_deployable",
+                "parameters": [_uuid_path()],
+                "requestBody": _body(inventory_schema.PROGRAM),
+                "responses": {**_ok(200, _ref("Deployable")), **_errors(400, 403, 404, 409)},
+            }
+        },
+        "/v2/attributes": {
+            "get": {
+                "operationId": "list_attributes",
+                "parameters": _query(inventory_schema.ATTRIBUTES_QUERY),
+                "responses": {
+                    **_ok(200, _list_of("attributes", "Attribute")),
+                    **_errors(*listing),
+                },
+            },
+            "post": {
+                "operationId": "create_attribute",
+                "requestBody": _body(inventory_schema.CREATE_ATTRIBUTE),
+                "responses": {
+                    **_ok(201, _ref("Attribute"), "Created"),
+                    **_errors(400, 403, 404, 409),
+                },
+            },
+        },
+        "/v2/attributes/{uuid}": {
+            "get": {
+                "operationId": "show_attribute",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(200, _ref("Attribute")), **_errors(403, 404)},
+            },
+            "delete": {
+                "operationId": "delete_attribute",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(204, None, "Deleted"), **_errors(403, 404)},
+            },
+        },
+        "/v2/device_profiles": {
+            "get": {
+                "operationId": "list_device_profiles",
+                "parameters": _query(dp_schema.LIST_QUERY),
+                "responses": {
+                    **_ok(200, _list_of("device_profiles", "DeviceProfile")),
+                    **_errors(*listing),
+                },
+            },
+            "post": {
+                "operationId": "create_device_profile",
+                "requestBody": _body(dp_schema.CREATE),
+                "responses": {
+                    **_ok(201, _ref("DeviceProfile"), "Created"),
+                    **_errors(400, 403, 409),
+                },
+            },
+            "delete": {
+                "operationId": "delete_device_profiles_by_query",
+                "parameters": _query(dp_schema.DELETE_QUERY),
+                "responses": {**_ok(204, None, "Deleted"), **_errors(400, 403, 404)},
+            },
+        },
+        "/v2/device_profiles/{uuid_or_name}": {
+            "get": {
+                "operationId": "show_device_profile",
+                "parameters": [_uuid_path("uuid_or_name")],
+                "responses": {
+                    **_ok(
+                        200,
+                        {
+                            "type": "object",
+                            "properties": {"device_profile": _ref("DeviceProfile")},
+                        },
+                    ),
+                    **_errors(403, 404, 406),
+                },
+            },
+            "delete": {
+                "operationId": "delete_device_profiles",
+                "parameters": [_uuid_path("uuid_or_name")],
+                "responses": {**_ok(204, None, "Deleted"), **_errors(400, 403, 404)},
+            },
+        },
+        "/v2/accelerator_requests": {
+            "get": {
+                "operationId": "list_accelerator_requests",
+                "parameters": _query(arq_schema.LIST_QUERY),
+                "responses": {
+                    **_ok(200, _list_of("arqs", "AcceleratorRequest")),
+                    **_errors(*listing, 423),
+                },
+            },
+            "post": {
+                "operationId": "create_accelerator_requests",
+                "requestBody": _body(arq_schema.CREATE),
+                "responses": {
+                    **_ok(201, _list_of("arqs", "AcceleratorRequest"), "Created"),
+                    **_errors(400, 403, 404),
+                },
+            },
+            "patch": {
+                "operationId": "bind_or_unbind_accelerator_requests",
+                "requestBody": _body(arq_schema.PATCH),
+                "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404, 406, 409)},
+            },
+            "delete": {
+                "operationId": "delete_accelerator_requests",
+                "parameters": _query(arq_schema.DELETE_QUERY),
+                "responses": {**_ok(204, None, "Deleted"), **_errors(400, 403, 404)},
+            },
+        },
+        "/v2/accelerator_requests/{uuid}": {
+            "get": {
+                "operationId": "show_accelerator_request",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(200, _ref("AcceleratorRequest")), **_errors(403, 404)},
+            },
+            "patch": {
+                "operationId": "bind_or_unbind_accelerator_request",
+                "parameters": [_uuid_path()],
+                "requestBody": _body(arq_schema.PATCH),
+                "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404, 406, 409)},
+            },
+            "delete": {
+                "operationId": "delete_accelerator_request",
+                "parameters": [_uuid_path()],
+                "responses": {**_ok(204, None, "Deleted"), **_errors(400, 403, 404)},
+            },
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cyborg-NG accelerator API",
+            "version": str(microversion.MAX_VERSION),
+            "description": (
+                "API v2, compatible with OpenStack Cyborg (microversions "
+                f"{microversion.MIN_VERSION} to {microversion.MAX_VERSION}, header "
+                "'OpenStack-API-Version: accelerator 2.x'). Every list takes limit, marker, "
+                "sort_key and sort_dir; a full page carries a 'next' link."
+            ),
+        },
+        "paths": _paths(),
+        "components": {"schemas": RESOURCES},
+    }

@@ -1,0 +1,52 @@
+"""What a handler needs about the current request, set up by cyborg.api.app's hook."""
+
+from typing import Any
+
+import pecan
+from oslo_config import cfg
+from oslo_serialization import jsonutils
+
+from cyborg.api import links, microversion, validation
+from cyborg.api.middleware import ENV_VERSION
+from cyborg.common import exception
+from cyborg.common.context import RequestContext
+
+ENV_CONF = "cyborg.conf"
+ENV_CONTEXT = "cyborg.context"
+ENV_CONDUCTOR = "cyborg.conductor"
+# A handler sets this when its empty answer must stay 200 (pecan would send 204).
+ENV_EMPTY_200 = "cyborg.empty_200"
+
+
+def conf() -> cfg.ConfigOpts:
+    return pecan.request.environ[ENV_CONF]
+
+
+def context() -> RequestContext:
+    return pecan.request.environ[ENV_CONTEXT]
+
+
+def version() -> microversion.Version:
+    return pecan.request.environ.get(ENV_VERSION, microversion.MIN_VERSION)
+
+
+def conductor() -> Any:
+    return pecan.request.environ[ENV_CONDUCTOR]()
+
+
+def base_url() -> str:
+    return links.base_url(pecan.request, conf().api.public_endpoint)
+
+
+def query() -> dict[str, str]:
+    return validation.query_dict(pecan.request.GET)
+
+
+def json_body() -> Any:
+    body = pecan.request.body
+    if not body:
+        raise exception.Invalid(reason="a JSON request body is required")
+    try:
+        return jsonutils.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise exception.Invalid(reason="the request body is not valid JSON") from err

@@ -1,0 +1,66 @@
+"""Request schemas of /v2/accelerator_requests."""
+
+from typing import Any
+
+from cyborg.api.schemas import common
+
+CREATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "device_profile_name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "description_on_error": "'device_profile_name' must name an existing profile",
+        },
+        # Accepted for client compatibility; upstream ignores them too.
+        "device_profile_group_id": {"type": ["integer", "null"], "minimum": 0, "maximum": 1024},
+        "image_uuid": {"type": ["string", "null"], "maxLength": 36},
+    },
+    "required": ["device_profile_name"],
+    "additionalProperties": False,
+}
+
+LIST_QUERY = common.list_query(
+    instance=common.UUID,
+    bind_state={
+        "type": "string",
+        "enum": ["resolved"],
+        "description_on_error": "bind_state accepts only 'resolved'",
+    },
+)
+
+DELETE_QUERY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "arqs": {"type": "string", "minLength": 1, "maxLength": 65535},
+        "instance": common.UUID,
+    },
+    "additionalProperties": False,
+}
+
+BIND_PATHS = ("/hostname", "/device_rp_uuid", "/instance_uuid")
+PROJECT_PATH = "/project_id"
+
+_OPERATION: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "op": {"type": "string", "enum": ["add", "remove"]},
+        "path": {"type": "string", "enum": [*BIND_PATHS, PROJECT_PATH]},
+        "value": {"type": "string", "minLength": 1, "maxLength": 255},
+    },
+    "required": ["op", "path"],
+    "additionalProperties": False,
+}
+
+PATCH: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "maxProperties": 256,
+    "propertyNames": {"pattern": common.UUID_PATTERN},
+    "additionalProperties": {"type": "array", "minItems": 1, "maxItems": 8, "items": _OPERATION},
+    "description_on_error": (
+        "the body maps ARQ uuids to JSON patches: [{'op': 'add', 'path': '/hostname', "
+        "'value': ...}, ...] to bind, or 'remove' operations to unbind"
+    ),
+}

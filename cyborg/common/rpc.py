@@ -1,0 +1,137 @@
+"""oslo.messaging plumbing shared by every service: transports, clients and servers.
+
+The control exchange is ``cyborg`` (set as oslo.messaging's default by
+cyborg.conf.opts.set_lib_defaults); the URL is ``[DEFAULT] transport_url``.
+
+Exceptions: a server serialises an exception as its class, module, ``args`` and
+``kwargs``; a caller whose transport allows the module rebuilds it with
+``klass(*args, **kwargs)``. Ours keep the formatted message as their only argument and
+the format values in ``.kwargs``, so a CyborgException raised in the conductor re-raises
+in the API as the same class (a ``<Name>_Remote`` subclass) with the same ``.message``
+and ``.code``. Anything else arrives as ``oslo_messaging.RemoteError`` (an HTTP 500).
+"""
+
+import importlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from cyborg.common import concurrency
+
+# Before oslo.messaging is imported: it makes oslo.service pick its backend.
+concurrency.use_threading()
+
+import oslo_messaging  # noqa: E402
+from oslo_config import cfg  # noqa: E402
+from oslo_messaging.rpc import dispatcher  # noqa: E402
+
+from cyborg.common import context as cyborg_context  # noqa: E402
+from cyborg.common import exception  # noqa: E402
+
+# Modules whose exceptions a caller may rebuild (anything else becomes a RemoteError).
+ALLOWED_EXMODS = [exception.__name__]
+
+# (id of the ConfigOpts, URL) -> (that ConfigOpts, its transport). The ConfigOpts is
+# kept so that its id cannot be reused by another one while the entry lives.
+_TRANSPORTS: dict[tuple[int, str], tuple[cfg.ConfigOpts, oslo_messaging.Transport]] = {}
+_LOCK = threading.Lock()
+
+
+# Option groups that oslo.messaging reads on every call but registers on the global
+# CONF only (as of 18.x): a service's own ConfigOpts needs them too.
+_GLOBAL_ONLY_OPTS = (
+    ("oslo_messaging._tracing.client", "oslo_messaging_tracing"),
+    ("oslo_messaging._metrics.client", "oslo_messaging_metrics"),
+)
+
+
+def _register_global_only_opts(conf: cfg.ConfigOpts) -> None:
+    for module_name, group in _GLOBAL_ONLY_OPTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # a release without this feature does not read the group
+            continue
+        conf.register_opts(getattr(module, group), group=group)
+
+
+def get_transport(conf: cfg.ConfigOpts, url: str | None = None) -> oslo_messaging.Transport:
+    """The RPC transport of ``conf`` for ``url`` (default ``transport_url``), made once.
+
+    Sharing one transport keeps one connection pool per process, and lets the
+    in-process ``fake://`` driver, whose queues live in its transport, reach a server.
+    """
+    _register_global_only_opts(conf)
+    parsed = oslo_messaging.TransportURL.parse(conf, url)
+    key = (id(conf), str(parsed))
+    with _LOCK:
+        if key not in _TRANSPORTS:
+            transport = oslo_messaging.get_rpc_transport(
+                conf, url=parsed, allowed_remote_exmods=ALLOWED_EXMODS
+            )
+            _TRANSPORTS[key] = (conf, transport)
+        return _TRANSPORTS[key][1]
+
+
+def cleanup(conf: cfg.ConfigOpts | None = None) -> None:
+    """Close the transports made for ``conf`` (all of them when ``conf`` is None)."""
+    with _LOCK:
+        doomed = [key for key in _TRANSPORTS if conf is None or key[0] == id(conf)]
+        transports = [_TRANSPORTS.pop(key)[1] for key in doomed]
+    for transport in transports:
+        transport.cleanup()
+
+
+class RequestContextSerializer(oslo_messaging.Serializer):
+    """Sends the RequestContext as its dict and rebuilds it on the other side.
+
+    Arguments and results are plain JSON types (uuids, dicts of strings), so entities
+    pass through unchanged.
+    """
+
+    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        return entity
+
+    def deserialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        return entity
+
+    def serialize_context(self, ctxt: cyborg_context.RequestContext) -> dict[str, Any]:
+        return dict(ctxt.to_dict())
+
+    def deserialize_context(self, ctxt: dict[str, Any]) -> cyborg_context.RequestContext:
+        return cyborg_context.RequestContext.from_dict(ctxt)
+
+
+def get_client(
+    conf: cfg.ConfigOpts,
+    topic: str,
+    version: str,
+    *,
+    server: str | None = None,
+    version_cap: str | None = None,
+) -> oslo_messaging.RPCClient:
+    """A client for ``topic`` (and ``server``, for a service running on one host)."""
+    target = oslo_messaging.Target(topic=topic, server=server, version=version)
+    return oslo_messaging.get_rpc_client(
+        get_transport(conf),
+        target,
+        serializer=RequestContextSerializer(),
+        version_cap=version_cap,
+    )
+
+
+def get_server(
+    conf: cfg.ConfigOpts, target: oslo_messaging.Target, endpoints: Sequence[Any]
+) -> oslo_messaging.MessageHandlingServer:
+    """An RPC server on native threads; only endpoints' public methods are callable.
+
+    The threading executor is oslo.messaging's default (and its ``executor`` argument
+    is deprecated): with cyborg.common.concurrency nothing is monkey-patched, so
+    oslo.messaging never picks eventlet.
+    """
+    return oslo_messaging.get_rpc_server(
+        get_transport(conf),
+        target,
+        list(endpoints),
+        serializer=RequestContextSerializer(),
+        access_policy=dispatcher.DefaultRPCAccessPolicy,
+    )

@@ -1,0 +1,130 @@
+"""Server side of the conductor's RPC API: one thin method per call, each handing off
+to its flow module. See cyborg.conductor.rpcapi for the version history."""
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import ParamSpec, TypeVar
+
+import oslo_messaging
+from oslo_config import cfg
+
+from cyborg.common import exception
+from cyborg.common.context import RequestContext
+from cyborg.conductor import arq_flow, device_profile_flow, inventory_flow
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _answers(func: Callable[P, R]) -> Callable[P, R]:
+    """Our exceptions are answers (404, 409, ...), not faults: the RPC server logs them
+    at debug level instead of with a traceback, and still sends them to the caller."""
+    expected = oslo_messaging.expected_exceptions(exception.CyborgException)(func)
+    return functools.wraps(func)(expected)
+
+
+class ConductorManager:
+    """The endpoint of cyborg-conductor's RPC server.
+
+    Keeps every method of older minor versions of its major version (rolling upgrade).
+    """
+
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
+        # For the Placement and Nova clients that later flows need.
+        self.conf = conf
+
+    @_answers
+    def create_device_profile(
+        self,
+        context: RequestContext,
+        *,
+        name: str,
+        groups: list[dict[str, str]],
+        description: str | None = None,
+        uuid: str | None = None,
+        project_id: str | None = None,
+    ) -> str:
+        return device_profile_flow.create_device_profile(
+            context,
+            name=name,
+            groups=groups,
+            description=description,
+            uuid=uuid,
+            project_id=project_id,
+        )
+
+    @_answers
+    def delete_device_profiles(
+        self,
+        context: RequestContext,
+        *,
+        uuids: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        device_profile_flow.delete_device_profiles(
+            context, uuids=uuids, names=names, project_id=project_id
+        )
+
+    @_answers
+    def create_arqs(
+        self,
+        context: RequestContext,
+        *,
+        device_profile_name: str,
+        project_id: str | None,
+        visible_to_project: str | None = None,
+    ) -> list[str]:
+        return arq_flow.create_arqs(
+            context,
+            device_profile_name=device_profile_name,
+            project_id=project_id,
+            visible_to_project=visible_to_project,
+        )
+
+    @_answers
+    def bind_arqs(
+        self,
+        context: RequestContext,
+        *,
+        bindings: Mapping[str, Mapping[str, str]],
+        project_id: str | None = None,
+    ) -> None:
+        arq_flow.bind_arqs(context, bindings=bindings, project_id=project_id)
+
+    @_answers
+    def unbind_arqs(
+        self, context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
+    ) -> None:
+        arq_flow.unbind_arqs(context, uuids=uuids, project_id=project_id)
+
+    @_answers
+    def delete_arqs(
+        self,
+        context: RequestContext,
+        *,
+        uuids: Sequence[str] | None = None,
+        instance_uuid: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        arq_flow.delete_arqs(
+            context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
+        )
+
+    @_answers
+    def create_attribute(
+        self, context: RequestContext, *, deployable_uuid: str, key: str, value: str
+    ) -> str:
+        return inventory_flow.create_attribute(
+            context, deployable_uuid=deployable_uuid, key=key, value=value
+        )
+
+    @_answers
+    def delete_attribute(self, context: RequestContext, *, uuid: str) -> None:
+        inventory_flow.delete_attribute(context, uuid=uuid)
+
+    @_answers
+    def set_device_status(self, context: RequestContext, *, uuid: str, status: str) -> None:
+        inventory_flow.set_device_status(context, uuid=uuid, status=status)

@@ -1,0 +1,178 @@
+"""Client side of the conductor's RPC API: how the API process asks for every write."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oslo_config import cfg
+
+from cyborg.common import rpc
+from cyborg.common.context import RequestContext
+
+# The default of [conductor] topic (upstream's; queues on RabbitMQ are named after it).
+TOPIC = "cyborg-conductor"
+
+
+class ConductorAPI:
+    """Calls to cyborg-conductor on ``[conductor] topic`` (``cyborg-conductor``),
+    exchange ``[DEFAULT] control_exchange`` (``cyborg``).
+
+    Every method is a blocking ``call`` that returns uuids (or nothing); the caller
+    re-reads what it needs through cyborg.objects. Errors arrive as the
+    cyborg.common.exception class the conductor raised, with its ``.code``.
+
+    Version history:
+
+    * 1.0 - create_device_profile, delete_device_profiles, create_arqs, bind_arqs,
+      unbind_arqs, delete_arqs, create_attribute, delete_attribute, set_device_status.
+
+    Rolling upgrades: a new method, or a new optional argument, bumps the minor
+    version and its call here asks for that version. The conductor keeps every method
+    and argument of the older minors of its major version, so the API of release N and
+    of N+1 both work against an N+1 conductor: upgrade conductors first, then the API.
+    A major bump (2.0) may drop old methods only after a release in which no caller
+    uses them. A ``[upgrade_levels] conductor`` cap, for running a new API against an
+    old conductor, is left for when a second minor version exists.
+    """
+
+    RPC_API_VERSION = "1.0"
+
+    def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
+        """Call the conductors on ``topic``, by default ``[conductor] topic``."""
+        topic = topic or conf.conductor.topic
+        self._client = rpc.get_client(conf, topic, self.RPC_API_VERSION)
+
+    def _call(self, context: RequestContext, method: str, version: str, **kwargs: Any) -> Any:
+        return self._client.prepare(version=version).call(context, method, **kwargs)
+
+    def create_device_profile(
+        self,
+        context: RequestContext,
+        *,
+        name: str,
+        groups: list[dict[str, str]],
+        description: str | None = None,
+        uuid: str | None = None,
+        project_id: str | None = None,
+    ) -> str:
+        """Create a profile; returns its uuid. 409 DeviceProfileNameConflict if taken."""
+        return str(
+            self._call(
+                context,
+                "create_device_profile",
+                "1.0",
+                name=name,
+                groups=groups,
+                description=description,
+                uuid=uuid,
+                project_id=project_id,
+            )
+        )
+
+    def delete_device_profiles(
+        self,
+        context: RequestContext,
+        *,
+        uuids: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """Delete by uuids or by names (all or none); ``project_id``: only its own."""
+        self._call(
+            context,
+            "delete_device_profiles",
+            "1.0",
+            uuids=None if uuids is None else list(uuids),
+            names=None if names is None else list(names),
+            project_id=project_id,
+        )
+
+    def create_arqs(
+        self,
+        context: RequestContext,
+        *,
+        device_profile_name: str,
+        project_id: str | None,
+        visible_to_project: str | None = None,
+    ) -> list[str]:
+        """One Initial ARQ per requested accelerator, owned by ``project_id``.
+
+        The profile is looked up by name among those ``visible_to_project`` may see
+        (its own and shared ones; every profile when None). Returns the ARQ uuids.
+        """
+        uuids = self._call(
+            context,
+            "create_arqs",
+            "1.0",
+            device_profile_name=device_profile_name,
+            project_id=project_id,
+            visible_to_project=visible_to_project,
+        )
+        return [str(uuid) for uuid in uuids]
+
+    def bind_arqs(
+        self,
+        context: RequestContext,
+        *,
+        bindings: Mapping[str, Mapping[str, str]],
+        project_id: str | None = None,
+    ) -> None:
+        """Bind ARQs: uuid -> {hostname, device_rp_uuid, instance_uuid[, project_id]}.
+
+        A binding's ``project_id`` sets the ARQ's owner; the argument ``project_id``
+        limits the call to that project's ARQs (others are 404). 400 if an ARQ of the
+        instance is already bound or binding. Every ARQ is tried; failed ones end in
+        BindFailed and the first error is raised after all were tried.
+        """
+        self._call(
+            context,
+            "bind_arqs",
+            "1.0",
+            bindings={uuid: dict(binding) for uuid, binding in bindings.items()},
+            project_id=project_id,
+        )
+
+    def unbind_arqs(
+        self, context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
+    ) -> None:
+        """Free the ARQs' attach handles and make them Unbound (all or none)."""
+        self._call(context, "unbind_arqs", "1.0", uuids=list(uuids), project_id=project_id)
+
+    def delete_arqs(
+        self,
+        context: RequestContext,
+        *,
+        uuids: Sequence[str] | None = None,
+        instance_uuid: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """Delete by uuids (all or none, 404 names the missing) or by instance (idempotent)."""
+        self._call(
+            context,
+            "delete_arqs",
+            "1.0",
+            uuids=None if uuids is None else list(uuids),
+            instance_uuid=instance_uuid,
+            project_id=project_id,
+        )
+
+    def create_attribute(
+        self, context: RequestContext, *, deployable_uuid: str, key: str, value: str
+    ) -> str:
+        """Add an attribute to a deployable; returns its uuid."""
+        return str(
+            self._call(
+                context,
+                "create_attribute",
+                "1.0",
+                deployable_uuid=deployable_uuid,
+                key=key,
+                value=value,
+            )
+        )
+
+    def delete_attribute(self, context: RequestContext, *, uuid: str) -> None:
+        self._call(context, "delete_attribute", "1.0", uuid=uuid)
+
+    def set_device_status(self, context: RequestContext, *, uuid: str, status: str) -> None:
+        """Set a device ``enabled`` or ``maintaining``."""
+        self._call(context, "set_device_status", "1.0", uuid=uuid, status=status)

@@ -1,0 +1,110 @@
+"""gabbi fixtures: the real API in-process on a real (SQLite) database and conductor.
+
+The conductor runs as an oslo.messaging RPC server on the in-process ``fake://``
+transport; the API reaches it through the same ConductorAPI client it uses in
+production. Identity comes from no-auth headers, so stories act as personas.
+"""
+
+import os
+import tempfile
+import uuid
+from typing import Any
+
+import oslo_messaging
+from gabbi import fixture
+from oslo_config import cfg
+from oslo_db.sqlalchemy import enginefacade, orm
+from oslo_middleware import http_proxy_to_wsgi
+
+import cyborg.conf
+from cyborg.api import app as api_app
+from cyborg.common import concurrency
+from cyborg.conf import opts
+from cyborg.db import api as db_api
+from cyborg.db import migration
+from tests import db_backends
+from tests.db import seed
+
+concurrency.use_threading()
+
+# The resource provider of the first seeded deployable; stories bind to it.
+DEVICE_RP = "11111111-0000-4000-8000-000000000001"
+os.environ["GABBI_DEVICE_RP"] = DEVICE_RP
+
+# Set by APIFixture.start_fixture, read by setup_app (gabbi's intercept).
+CONF: cfg.ConfigOpts | None = None
+
+
+_APPS: dict[int, Any] = {}
+
+
+def _current_app() -> Any:
+    assert CONF is not None, "APIFixture must be listed in the story's fixtures"
+    if id(CONF) not in _APPS:
+        _APPS.clear()
+        _APPS[id(CONF)] = api_app.build(CONF)
+    return _APPS[id(CONF)]
+
+
+def setup_app() -> Any:
+    """gabbi's intercept: called before the fixture starts, so the app is built lazily."""
+
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        return _current_app()(environ, start_response)
+
+    return application
+
+
+class APIFixture(fixture.GabbiFixture):
+    """Empty database, conductor on fake://, API in no-auth mode."""
+
+    backend = "sqlite"  # the fuzz test runs it on MariaDB and PostgreSQL too
+
+    def start_fixture(self) -> None:
+        global CONF
+        from cyborg.common import rpc
+        from cyborg.conductor import manager, rpcapi
+
+        self.tmp = tempfile.TemporaryDirectory()
+        self.url = url = db_backends.create_database(self.backend, self.tmp.name)
+        self.engine = db_backends.make_engine(url)
+        migration.upgrade(self.engine)
+        maker = orm.get_maker(engine=self.engine, expire_on_commit=False)
+        factory = enginefacade._TestTransactionFactory(self.engine, maker, apply_global=False)
+        self.reset_db = db_api.context_manager.patch_factory(factory)
+
+        conf = cfg.ConfigOpts()
+        cyborg.conf.register_opts(conf)
+        opts.set_lib_defaults(conf)
+        conf([], project="cyborg")
+        conf.set_override("auth_strategy", "noauth")
+        conf.register_opts(http_proxy_to_wsgi.OPTS, group="oslo_middleware")
+        conf.set_override("enable_proxy_headers_parsing", True, "oslo_middleware")
+        oslo_messaging.TransportURL.parse(conf)  # registers [DEFAULT] transport_url
+        conf.set_override("transport_url", f"fake:///{uuid.uuid4().hex}")
+        conf.set_override("host", "gabbi-conductor")
+        conf.set_override("policy_file", os.path.join(self.tmp.name, "none.yaml"), "oslo_policy")
+        CONF = conf
+        self.app = api_app.build(conf)
+        target = oslo_messaging.Target(topic=rpcapi.TOPIC, server=conf.host)
+        self.server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
+        self.server.start()
+        self.seed()
+
+    def seed(self) -> None:
+        """Two hosts with GPUs; the first device's deployable has a known RP uuid."""
+        seed.devices(self.engine, 8, hosts=2)
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"UPDATE deployables SET rp_uuid = '{DEVICE_RP}' WHERE id = 1"
+            )
+
+    def stop_fixture(self) -> None:
+        global CONF
+        self.server.stop()
+        self.server.wait()
+        self.reset_db()
+        self.engine.dispose()
+        db_backends.drop_database(self.url)
+        self.tmp.cleanup()
+        CONF = None
