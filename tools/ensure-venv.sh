@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Create .venv (Python >= 3.11) and install Cyborg into it, pinned by upper-constraints.txt.
 #
-#   tools/ensure-venv.sh [--with-tests]
+#   tools/ensure-venv.sh [--with-tests | --with-clients]
 #
 # Reinstalls only when requirements, constraints or pyproject.toml changed since the last run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 files=(requirements.txt)
-if [ "${1:-}" = "--with-tests" ]; then files+=(test-requirements.txt); fi
+case "${1:-}" in
+  --with-tests) files+=(test-requirements.txt client-requirements.txt) ;;
+  --with-clients) files+=(client-requirements.txt) ;;
+esac
 requirements=()
 for file in "${files[@]}"; do requirements+=(-r "$file"); done
 
@@ -25,7 +28,7 @@ done
 
 quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file" || true; }; }
 
-stamp=.venv/.cyborg-requirements
+stamp=.venv/.cyborg-requirements${1:-}
 wanted=$(cat "${files[@]}" upper-constraints.txt pyproject.toml | sha256sum)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "ensure-venv: installing into .venv (first run takes a few minutes)"

@@ -3,5 +3,5 @@
 #   tools/run-aio.sh [cyborg-aio options, e.g. --state-dir DIR --port 6666]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/ensure-venv.sh
+tools/ensure-venv.sh --with-clients
 exec .venv/bin/cyborg-aio "$@"

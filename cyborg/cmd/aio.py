@@ -7,12 +7,15 @@ and uses no-auth on 127.0.0.1.
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+import oslo_messaging
 import platformdirs
 from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_log import log
 
+from cyborg.cmd import api as api_cmd
 from cyborg.cmd import service
 from cyborg.db import migration
 
@@ -57,14 +60,58 @@ def prepare_state(conf: cfg.ConfigOpts) -> str:
     return url
 
 
+def configure_single_process(conf: cfg.ConfigOpts) -> None:
+    """Everything in one process: in-process messaging, one API worker, loopback only."""
+    oslo_messaging.TransportURL.parse(conf)  # registers [DEFAULT] transport_url
+    conf.set_override("transport_url", "fake:///cyborg-aio")
+    conf.set_override("host_ip", "127.0.0.1", "api")
+    conf.set_override("port", conf.port, "api")
+    conf.set_override("api_workers", 1, "api")
+
+
+def start_conductor(conf: cfg.ConfigOpts) -> Any:
+    """The conductor's RPC server on the in-process transport, in this process."""
+    from cyborg.common import rpc
+    from cyborg.conductor import manager, rpcapi
+
+    target = oslo_messaging.Target(topic=conf.conductor.topic or rpcapi.TOPIC, server=conf.host)
+    server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
+    server.start()
+    LOG.info("cyborg-aio: conductor started (in-process messaging)")
+    return server
+
+
+def usage(endpoint: str) -> str:
+    return "\n".join([
+        f"cyborg-aio: API ready at {endpoint} (no authentication; Ctrl-C stops it)",
+        "Try, with python-cyborgclient installed (tools/ensure-venv.sh --with-clients):",
+        f"  export OS_AUTH_TYPE=none OS_ENDPOINT={endpoint}",
+        "  openstack accelerator device list",
+        "  openstack accelerator device profile create gpu '[{\"resources:PGPU\": \"1\"}]'",
+        "  openstack accelerator device profile list",
+        "  openstack accelerator arq create gpu",
+        "  openstack accelerator arq list",
+    ])
+
+
+class _AIOServer(api_cmd.Gunicorn):
+    def load(self) -> Any:
+        app = super().load()  # configures the database for this process
+        start_conductor(self.conf)
+        print(usage(f"http://127.0.0.1:{self.conf.api.port}/v2"), flush=True)
+        return app
+
+
 def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) -> int:
     conf = conf if conf is not None else cfg.CONF
     conf.register_cli_opts(CLI_OPTS)
     service.prepare("cyborg-aio", DESCRIPTION, argv, conf)
     prepare_state(conf)
-    # The API, conductor, agent and embedded Placement join here as they are built
-    # (issues #3, #4, #5 and #7); until then the all-in-one prepares its state only.
-    print(f"cyborg-aio: state ready in {conf.state_path}")
+    configure_single_process(conf)
+    LOG.info("cyborg-aio: state in %s", conf.state_path)
+    # Agents, drivers and the embedded Placement join with their own work; until then
+    # the all-in-one serves the API and conductor over the state it keeps.
+    _AIOServer(conf).run()
     return 0
 
 

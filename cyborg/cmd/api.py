@@ -20,7 +20,7 @@ DESCRIPTION = (
 )
 
 
-class _Gunicorn(gunicorn_base.BaseApplication):
+class Gunicorn(gunicorn_base.BaseApplication):
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
         super().__init__()
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         conf.api.port,
         conf.api.api_workers,
     )
-    _Gunicorn(conf).run()
+    Gunicorn(conf).run()
     return 0
 
 

@@ -1,7 +1,6 @@
 """The console scripts as a user runs them: installed, in subprocesses."""
 
 import os
-import sqlite3
 import subprocess
 import sys
 
@@ -60,20 +59,3 @@ def test_status_reports_an_unreachable_database_without_a_traceback(tmp_path) ->
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
     assert "Check that the database server is up" in result.stdout
-
-
-def test_aio_prepares_its_state_and_keeps_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    state = tmp_path / "state"
-    first = _run("cyborg-aio", "--state-dir", str(state))
-    assert first.returncode == 0, first.stderr
-    database = state / "cyborg.sqlite"
-    with sqlite3.connect(database) as connection:
-        connection.execute(
-            "INSERT INTO device_profiles (uuid, name, profile_json, created_at) "
-            "VALUES ('u1', 'kept', '{\"groups\": []}', '2026-01-01')"
-        )
-    second = _run("cyborg-aio", "--state-dir", str(state))
-    assert second.returncode == 0, second.stderr
-    with sqlite3.connect(database) as connection:
-        names = [row[0] for row in connection.execute("SELECT name FROM device_profiles")]
-    assert names == ["kept"]
