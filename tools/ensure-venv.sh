@@ -38,3 +38,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   .venv/bin/python -c 'import cyborg.db.models' # fail here if the install did not work
   echo "$wanted" >"$stamp"
 fi
+
+# python-openstackclient 10.4+ has its own `openstack accelerator` commands (replacing
+# python-cyborgclient's); the tests drive them from a venv of their own.
+if [ "${1:-}" = "--with-tests" ] && [ ! -x .venv/osc-intree/bin/openstack ]; then
+  echo "ensure-venv: installing python-openstackclient 10.5.0 into .venv/osc-intree"
+  "$python" -m venv .venv/osc-intree
+  quiet .venv/osc-intree/bin/python -m pip install -q python-openstackclient==10.5.0
+fi

@@ -51,6 +51,7 @@ def build(conf: cfg.ConfigOpts, conductor: Callable[[], Any] | None = None) -> A
         debug=False,
     )
     app = middleware.Microversion(app)
+    app = middleware.LegacyPaths(app)
     app = middleware.RequestSanity(app)
     app = auth.wrap(app, conf)
     app = errors.FaultWrapper(app)

@@ -11,6 +11,25 @@ from cyborg.common import exception
 ENV_VERSION = "cyborg.api_version"
 
 
+# Upstream serves its collections without the /v2 prefix too (/devices == /v2/devices).
+COLLECTIONS = frozenset(
+    {"devices", "deployables", "attributes", "device_profiles", "accelerator_requests"}
+)
+
+
+class LegacyPaths:
+    """Route ``/<collection>...`` to ``/v2/<collection>...``, as upstream does."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.lstrip("/").split("/", 1)[0] in COLLECTIONS:
+            environ["PATH_INFO"] = "/v2" + path
+        return self.app(environ, start_response)
+
+
 class Microversion:
     """Parse the requested version (406 when unusable) and echo it on /v2 responses."""
 
