@@ -82,16 +82,18 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
 
 
 def usage(endpoint: str) -> str:
-    return "\n".join([
-        f"cyborg-aio: API ready at {endpoint} (no authentication; Ctrl-C stops it)",
-        "Try, with python-cyborgclient installed (tools/ensure-venv.sh --with-clients):",
-        f"  export OS_AUTH_TYPE=none OS_ENDPOINT={endpoint}",
-        "  openstack accelerator device list",
-        "  openstack accelerator device profile create gpu '[{\"resources:PGPU\": \"1\"}]'",
-        "  openstack accelerator device profile list",
-        "  openstack accelerator arq create gpu",
-        "  openstack accelerator arq list",
-    ])
+    return "\n".join(
+        [
+            f"cyborg-aio: API ready at {endpoint} (no authentication; Ctrl-C stops it)",
+            "Try, with python-cyborgclient installed (tools/ensure-venv.sh --with-clients):",
+            f"  export OS_AUTH_TYPE=none OS_ENDPOINT={endpoint}",
+            "  openstack accelerator device list",
+            '  openstack accelerator device profile create gpu \'[{"resources:PGPU": "1"}]\'',
+            "  openstack accelerator device profile list",
+            "  openstack accelerator arq create gpu",
+            "  openstack accelerator arq list",
+        ]
+    )
 
 
 class _AIOServer(api_cmd.Gunicorn):

@@ -3,15 +3,18 @@
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 import oslo_messaging
 from oslo_log import log
 
 from cyborg.cmd import service
+from cyborg.common import context as cyborg_context
 from cyborg.common import rpc
-from cyborg.conductor import manager
+from cyborg.conductor import manager, report_flow
 from cyborg.db import api as db_api
 
 LOG = log.getLogger(__name__)
@@ -32,6 +35,14 @@ def _stop_on_signals(stop: threading.Event) -> None:
         signal.signal(signum, handler)
 
 
+def _check_hosts(conf: Any, context: Any) -> None:
+    """Mark hosts whose agents went silent as stale (several conductors may all do it)."""
+    try:
+        report_flow.mark_silent_hosts_stale(conf, context)
+    except Exception:
+        LOG.exception("Checking for silent hosts failed; trying again later")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     conf = service.prepare("cyborg-conductor", DESCRIPTION, argv)
     db_api.configure(conf)
@@ -42,8 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.start()
     LOG.info("cyborg-conductor listening on topic %s as %s", conf.conductor.topic, conf.host)
     # A timed wait: the main thread must wake up for the signal handler to run.
+    context = cyborg_context.get_admin_context()
+    next_check = time.monotonic()
     while not stop.wait(1):
-        pass
+        if time.monotonic() >= next_check:
+            next_check = time.monotonic() + conf.periodic_interval
+            _check_hosts(conf, context)
     # Stop taking messages, then let the calls in progress finish and answer.
     server.stop()
     server.wait()

@@ -30,6 +30,11 @@ class AttachType(enum.StrEnum):
     TEST_PCI = "TEST_PCI"
 
 
+class HostState(enum.StrEnum):
+    UP = "up"
+    STALE = "stale"
+
+
 class ARQState(enum.StrEnum):
     INITIAL = "Initial"
     BIND_STARTED = "BindStarted"

@@ -3,14 +3,14 @@ to its flow module. See cyborg.conductor.rpcapi for the version history."""
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import oslo_messaging
 from oslo_config import cfg
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import arq_flow, device_profile_flow, inventory_flow
+from cyborg.conductor import arq_flow, device_profile_flow, inventory_flow, report_flow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,7 +29,7 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
     def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
         # For the Placement and Nova clients that later flows need.
@@ -128,3 +128,16 @@ class ConductorManager:
     @_answers
     def set_device_status(self, context: RequestContext, *, uuid: str, status: str) -> None:
         inventory_flow.set_device_status(context, uuid=uuid, status=status)
+
+    @_answers
+    def report_inventory(
+        self,
+        context: RequestContext,
+        *,
+        hostname: str,
+        fingerprint: str,
+        devices: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        return report_flow.report_inventory(
+            self.conf or cfg.CONF, context, hostname, fingerprint, devices
+        )

@@ -24,6 +24,7 @@ class ConductorAPI:
 
     * 1.0 - create_device_profile, delete_device_profiles, create_arqs, bind_arqs,
       unbind_arqs, delete_arqs, create_attribute, delete_attribute, set_device_status.
+    * 1.1 - report_inventory (agents).
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -34,7 +35,7 @@ class ConductorAPI:
     old conductor, is left for when a second minor version exists.
     """
 
-    RPC_API_VERSION = "1.0"
+    RPC_API_VERSION = "1.1"
 
     def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
         """Call the conductors on ``topic``, by default ``[conductor] topic``."""
@@ -176,3 +177,25 @@ class ConductorAPI:
     def set_device_status(self, context: RequestContext, *, uuid: str, status: str) -> None:
         """Set a device ``enabled`` or ``maintaining``."""
         self._call(context, "set_device_status", "1.0", uuid=uuid, status=status)
+
+    def report_inventory(
+        self,
+        context: RequestContext,
+        *,
+        hostname: str,
+        fingerprint: str,
+        devices: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        """An agent's inventory (or only its fingerprint, when it believes it unchanged).
+
+        Answers ``{"need_inventory": True}`` when the conductor wants the devices, else
+        ``{"changed": bool, "fingerprint": <what is now stored, or None>}``.
+        """
+        return self._call(
+            context,
+            "report_inventory",
+            "1.1",
+            hostname=hostname,
+            fingerprint=fingerprint,
+            devices=devices,
+        )

@@ -18,6 +18,7 @@ compares the two on SQLite, MariaDB and PostgreSQL.
 """
 
 import datetime
+import enum
 
 import sqlalchemy as sa
 from oslo_utils import timeutils
@@ -40,7 +41,7 @@ TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
 
-def enum_type(enum_cls: type[constants.enum.StrEnum], name: str) -> sa.Enum:
+def enum_type(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
     """A portable enum: VARCHAR with a named CHECK constraint."""
     return sa.Enum(
         *constants.values(enum_cls),
@@ -84,6 +85,26 @@ class Device(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(
         enum_type(constants.DeviceStatus, "device_status"),
         default=constants.DeviceStatus.ENABLED.value,
+    )
+
+
+class Host(TimestampMixin, Base):
+    """An agent's host: its identity, last inventory fingerprint and liveness.
+
+    ``hostname`` is the one name the agent listens on for RPC, its devices carry and
+    its Placement provider has. A host that stops reporting becomes ``stale``; its
+    devices stay (they may be bound).
+    """
+
+    __tablename__ = "hosts"
+    __table_args__ = (TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    inventory_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    last_seen_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=_utcnow)
+    state: Mapped[str] = mapped_column(
+        enum_type(constants.HostState, "host_state"), default=constants.HostState.UP.value
     )
 
 

@@ -29,8 +29,9 @@ def _dbsync(url: str, *args: str) -> int:
         os.unlink(conf_file.name)
 
 
-def test_models_declare_every_upstream_table() -> None:
+def test_models_declare_every_upstream_table_and_ours() -> None:
     assert {
+        "hosts",
         "devices",
         "deployables",
         "attributes",

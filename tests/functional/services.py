@@ -30,6 +30,7 @@ DEVICE_RP = "22222222-0000-4000-8000-000000000001"
 class Deployment:
     endpoint: str  # the API's v2 URL
     directory: str
+    database_url: str
 
 
 def free_port() -> int:
@@ -127,7 +128,7 @@ def deployment() -> Iterator[Deployment]:
                 list(logs.values()),
             )
             _wait_for(lambda: _answers(port), 60, "cyborg-api", list(logs.values()))
-            yield Deployment(f"http://127.0.0.1:{port}/v2", directory)
+            yield Deployment(f"http://127.0.0.1:{port}/v2", directory, url)
         finally:
             for process in processes:
                 process.terminate()

@@ -1,0 +1,80 @@
+"""Agent reports: store a host's inventory when it changed, and notice silent hosts.
+
+Protocol: an agent sends its inventory's fingerprint, and the devices only when the
+fingerprint differs from the last one the conductor acknowledged to it. So an
+unchanged host costs one locked read of its row and no write (liveness is written at
+most every ``[conductor] host_stale_after`` / 4 seconds). A changed inventory is
+planned against the stored tree and applied in the same transaction, in bulk.
+"""
+
+import datetime
+from typing import Any
+
+from oslo_config import cfg
+from oslo_log import log
+from oslo_utils import timeutils
+
+from cyborg.common import constants, inventory
+from cyborg.common.context import RequestContext
+from cyborg.conductor import inventory_diff
+from cyborg.db import api as db_api
+from cyborg.objects import host as host_obj
+from cyborg.objects import host_inventory
+
+LOG = log.getLogger(__name__)
+
+
+def _liveness_due(conf: cfg.ConfigOpts, host: host_obj.Host) -> bool:
+    every = datetime.timedelta(seconds=max(1, conf.conductor.host_stale_after // 4))
+    return host.state != constants.HostState.UP or timeutils.utcnow() - host.last_seen_at > every
+
+
+def report_inventory(
+    conf: cfg.ConfigOpts,
+    context: RequestContext,
+    hostname: str,
+    fingerprint: str,
+    devices: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    with db_api.context_manager.writer.using(context):
+        host = host_obj.lock_or_create(context, hostname)
+        if devices is None:
+            if host.inventory_fingerprint != fingerprint:
+                return {"need_inventory": True}
+            if _liveness_due(conf, host):
+                host_obj.mark_seen(context, host)
+            return {"changed": False}
+        reports = inventory.from_primitive(devices)
+        actual = inventory.fingerprint(reports)
+        if host.inventory_fingerprint == actual:
+            if _liveness_due(conf, host):
+                host_obj.mark_seen(context, host)
+            return {"changed": False, "fingerprint": actual}
+        changes = inventory_diff.plan(host_inventory.load(context, hostname), reports)
+        host_inventory.apply(context, hostname, changes)
+        # Something held back means stored != reported: re-plan on the next report.
+        stored = None if changes.held_back else actual
+        host_obj.mark_seen(context, host, stored, store_fingerprint=True)
+    for reason in changes.held_back:
+        LOG.warning("Inventory of %s: %s", hostname, reason)
+    LOG.info(
+        "Inventory of %s stored: %d devices added, %d removed, %d deployables added, %d removed",
+        hostname,
+        len(changes.new_devices),
+        len(changes.removed_devices),
+        len(changes.new_deployables),
+        len(changes.removed_deployables),
+    )
+    return {"changed": True, "fingerprint": stored}
+
+
+def mark_silent_hosts_stale(conf: cfg.ConfigOpts, context: RequestContext) -> list[str]:
+    cutoff = timeutils.utcnow() - datetime.timedelta(seconds=conf.conductor.host_stale_after)
+    names = host_obj.mark_stale(context, cutoff)
+    for name in names:
+        LOG.warning(
+            "Host %s has not reported for %ss: marked stale (its devices are kept)",
+            name,
+            conf.conductor.host_stale_after,
+        )
+    return names

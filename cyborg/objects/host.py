@@ -1,0 +1,91 @@
+"""Hosts: an agent's identity, the fingerprint of its last stored inventory, liveness."""
+
+import dataclasses
+import datetime
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+from oslo_utils import timeutils
+
+from cyborg.common import constants
+from cyborg.common.context import RequestContext
+from cyborg.db import api as db_api
+from cyborg.db import models
+from cyborg.objects import base
+
+
+@dataclasses.dataclass
+class Host:
+    id: int
+    hostname: str
+    inventory_fingerprint: str | None
+    last_seen_at: datetime.datetime
+    state: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+def _locked(context: RequestContext, hostname: str) -> models.Host | None:
+    return context.session.scalars(
+        sa.select(models.Host).where(models.Host.hostname == hostname).with_for_update()
+    ).first()
+
+
+@db_api.context_manager.writer
+def lock_or_create(context: RequestContext, hostname: str) -> Host:
+    """The host's row, locked until the transaction ends (created on first report).
+
+    Two conductors handling reports of one host serialize here.
+    """
+    row = _locked(context, hostname)
+    if row is None:
+        try:
+            with context.session.begin_nested():
+                context.session.add(models.Host(hostname=hostname))
+        except db_exc.DBDuplicateEntry:
+            pass  # another conductor created it first
+        row = _locked(context, hostname)
+    assert row is not None
+    return base.from_row(Host, row)
+
+
+@db_api.context_manager.writer
+def mark_seen(
+    context: RequestContext,
+    host: Host,
+    fingerprint: str | None = None,
+    *,
+    store_fingerprint: bool = False,
+) -> None:
+    values: dict[str, object] = {
+        "last_seen_at": timeutils.utcnow(),
+        "state": constants.HostState.UP.value,
+    }
+    if store_fingerprint:
+        values["inventory_fingerprint"] = fingerprint
+    context.session.execute(
+        sa.update(models.Host).where(models.Host.id == host.id).values(**values)
+    )
+
+
+@db_api.context_manager.writer
+def mark_stale(context: RequestContext, not_seen_since: datetime.datetime) -> list[str]:
+    """Mark hosts silent since ``not_seen_since`` stale; return their names."""
+    stmt = sa.select(models.Host.hostname).where(
+        models.Host.state == constants.HostState.UP.value,
+        models.Host.last_seen_at < not_seen_since,
+    )
+    names = list(context.session.scalars(stmt.with_for_update()))
+    if names:
+        context.session.execute(
+            sa.update(models.Host)
+            .where(models.Host.hostname.in_(names))
+            .values(state=constants.HostState.STALE.value, updated_at=timeutils.utcnow())
+        )
+    return names
+
+
+@db_api.context_manager.reader
+def get_all(context: RequestContext) -> list[Host]:
+    rows = context.session.scalars(sa.select(models.Host).order_by(models.Host.hostname))
+    return [base.from_row(Host, row) for row in rows]
