@@ -38,3 +38,22 @@ def load(conf: Any, names: Sequence[str], root: str, hostname: str) -> list[Driv
             raise UnknownDriver(name=name, known=", ".join(known())) from err
         drivers.append(manager.driver)
     return drivers
+
+
+class FirstThatFinds(Driver):
+    """Several drivers; when none finds anything, a fallback's inventory instead.
+
+    The all-in-one runs every driver and, on a machine without accelerators, the fake
+    driver's simulated host.
+    """
+
+    name = "first_that_finds"
+
+    def __init__(self, drivers: Sequence[Driver], fallback: Driver) -> None:
+        super().__init__(fallback.conf, fallback.root, fallback.hostname)
+        self.drivers = list(drivers)
+        self.fallback = fallback
+
+    def discover(self) -> list[Any]:
+        found = [device for driver in self.drivers for device in driver.discover()]
+        return found or self.fallback.discover()

@@ -7,7 +7,7 @@ would make the conductor remove that driver's devices.
 """
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from oslo_log import log
@@ -20,15 +20,24 @@ LOG = log.getLogger(__name__)
 
 
 class ResourceTracker:
-    def __init__(self, hostname: str, drivers: Sequence[Driver], conductor: Any) -> None:
+    def __init__(
+        self,
+        hostname: str,
+        drivers: Sequence[Driver],
+        conductor: Any,
+        before_discovery: Callable[[], None] | None = None,
+    ) -> None:
         self.hostname = hostname
         self.drivers = list(drivers)
         self.conductor = conductor
+        self.before_discovery = before_discovery  # e.g. refresh the vendor tools' output
         self.acknowledged: str | None = None  # fingerprint the conductor last stored
         self._lock = threading.Lock()
 
     def discover(self) -> list[inventory.DeviceReport] | None:
         """Every driver's devices, or None when one failed (then report nothing)."""
+        if self.before_discovery is not None:
+            self.before_discovery()
         devices: list[inventory.DeviceReport] = []
         for driver in self.drivers:
             try:

@@ -1,5 +1,6 @@
 """cyborg-agent: discovers this host's accelerators and reports them to the conductor."""
 
+import functools
 import signal
 import sys
 import threading
@@ -8,13 +9,14 @@ from collections.abc import Sequence
 import oslo_messaging
 from oslo_log import log
 
+from cyborg.agent import captures, manager
 from cyborg.agent import drivers as agent_drivers
-from cyborg.agent import manager
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import service
 from cyborg.common import context as cyborg_context
 from cyborg.common import rpc
 from cyborg.conductor import rpcapi
+from cyborg.conf import gpu_devices
 
 LOG = log.getLogger(__name__)
 
@@ -28,6 +30,7 @@ DESCRIPTION = (
 def main(argv: Sequence[str] | None = None) -> int:
     conf = service.prepare("cyborg-agent", DESCRIPTION, argv)
     hostname = conf.agent.resource_provider_name
+    gpu_devices.register_dynamic_opts(conf)  # [vgpu_<type>] groups of enabled types
     try:
         loaded = agent_drivers.load(
             conf, conf.agent.enabled_drivers, conf.agent.sysfs_root, hostname
@@ -35,7 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except agent_drivers.UnknownDriver as err:
         print(f"cyborg-agent: {err.message}", file=sys.stderr)
         return 2
-    tracker = ResourceTracker(hostname, loaded, rpcapi.ConductorAPI(conf))
+    tracker = ResourceTracker(
+        hostname,
+        loaded,
+        rpcapi.ConductorAPI(conf),
+        before_discovery=functools.partial(
+            captures.capture, conf.agent.sysfs_root, conf.agent.enabled_drivers
+        ),
+    )
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     server = rpc.get_server(conf, target, [manager.AgentManager(tracker)])
     stop = threading.Event()

@@ -6,6 +6,8 @@ and uses no-auth on 127.0.0.1.
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,7 +89,7 @@ def usage(endpoint: str) -> str:
             f"cyborg-aio: API ready at {endpoint} (no authentication; Ctrl-C stops it)",
             "Try, with python-cyborgclient installed (tools/ensure-venv.sh --with-clients):",
             f"  export OS_AUTH_TYPE=none OS_ENDPOINT={endpoint}",
-            "  openstack accelerator device list",
+            "  openstack accelerator device list --long",
             '  openstack accelerator device profile create gpu \'[{"resources:PGPU": "1"}]\'',
             "  openstack accelerator device profile list",
             "  openstack accelerator arq create gpu",
@@ -96,10 +98,51 @@ def usage(endpoint: str) -> str:
     )
 
 
+def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
+    """An agent thread: every driver, or the fake driver's host when none finds hardware."""
+    from cyborg.agent import captures
+    from cyborg.agent import drivers as agent_drivers
+    from cyborg.agent.resource_tracker import ResourceTracker
+    from cyborg.common import context as cyborg_context
+    from cyborg.conductor import rpcapi
+    from cyborg.conf import gpu_devices
+
+    hostname = conf.agent.resource_provider_name
+    gpu_devices.register_dynamic_opts(conf)
+    real = [n for n in agent_drivers.known() if n != "fake_driver"]
+    loaded = agent_drivers.load(conf, real, conf.agent.sysfs_root, hostname)
+    (fake,) = agent_drivers.load(conf, ["fake_driver"], conf.agent.sysfs_root, hostname)
+    tracker = ResourceTracker(
+        hostname,
+        [agent_drivers.FirstThatFinds(loaded, fake)],
+        rpcapi.ConductorAPI(conf),
+        before_discovery=lambda: captures.capture(conf.agent.sysfs_root, real),
+    )
+
+    def loop() -> None:
+        context = cyborg_context.get_admin_context()
+        while True:
+            try:
+                tracker.report(context)
+            except Exception:
+                LOG.exception("cyborg-aio: agent report failed")
+            time.sleep(conf.agent.report_interval)
+
+    thread = threading.Thread(target=loop, name="cyborg-aio-agent", daemon=True)
+    thread.start()
+    LOG.info(
+        "cyborg-aio: agent started as %s (drivers: %s; fake host if none finds hardware)",
+        hostname,
+        ", ".join(real),
+    )
+    return thread
+
+
 class _AIOServer(api_cmd.Gunicorn):
     def load(self) -> Any:
         app = super().load()  # configures the database for this process
         start_conductor(self.conf)
+        start_agent(self.conf)
         print(usage(f"http://127.0.0.1:{self.conf.api.port}/v2"), flush=True)
         return app
 
@@ -111,8 +154,7 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     prepare_state(conf)
     configure_single_process(conf)
     LOG.info("cyborg-aio: state in %s", conf.state_path)
-    # Agents, drivers and the embedded Placement join with their own work; until then
-    # the all-in-one serves the API and conductor over the state it keeps.
+    # The embedded Placement joins with its own work.
     _AIOServer(conf).run()
     return 0
 

@@ -7,6 +7,7 @@ Both run in the caller's transaction when there is one.
 
 import dataclasses
 import re
+import uuid as uuidlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,6 +107,11 @@ def _deployable_report(
         attributes=tuple(sorted(facts)),
         attach_handles=tuple(AttachHandleReport(h.attach_type, h.attach_info) for h in handles),
     )
+
+
+def provider_uuid(deployable_name: str) -> str:
+    """The Placement provider uuid of a deployable, as upstream derives it."""
+    return str(uuidlib.uuid3(uuidlib.NAMESPACE_DNS, deployable_name))
 
 
 def _referenced_by_arqs(
@@ -239,6 +245,8 @@ def _add_deployables(context: RequestContext, changes: Changes) -> None:
         {
             "uuid": base.new_uuid(),
             "name": d.name,
+            # Upstream's deterministic provider uuid: Placement sync creates it as such.
+            "rp_uuid": provider_uuid(d.name),
             "num_accelerators": d.num_accelerators,
             "device_id": device_id,
             "driver_name": d.driver_name,

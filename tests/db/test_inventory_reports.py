@@ -90,6 +90,9 @@ def test_first_report_stores_the_tree_and_a_repeat_writes_nothing(db) -> None:  
     }
     stored = host_inventory.load(db.context, "host-a")
     assert _by_path(d.report for d in stored.values()) == _by_path(devices)  # round trip
+    with db.engine.connect() as connection:
+        rps = dict(connection.execute(sa.text("SELECT name, rp_uuid FROM deployables")).all())
+    assert rps["host-a_0000:3b:00.0"] == host_inventory.provider_uuid("host-a_0000:3b:00.0")
 
     with db.count_statements() as statements:
         assert report(db, devices) == {

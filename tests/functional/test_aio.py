@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ def _start(state: str, port: int, log_path: str) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
     return subprocess.Popen(
         [os.path.join(BIN, "cyborg-aio"), "--state-dir", state, "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -50,14 +53,37 @@ def aio(tmp_path) -> Iterator[tuple[str, int, str]]:  # type: ignore[no-untyped-
     yield str(tmp_path / "state"), services.free_port(), str(tmp_path / "aio.log")
 
 
-def _cli(port: int, *args: str) -> list[dict[str, str]]:
+def _cli(port: int, *args: str) -> Any:
     env = {**os.environ, "OS_AUTH_TYPE": "none", "OS_ENDPOINT": f"http://127.0.0.1:{port}/v2"}
     result = subprocess.run(
         [os.path.join(BIN, "openstack"), "accelerator", *args, "-f", "json"],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout) if result.stdout.strip() else []
+
+
+def _wait_for_devices(port: int) -> list[dict[str, str]]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        devices = _cli(port, "device", "list")
+        if devices:
+            return devices
+        time.sleep(0.5)
+    pytest.fail("the all-in-one's agent reported no devices", pytrace=False)
+
+
+def _fpga_provider(port: int) -> str:
+    """The provider uuid of the simulated FPGA's deployable (read from the API)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/deployables") as response:
+        deployables = json.load(response)["deployables"]
+    return next(d["rp_uuid"] for d in deployables if "FakeDevice" in d["name"])
 
 
 def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no-untyped-def]
@@ -67,17 +93,23 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
         text = _wait_ready(log_path, process)
         assert f"OS_ENDPOINT=http://127.0.0.1:{port}/v2" in text
         assert "openstack accelerator device list" in text
-        assert _cli(port, "device", "list") == []
-        _cli(port, "device", "profile", "create", "aio-gpu", '[{"resources:PGPU": "1"}]')
-        arq = _cli(port, "arq", "create", "aio-gpu")
-        assert arq["state"] == "Initial"  # type: ignore[call-overload]
+        devices = _wait_for_devices(port)  # the fake driver's simulated host
+        assert {d["type"] for d in devices} >= {"FPGA"}
+        _cli(port, "device", "profile", "create", "aio-fpga", '[{"resources:FPGA": "1"}]')
+        arq = _cli(port, "arq", "create", "aio-fpga")
+        assert arq["state"] == "Initial"
+        instance = "5d4c2c6e-7f0a-4c1e-9a55-0f2d9d3c8b01"
+        _cli(port, "arq", "bind", arq["uuid"], "aio-host", instance, _fpga_provider(port), "admin")
+        bound = _cli(port, "arq", "show", arq["uuid"])
+        assert bound["state"] == "Bound"
     finally:
         _stop(process)
     log_path += ".restart"
     process = _start(state, port, log_path)
     try:
         _wait_ready(log_path, process)
-        assert [p["name"] for p in _cli(port, "device", "profile", "list")] == ["aio-gpu"]
-        assert len(_cli(port, "arq", "list")) == 1
+        assert [p["name"] for p in _cli(port, "device", "profile", "list")] == ["aio-fpga"]
+        assert [a["state"] for a in _cli(port, "arq", "list")] == ["Bound"]
+        assert len(_wait_for_devices(port)) == len(devices)  # nothing duplicated
     finally:
         _stop(process)

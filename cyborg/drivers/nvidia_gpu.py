@@ -1,0 +1,320 @@
+"""NVIDIA GPUs: whole GPUs (PGPU), vGPU slots (VGPU) and MIG instances.
+
+Sources, all under the driver's root:
+
+* PCI sysfs (cyborg.drivers.pci): vendor 10de, class 0x0300xx (VGA) or 0x0302xx (3D).
+* ``var/lib/cyborg/nvidia-smi-q-x.xml``: ``nvidia-smi -q -x`` as the agent captured it
+  (product name, framebuffer size, MIG mode and MIG devices). Optional.
+* ``var/lib/cyborg/nvidia-smi-L.txt``: ``nvidia-smi -L``, the only output that names a
+  MIG device's profile (``MIG 3g.20gb Device 0: ...``); the XML has no profile name.
+* ``sys/class/mdev_bus/<address>/mdev_supported_types/<type>/`` for vGPU types.
+
+One device per physical GPU (PF). An SR-IOV VF (a function with a ``physfn`` link) is
+never a GPU of its own (upstream counted each VF as a PGPU, bug #4 in the reference).
+With ``[gpu_devices] filter_sriov_vfs`` (default) VFs are left out; with it False a
+PGPU deployable offers its VFs as its attach handles, one accelerator per VF.
+Each GPU is reported as the first of these that applies:
+
+1. vGPU: the GPU is in ``[vgpu_<type>] device_addresses`` for a type in
+   ``[gpu_devices] enabled_vgpu_types``. One VGPU deployable; its slots are
+   ``available_instances`` + existing mdevs of the type on the GPU, or on its VFs
+   (Ampere and later host vGPU on VFs); one MDEV handle per slot. The [vgpu_<type>]
+   groups must be registered (cyborg.conf.gpu_devices.register_dynamic_opts) by the
+   caller: drivers may not import cyborg.conf.
+2. MIG: the XML shows MIG mode enabled with MIG devices: one deployable per MIG
+   device, resource class ``CUSTOM_NVIDIA_MIG_<PROFILE>``, no attach handle (a MIG
+   instance is not a PCI function; VMs get one through a MIG-backed vGPU type).
+3. Otherwise one PGPU deployable.
+
+``nvidia-smi -q -x`` carries no NVLink peers (those come from ``nvidia-smi topo -m``
+or ``nvidia-smi nvlink``), so ATTR_PEER_LINKS is not reported.
+"""
+
+import dataclasses
+import os
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from oslo_log import log
+
+from cyborg.common.constants import AttachType, DeviceType
+from cyborg.drivers import base, pci
+from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport, Driver
+
+LOG = log.getLogger(__name__)
+
+VENDOR = "10de"
+DRIVER_NAME = "NVIDIA"
+SMI_XML_PATH = "var/lib/cyborg/nvidia-smi-q-x.xml"
+SMI_LIST_PATH = "var/lib/cyborg/nvidia-smi-L.txt"
+MDEV_BUS_DIR = "sys/class/mdev_bus"
+CONTROLLERS = {"0300": "VGA compatible controller", "0302": "3D controller"}
+OWNER_TRAIT = "OWNER_CYBORG"
+
+# Peak dense throughput in TFLOPS, FP32 and FP16 Tensor Core without sparsity, from
+# NVIDIA's datasheets (A100, H100, L4, T4, V100/V100S); first matching pattern wins.
+PEAK_TFLOPS: tuple[tuple[str, str, str], ...] = (
+    (r"H100.*PCIe", "51", "756"),
+    (r"H100 NVL", "60", "835"),
+    (r"H100", "67", "989"),
+    (r"A100", "19.5", "312"),
+    (r"\bL4\b", "30.3", "121"),
+    (r"\bT4\b", "8.1", "65"),
+    (r"V100S", "16.4", "130"),
+    (r"V100-PCIE", "14", "112"),
+    (r"V100", "15.7", "125"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class MigDevice:
+    gpu_instance_id: str
+    compute_instance_id: str
+    memory_mb: int | None
+    profile: str  # "3g.20gb" from nvidia-smi -L; derived when the listing is missing
+
+
+@dataclasses.dataclass(frozen=True)
+class SmiGPU:
+    product_name: str | None
+    memory_mb: int | None
+    mig_devices: tuple[MigDevice, ...]  # empty unless MIG mode is enabled
+
+
+def _mib(text: str | None) -> int | None:
+    match = re.match(r"^\s*(\d+)\s*MiB\s*$", text or "")
+    return int(match.group(1)) if match else None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def _smi_address(bus_id: str) -> str | None:
+    """nvidia-smi's "00000000:3B:00.0" (8-digit domain) as "0000:3b:00.0"."""
+    match = re.match(r"^[0-9a-f]*?([0-9a-f]{4}):([0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$", bus_id.lower())
+    return f"{match.group(1)}:{match.group(2)}" if match else None
+
+
+def parse_smi_list(text: str) -> dict[tuple[str, str], str]:
+    """``nvidia-smi -L``: {(GPU uuid, MIG device index): profile such as "3g.20gb"}."""
+    profiles: dict[tuple[str, str], str] = {}
+    gpu_uuid = None
+    for line in text.splitlines():
+        gpu = re.match(r"^GPU\s+\d+:.*\(UUID:\s*(GPU-[^)\s]+)\)", line)
+        mig = re.match(r"^\s+MIG\s+(\S+)\s+Device\s+(\d+):", line)
+        if gpu:
+            gpu_uuid = gpu.group(1)
+        elif mig and gpu_uuid:
+            profiles[(gpu_uuid, mig.group(2))] = mig.group(1)
+    return profiles
+
+
+def _mig_device(node: ET.Element, uuid: str, profiles: dict[tuple[str, str], str]) -> MigDevice:
+    index = (node.findtext("index") or "").strip()
+    memory = _mib(node.findtext("fb_memory_usage/total"))
+    sms = _int(node.findtext("device_attributes/shared/multiprocessor_count"))
+    # Without the listing, name the instance by what the XML shows: "42sm.20gb".
+    derived = f"{sms or 0}sm.{round((memory or 0) / 1024)}gb"
+    return MigDevice(
+        gpu_instance_id=(node.findtext("gpu_instance_id") or "").strip(),
+        compute_instance_id=(node.findtext("compute_instance_id") or "").strip(),
+        memory_mb=memory,
+        profile=profiles.get((uuid, index), derived),
+    )
+
+
+def parse_smi_xml(text: str, listing: str | None = None) -> dict[str, SmiGPU]:
+    """``nvidia-smi -q -x`` by PCI address; {} for a document that does not parse."""
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - expat resolves no external entities
+    except ET.ParseError as err:
+        LOG.warning("Ignoring nvidia-smi XML that does not parse: %s", err)
+        return {}
+    profiles = parse_smi_list(listing or "")
+    gpus = {}
+    for node in root.iter("gpu"):
+        address = _smi_address(node.get("id") or node.findtext("pci/pci_bus_id") or "")
+        if address is None:
+            continue
+        uuid = (node.findtext("uuid") or "").strip()
+        mig_enabled = (node.findtext("mig_mode/current_mig") or "").strip() == "Enabled"
+        migs = node.findall("mig_devices/mig_device") if mig_enabled else []
+        gpus[address] = SmiGPU(
+            product_name=(node.findtext("product_name") or "").strip() or None,
+            memory_mb=_mib(node.findtext("fb_memory_usage/total")),
+            mig_devices=tuple(_mig_device(m, uuid, profiles) for m in migs),
+        )
+    return gpus
+
+
+def peak_tflops(product_name: str | None) -> tuple[str | None, str | None]:
+    """(FP32, FP16) peak TFLOPS of a product; (None, None) for one not in the table."""
+    for pattern, fp32, fp16 in PEAK_TFLOPS:
+        if product_name and re.search(pattern, product_name):
+            return fp32, fp16
+    return None, None
+
+
+@dataclasses.dataclass(frozen=True)
+class MdevType:
+    parent: str  # the PCI function the mdevs are created on
+    name: str | None  # sysfs "name", e.g. "GRID T4-2B"
+    slots: int  # available_instances + existing mdevs
+    framebuffer_mb: int | None  # from "description", per instance
+
+
+def read_mdev_type(root: str, parent: str, vgpu_type: str) -> MdevType | None:
+    path = os.path.join(root, MDEV_BUS_DIR, parent, "mdev_supported_types", vgpu_type)
+    if not os.path.isdir(path):
+        return None
+    try:
+        existing = len(os.listdir(os.path.join(path, "devices")))
+    except OSError:
+        existing = 0
+    available = max(pci.read_int(os.path.join(path, "available_instances")) or 0, 0)
+    framebuffer = re.search(r"framebuffer=(\d+)M", pci.read_text(f"{path}/description") or "")
+    return MdevType(
+        parent=parent,
+        name=pci.read_text(os.path.join(path, "name")) or None,
+        slots=available + existing,
+        framebuffer_mb=int(framebuffer.group(1)) if framebuffer else None,
+    )
+
+
+class NvidiaGPUDriver(Driver):
+    name = "nvidia_gpu_driver"
+
+    def __init__(
+        self,
+        conf: Any,
+        root: str = "/",
+        hostname: str = "localhost",
+        smi_xml: str | None = None,
+        smi_list: str | None = None,
+    ) -> None:
+        super().__init__(conf, root, hostname)
+        self.smi_xml = smi_xml
+        self.smi_list = smi_list
+
+    def _vgpu_types(self) -> dict[str, str]:
+        """{GPU address: vGPU type} from the configuration; first type wins a clash."""
+        by_address: dict[str, str] = {}
+        for vgpu_type in self.conf.gpu_devices.enabled_vgpu_types:
+            group = f"vgpu_{vgpu_type}"
+            if group not in self.conf or "device_addresses" not in self.conf[group]:
+                LOG.warning("vGPU type %s is enabled but [%s] is not registered", vgpu_type, group)
+                continue
+            for address in (a.lower() for a in self.conf[group].device_addresses):
+                first = by_address.setdefault(address, vgpu_type)
+                if first != vgpu_type:
+                    LOG.error("GPU %s is under two vGPU types; using %s", address, first)
+        return by_address
+
+    def _smi(self) -> dict[str, SmiGPU]:
+        """Parsed nvidia-smi outputs: the constructor's, else the agent's captures."""
+        xml, listing = self.smi_xml, self.smi_list
+        if xml is None:
+            xml = pci.read_text(os.path.join(self.root, SMI_XML_PATH))
+        if listing is None:
+            listing = pci.read_text(os.path.join(self.root, SMI_LIST_PATH))
+        return parse_smi_xml(xml, listing) if xml else {}
+
+    def discover(self) -> list[DeviceReport]:
+        functions = [
+            f
+            for f in pci.list_functions(self.root)
+            if f.vendor == VENDOR and (f.class_code or "")[:4] in CONTROLLERS
+        ]
+        vfs: dict[str, list[str]] = {}
+        for function in functions:
+            if function.physfn:
+                vfs.setdefault(function.physfn, []).append(function.address)
+        smi, vgpu_types = self._smi(), self._vgpu_types()
+        reports = []
+        for gpu in (f for f in functions if not f.is_vf):
+            vgpu_type, gpu_vfs = vgpu_types.get(gpu.address), sorted(vfs.get(gpu.address, []))
+            report = self._device(gpu, smi.get(gpu.address), vgpu_type, gpu_vfs)
+            if report is not None:
+                reports.append(report)
+        return reports
+
+    def _device(
+        self, gpu: pci.PCIFunction, smi: SmiGPU | None, vgpu_type: str | None, vfs: list[str]
+    ) -> DeviceReport | None:
+        product_id = gpu.device or "0000"
+        common = {
+            base.ATTR_PRODUCT_ID: product_id,
+            base.ATTR_NUMA_NODE: gpu.numa_node,
+            base.ATTR_PCIE_LINK: pci.pcie_link(gpu),
+        }
+        name = f"{self.hostname}_{gpu.address}"
+        traits = (OWNER_TRAIT, f"CUSTOM_NVIDIA_{pci.trait_part(product_id)}")
+        if vgpu_type is not None:
+            deployables = self._vgpu(gpu, vgpu_type, name, vfs, common)
+            if not deployables:
+                return None
+        elif smi is not None and smi.mig_devices:
+            deployables = tuple(
+                _deployable(
+                    f"{name}_mig_{mig.gpu_instance_id}_{mig.compute_instance_id}",
+                    f"CUSTOM_NVIDIA_MIG_{pci.trait_part(mig.profile)}",
+                    traits,
+                    {**common, base.ATTR_MEMORY_MB: mig.memory_mb},
+                )
+                for mig in smi.mig_devices
+            )
+        else:
+            handles = vfs if vfs and not self.conf.gpu_devices.filter_sriov_vfs else [gpu.address]
+            fp32, fp16 = peak_tflops(smi.product_name if smi else None)
+            facts = {base.ATTR_MEMORY_MB: smi and smi.memory_mb, **common}
+            facts.update({base.ATTR_PEAK_TFLOPS_FP32: fp32, base.ATTR_PEAK_TFLOPS_FP16: fp16})
+            handle_reports = [pci.pci_handle(a) for a in handles]
+            deployables = (_deployable(name, "PGPU", traits, facts, handle_reports),)
+        return DeviceReport(
+            type=DeviceType.GPU,
+            vendor=VENDOR,
+            model=(smi and smi.product_name) or f"NVIDIA {product_id}",
+            controlpath=pci.controlpath(gpu.address),
+            std_board_info=base.canonical_json(
+                {"controller": CONTROLLERS[(gpu.class_code or "")[:4]], "product_id": product_id}
+            ),
+            deployables=deployables,
+        )
+
+    def _vgpu(
+        self, gpu: pci.PCIFunction, vgpu_type: str, name: str, vfs: list[str], common: dict
+    ) -> tuple[DeployableReport, ...]:
+        """The GPU's slots of ``vgpu_type``: on the GPU itself, or on its VFs."""
+        found = [read_mdev_type(self.root, a, vgpu_type) for a in [gpu.address, *vfs]]
+        types = [t for t in found if t is not None and t.slots > 0]
+        if not types:
+            LOG.warning("GPU %s offers no vGPU type %s; not reported", gpu.address, vgpu_type)
+            return ()
+        handles: list[AttachHandleReport] = []
+        for mdev_type in types:
+            for _ in range(mdev_type.slots):
+                info = base.pci_address_info(mdev_type.parent)
+                info.update(asked_type=vgpu_type, vgpu_mark=f"{vgpu_type}_{len(handles)}")
+                handles.append(AttachHandleReport(AttachType.MDEV, base.canonical_json(info)))
+        # Upstream's trait: the second word of the type's name, "GRID T4-2B" -> T4_2B.
+        words = (types[0].name or vgpu_type).split()
+        vgpu_name = pci.trait_part(words[1] if len(words) > 1 else words[0])
+        trait = f"CUSTOM_NVIDIA_{pci.trait_part(gpu.device or '0000')}_{vgpu_name}"
+        facts = {**common, base.ATTR_MEMORY_MB: types[0].framebuffer_mb}
+        return (_deployable(name, "VGPU", (OWNER_TRAIT, trait), facts, handles),)
+
+
+def _deployable(
+    name: str, rc: str, traits: tuple[str, ...], facts: dict[str, Any], handles: list | None = None
+) -> DeployableReport:
+    return DeployableReport(
+        name=name,
+        num_accelerators=len(handles) if handles else 1,
+        resource_class=rc,
+        driver_name=DRIVER_NAME,
+        traits=traits,
+        attributes=pci.attributes(facts),
+        attach_handles=tuple(handles or ()),
+    )

@@ -1,0 +1,292 @@
+"""The NVIDIA GPU driver on recorded hosts (tests/fixtures/hosts/nvidia-*)."""
+
+import json
+import pathlib
+import shutil
+
+import pytest
+from oslo_config import cfg
+
+import cyborg.conf
+from cyborg.conf import gpu_devices
+from cyborg.drivers import nvidia_gpu
+from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport
+
+HOSTS = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
+A100 = HOSTS / "nvidia-a100-mig"
+T4 = HOSTS / "nvidia-t4-vgpu"
+BOARD = '{"controller": "3D controller", "product_id": "%s"}'
+
+
+@pytest.fixture
+def conf() -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    cyborg.conf.register_opts(conf)
+    conf([], default_config_files=[])
+    return conf
+
+
+def enable_vgpu(conf: cfg.ConfigOpts, **addresses: list[str]) -> None:
+    """enable_vgpu(conf, nvidia_223=["0000:3b:00.0"]): type names with "-" as "_"."""
+    types = {name.replace("_", "-"): value for name, value in addresses.items()}
+    conf.set_override("enabled_vgpu_types", list(types), "gpu_devices")
+    gpu_devices.register_dynamic_opts(conf)
+    for vgpu_type, value in types.items():
+        conf.set_override("device_addresses", value, f"vgpu_{vgpu_type}")
+
+
+def discover(conf: cfg.ConfigOpts, root: pathlib.Path, **kwargs: str) -> list[DeviceReport]:
+    driver = nvidia_gpu.NvidiaGPUDriver(conf, root=str(root), hostname="compute-1", **kwargs)
+    return driver.discover()
+
+
+def info(address: str, **extra: str) -> str:
+    domain, bus, rest = address.split(":")
+    device, function = rest.split(".")
+    fields = {"bus": bus, "device": device, "domain": domain, "function": function, **extra}
+    return json.dumps(fields, sort_keys=True)
+
+
+def pci(address: str) -> AttachHandleReport:
+    return AttachHandleReport("PCI", info(address))
+
+
+def mdev(address: str, vgpu_type: str, n: int) -> AttachHandleReport:
+    return AttachHandleReport(
+        "MDEV", info(address, asked_type=vgpu_type, vgpu_mark=f"{vgpu_type}_{n}")
+    )
+
+
+def facts(numa: int, link: str, product: str, **more: str) -> tuple[tuple[str, str], ...]:
+    values = {"numa_node": str(numa), "pcie_link": link, "product_id": product, **more}
+    return tuple(sorted(values.items()))
+
+
+A100_TRAITS = ("OWNER_CYBORG", "CUSTOM_NVIDIA_20B0")
+
+
+def mig(gi: int, rc: str, memory: str) -> DeployableReport:
+    return DeployableReport(
+        name=f"compute-1_0000:3b:00.0_mig_{gi}_0",
+        num_accelerators=1,
+        resource_class=rc,
+        driver_name="NVIDIA",
+        traits=A100_TRAITS,
+        attributes=facts(0, "16GT/s x16", "20b0", memory_mb=memory),
+    )
+
+
+def a100(address: str, *deployables: DeployableReport) -> DeviceReport:
+    return DeviceReport(
+        type="GPU",
+        vendor="10de",
+        model="NVIDIA A100-SXM4-40GB",
+        controlpath=info(address),
+        std_board_info=BOARD % "20b0",
+        deployables=deployables,
+    )
+
+
+A100_MIG_GPU = a100(
+    "0000:3b:00.0",
+    mig(1, "CUSTOM_NVIDIA_MIG_4G_20GB", "19968"),
+    mig(5, "CUSTOM_NVIDIA_MIG_2G_10GB", "9856"),
+    mig(13, "CUSTOM_NVIDIA_MIG_1G_5GB", "4864"),
+)
+A100_PEAK = {"memory_mb": "40960", "peak_tflops_fp16": "312", "peak_tflops_fp32": "19.5"}
+
+
+def a100_pgpu(*handles: AttachHandleReport) -> DeviceReport:
+    return a100(
+        "0000:86:00.0",
+        DeployableReport(
+            name="compute-1_0000:86:00.0",
+            num_accelerators=len(handles),
+            resource_class="PGPU",
+            driver_name="NVIDIA",
+            traits=A100_TRAITS,
+            attributes=facts(1, "16GT/s x16", "20b0", **A100_PEAK),
+            attach_handles=handles,
+        ),
+    )
+
+
+def test_a100_host_mig_instances_and_one_whole_gpu(conf: cfg.ConfigOpts) -> None:
+    # The four VFs of 0000:86:00.0 are not GPUs of their own; the NVSwitch is no GPU.
+    assert discover(conf, A100) == [A100_MIG_GPU, a100_pgpu(pci("0000:86:00.0"))]
+
+
+def test_vfs_as_handles_of_their_gpu_when_not_filtered(conf: cfg.ConfigOpts) -> None:
+    conf.set_override("filter_sriov_vfs", False, "gpu_devices")
+    vfs = [pci(f"0000:86:00.{fn}") for fn in range(4, 8)]
+    assert discover(conf, A100) == [A100_MIG_GPU, a100_pgpu(*vfs)]
+
+
+def test_vgpu_slots_on_the_vfs_of_an_sriov_gpu(conf: cfg.ConfigOpts) -> None:
+    enable_vgpu(conf, nvidia_472=["0000:86:00.0"])
+    # The first VF holds one mdev already (available 0), the others have one free slot.
+    handles = tuple(mdev(f"0000:86:00.{4 + n}", "nvidia-472", n) for n in range(4))
+    vgpu = DeployableReport(
+        name="compute-1_0000:86:00.0",
+        num_accelerators=4,
+        resource_class="VGPU",
+        driver_name="NVIDIA",
+        traits=("OWNER_CYBORG", "CUSTOM_NVIDIA_20B0_A100_10C"),
+        attributes=facts(1, "16GT/s x16", "20b0", memory_mb="10240"),
+        attach_handles=handles,
+    )
+    assert discover(conf, A100) == [A100_MIG_GPU, a100("0000:86:00.0", vgpu)]
+
+
+def test_mig_profiles_without_the_listing_come_from_the_xml(conf: cfg.ConfigOpts) -> None:
+    (gpu, _) = discover(conf, A100, smi_list="")
+    assert [d.resource_class for d in gpu.deployables] == [
+        "CUSTOM_NVIDIA_MIG_56SM_20GB",
+        "CUSTOM_NVIDIA_MIG_28SM_10GB",
+        "CUSTOM_NVIDIA_MIG_14SM_5GB",
+    ]
+
+
+T4_TRAITS = ("OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8")
+T4_PEAK = {"memory_mb": "15360", "peak_tflops_fp16": "65", "peak_tflops_fp32": "8.1"}
+
+
+def t4(address: str, numa: int, deployable: DeployableReport | None = None) -> DeviceReport:
+    deployable = deployable or DeployableReport(
+        name=f"compute-1_{address}",
+        num_accelerators=1,
+        resource_class="PGPU",
+        driver_name="NVIDIA",
+        traits=T4_TRAITS,
+        attributes=facts(numa, "8GT/s x16", "1eb8", **T4_PEAK),
+        attach_handles=(pci(address),),
+    )
+    return DeviceReport(
+        type="GPU",
+        vendor="10de",
+        model="Tesla T4",
+        controlpath=info(address),
+        std_board_info=BOARD % "1eb8",
+        deployables=(deployable,),
+    )
+
+
+def test_t4_host_without_vgpu_configured_is_two_whole_gpus(conf: cfg.ConfigOpts) -> None:
+    assert discover(conf, T4) == [t4("0000:3b:00.0", 0), t4("0000:d8:00.0", 1)]
+
+
+def test_t4_vgpu_slots_count_free_and_existing_mdevs(conf: cfg.ConfigOpts) -> None:
+    enable_vgpu(conf, nvidia_223=["0000:3b:00.0"], nvidia_222=["0000:d8:00.0"])
+    first = DeployableReport(
+        name="compute-1_0000:3b:00.0",
+        num_accelerators=8,  # 6 available + 2 created
+        resource_class="VGPU",
+        driver_name="NVIDIA",
+        traits=("OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8_T4_2B"),
+        attributes=facts(0, "8GT/s x16", "1eb8", memory_mb="2048"),
+        attach_handles=tuple(mdev("0000:3b:00.0", "nvidia-223", n) for n in range(8)),
+    )
+    second = DeployableReport(
+        name="compute-1_0000:d8:00.0",
+        num_accelerators=16,
+        resource_class="VGPU",
+        driver_name="NVIDIA",
+        traits=("OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8_T4_1B"),
+        attributes=facts(1, "8GT/s x16", "1eb8", memory_mb="1024"),
+        attach_handles=tuple(mdev("0000:d8:00.0", "nvidia-222", n) for n in range(16)),
+    )
+    assert discover(conf, T4) == [t4("0000:3b:00.0", 0, first), t4("0000:d8:00.0", 1, second)]
+
+
+def test_a_gpu_without_slots_of_its_vgpu_type_is_left_out(conf: cfg.ConfigOpts) -> None:
+    # nvidia-222 is full on 0000:3b:00.0 (it holds nvidia-223 mdevs); nvidia-999 is unknown.
+    enable_vgpu(conf, nvidia_222=["0000:3b:00.0"], nvidia_999=["0000:d8:00.0"])
+    assert discover(conf, T4) == []
+
+
+def test_a_gpu_under_two_vgpu_types_gets_the_first(conf: cfg.ConfigOpts) -> None:
+    enable_vgpu(conf, nvidia_223=["0000:3B:00.0"], nvidia_234=["0000:3b:00.0"])
+    (first, _) = discover(conf, T4)
+    assert first.deployables[0].traits[1] == "CUSTOM_NVIDIA_1EB8_T4_2B"
+
+
+def test_an_unregistered_vgpu_group_leaves_the_gpu_whole(conf: cfg.ConfigOpts) -> None:
+    conf.set_override("enabled_vgpu_types", ["nvidia-223"], "gpu_devices")
+    assert discover(conf, T4) == [t4("0000:3b:00.0", 0), t4("0000:d8:00.0", 1)]
+
+
+def test_without_nvidia_smi_output_facts_come_from_sysfs(
+    conf: cfg.ConfigOpts, tmp_path: pathlib.Path
+) -> None:
+    shutil.copytree(A100 / "sys", tmp_path / "sys", symlinks=True)
+    reports = discover(conf, tmp_path)
+    assert [r.model for r in reports] == ["NVIDIA 20b0", "NVIDIA 20b0"]
+    assert [d.resource_class for r in reports for d in r.deployables] == ["PGPU", "PGPU"]
+    assert reports[0].deployables[0].attributes == facts(0, "16GT/s x16", "20b0")
+
+
+@pytest.mark.parametrize("xml", ["not xml at all", "<nvidia_smi_log><gpu id='junk'/>", "<a/>"])
+def test_unusable_nvidia_smi_xml_is_ignored(conf: cfg.ConfigOpts, xml: str) -> None:
+    reports = discover(conf, A100, smi_xml=xml)
+    assert [r.model for r in reports] == ["NVIDIA 20b0", "NVIDIA 20b0"]
+
+
+def test_xml_values_that_do_not_parse_are_left_out(conf: cfg.ConfigOpts) -> None:
+    xml = (A100 / "var/lib/cyborg/nvidia-smi-q-x.xml").read_text()
+    xml = xml.replace("<total>40960 MiB</total>", "<total>N/A</total>")
+    xml = xml.replace("<total>19968 MiB</total>", "<total>N/A</total>")
+    (gpu, whole) = discover(conf, A100, smi_xml=xml)
+    assert dict(gpu.deployables[0].attributes).get("memory_mb") is None
+    assert "memory_mb" not in dict(whole.deployables[0].attributes)
+
+
+def test_empty_root_has_no_gpus(conf: cfg.ConfigOpts, tmp_path: pathlib.Path) -> None:
+    assert discover(conf, tmp_path) == []
+
+
+def test_garbage_sysfs_files_do_not_crash(conf: cfg.ConfigOpts, tmp_path: pathlib.Path) -> None:
+    shutil.copytree(T4, tmp_path / "host", symlinks=True)
+    gpu = tmp_path / "host/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0"
+    (gpu / "numa_node").write_text("zero\n")
+    (gpu / "current_link_speed").write_text("\x00\xff")
+    types = gpu / "mdev_supported_types"
+    (types / "nvidia-223/available_instances").write_text("lots\n")
+    (types / "nvidia-223/name").unlink()
+    (types / "nvidia-223/description").write_text("")
+    (tmp_path / "host/var/lib/cyborg/nvidia-smi-q-x.xml").write_bytes(b"\x00garbage")
+    enable_vgpu(conf, nvidia_223=["0000:3b:00.0"])
+    (first, second) = discover(conf, tmp_path / "host")
+    deployable = first.deployables[0]
+    assert (deployable.num_accelerators, deployable.traits[1]) == (
+        2,
+        "CUSTOM_NVIDIA_1EB8_NVIDIA_223",
+    )
+    assert deployable.attributes == (("product_id", "1eb8"),)
+    assert second.model == "NVIDIA 1eb8"
+
+
+def test_parse_smi_list() -> None:
+    listing = (A100 / "var/lib/cyborg/nvidia-smi-L.txt").read_text()
+    uuid = "GPU-5d1e9b8c-2f4a-4c1e-9a52-7be0c6f3a101"
+    assert nvidia_gpu.parse_smi_list(listing) == {
+        (uuid, "0"): "4g.20gb",
+        (uuid, "1"): "2g.10gb",
+        (uuid, "2"): "1g.5gb",
+    }
+
+
+@pytest.mark.parametrize(
+    ("product", "expected"),
+    [
+        ("NVIDIA H100 PCIe", ("51", "756")),
+        ("NVIDIA H100 80GB HBM3", ("67", "989")),
+        ("NVIDIA A100 80GB PCIe", ("19.5", "312")),
+        ("NVIDIA L4", ("30.3", "121")),
+        ("Tesla V100-PCIE-16GB", ("14", "112")),
+        ("Tesla V100-SXM2-32GB", ("15.7", "125")),
+        ("NVIDIA L40S", (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_peak_tflops(product: str | None, expected: tuple[str | None, str | None]) -> None:
+    assert nvidia_gpu.peak_tflops(product) == expected
