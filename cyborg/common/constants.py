@@ -22,6 +22,8 @@ class DeviceStatus(enum.StrEnum):
 
 class ControlpathType(enum.StrEnum):
     PCI = "PCI"
+    NVMF = "NVMF"  # an SPDK NVMe-oF subsystem, by NQN
+    VHOST = "VHOST"  # an SPDK vhost controller, by name
 
 
 class AttachType(enum.StrEnum):

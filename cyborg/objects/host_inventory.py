@@ -6,6 +6,7 @@ Both run in the caller's transaction when there is one.
 """
 
 import dataclasses
+import json
 import re
 import uuid as uuidlib
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from oslo_utils import timeutils
 
+from cyborg.common import constants
 from cyborg.common.context import RequestContext
 from cyborg.common.inventory import AttachHandleReport, DeployableReport, DeviceReport
 from cyborg.db import api as db_api
@@ -107,6 +109,15 @@ def _deployable_report(
         attributes=tuple(sorted(facts)),
         attach_handles=tuple(AttachHandleReport(h.attach_type, h.attach_info) for h in handles),
     )
+
+
+def controlpath_type(controlpath: str) -> str:
+    """PCI, or the ``type`` an SPDK driver puts in its control path (NVMF, VHOST)."""
+    try:
+        kind = json.loads(controlpath).get("type")
+    except (ValueError, AttributeError):
+        kind = None
+    return kind if kind in constants.values(constants.ControlpathType) else "PCI"
 
 
 def provider_uuid(deployable_name: str) -> str:
@@ -229,7 +240,7 @@ def _add_devices(context: RequestContext, hostname: str, changes: Changes) -> No
         {
             "device_id": device_ids[row["uuid"]],
             "hostname": hostname,
-            "cpid_type": "PCI",
+            "cpid_type": controlpath_type(report.controlpath),
             "cpid_info": report.controlpath,
         }
         for row, report in zip(devices, changes.new_devices, strict=True)

@@ -62,8 +62,9 @@ def test_reports_send_devices_only_when_they_changed(db, conductor) -> None:  # 
     assert tracker.report(context)["changed"] is True
     with db.count_statements() as statements:
         assert tracker.report(context) == {"changed": False}  # fingerprint only
-    assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE",
-                                                                       "DELETE"))]
+    assert not [
+        s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
     driver.devices.append(gpu(3))
     assert tracker.report(context)["changed"] is True
     assert len(device_obj.get_all(db.context, hostname="host-a")) == 3

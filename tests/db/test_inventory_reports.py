@@ -195,3 +195,28 @@ def test_primitive_round_trip_keeps_reports_equal() -> None:
     assert inventory.from_primitive(inventory.to_primitive(devices)) == devices
     shuffled = [dataclasses.replace(gpu(2)), gpu(1)]
     assert inventory.fingerprint(shuffled) == inventory.fingerprint(list(reversed(shuffled)))
+
+
+def test_spdk_control_paths_are_stored_with_their_type(db) -> None:  # type: ignore[no-untyped-def]
+    nvmf = inventory.DeviceReport(
+        type="SSD",
+        vendor="SPDK",
+        model="SPDK bdev Controller",
+        controlpath=inventory.canonical_json(
+            {"nqn": "nqn.2016-06.io.spdk:cnode1", "type": "NVMF"}
+        ),
+        deployables=(
+            inventory.DeployableReport(
+                name="host-a_nqn.2016-06.io.spdk:cnode1",
+                num_accelerators=1,
+                resource_class="CUSTOM_NVME_OF",
+                driver_name="spdk",
+            ),
+        ),
+    )
+    report(db, [nvmf, gpu(1)])
+    with db.engine.connect() as connection:
+        kinds = sorted(
+            connection.execute(sa.text("SELECT cpid_type FROM controlpath_ids")).scalars()
+        )
+    assert kinds == ["NVMF", "PCI"]

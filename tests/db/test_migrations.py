@@ -5,10 +5,12 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 import sqlalchemy as sa
 from alembic import autogenerate
 from alembic import migration as alembic_migration
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 
 from cyborg.cmd import dbsync
 from cyborg.db import migration, models
@@ -109,5 +111,40 @@ def test_dbsync_console_script_upgrades(empty_db_url: str, tmp_path) -> None:  #
     engine = db_backends.make_engine(empty_db_url)
     try:
         assert set(sa.inspect(engine).get_table_names()) >= MODEL_TABLES
+    finally:
+        engine.dispose()
+
+
+def test_spdk_controlpath_types_keep_existing_rows(empty_db_url: str) -> None:
+    """c3d9e2f4a7b1 widens cpid_type on every backend without losing rows."""
+    engine = db_backends.make_engine(empty_db_url)
+    insert = (
+        "INSERT INTO controlpath_ids (uuid, device_id, hostname, cpid_type, cpid_info, "
+        "created_at) VALUES (:uuid, 1, 'h', :kind, :info, '2026-01-01')"
+    )
+    try:
+        migration.upgrade(engine, "a5478d5b873f")
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO devices (uuid, type, vendor, model, hostname, status, "
+                    "created_at) VALUES ('d1', 'SSD', 'SPDK', 'm', 'h', 'enabled', '2026-01-01')"
+                )
+            )
+            connection.execute(sa.text(insert), {"uuid": "c1", "kind": "PCI", "info": "a"})
+        migration.upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(sa.text(insert), {"uuid": "c2", "kind": "NVMF", "info": "b"})
+            connection.execute(sa.text(insert), {"uuid": "c3", "kind": "VHOST", "info": "c"})
+        refused = (sa.exc.DBAPIError, db_exc.DBError)  # oslo.db translates the errors
+        with engine.begin() as connection, pytest.raises(refused):
+            connection.execute(sa.text(insert), {"uuid": "c4", "kind": "BOGUS", "info": "d"})
+        with engine.connect() as connection:
+            kinds = (
+                connection.execute(sa.text("SELECT cpid_type FROM controlpath_ids ORDER BY uuid"))
+                .scalars()
+                .all()
+            )
+        assert kinds == ["PCI", "NVMF", "VHOST"]
     finally:
         engine.dispose()
