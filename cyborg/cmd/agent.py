@@ -1,9 +1,7 @@
 """cyborg-agent: discovers this host's accelerators and reports them to the conductor."""
 
 import functools
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 import oslo_messaging
@@ -48,9 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     server = rpc.get_server(conf, target, [manager.AgentManager(tracker)])
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda s, f: stop.set())
+    stop = service.stop_on_signals("cyborg-agent")
     server.start()
     LOG.info(
         "cyborg-agent running as %s with drivers %s",

@@ -73,14 +73,11 @@ def configure_single_process(conf: cfg.ConfigOpts) -> None:
 
 def start_conductor(conf: cfg.ConfigOpts) -> Any:
     """The conductor's RPC server on the in-process transport, in this process."""
-    from cyborg.common import rpc
-    from cyborg.conductor import manager, rpcapi
+    from cyborg.conductor import server
 
-    target = oslo_messaging.Target(topic=conf.conductor.topic or rpcapi.TOPIC, server=conf.host)
-    server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
-    server.start()
+    rpc_server = server.start(conf)
     LOG.info("cyborg-aio: conductor started (in-process messaging)")
-    return server
+    return rpc_server
 
 
 def usage(endpoint: str) -> str:

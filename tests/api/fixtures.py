@@ -19,6 +19,7 @@ from oslo_middleware import http_proxy_to_wsgi
 import cyborg.conf
 from cyborg.api import app as api_app
 from cyborg.common import concurrency
+from cyborg.conductor import server as conductor_server
 from cyborg.conf import opts
 from cyborg.db import api as db_api
 from cyborg.db import migration
@@ -62,8 +63,6 @@ class APIFixture(fixture.GabbiFixture):
 
     def start_fixture(self) -> None:
         global CONF
-        from cyborg.common import rpc
-        from cyborg.conductor import manager, rpcapi
 
         self.tmp = tempfile.TemporaryDirectory()
         self.url = url = db_backends.create_database(self.backend, self.tmp.name)
@@ -86,9 +85,8 @@ class APIFixture(fixture.GabbiFixture):
         conf.set_override("policy_file", os.path.join(self.tmp.name, "none.yaml"), "oslo_policy")
         CONF = conf
         self.app = api_app.build(conf)
-        target = oslo_messaging.Target(topic=rpcapi.TOPIC, server=conf.host)
-        self.server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
-        self.server.start()
+        self.conf = conf
+        self.server = conductor_server.start(conf)
         self.seed()
 
     def seed(self) -> None:
@@ -101,8 +99,7 @@ class APIFixture(fixture.GabbiFixture):
 
     def stop_fixture(self) -> None:
         global CONF
-        self.server.stop()
-        self.server.wait()
+        conductor_server.stop(self.conf, self.server)
         self.reset_db()
         self.engine.dispose()
         db_backends.drop_database(self.url)

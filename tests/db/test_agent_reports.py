@@ -12,8 +12,8 @@ import cyborg.conf
 from cyborg.agent import drivers as agent_drivers
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.common import context as cyborg_context
-from cyborg.common import rpc
-from cyborg.conductor import manager, rpcapi
+from cyborg.conductor import rpcapi
+from cyborg.conductor import server as conductor_server
 from cyborg.conf import opts
 from cyborg.drivers.base import Driver
 from cyborg.objects import device as device_obj
@@ -44,15 +44,11 @@ def conductor(db) -> Iterator[rpcapi.ConductorAPI]:  # type: ignore[no-untyped-d
     conf([], project="cyborg")
     oslo_messaging.TransportURL.parse(conf)
     conf.set_override("transport_url", f"fake:///{uuid.uuid4().hex}")
-    target = oslo_messaging.Target(topic=conf.conductor.topic, server="conductor-1")
-    server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
-    server.start()
+    server = conductor_server.start(conf)
     try:
         yield rpcapi.ConductorAPI(conf)
     finally:
-        server.stop()
-        server.wait()
-        rpc.cleanup(conf)
+        conductor_server.stop(conf, server)
 
 
 def test_reports_send_devices_only_when_they_changed(db, conductor) -> None:  # type: ignore[no-untyped-def]

@@ -12,14 +12,14 @@ import threading
 import uuid as uuidlib
 from collections.abc import Iterator
 
-import oslo_messaging
 import pytest
 from oslo_config import cfg
 from oslo_messaging._drivers import common as driver_common
 
 import cyborg.conf
 from cyborg.common import constants, exception, rpc
-from cyborg.conductor import arq_flow, manager, rpcapi
+from cyborg.conductor import arq_flow, rpcapi
+from cyborg.conductor import server as conductor_server
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import attribute as attribute_obj
@@ -55,16 +55,12 @@ def conductor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rpcapi.Condu
     data-access layer at, so every test takes ``db`` as well.
     """
     conf = make_conf(tmp_path_factory.mktemp("conductor"), "fake://")
-    target = oslo_messaging.Target(topic=conf.conductor.topic, server=conf.host)
-    server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
-    server.start()
+    server = conductor_server.start(conf)
     assert server.executor_type == "threading"
     try:
         yield rpcapi.ConductorAPI(conf)
     finally:
-        server.stop()
-        server.wait()
-        rpc.cleanup(conf)
+        conductor_server.stop(conf, server)
 
 
 def _new_uuid() -> str:
