@@ -224,7 +224,10 @@ def _paths() -> dict[str, Any]:
                 "operationId": "program_deployable",
                 "parameters": [_uuid_path()],
                 "requestBody": _body(inventory_schema.PROGRAM),
-                "responses": {**_ok(200, _ref("Deployable")), **_errors(400, 403, 404, 409)},
+                "responses": {
+                    **_ok(200, _ref("Deployable")),
+                    **_errors(400, 403, 404, 409, 502, 503),
+                },
             }
         },
         "/v2/attributes": {

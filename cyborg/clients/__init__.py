@@ -1,0 +1,1 @@
+"""Clients of the services Cyborg calls (Placement, Nova, Glance), over keystoneauth."""

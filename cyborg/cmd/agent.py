@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
-    server = rpc.get_server(conf, target, [manager.AgentManager(tracker)])
+    server = rpc.get_server(conf, target, [manager.AgentManager(tracker, conf)])
     stop = service.stop_on_signals("cyborg-agent")
     server.start()
     LOG.info(

@@ -75,9 +75,9 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
     """The conductor's RPC server on the in-process transport, in this process."""
     from cyborg.conductor import server
 
-    rpc_server = server.start(conf)
+    conductor = server.start(conf)
     LOG.info("cyborg-aio: conductor started (in-process messaging)")
-    return rpc_server
+    return conductor
 
 
 def usage(endpoint: str) -> str:

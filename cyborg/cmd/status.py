@@ -2,21 +2,54 @@
 
   cyborg-status [--config-file cyborg.conf] upgrade check [--json]
 
-Exit codes follow oslo.upgradecheck: 0 success, 1 warning, 2 failure.
+Run it with the configuration of the services on this host. It checks the database
+schema, the message bus, Placement, the API's Keystone settings and the policy file.
+Exit codes follow oslo.upgradecheck: 0 success, 1 warning, 2 failure. Messages name
+the option to fix and never show a password.
 """
 
+import contextlib
+import ssl
 import sys
+from collections.abc import Iterable
+from typing import Any
 
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_upgradecheck import common_checks, upgradecheck
 
 import cyborg.conf
+from cyborg.clients import adapters
+from cyborg.clients import placement as placement_client
 from cyborg.conf import opts
 from cyborg.db import migration
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
+
+# Seconds to wait for RabbitMQ or Placement to answer before calling it unreachable.
+TIMEOUT = 5.0
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+# The highest Placement microversion any call of the Placement client makes.
+PLACEMENT_MICROVERSION = max(
+    (value for name, value in vars(placement_client).items() if name.startswith("MV_")),
+    key=_version,
+)
+
+
+def _brief(err: BaseException, secret: str | None = None) -> str:
+    """``Type: message`` of an error, short, with ``secret`` masked if it shows up."""
+    text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if secret:
+        text = text.replace(secret, "***")
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def check_schema(conf: cfg.ConfigOpts) -> upgradecheck.Result:
@@ -47,6 +80,175 @@ def check_schema(conf: cfg.ConfigOpts) -> upgradecheck.Result:
     return Result(Code.SUCCESS, f"Schema at head ({head}).")
 
 
+def _rabbit_ssl(conf: cfg.ConfigOpts) -> Any:
+    """kombu's ``ssl`` argument from [oslo_messaging_rabbit], as the rabbit driver builds it."""
+    rabbit = conf.oslo_messaging_rabbit
+    if not rabbit.ssl:
+        return False
+    params = {
+        key: value
+        for key, value in (
+            ("keyfile", rabbit.ssl_key_file),
+            ("certfile", rabbit.ssl_cert_file),
+            ("ca_certs", rabbit.ssl_ca_file),
+        )
+        if value
+    }
+    if rabbit.ssl_ca_file:
+        params["cert_reqs"] = ssl.CERT_REQUIRED
+    return params or True
+
+
+def _register(conf: cfg.ConfigOpts, pairs: Iterable[tuple[str, list[cfg.Opt]]]) -> None:
+    """Register a library's (group, options) pairs, as its config generator lists them."""
+    for group, group_opts in pairs:
+        for opt in group_opts:
+            # The library may have registered its own copy, with other help text.
+            with contextlib.suppress(cfg.DuplicateOptError):
+                conf.register_opt(opt, group=group)
+
+
+def _register_messaging_opts(conf: cfg.ConfigOpts) -> None:
+    from oslo_messaging import opts as messaging_opts
+
+    rabbit = [pair for pair in messaging_opts.list_opts() if pair[0] == "oslo_messaging_rabbit"]
+    _register(conf, rabbit)
+
+
+def check_rabbitmq(conf: cfg.ConfigOpts, timeout: float = TIMEOUT) -> upgradecheck.Result:
+    """Every broker of ``[DEFAULT] transport_url`` accepts an AMQP login."""
+    import kombu
+    import oslo_messaging
+
+    _register_messaging_opts(conf)
+    try:
+        url = oslo_messaging.TransportURL.parse(conf)
+    except oslo_messaging.InvalidTransportURL as err:
+        return Result(Code.FAILURE, f"[DEFAULT] transport_url is not a valid URL: {err.msg}")
+    driver = url.transport.removeprefix("kombu+")
+    if driver == "fake":
+        return Result(Code.WARNING, "transport_url is fake://: RPC works inside one process only.")
+    if driver not in ("rabbit", "amqp"):
+        return Result(Code.WARNING, f"Not checked: transport {url.transport!r} is not RabbitMQ.")
+    hosts = url.hosts or [oslo_messaging.TransportHost(hostname="localhost")]
+    failures = []
+    for host in hosts:
+        name = f"{host.username or 'guest'}@{host.hostname or 'localhost'}:{host.port or 5672}"
+        connection = kombu.Connection(
+            hostname=host.hostname or "localhost",
+            port=host.port or 5672,
+            userid=host.username or "guest",
+            password=host.password or "guest",
+            virtual_host=url.virtual_host or "/",
+            ssl=_rabbit_ssl(conf),
+            login_method=conf.oslo_messaging_rabbit.rabbit_login_method,
+            connect_timeout=timeout,
+            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+        )
+        try:
+            connection.ensure_connection(max_retries=0)  # one attempt, no back-off
+        except Exception as err:  # socket, TLS and AMQP errors: all mean "cannot use it"
+            failures.append(f"{name}/{url.virtual_host or ''} ({_brief(err, host.password)})")
+        finally:
+            connection.release()
+    if not failures:
+        return Result(Code.SUCCESS, f"RabbitMQ answers ({len(hosts)} host(s)).")
+    code = Code.FAILURE if len(failures) == len(hosts) else Code.WARNING
+    return Result(
+        code,
+        f"Cannot log in to RabbitMQ at {'; '.join(failures)}. Check [DEFAULT] transport_url "
+        "(user, password, host, port, virtual host) and that RabbitMQ runs and is reachable "
+        "from this host.",
+    )
+
+
+def check_placement(conf: cfg.ConfigOpts, timeout: float = TIMEOUT) -> upgradecheck.Result:
+    """Placement answers through the ``[placement]`` options at the microversion we need."""
+    needed = PLACEMENT_MICROVERSION
+    if not adapters.is_configured(conf, "placement"):
+        return Result(
+            Code.WARNING,
+            "[placement] auth_type is not set: the conductor does not publish devices to "
+            "Placement, so Nova cannot schedule them. Set auth_type = password with the "
+            "cyborg service user's auth_url, username, password, project_name, "
+            "user_domain_name and project_domain_name.",
+        )
+    try:
+        adapter = adapters.load(conf, "placement")
+        assert adapter is not None  # auth_type is set
+        wait = conf.placement.timeout or timeout
+        response = adapter.get("/", raise_exc=False, timeout=wait)
+    except ks_exc.MissingRequiredOptions as err:
+        missing = ", ".join(opt.dest for opt in err.options)
+        return Result(Code.FAILURE, f"[placement] lacks options its auth_type needs: {missing}.")
+    except ks_exc.ClientException as err:
+        problem = _brief(err, getattr(conf.placement, "password", None))
+        return Result(
+            Code.FAILURE,
+            f"Cannot reach Placement ({problem}). Check "
+            "the [placement] credentials, region_name, valid_interfaces or endpoint_override, "
+            "and that Placement runs and is reachable from this host.",
+        )
+    try:
+        max_version = response.json()["versions"][0]["max_version"]
+        supported = _version(max_version)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return Result(
+            Code.FAILURE,
+            f"{response.url} answered HTTP {response.status_code} without a Placement version "
+            "document: check that [placement] points at the Placement API.",
+        )
+    if supported < _version(needed):
+        return Result(
+            Code.FAILURE,
+            f"Placement at {response.url} supports microversions up to {max_version}; Cyborg "
+            f"needs {needed} (Placement of OpenStack Yoga or later): upgrade Placement first.",
+        )
+    return Result(Code.SUCCESS, f"Placement supports {max_version} (needed: {needed}).")
+
+
+def _register_authtoken_opts(conf: cfg.ConfigOpts) -> None:
+    from keystonemiddleware import auth_token
+
+    _register(conf, auth_token.list_opts())
+
+
+def check_keystone_authtoken(conf: cfg.ConfigOpts) -> upgradecheck.Result:
+    """With ``auth_strategy = keystone`` the API can validate tokens."""
+    if conf.auth_strategy != "keystone":
+        return Result(
+            Code.WARNING,
+            f"[DEFAULT] auth_strategy = {conf.auth_strategy}: the API trusts identity headers "
+            "without checking tokens. Use auth_strategy = keystone outside an all-in-one.",
+        )
+    group = "keystone_authtoken"
+    _register_authtoken_opts(conf)
+    section = conf[group]
+    if not section.auth_type:
+        return Result(
+            Code.FAILURE,
+            "[keystone_authtoken] auth_type is not set, so the API cannot validate tokens: "
+            "set www_authenticate_uri, auth_type = password, auth_url, username, password, "
+            "project_name, user_domain_name and project_domain_name.",
+        )
+    try:
+        ks_loading.load_auth_from_conf_options(conf, group)
+    except ks_exc.MissingRequiredOptions as err:
+        missing = ", ".join(opt.dest for opt in err.options)
+        return Result(Code.FAILURE, f"[keystone_authtoken] lacks {missing}: set it.")
+    except ks_exc.NoMatchingPlugin:
+        return Result(
+            Code.FAILURE, f"[keystone_authtoken] auth_type {section.auth_type!r} is unknown."
+        )
+    if not section.www_authenticate_uri:
+        return Result(
+            Code.WARNING,
+            "[keystone_authtoken] www_authenticate_uri is not set: set it to Keystone's "
+            "public URL, which the API sends to clients in WWW-Authenticate.",
+        )
+    return Result(Code.SUCCESS, "[keystone_authtoken] is configured.")
+
+
 class Checks(upgradecheck.UpgradeCommands):
     """Checks run by ``cyborg-status upgrade check``."""
 
@@ -56,11 +258,23 @@ class Checks(upgradecheck.UpgradeCommands):
     def _check_schema(self) -> upgradecheck.Result:
         return check_schema(self.conf)
 
+    def _check_rabbitmq(self) -> upgradecheck.Result:
+        return check_rabbitmq(self.conf)
+
+    def _check_placement(self) -> upgradecheck.Result:
+        return check_placement(self.conf)
+
+    def _check_keystone_authtoken(self) -> upgradecheck.Result:
+        return check_keystone_authtoken(self.conf)
+
     def _check_policy_file(self) -> upgradecheck.Result:
         return common_checks.check_policy_json(self, self.conf)
 
     _upgrade_checks = (
         ("Database schema", _check_schema),
+        ("RabbitMQ", _check_rabbitmq),
+        ("Placement API", _check_placement),
+        ("Keystone authentication", _check_keystone_authtoken),
         ("Policy File JSON to YAML Migration", _check_policy_file),
     )
 

@@ -47,6 +47,13 @@ class ARQState(enum.StrEnum):
     DELETING = "Deleting"
 
 
+class NovaEventStatus(enum.StrEnum):
+    """Status of an accelerator-request-bound event sent to Nova."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 # States in which binding has finished, one way or the other (Nova waits for these).
 ARQ_RESOLVED_STATES = frozenset({ARQState.BOUND, ARQState.BIND_FAILED, ARQState.DELETING})
 

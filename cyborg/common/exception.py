@@ -119,8 +119,74 @@ class NoFreeAttachHandle(Conflict):
     msg_fmt = "Deployable %(deployable)s has no free attach handle."
 
 
+class DeviceRemovedDuringBind(Conflict):
+    msg_fmt = "The device of resource provider %(rp_uuid)s was removed during the bind."
+
+
 class ARQStateConflict(Conflict):
     msg_fmt = (
         "Accelerator request %(uuid)s is in state %(actual)s; "
         "this operation needs one of: %(expected)s."
+    )
+
+
+class DeployableNotProgrammable(Conflict):
+    msg_fmt = "Deployable %(uuid)s cannot be programmed: %(reason)s"
+
+
+class FPGAProgramError(Conflict):
+    """The programming tool failed (upstream's name); the message has its exit status."""
+
+    msg_fmt = "Programming the FPGA at %(address)s on host %(host)s failed: %(reason)s"
+
+
+class ImageNotFound(Invalid):
+    msg_fmt = "Image %(uuid)s was not found in the Image service (Glance)."
+
+
+class ImageDownloadFailed(CyborgException):
+    msg_fmt = "Could not download image %(uuid)s from the Image service (Glance): %(reason)s"
+    code = 502
+
+
+class ImageLookupFailed(CyborgException):
+    msg_fmt = "Could not search the Image service (Glance): %(reason)s"
+    code = 502
+
+
+class AgentUnavailable(CyborgException):
+    msg_fmt = "The cyborg-agent of host %(host)s did not answer in time; try again later."
+    code = 503
+
+
+class PlacementError(CyborgException):
+    """Placement could not be reached or answered with an error we cannot act on."""
+
+    msg_fmt = "Placement request %(method)s %(url)s failed: %(reason)s"
+    code = 503
+
+
+class PlacementNotConfigured(PlacementError):
+    msg_fmt = (
+        "Placement is not configured: set [placement] auth_type (admin_token with token "
+        "and endpoint_override, or password with the cyborg service user's credentials)."
+    )
+
+
+class ResourceProviderNotFound(NotFound):
+    msg_fmt = "Resource provider %(uuid)s could not be found in Placement."
+
+
+class ResourceProviderInUse(Conflict):
+    msg_fmt = "Resource provider %(uuid)s is in use in Placement: %(reason)s"
+
+
+class ResourceProviderConflict(Conflict):
+    msg_fmt = "Placement refused resource provider %(name)s (%(uuid)s): %(reason)s"
+
+
+class ResourceProviderGenerationConflict(Conflict):
+    msg_fmt = (
+        "Resource provider %(uuid)s kept changing in Placement while %(action)s; "
+        "gave up after %(attempts)d attempts."
     )

@@ -6,17 +6,28 @@ so two conductors (or two threads of one) racing for the same ARQ cannot both wi
     Initial|Unbound --bind--> BindStarted --handle claimed--> Bound
                                    \\--any failure--> BindFailed
     any but Deleting --unbind--> Unbound          (delete = unbind + remove the row)
+
+Each state is committed before the side effects of the next step start, and the
+event Nova is owed for a resolved ARQ is written in the transaction that resolves it.
 """
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import datetime
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
+from oslo_db import exception as db_exc
 from oslo_log import log
+from oslo_utils import timeutils
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
+from cyborg.db import api as db_api
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device_profile as profile_obj
+from cyborg.objects import nova_notification
 
 LOG = log.getLogger(__name__)
 
@@ -85,12 +96,15 @@ def _check_bindings(bindings: Mapping[str, Mapping[str, str]]) -> None:
             )
 
 
-def _require_arqs(context: RequestContext, uuids: list[str], project_id: str | None) -> None:
-    """404 naming every listed ARQ that is missing (or another project's), in one query."""
-    found = {arq.uuid for arq in arq_obj.get_all(context, uuids=uuids, project_id=project_id)}
+def _require_arqs(
+    context: RequestContext, uuids: list[str], project_id: str | None
+) -> dict[str, arq_obj.AcceleratorRequest]:
+    """The listed ARQs; 404 naming every one missing (or another project's). One query."""
+    found = {arq.uuid: arq for arq in arq_obj.get_all(context, uuids=uuids, project_id=project_id)}
     missing = [uuid for uuid in uuids if uuid not in found]
     if missing:
         raise exception.ARQNotFound(uuid=", ".join(missing))
+    return found
 
 
 def _refuse_hot_add(context: RequestContext, bindings: Mapping[str, Mapping[str, str]]) -> None:
@@ -104,56 +118,147 @@ def _refuse_hot_add(context: RequestContext, bindings: Mapping[str, Mapping[str,
         )
 
 
+class BindStep(Protocol):
+    """Agent work a bind needs before its handle is claimed (FPGA programming)."""
+
+    def needed(self, arq: arq_obj.AcceleratorRequest) -> bool: ...
+
+    def run(
+        self,
+        context: RequestContext,
+        arq: arq_obj.AcceleratorRequest,
+        deployable: deployable_obj.Deployable,
+    ) -> None: ...
+
+
+RunLater = Callable[[Callable[[], None]], None]
+
+
 def bind_arqs(
     context: RequestContext,
     *,
     bindings: Mapping[str, Mapping[str, str]],
     project_id: str | None = None,
+    notify_nova: bool = False,
+    step: BindStep | None = None,
+    run_later: RunLater | None = None,
 ) -> None:
     """Bind each ARQ to a free attach handle of the deployable at its ``device_rp_uuid``.
 
     All ARQs are attempted; those that fail end in BindFailed, and the first error is
-    raised once every ARQ has been tried (Nova then sees each ARQ's own outcome).
+    raised once every ARQ has been tried. With ``notify_nova``, each result is also
+    written to the outbox of events for Nova, in the transaction that resolves it.
+    An ARQ that needs ``step`` (minutes of FPGA programming) is finished by
+    ``run_later`` once it is BindStarted, so the caller gets its answer at once.
     """
     _check_bindings(bindings)
-    _require_arqs(context, list(bindings), project_id)
+    arqs = _require_arqs(context, list(bindings), project_id)
     _refuse_hot_add(context, bindings)
     errors: list[Exception] = []
     for uuid, binding in bindings.items():
         try:
-            _bind_one(context, uuid, binding)
+            # Persisted before any side effect: a conductor that dies from here on
+            # leaves a BindStarted ARQ that resume_abandoned_binds finishes.
+            # (_check_bindings let only the binding columns through.)
+            arq_obj.update_state(
+                context,
+                uuid,
+                expected=BINDABLE_STATES,
+                new_state=State.BIND_STARTED,
+                bind_failure_reason=None,
+                **binding,
+            )
+        except Exception as err:
+            errors.append(err)  # not ours: the ARQ is left as it was
+            continue
+        finish = functools.partial(
+            _finish_bind, context, arqs[uuid], binding["device_rp_uuid"], notify_nova, step
+        )
+        if run_later is not None and step is not None and step.needed(arqs[uuid]):
+            run_later(finish)
+            continue
+        try:
+            finish()
         except Exception as err:
             errors.append(err)
-    # Nova's "accelerator-request-bound" event (one per ARQ, in one call) goes here.
     if errors:
         raise errors[0]
 
 
-def _bind_one(context: RequestContext, uuid: str, binding: Mapping[str, str]) -> None:
-    # Not ours until this CAS succeeds: if it fails, the ARQ is left as it was.
-    # (_check_bindings let only the binding columns through.)
-    arq_obj.update_state(
-        context, uuid, expected=BINDABLE_STATES, new_state=State.BIND_STARTED, **binding
-    )
+def _finish_bind(
+    context: RequestContext,
+    arq: arq_obj.AcceleratorRequest,
+    device_rp_uuid: str,
+    notify_nova: bool,
+    step: BindStep | None = None,
+) -> None:
+    """BindStarted -> Bound with a claimed handle, or -> BindFailed with the reason."""
+    uuid = arq.uuid
     try:
-        deployable = deployable_obj.get_by_rp_uuid(context, binding["device_rp_uuid"])
-        # FPGA programming and MDEV creation (agent RPC) go here, before the claim.
-        handle = arq_obj.attach_free_handle(context, uuid, deployable_id=deployable.id)
+        deployable = deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
+        if step is not None and step.needed(arq):
+            step.run(context, arq, deployable)
+        # The claim's transaction writes first (see attach_free_handle): no read here.
+        with db_api.context_manager.writer.using(context):
+            try:
+                handle = arq_obj.attach_free_handle(context, uuid, deployable_id=deployable.id)
+            except db_exc.DBReferenceError as err:  # an agent report removed it meanwhile
+                raise exception.DeviceRemovedDuringBind(rp_uuid=device_rp_uuid) from err
+            if notify_nova:
+                nova_notification.add(context, uuid, constants.NovaEventStatus.COMPLETED)
     except Exception as err:
         LOG.warning("Binding accelerator request %s failed: %s", uuid, err)
-        _mark_failed(context, uuid)
+        _mark_failed(context, uuid, _reason(err), notify_nova)
         raise
     LOG.info("Bound accelerator request %s to attach handle %s", uuid, handle.uuid)
 
 
-def _mark_failed(context: RequestContext, uuid: str) -> None:
+def _reason(err: Exception) -> str:
+    # Our exceptions carry messages fit for users; anything else may hold internals.
+    if isinstance(err, exception.CyborgException):
+        return str(err)[:255]
+    return f"internal error ({type(err).__name__}); see the conductor log"
+
+
+def _mark_failed(context: RequestContext, uuid: str, reason: str, notify_nova: bool) -> None:
     try:
-        arq_obj.update_state(
-            context, uuid, expected={State.BIND_STARTED}, new_state=State.BIND_FAILED
-        )
+        with db_api.context_manager.writer.using(context):
+            arq_obj.update_state(
+                context,
+                uuid,
+                expected={State.BIND_STARTED},
+                new_state=State.BIND_FAILED,
+                bind_failure_reason=reason,
+            )
+            if notify_nova:
+                nova_notification.add(context, uuid, constants.NovaEventStatus.FAILED)
     except exception.CyborgException as err:
         # Unbound or deleted meanwhile: whoever did that owns its state now.
         LOG.info("Not marking accelerator request %s BindFailed: %s", uuid, err)
+
+
+def resume_abandoned_binds(
+    context: RequestContext,
+    older_than: datetime.timedelta,
+    notify_nova: bool,
+    step: BindStep | None = None,
+) -> list[str]:
+    """Finish binds left in BindStarted for longer than ``older_than``.
+
+    A conductor that died mid-bind left them; binding them again ends each in Bound
+    or BindFailed, and Nova is told either way. Returns the uuids resumed.
+    """
+    abandoned = arq_obj.get_bind_started_before(context, timeutils.utcnow() - older_than)
+    for arq in abandoned:
+        LOG.warning(
+            "Accelerator request %s has been binding since %s: finishing its bind",
+            arq.uuid,
+            arq.updated_at,
+        )
+        # A failure is logged and leaves the ARQ BindFailed: go on with the others.
+        with contextlib.suppress(Exception):
+            _finish_bind(context, arq, arq.device_rp_uuid or "", notify_nova, step)
+    return [arq.uuid for arq in abandoned]
 
 
 def unbind_arqs(

@@ -2,18 +2,31 @@
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor import placement_flow
 from cyborg.objects import attribute as attribute_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
 
 
-def set_device_status(context: RequestContext, *, uuid: str, status: str) -> None:
-    """Enable a device or put it in maintenance."""
+def set_device_status(
+    context: RequestContext,
+    *,
+    uuid: str,
+    status: str,
+    placement: placement_flow.PlacementSync | None = None,
+) -> None:
+    """Enable a device or put it in maintenance.
+
+    In maintenance its providers' inventories are wholly reserved in Placement; enabled,
+    nothing is. When Placement cannot be reached the status is still stored and the
+    host's next report syncs it.
+    """
     if status not in constants.values(constants.DeviceStatus):
         allowed = ", ".join(constants.values(constants.DeviceStatus))
         raise exception.InvalidParameterValue(name="status", reason=f"must be one of {allowed}")
-    device_obj.update(context, uuid, status=status)
-    # Placement: reserve the device's inventory while maintaining, unreserve on enable.
+    device = device_obj.update(context, uuid, status=status)
+    if placement is not None:
+        placement.sync_locked(context, device.hostname)
 
 
 def create_attribute(

@@ -3,14 +3,23 @@ to its flow module. See cyborg.conductor.rpcapi for the version history."""
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
 from typing import Any, ParamSpec, TypeVar
 
 import oslo_messaging
 from oslo_config import cfg
 
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import arq_flow, device_profile_flow, inventory_flow, report_flow
+from cyborg.conductor import (
+    arq_flow,
+    device_profile_flow,
+    inventory_flow,
+    placement_flow,
+    program_flow,
+    report_flow,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,11 +38,31 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.1")
+    target = oslo_messaging.Target(version="1.2")
 
-    def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts | None = None,
+        tasks: Any = None,
+        bind_step: arq_flow.BindStep | None = None,
+    ) -> None:
         # For the Placement and Nova clients that later flows need.
         self.conf = conf
+        self.tasks = tasks  # cyborg.conductor.periodic.PeriodicTasks: Nova's events
+        self.bind_step = bind_step  # FPGA programming during binds
+        # Binds that program an FPGA finish here, after bind_arqs has answered.
+        self._bind_pool = futures.ThreadPoolExecutor(4, thread_name_prefix="bind")
+        self._agent: agent_rpcapi.AgentAPI | None = None  # made on first use
+        self._placement: placement_flow.PlacementSync | None = None
+        self._placement_loaded = False
+
+    @property
+    def placement(self) -> placement_flow.PlacementSync | None:
+        """The Placement sync, built on first use; None when Placement is not configured."""
+        if not self._placement_loaded:
+            self._placement = placement_flow.PlacementSync.from_conf(self.conf or cfg.CONF)
+            self._placement_loaded = True
+        return self._placement
 
     @_answers
     def create_device_profile(
@@ -92,7 +121,26 @@ class ConductorManager:
         bindings: Mapping[str, Mapping[str, str]],
         project_id: str | None = None,
     ) -> None:
-        arq_flow.bind_arqs(context, bindings=bindings, project_id=project_id)
+        notify_nova = self.tasks is not None and self.tasks.notifies_nova
+        try:
+            arq_flow.bind_arqs(
+                context,
+                bindings=bindings,
+                project_id=project_id,
+                notify_nova=notify_nova,
+                step=self.bind_step,
+                run_later=self._run_later,
+            )
+        finally:
+            self._wake_tasks()
+
+    def _run_later(self, finish: Callable[[], None]) -> None:
+        future = self._bind_pool.submit(finish)
+        future.add_done_callback(lambda _: self._wake_tasks())  # its failure is logged
+
+    def _wake_tasks(self) -> None:
+        if self.tasks is not None:
+            self.tasks.wake()
 
     @_answers
     def unbind_arqs(
@@ -127,7 +175,9 @@ class ConductorManager:
 
     @_answers
     def set_device_status(self, context: RequestContext, *, uuid: str, status: str) -> None:
-        inventory_flow.set_device_status(context, uuid=uuid, status=status)
+        inventory_flow.set_device_status(
+            context, uuid=uuid, status=status, placement=self.placement
+        )
 
     @_answers
     def report_inventory(
@@ -139,5 +189,15 @@ class ConductorManager:
         devices: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
         return report_flow.report_inventory(
-            self.conf or cfg.CONF, context, hostname, fingerprint, devices
+            self.conf or cfg.CONF, context, hostname, fingerprint, devices, self.placement
+        )
+
+    @_answers
+    def program_deployable(
+        self, context: RequestContext, *, deployable_uuid: str, image_uuid: str
+    ) -> None:
+        if self._agent is None:
+            self._agent = agent_rpcapi.AgentAPI(self.conf or cfg.CONF)
+        program_flow.program_deployable(
+            context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
         )

@@ -4,7 +4,10 @@ Protocol: an agent sends its inventory's fingerprint, and the devices only when 
 fingerprint differs from the last one the conductor acknowledged to it. So an
 unchanged host costs one locked read of its row and no write (liveness is written at
 most every ``[conductor] host_stale_after`` / 4 seconds). A changed inventory is
-planned against the stored tree and applied in the same transaction, in bulk.
+planned against the stored tree and applied in the same transaction, in bulk, and
+then published to Placement (cyborg.conductor.placement_flow) under the host's row lock.
+The fingerprint is stored only once Placement is in step, so a failed sync is retried
+on the next report; an unchanged host makes no Placement request.
 """
 
 import datetime
@@ -16,7 +19,7 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants, inventory
 from cyborg.common.context import RequestContext
-from cyborg.conductor import inventory_diff
+from cyborg.conductor import inventory_diff, placement_flow
 from cyborg.db import api as db_api
 from cyborg.objects import host as host_obj
 from cyborg.objects import host_inventory
@@ -35,7 +38,9 @@ def report_inventory(
     hostname: str,
     fingerprint: str,
     devices: list[dict[str, Any]] | None,
+    placement: placement_flow.PlacementSync | None = None,
 ) -> dict[str, Any]:
+    """Store a changed inventory and, when ``placement`` is given, publish it there."""
     with db_api.context_manager.writer.using(context):
         host = host_obj.lock_or_create(context, hostname)
         if devices is None:
@@ -52,8 +57,10 @@ def report_inventory(
             return {"changed": False, "fingerprint": actual}
         changes = inventory_diff.plan(host_inventory.load(context, hostname), reports)
         host_inventory.apply(context, hostname, changes)
-        # Something held back means stored != reported: re-plan on the next report.
-        stored = None if changes.held_back else actual
+        in_step = placement is None or placement.sync_host(context, hostname).in_step
+        # Something held back means stored != reported: re-plan on the next report;
+        # Placement out of step: sync again on the next report.
+        stored = None if changes.held_back or not in_step else actual
         host_obj.mark_seen(context, host, stored, store_fingerprint=True)
     for reason in changes.held_back:
         LOG.warning("Inventory of %s: %s", hostname, reason)

@@ -5,11 +5,15 @@ from typing import Any
 
 from oslo_config import cfg
 
-from cyborg.common import rpc
+from cyborg.common import exception, rpc
 from cyborg.common.context import RequestContext
 
 # The default of [conductor] topic (upstream's; queues on RabbitMQ are named after it).
 TOPIC = "cyborg-conductor"
+
+# How much longer than [agent] program_timeout the API waits for the conductor (which
+# itself waits 10 seconds longer for the agent: cyborg.agent.rpcapi.PROGRAM_MARGIN).
+PROGRAM_MARGIN = 20
 
 
 class ConductorAPI:
@@ -25,6 +29,7 @@ class ConductorAPI:
     * 1.0 - create_device_profile, delete_device_profiles, create_arqs, bind_arqs,
       unbind_arqs, delete_arqs, create_attribute, delete_attribute, set_device_status.
     * 1.1 - report_inventory (agents).
+    * 1.2 - program_deployable.
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -35,11 +40,12 @@ class ConductorAPI:
     old conductor, is left for when a second minor version exists.
     """
 
-    RPC_API_VERSION = "1.1"
+    RPC_API_VERSION = "1.2"
 
     def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
         """Call the conductors on ``topic``, by default ``[conductor] topic``."""
         topic = topic or conf.conductor.topic
+        self._conf = conf
         self._client = rpc.get_client(conf, topic, self.RPC_API_VERSION)
 
     def _call(self, context: RequestContext, method: str, version: str, **kwargs: Any) -> Any:
@@ -198,4 +204,26 @@ class ConductorAPI:
             hostname=hostname,
             fingerprint=fingerprint,
             devices=devices,
+        )
+
+    def program_deployable(
+        self, context: RequestContext, *, deployable_uuid: str, image_uuid: str
+    ) -> None:
+        """Program an FPGA deployable with a Glance image, through its host's agent.
+
+        409 for a deployable that is not an FPGA or when the tool fails, 400 for an
+        unknown image, 502 when Glance fails, 503 when the agent does not answer.
+        Waits ``[agent] program_timeout`` plus PROGRAM_MARGIN seconds.
+        """
+        if not self._client.can_send_version("1.2"):
+            raise exception.Conflict(
+                reason="programming needs cyborg-conductor with RPC API 1.2; "
+                "upgrade the conductors first"
+            )
+        timeout = self._conf.agent.program_timeout + PROGRAM_MARGIN
+        self._client.prepare(version="1.2", timeout=timeout).call(
+            context,
+            "program_deployable",
+            deployable_uuid=deployable_uuid,
+            image_uuid=image_uuid,
         )

@@ -1,22 +1,42 @@
-"""Start and stop the conductor's RPC server (the service, the all-in-one and tests)."""
+"""Start and stop a conductor: its RPC server and its periodic tasks (the service,
+the all-in-one and tests)."""
+
+import dataclasses
 
 import oslo_messaging
 from oslo_config import cfg
 
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import rpc
-from cyborg.conductor import manager
+from cyborg.conductor import fpga_bind, manager, periodic
 
 
-def start(conf: cfg.ConfigOpts) -> oslo_messaging.MessageHandlingServer:
-    """Serve ConductorManager on ``[conductor] topic`` as server ``[DEFAULT] host``."""
+@dataclasses.dataclass
+class Conductor:
+    rpc_server: oslo_messaging.MessageHandlingServer
+    tasks: periodic.PeriodicTasks | None
+
+
+def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
+    """Serve ConductorManager on ``[conductor] topic`` as server ``[DEFAULT] host``.
+
+    ``background`` also runs the periodic tasks (tests of one call leave them out).
+    """
+    bind_step = fpga_bind.FPGAProgrammingStep(conf, agent_rpcapi.AgentAPI(conf))
+    tasks = periodic.PeriodicTasks(conf, bind_step) if background else None
+    endpoint = manager.ConductorManager(conf, tasks, bind_step)
     target = oslo_messaging.Target(topic=conf.conductor.topic, server=conf.host)
-    server = rpc.get_server(conf, target, [manager.ConductorManager(conf)])
+    server = rpc.get_server(conf, target, [endpoint])
     server.start()
-    return server
+    if tasks is not None:
+        tasks.start()
+    return Conductor(server, tasks)
 
 
-def stop(conf: cfg.ConfigOpts, server: oslo_messaging.MessageHandlingServer) -> None:
+def stop(conf: cfg.ConfigOpts, conductor: Conductor) -> None:
     """Stop taking messages, let the calls in progress answer, close the transport."""
-    server.stop()
-    server.wait()
+    conductor.rpc_server.stop()
+    conductor.rpc_server.wait()
+    if conductor.tasks is not None:
+        conductor.tasks.stop()
     rpc.cleanup(conf)

@@ -43,6 +43,17 @@ OPTS: list[cfg.Opt] = [
         "Placement at start-up before it gives up. Raise it when the agent can start "
         "before nova-compute has registered the node.",
     ),
+    cfg.IntOpt(
+        "program_timeout",
+        default=90,
+        min=10,
+        help="Seconds an FPGA programming request may take on the agent: the bitstream "
+        "download from Glance plus the programming tool (fpgaconf, xbmgmt). The conductor "
+        "waits 10 seconds longer for the agent and the API 20 seconds longer for the "
+        "conductor, and PATCH /v2/deployables/{uuid}/program waits all of it, so keep the "
+        "sum under the WSGI server's request timeout (120 seconds for cyborg-api). Set the "
+        "same value for the agents, the conductors and the API.",
+    ),
     cfg.StrOpt(
         "sysfs_root",
         default="/",

@@ -31,6 +31,15 @@ OPTS: list[cfg.Opt] = [
         "devices are kept: staleness is shown to operators, never a reason to delete "
         "devices. Keep it a few times larger than [agent] report_interval.",
     ),
+    cfg.IntOpt(
+        "bind_timeout",
+        default=300,
+        min=1,
+        help="Seconds an accelerator request may stay BindStarted before a conductor "
+        "takes it for abandoned (its conductor died mid-bind) and finishes the bind, "
+        "ending in Bound or BindFailed and telling Nova. Keep it above the longest "
+        "FPGA programming time.",
+    ),
 ]
 
 

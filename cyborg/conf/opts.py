@@ -14,12 +14,14 @@ from cyborg.conf import (
     conductor,
     database,
     default,
+    fake_driver,
     glance,
     gpu_devices,
     nic_devices,
     nova,
     pci,
     placement,
+    privileged,
     service_user,
 )
 
@@ -30,12 +32,14 @@ MODULES = [
     conductor,
     database,
     default,
+    fake_driver,
     glance,
     gpu_devices,
     nic_devices,
     nova,
     pci,
     placement,
+    privileged,
     service_user,
 ]
 

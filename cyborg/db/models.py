@@ -249,6 +249,34 @@ class ExtendedAcceleratorRequest(TimestampMixin, Base):
     deployable_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("deployables.id", ondelete="RESTRICT")
     )
+    # Why the last bind failed (BindFailed), for operators; cleared by the next bind.
+    bind_failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
 
     attach_handle: Mapped[AttachHandle | None] = relationship(lazy="raise", viewonly=True)
     deployable: Mapped[Deployable | None] = relationship(lazy="raise", viewonly=True)
+
+
+class NovaNotification(TimestampMixin, Base):
+    """An accelerator-request-bound event owed to Nova: the outbox of bind results.
+
+    Written in the transaction that resolves the ARQ, so an event is never sent for a
+    state that was not committed, and a conductor restart loses none. Deleted once
+    Nova has answered (or the event is too old to matter); gone with its ARQ.
+    """
+
+    __tablename__ = "nova_notifications"
+    __table_args__ = (
+        sa.Index("ix_nova_notifications_instance_uuid", "instance_uuid"),
+        sa.Index("ix_nova_notifications_next_attempt_at", "next_attempt_at"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    arq_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("extended_accelerator_requests.id", ondelete="CASCADE"), unique=True
+    )
+    arq_uuid: Mapped[str] = mapped_column(sa.String(36))
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36))
+    status: Mapped[str] = mapped_column(enum_type(constants.NovaEventStatus, "event_status"))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=_utcnow)

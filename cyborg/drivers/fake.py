@@ -5,7 +5,8 @@ board (deployable ``<host>_FakeDevice``, 16 ``FPGA`` accelerators behind 16
 ``TEST_PCI`` handles, trait ``CUSTOM_FAKE_DEVICE``), and two whole GPUs
 (``<host>_FakeGPU<n>``, resource class ``PGPU``). Names use the host name with every
 character outside ``[A-Za-z0-9_-]`` replaced by ``_``, as upstream does.
-Tests pass their own ``inventory`` instead.
+``[fake_driver] inventory_file`` describes another host (see
+cyborg.drivers.fake_inventory); tests may also pass their own ``inventory``.
 """
 
 import re
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cyborg.common.constants import AttachType, DeviceType
+from cyborg.drivers import fake_inventory
 from cyborg.drivers.base import (
     ATTR_MEMORY_MB,
     ATTR_NUMA_NODE,
@@ -108,4 +110,12 @@ class FakeDriver(Driver):
     def discover(self) -> list[DeviceReport]:
         if self.inventory is not None:
             return list(self.inventory)
+        path = _inventory_file(self.conf)
+        if path:
+            return fake_inventory.load(path, safe_name(self.hostname))
         return default_inventory(self.hostname)
+
+
+def _inventory_file(conf: Any) -> str | None:
+    group = getattr(conf, "fake_driver", None) if conf is not None else None
+    return getattr(group, "inventory_file", None)

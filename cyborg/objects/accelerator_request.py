@@ -53,6 +53,7 @@ class AcceleratorRequest:
     deployable_id: int | None
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
+    bind_failure_reason: str | None
     # Joined from the attach handle and deployable the ARQ is bound to.
     attach_handle_type: str | None = None
     attach_handle_uuid: str | None = None
@@ -129,6 +130,18 @@ def get_all(
         stmt = stmt.where(ARQ_MODEL.device_rp_uuid == device_rp_uuid)
     stmt = pagination.paginate(context.session, stmt, ARQ_MODEL, page, SORT_KEYS)
     return _from_result(context.session.execute(stmt))
+
+
+@db_api.context_manager.reader
+def get_bind_started_before(
+    context: RequestContext, cutoff: datetime.datetime
+) -> list[AcceleratorRequest]:
+    """ARQs in BindStarted since before ``cutoff`` (their binder may have died)."""
+    stmt = _select().where(
+        ARQ_MODEL.state == constants.ARQState.BIND_STARTED.value,
+        ARQ_MODEL.updated_at < cutoff,
+    )
+    return _from_result(context.session.execute(stmt.order_by(ARQ_MODEL.id)))
 
 
 @db_api.context_manager.writer

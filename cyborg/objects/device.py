@@ -43,6 +43,15 @@ def get_by_uuid(context: RequestContext, uuid: str) -> Device:
 
 
 @db_api.context_manager.reader
+def get_by_id(context: RequestContext, device_id: int) -> Device:
+    """The device a deployable's ``device_id`` names."""
+    row = context.session.get(models.Device, device_id)
+    if row is None:
+        raise exception.DeviceNotFound(uuid=f"id={device_id}")
+    return base.from_row(Device, row)
+
+
+@db_api.context_manager.reader
 def get_all(
     context: RequestContext,
     *,

@@ -69,6 +69,23 @@ def mark_seen(
 
 
 @db_api.context_manager.writer
+def lock(context: RequestContext, hostname: str) -> Host | None:
+    """The host's row, locked until the transaction ends; None if it never reported."""
+    row = _locked(context, hostname)
+    return None if row is None else base.from_row(Host, row)
+
+
+@db_api.context_manager.writer
+def forget_fingerprint(context: RequestContext, hostname: str) -> None:
+    """Make the host's next report send its devices, and be stored and synced again."""
+    context.session.execute(
+        sa.update(models.Host)
+        .where(models.Host.hostname == hostname)
+        .values(inventory_fingerprint=None, updated_at=timeutils.utcnow())
+    )
+
+
+@db_api.context_manager.writer
 def mark_stale(context: RequestContext, not_seen_since: datetime.datetime) -> list[str]:
     """Mark hosts silent since ``not_seen_since`` stale; return their names."""
     stmt = sa.select(models.Host.hostname).where(

@@ -140,25 +140,35 @@ def _referenced_by_arqs(
     return {h for h, _ in rows if h is not None}, {d for _, d in rows if d is not None}
 
 
-@db_api.context_manager.reader
+@db_api.context_manager.writer
 def load(context: RequestContext, hostname: str) -> dict[str, StoredDevice]:
-    """The stored tree of ``hostname``, keyed by control path: six statements."""
+    """The stored tree of ``hostname``, keyed by control path: six statements.
+
+    The host's device and deployable rows stay locked until the caller's transaction
+    ends. A bind that starts meanwhile waits for it (pointing an ARQ at a deployable
+    needs that row), then finds its device removed or kept; a bind that got there
+    first has made its handle in use before this reads it. So the plan never removes
+    something a bind is taking.
+    """
     session = context.session
     devices = session.scalars(
-        sa.select(models.Device).where(models.Device.hostname == hostname)
+        sa.select(models.Device).where(models.Device.hostname == hostname).with_for_update()
     ).all()
+    deployables = session.scalars(
+        sa.select(models.Deployable)
+        .join(models.Device, models.Device.id == models.Deployable.device_id)
+        .where(models.Device.hostname == hostname)
+        .order_by(models.Deployable.id)
+        .with_for_update()
+    ).all()
+    # Plain reads only after the locks: MySQL's REPEATABLE READ takes its snapshot at
+    # the first one, and it must show what the binds we waited for committed.
     cpids = {
         c.device_id: c
         for c in session.scalars(
             sa.select(models.ControlpathID).where(models.ControlpathID.hostname == hostname)
         )
     }
-    deployables = session.scalars(
-        sa.select(models.Deployable)
-        .join(models.Device, models.Device.id == models.Deployable.device_id)
-        .where(models.Device.hostname == hostname)
-        .order_by(models.Deployable.id)
-    ).all()
     ids = [d.id for d in deployables]
     attributes: dict[int, list[models.Attribute]] = {i: [] for i in ids}
     handles: dict[int, list[models.AttachHandle]] = {i: [] for i in ids}

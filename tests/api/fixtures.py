@@ -86,7 +86,7 @@ class APIFixture(fixture.GabbiFixture):
         CONF = conf
         self.app = api_app.build(conf)
         self.conf = conf
-        self.server = conductor_server.start(conf)
+        self.server = conductor_server.start(conf, background=False)
         self.seed()
 
     def seed(self) -> None:

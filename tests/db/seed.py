@@ -137,3 +137,27 @@ def bound_arqs(engine: sa.Engine, count: int) -> None:
                 for i in range(1, count + 1)
             ],
         )
+
+
+def bindable_deployable(context, *, handles: int, host: str = "host1", bus: int = 1):  # type: ignore[no-untyped-def]
+    """A device with one deployable (its rp_uuid known) and ``handles`` PCI functions,
+    made through cyborg.objects as the conductor would."""
+    from cyborg.objects import attach_handle as handle_obj
+    from cyborg.objects import controlpath as controlpath_obj
+    from cyborg.objects import deployable as deployable_obj
+    from cyborg.objects import device as device_obj
+
+    device = device_obj.create(context, type="GPU", vendor="10de", model="A100", hostname=host)
+    cpid = controlpath_obj.create(
+        context, device_id=device.id, cpid_type="PCI", cpid_info=pci(bus)
+    )
+    deployable = deployable_obj.create(
+        context, name=f"{host}_gpu{bus}", num_accelerators=handles, device_id=device.id,
+        rp_uuid=_uuid(), driver_name="nvidia",
+    )  # fmt: skip
+    for function in range(handles):
+        handle_obj.create(
+            context, deployable_id=deployable.id, cpid_id=cpid.id, in_use=False,
+            attach_type="PCI", attach_info=pci(bus, function),
+        )  # fmt: skip
+    return deployable

@@ -44,7 +44,7 @@ def conductor(db) -> Iterator[rpcapi.ConductorAPI]:  # type: ignore[no-untyped-d
     conf([], project="cyborg")
     oslo_messaging.TransportURL.parse(conf)
     conf.set_override("transport_url", f"fake:///{uuid.uuid4().hex}")
-    server = conductor_server.start(conf)
+    server = conductor_server.start(conf, background=False)
     try:
         yield rpcapi.ConductorAPI(conf)
     finally:

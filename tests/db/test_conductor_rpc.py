@@ -23,8 +23,6 @@ from cyborg.conductor import server as conductor_server
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import attribute as attribute_obj
-from cyborg.objects import controlpath as controlpath_obj
-from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
 from cyborg.objects import device_profile as profile_obj
 from tests.db import seed
@@ -55,8 +53,8 @@ def conductor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rpcapi.Condu
     data-access layer at, so every test takes ``db`` as well.
     """
     conf = make_conf(tmp_path_factory.mktemp("conductor"), "fake://")
-    server = conductor_server.start(conf)
-    assert server.executor_type == "threading"
+    server = conductor_server.start(conf, background=False)
+    assert server.rpc_server.executor_type == "threading"
     try:
         yield rpcapi.ConductorAPI(conf)
     finally:
@@ -68,21 +66,7 @@ def _new_uuid() -> str:
 
 
 def _deployable(db, *, handles: int, host: str = "host1", bus: int = 1):  # type: ignore[no-untyped-def]
-    """A device with one deployable (its rp_uuid known) and ``handles`` PCI functions."""
-    device = device_obj.create(db.context, type="GPU", vendor="10de", model="A100", hostname=host)
-    cpid = controlpath_obj.create(
-        db.context, device_id=device.id, cpid_type="PCI", cpid_info=seed.pci(bus)
-    )
-    deployable = deployable_obj.create(
-        db.context, name=f"{host}_gpu{bus}", num_accelerators=handles, device_id=device.id,
-        rp_uuid=_new_uuid(), driver_name="nvidia",
-    )  # fmt: skip
-    for function in range(handles):
-        handle_obj.create(
-            db.context, deployable_id=deployable.id, cpid_id=cpid.id, in_use=False,
-            attach_type="PCI", attach_info=seed.pci(bus, function),
-        )  # fmt: skip
-    return deployable
+    return seed.bindable_deployable(db.context, handles=handles, host=host, bus=bus)
 
 
 def _binding(deployable, instance: str) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -41,6 +41,7 @@ def test_models_declare_every_upstream_table_and_ours() -> None:
         "attach_handles",
         "device_profiles",
         "extended_accelerator_requests",
+        "nova_notifications",
     } == MODEL_TABLES
 
 

@@ -30,9 +30,20 @@ def api() -> Iterator[services.Deployment]:
 def osc(api: services.Deployment, *args: str, ok: bool = True) -> Any:
     quiet = "delete" in args  # delete commands print nothing and take no -f
     result = subprocess.run(
-        [str(OSC), "--os-auth-type", "none", "--os-endpoint", api.endpoint, "accelerator",
-         *args, *([] if quiet else ["-f", "json"])],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(OSC),
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            api.endpoint,
+            "accelerator",
+            *args,
+            *([] if quiet else ["-f", "json"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if not ok:
         assert result.returncode != 0
@@ -51,8 +62,7 @@ def test_in_tree_commands(api: services.Deployment) -> None:
     assert [p["name"] for p in osc(api, "device", "profile", "list")] == ["osc-gpu"]
     # By name needs 2.2; the in-tree client defaults to 2.0 and gets a clear 406.
     assert "microversion 2.2" in osc(api, "device", "profile", "show", "osc-gpu", ok=False)
-    shown = osc(api, "--os-accelerator-api-version", "2.2", "device", "profile", "show",
-                "osc-gpu")
+    shown = osc(api, "--os-accelerator-api-version", "2.2", "device", "profile", "show", "osc-gpu")
     assert shown["name"] == "osc-gpu"
     arq = osc(api, "arq", "create", "osc-gpu")
     assert arq["state"] == "Initial"

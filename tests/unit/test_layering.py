@@ -15,6 +15,7 @@ FORBIDDEN = {
     "common": {"api", "objects", "conductor", "agent", "clients", "cmd", "wsgi", "drivers", "db"},
     "conf": {"api", "objects", "conductor", "agent", "clients", "cmd", "wsgi", "drivers", "db"},
     "scheduler": {"api", "db", "cmd", "wsgi", "drivers"},
+    "clients": {"api", "db", "objects", "conductor", "agent", "cmd", "wsgi", "drivers"},
     "policies": {"api", "db", "objects", "conductor", "agent", "drivers", "cmd", "wsgi"},
 }
 # drivers may import only these cyborg packages

@@ -103,13 +103,17 @@ class DeployablesController(rest.RestController):
         if uuid is None or action != "program" or (repeated and list(repeated) != [uuid]):
             raise exception.NotFound()
         authz.authorize(deployable_policies.PROGRAM)
-        deployable = deployable_obj.get_by_uuid(request_state.context(), uuid)
-        validation.validate(schema.PROGRAM, request_state.json_body())
-        # Programming runs on the device's agent; agents join with the conductor/agent work.
-        raise exception.Conflict(
-            reason=f"deployable {deployable.uuid} cannot be programmed: no cyborg-agent "
-            "serves its host in this deployment"
+        context = request_state.context()
+        deployable_obj.get_by_uuid(context, uuid)  # 404 before any side effect
+        body = request_state.json_body()
+        validation.validate(schema.PROGRAM, body)
+        # Synchronous, as upstream: the conductor asks the agent of the device's host,
+        # which downloads the image and runs the vendor tool.
+        request_state.conductor().program_deployable(
+            context, deployable_uuid=uuid, image_uuid=body[0]["value"][0]["image_uuid"]
         )
+        deployable = deployable_obj.get_by_uuid(context, uuid)
+        return deployable_view.show(deployable, request_state.base_url())
 
 
 class AttributesController(rest.RestController):

@@ -1,0 +1,66 @@
+"""Client side of the agent's RPC API: how the conductor reaches the agent of a host.
+
+Each agent listens on topic ``cyborg-agent`` as server ``<[agent] resource_provider_name>``,
+the hostname its devices carry, so a call goes to ``server=device.hostname``.
+"""
+
+from typing import Any
+
+from oslo_config import cfg
+
+from cyborg.common import rpc
+from cyborg.common.context import RequestContext
+
+TOPIC = "cyborg-agent"
+
+# How much longer than [agent] program_timeout the conductor waits for the agent.
+PROGRAM_MARGIN = 10
+
+
+class AgentAPI:
+    """Calls to cyborg-agent; see cyborg.agent.manager.AgentManager for the versions.
+
+    Errors arrive as the cyborg.common.exception class the agent raised; an agent that
+    does not answer raises oslo_messaging.MessagingTimeout.
+    """
+
+    RPC_API_VERSION = "1.1"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self._client = rpc.get_client(conf, TOPIC, self.RPC_API_VERSION)
+
+    def _prepare(self, hostname: str, version: str, timeout: int | None = None) -> Any:
+        return self._client.prepare(server=hostname, version=version, timeout=timeout)
+
+    def get_inventory(self, context: RequestContext, hostname: str) -> list[dict[str, Any]]:
+        """What the host's drivers see now."""
+        return list(self._prepare(hostname, "1.0").call(context, "get_inventory"))
+
+    def report_now(self, context: RequestContext, hostname: str) -> dict[str, Any] | None:
+        """Make the host's agent discover and report at once."""
+        return self._prepare(hostname, "1.0").call(context, "report_now")
+
+    def fpga_program(
+        self,
+        context: RequestContext,
+        hostname: str,
+        *,
+        controlpath_id: dict[str, Any],
+        bitstream_uuid: str,
+        driver_name: str | None,
+    ) -> bool:
+        """Program the FPGA at ``controlpath_id`` (``{"cpid_type", "cpid_info"}``).
+
+        Waits ``[agent] program_timeout`` plus PROGRAM_MARGIN seconds.
+        """
+        timeout = self.conf.agent.program_timeout + PROGRAM_MARGIN
+        return bool(
+            self._prepare(hostname, "1.1", timeout).call(
+                context,
+                "fpga_program",
+                controlpath_id=controlpath_id,
+                bitstream_uuid=bitstream_uuid,
+                driver_name=driver_name,
+            )
+        )

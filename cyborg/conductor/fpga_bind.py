@@ -1,0 +1,71 @@
+"""FPGA programming as a step of binding an ARQ (device profile ``accel:*`` keys).
+
+A group with ``accel:bitstream_id=<image>`` asks for that Glance image on the FPGA;
+one with ``accel:function_id=<id>`` for the one active image whose
+``accel:function_id`` property is ``<id>``. Both at once is refused. When the
+deployable already holds the image, nothing is programmed. The agent reports the
+new function afterwards, which moves the provider's function traits in Placement.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from oslo_config import cfg
+from oslo_log import log
+
+from cyborg.clients import glance
+from cyborg.common import exception
+from cyborg.common.context import RequestContext
+from cyborg.conductor import program_flow
+from cyborg.objects import accelerator_request as arq_obj
+from cyborg.objects import deployable as deployable_obj
+
+LOG = log.getLogger(__name__)
+
+BITSTREAM_KEY = "accel:bitstream_id"
+FUNCTION_KEY = "accel:function_id"
+
+
+def needs_programming(group: Mapping[str, str]) -> bool:
+    return BITSTREAM_KEY in group or FUNCTION_KEY in group
+
+
+def requested_image(
+    conf: cfg.ConfigOpts, context: RequestContext, group: Mapping[str, str]
+) -> str | None:
+    """The image the group asks to program, or None; Invalid for both keys at once."""
+    if BITSTREAM_KEY in group and FUNCTION_KEY in group:
+        raise exception.Invalid(
+            reason=f"a device profile group may give {BITSTREAM_KEY} or {FUNCTION_KEY}, "
+            "not both"
+        )
+    if BITSTREAM_KEY in group:
+        return group[BITSTREAM_KEY]
+    if FUNCTION_KEY in group:
+        return glance.find_function_image(glance.adapter(conf, context), group[FUNCTION_KEY])
+    return None
+
+
+class FPGAProgrammingStep:
+    """The bind step that programs the FPGA (cyborg.conductor.arq_flow.BindStep)."""
+
+    def __init__(self, conf: cfg.ConfigOpts, agent: Any) -> None:
+        self.conf = conf
+        self.agent = agent  # cyborg.agent.rpcapi.AgentAPI
+
+    def needed(self, arq: arq_obj.AcceleratorRequest) -> bool:
+        return needs_programming(arq.device_profile_group)
+
+    def run(
+        self,
+        context: RequestContext,
+        arq: arq_obj.AcceleratorRequest,
+        deployable: deployable_obj.Deployable,
+    ) -> None:
+        image = requested_image(self.conf, context, arq.device_profile_group)
+        if image is None or deployable.bitstream_id == image:
+            return
+        LOG.info("Binding %s: programming image %s first", arq.uuid, image)
+        program_flow.program_deployable(
+            context, self.agent, deployable_uuid=deployable.uuid, image_uuid=image, for_bind=True
+        )

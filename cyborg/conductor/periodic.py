@@ -1,0 +1,93 @@
+"""The conductor's background work, in one thread beside its RPC server.
+
+Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale and finish
+binds a dead conductor left in BindStarted. Every ``[placement] audit_interval``
+seconds: resync Placement with every host's devices (drift repair). Every second, and
+at once when a bind wakes it: deliver the events owed to Nova. Several conductors may all run this;
+each step is safe to run concurrently.
+"""
+
+import datetime
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+from oslo_log import log
+
+from cyborg.clients import nova
+from cyborg.clients import placement as placement_client
+from cyborg.common import context as cyborg_context
+from cyborg.conductor import arq_flow, nova_notifier, placement_flow, report_flow
+
+LOG = log.getLogger(__name__)
+
+NOVA_POLL_SECONDS = 1.0
+
+
+class PeriodicTasks:
+    def __init__(self, conf: cfg.ConfigOpts, bind_step: arq_flow.BindStep | None = None) -> None:
+        self.conf = conf
+        self.bind_step = bind_step  # abandoned FPGA binds program again
+        self.nova = nova.from_conf(conf)
+        self.placement = (
+            placement_flow.PlacementSync(conf, placement_client.from_conf(conf))
+            if conf.placement.audit_interval and placement_client.is_configured(conf)
+            else None
+        )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="conductor-periodic", daemon=True)
+
+    @property
+    def notifies_nova(self) -> bool:
+        return self.nova is not None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def wake(self) -> None:
+        """Deliver Nova's events now instead of at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        context = cyborg_context.get_admin_context()
+        next_periodic = time.monotonic()
+        next_audit = time.monotonic() + self.conf.placement.audit_interval
+        while not self._stop.is_set():
+            if time.monotonic() >= next_periodic:
+                next_periodic = time.monotonic() + self.conf.periodic_interval
+                _safely(
+                    "Checking for silent hosts",
+                    report_flow.mark_silent_hosts_stale,
+                    self.conf,
+                    context,
+                )
+                _safely(
+                    "Finishing abandoned binds",
+                    arq_flow.resume_abandoned_binds,
+                    context,
+                    datetime.timedelta(seconds=self.conf.conductor.bind_timeout),
+                    self.notifies_nova,
+                    self.bind_step,
+                )
+            if self.placement is not None and time.monotonic() >= next_audit:
+                _safely("Placement audit", self.placement.audit, context)
+                next_audit = time.monotonic() + self.conf.placement.audit_interval
+            if self.nova is not None:
+                _safely("Telling Nova about binds", nova_notifier.deliver_due, context, self.nova)
+            self._wake.wait(NOVA_POLL_SECONDS)
+            self._wake.clear()
+
+
+def _safely(what: str, task: Callable[..., Any], *args: Any) -> None:
+    try:
+        task(*args)
+    except Exception:
+        LOG.exception("%s failed; trying again later", what)

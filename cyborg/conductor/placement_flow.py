@@ -1,0 +1,287 @@
+"""Keep Placement in step with the stored inventory, one host at a time.
+
+``PlacementSync.sync_host`` reads the host's deployables, finds its compute node
+provider by the host's name, reads our providers under it, plans
+(cyborg.conductor.placement_plan) and writes: custom classes and traits first, then
+new providers, inventories, traits, and last the deletions. A provider that still has
+allocations is never deleted: its whole inventory is reserved and a later sync deletes
+it once it is free.
+
+Callers hold the host's row lock (cyborg.objects.host.lock_or_create), so syncs of one
+host do not interleave; writes by others (Nova's allocations bump generations) are
+retried by the client. What a provider held after our last write is remembered with
+its generation, so a sync reads only the providers someone else changed since.
+"""
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+from oslo_config import cfg
+from oslo_log import log
+
+from cyborg.clients import placement as placement_client
+from cyborg.common import exception
+from cyborg.common.context import RequestContext
+from cyborg.conductor import placement_plan
+from cyborg.conductor.placement_plan import ActualProvider
+from cyborg.db import api as db_api
+from cyborg.objects import host as host_obj
+from cyborg.objects import provider as provider_obj
+from cyborg.objects.host_inventory import provider_uuid
+
+LOG = log.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class SyncResult:
+    hostname: str
+    created: list[str] = dataclasses.field(default_factory=list)
+    updated: list[str] = dataclasses.field(default_factory=list)
+    deleted: list[str] = dataclasses.field(default_factory=list)
+    kept: list[str] = dataclasses.field(default_factory=list)  # gone, but allocated
+    problems: list[str] = dataclasses.field(default_factory=list)
+    in_step: bool = True  # False: something failed, sync again on the next report
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.created)} created",
+            f"{len(self.updated)} updated",
+            f"{len(self.deleted)} deleted",
+            f"{len(self.kept)} kept while allocated",
+        ]
+        state = "in step" if self.in_step else "NOT in step"
+        return f"{self.hostname}: {', '.join(parts)}; {state}"
+
+
+class PlacementSync:
+    def __init__(self, conf: cfg.ConfigOpts, client: placement_client.PlacementClient) -> None:
+        self.conf = conf
+        self.client = client
+        self._seen: dict[str, ActualProvider] = {}  # uuid -> what our last write left
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> "PlacementSync | None":
+        """None, with a warning, when ``[placement]`` has no ``auth_type``."""
+        if not placement_client.is_configured(conf):
+            LOG.warning(
+                "[placement] auth_type is not set: devices are not published to Placement, "
+                "so Nova cannot schedule them"
+            )
+            return None
+        try:
+            return cls(conf, placement_client.from_conf(conf))
+        except exception.PlacementNotConfigured as err:
+            LOG.error("%s Devices are not published to Placement.", err.message)
+            return None
+
+    # -- the sync ---------------------------------------------------------------------
+
+    def sync_host(
+        self, context: RequestContext, hostname: str, *, full: bool = False
+    ) -> SyncResult:
+        """Make Placement match the stored deployables of ``hostname``.
+
+        ``full`` reads every provider again instead of trusting remembered generations.
+        """
+        started = time.monotonic()
+        desired, problems = placement_plan.desired_providers(provider_obj.load(context, hostname))
+        result = SyncResult(hostname, problems=problems)
+        try:
+            root = self._compute_node(hostname, bool(desired), result)
+            if root is not None:
+                actual = self._read(root, {p.uuid for p in desired}, full)
+                self._execute(placement_plan.plan(desired, actual), root, result)
+        except exception.CyborgException as err:  # Placement unreachable or refusing
+            result.problems.append(err.message)
+            result.in_step = False
+        result.seconds = time.monotonic() - started
+        for problem in result.problems:
+            LOG.warning("Placement sync of %s: %s", hostname, problem)
+        if result.created or result.updated or result.deleted or result.kept or not result.in_step:
+            LOG.info("Placement sync of %s", result.summary())
+        return result
+
+    def _compute_node(self, hostname: str, needed: bool, result: SyncResult) -> str | None:
+        provider = self.client.find_provider(hostname)
+        if provider is not None:
+            return provider.uuid
+        if not needed:
+            return None  # nothing to publish, so nothing of ours can be there
+        if self.conf.placement.create_compute_node_provider:
+            uuid = provider_uuid(hostname)
+            self.client.create_provider(uuid, hostname)
+            result.created.append(hostname)
+            return uuid
+        result.problems.append(
+            f"no resource provider named {hostname} in Placement: start nova-compute there, "
+            "make [agent] resource_provider_name the compute node's name, or set [placement] "
+            "create_compute_node_provider = true; trying again on the next report"
+        )
+        result.in_step = False
+        return None
+
+    def _read(self, root: str, wanted: set[str], full: bool) -> list[ActualProvider]:
+        """Our providers under ``root``: those we want, those named like ours, and
+        those with OWNER_CYBORG (asked only when the tree holds others)."""
+        children = [p for p in self.client.get_tree(root) if p.uuid != root]
+        ours = [
+            p for p in children if p.uuid in wanted or placement_plan.looks_ours(p.uuid, p.name)
+        ]
+        if len(ours) < len(children):
+            owned = {p.uuid for p in self.client.get_tree(root, [placement_plan.OWNER_TRAIT])}
+            ours += [p for p in children if p not in ours and p.uuid in owned]
+        actual = []
+        for rp in ours:
+            seen = self._seen.get(rp.uuid)
+            if full or seen is None or seen.generation != rp.generation:
+                seen = self._read_provider(rp.uuid, rp.name)
+            actual.append(seen)
+        return actual
+
+    def _read_provider(self, uuid: str, name: str) -> ActualProvider:
+        inventory_generation, inventories = self.client.get_inventories(uuid)
+        traits_generation, traits = self.client.get_provider_traits(uuid)
+        generation = traits_generation if traits_generation == inventory_generation else None
+        return self._remember(
+            ActualProvider(uuid, name, generation, inventories, frozenset(traits))
+        )
+
+    def _remember(self, provider: ActualProvider) -> ActualProvider:
+        with self._lock:
+            if provider.generation is None:
+                self._seen.pop(provider.uuid, None)
+            else:
+                self._seen[provider.uuid] = provider
+        return provider
+
+    def _known(self, uuid: str, name: str) -> ActualProvider:
+        return self._seen.get(uuid) or ActualProvider(uuid, name, None, {}, frozenset())
+
+    def _execute(self, plan: placement_plan.Plan, root: str, result: SyncResult) -> None:
+        for resource_class in sorted(plan.resource_classes):
+            self.client.ensure_resource_class(resource_class)
+        self.client.ensure_traits(plan.traits)
+        for provider in plan.create:
+            if self._guarded(result, provider.name, self._create, provider, root):
+                result.created.append(provider.name)
+        updated = set()
+        for set_inventories in plan.set_inventories:
+            if self._guarded(result, set_inventories.name, self._set_inventories, set_inventories):
+                updated.add(set_inventories.name)
+        for set_traits in plan.set_traits:
+            if self._guarded(result, set_traits.name, self._set_traits, set_traits):
+                updated.add(set_traits.name)
+        result.updated += sorted(updated)
+        for delete in plan.delete:
+            self._guarded(result, delete.name, self._delete, delete, result)
+
+    @staticmethod
+    def _guarded(
+        result: SyncResult, name: str, action: Callable[..., bool], *args: object
+    ) -> bool:
+        """Run one provider's action; a refusal concerns that provider only."""
+        try:
+            return action(*args)
+        except (exception.Conflict, exception.NotFound) as err:
+            result.problems.append(f"{name}: {err.message}")
+            result.in_step = False
+            return False
+
+    def _create(self, provider: placement_plan.DesiredProvider, root: str) -> bool:
+        try:
+            created: int | None = self.client.create_provider(
+                provider.uuid, provider.name, root
+            ).generation
+        except exception.ResourceProviderConflict:
+            # Another conductor syncing this host may have just created it: fill it in.
+            existing = self.client.get_provider(provider.uuid)
+            if existing is None or existing.parent_provider_uuid != root:
+                raise
+            created = None
+        generation = self.client.set_inventories(provider.uuid, provider.inventories, created)
+        generation = self.client.set_provider_traits(provider.uuid, provider.traits, generation)
+        self._remember(
+            ActualProvider(
+                provider.uuid, provider.name, generation, provider.inventories, provider.traits
+            )
+        )
+        return True
+
+    def _write_inventories(
+        self, uuid: str, name: str, inventories: placement_plan.Inventories
+    ) -> None:
+        known = self._known(uuid, name)
+        generation = self.client.set_inventories(uuid, inventories, known.generation)
+        self._remember(dataclasses.replace(known, generation=generation, inventories=inventories))
+
+    def _set_inventories(self, action: placement_plan.SetInventories) -> bool:
+        try:
+            self._write_inventories(action.uuid, action.name, action.inventories)
+        except exception.ResourceProviderInUse as err:
+            # A class in use would go (its resource class changed): keep it, reserved.
+            LOG.warning("%s: %s; kept wholly reserved until freed", action.name, err.message)
+            kept = placement_plan.keep_in_use(action)
+            if kept is not None:
+                self._write_inventories(action.uuid, action.name, kept)
+        return True
+
+    def _set_traits(self, action: placement_plan.SetTraits) -> bool:
+        known = self._known(action.uuid, action.name)
+        generation = self.client.set_provider_traits(action.uuid, action.traits, known.generation)
+        self._remember(dataclasses.replace(known, generation=generation, traits=action.traits))
+        return True
+
+    def _delete(self, action: placement_plan.DeleteProvider, result: SyncResult) -> bool:
+        """Delete the provider, or keep it with its inventory reserved while allocated."""
+        try:
+            self.client.delete_provider(action.uuid)
+        except exception.ResourceProviderInUse as err:
+            LOG.warning(
+                "Resource provider %s (%s) is gone from the inventory but %s: kept with its "
+                "inventory reserved; deleted by a later sync once free",
+                action.name,
+                action.uuid,
+                err.message,
+            )
+            kept = placement_plan.keep_in_use(action)
+            if kept is not None:
+                self._write_inventories(action.uuid, action.name, kept)
+            result.kept.append(action.name)
+            return True
+        with self._lock:
+            self._seen.pop(action.uuid, None)
+        result.deleted.append(action.name)
+        return True
+
+    # -- whole hosts and all of them --------------------------------------------------
+
+    def sync_locked(
+        self, context: RequestContext, hostname: str, *, full: bool = False
+    ) -> SyncResult:
+        """Sync under the host's row lock; a failure makes the next report sync again.
+
+        A host that never reported (devices from elsewhere) has no row: nothing to lock.
+        """
+        with db_api.context_manager.writer.using(context):
+            host_obj.lock(context, hostname)
+            result = self.sync_host(context, hostname, full=full)
+            if not result.in_step:
+                host_obj.forget_fingerprint(context, hostname)
+        return result
+
+    def audit(self, context: RequestContext, hostname: str | None = None) -> list[SyncResult]:
+        """Full resync (drift repair): every provider read again, every host or one."""
+        self.client.forget_known()
+        names = [hostname] if hostname else provider_obj.hostnames(context)
+        results = []
+        for name in names:
+            try:
+                results.append(self.sync_locked(context, name, full=True))
+            except Exception as err:  # one host's failure must not stop the audit
+                LOG.exception("Placement audit of %s failed", name)
+                results.append(SyncResult(name, problems=[str(err)], in_step=False))
+        return results

@@ -1,0 +1,89 @@
+"""Program an FPGA deployable with a Glance image, through the agent of its host.
+
+The conductor checks that the deployable is an FPGA with a control path, asks the
+agent on ``server=device.hostname`` (cyborg.agent.manager.fpga_program), and records
+the image as the deployable's ``bitstream_id`` when the agent succeeded (upstream
+Cyborg leaves it unset). The agent's errors (image not found, download or tool
+failure) reach the API as they are; an agent that does not answer is a 503.
+"""
+
+from typing import Any
+
+import oslo_messaging
+from oslo_log import log
+
+from cyborg.common import constants, exception
+from cyborg.common.context import RequestContext
+from cyborg.objects import accelerator_request as arq_obj
+from cyborg.objects import controlpath as controlpath_obj
+from cyborg.objects import deployable as deployable_obj
+from cyborg.objects import device as device_obj
+
+LOG = log.getLogger(__name__)
+
+IN_USE_STATES = (constants.ARQState.BIND_STARTED, constants.ARQState.BOUND)
+
+
+def _target(
+    context: RequestContext, deployable_uuid: str, *, for_bind: bool = False
+) -> tuple[deployable_obj.Deployable, device_obj.Device, controlpath_obj.ControlpathID]:
+    """The deployable, its device and control path; 409 unless it is a programmable FPGA.
+
+    Outside a bind, a deployable that accelerator requests hold is refused too.
+    """
+    deployable = deployable_obj.get_by_uuid(context, deployable_uuid)
+    device = device_obj.get_by_id(context, deployable.device_id)
+    if device.type != constants.DeviceType.FPGA.value:
+        raise exception.DeployableNotProgrammable(
+            uuid=deployable_uuid, reason=f"its device is a {device.type}, not an FPGA"
+        )
+    if (
+        not for_bind
+        and deployable.rp_uuid
+        and arq_obj.get_all(context, device_rp_uuid=deployable.rp_uuid, states=IN_USE_STATES)
+    ):
+        # Reprogramming would change the function under a running instance.
+        raise exception.DeployableNotProgrammable(
+            uuid=deployable_uuid, reason="accelerator requests are bound to it"
+        )
+    controlpaths = controlpath_obj.get_all(context, device_id=device.id)
+    if not controlpaths:
+        raise exception.DeployableNotProgrammable(
+            uuid=deployable_uuid, reason="its device has no control path"
+        )
+    return deployable, device, controlpaths[0]
+
+
+def program_deployable(
+    context: RequestContext,
+    agent: Any,
+    *,
+    deployable_uuid: str,
+    image_uuid: str,
+    for_bind: bool = False,
+) -> None:
+    """Program ``deployable_uuid`` with ``image_uuid``; ``agent`` is an AgentAPI.
+
+    ``for_bind``: the caller is binding an ARQ to it (cyborg.conductor.fpga_bind).
+    """
+    deployable, device, controlpath = _target(context, deployable_uuid, for_bind=for_bind)
+    LOG.info(
+        "Programming deployable %s on %s with image %s",
+        deployable.uuid,
+        device.hostname,
+        image_uuid,
+    )
+    try:
+        agent.fpga_program(
+            context,
+            device.hostname,
+            controlpath_id={
+                "cpid_type": controlpath.cpid_type,
+                "cpid_info": controlpath.cpid_info,
+            },
+            bitstream_uuid=image_uuid,
+            driver_name=deployable.driver_name,
+        )
+    except oslo_messaging.MessagingTimeout as err:
+        raise exception.AgentUnavailable(host=device.hostname) from err
+    deployable_obj.update(context, deployable.uuid, bitstream_id=image_uuid)

@@ -1,0 +1,57 @@
+"""What the Placement sync reads from the database, on every backend."""
+
+from oslo_config import cfg
+
+import cyborg.conf
+from cyborg.common import constants, inventory
+from cyborg.conductor import report_flow
+from cyborg.drivers import fake
+from cyborg.objects import device as device_obj
+from cyborg.objects import provider as provider_obj
+from cyborg.objects.host_inventory import provider_uuid
+
+
+def _store(db, hostname: str) -> None:  # type: ignore[no-untyped-def]
+    conf = cfg.ConfigOpts()
+    cyborg.conf.register_opts(conf)
+    conf([], project="cyborg")
+    devices = fake.default_inventory(hostname)
+    report_flow.report_inventory(
+        conf, db.context, hostname, inventory.fingerprint(devices), inventory.to_primitive(devices)
+    )
+
+
+def test_each_deployable_with_its_class_traits_and_status(db) -> None:  # type: ignore[no-untyped-def]
+    _store(db, "host-a")
+    _store(db, "host-b")
+    board = next(
+        d for d in device_obj.get_all(db.context, hostname="host-a") if d.model == "FakeDevice"
+    )
+    device_obj.update(db.context, board.uuid, status=constants.DeviceStatus.MAINTAINING)
+
+    with db.count_statements() as statements:
+        providers = provider_obj.load(db.context, "host-a")
+    assert len(statements) == 2
+    assert providers == [
+        provider_obj.DeployableProvider(
+            name="host-a_FakeDevice",
+            rp_uuid=provider_uuid("host-a_FakeDevice"),
+            num_accelerators=16,
+            resource_class="FPGA",
+            traits=("CUSTOM_FAKE_DEVICE",),
+            disabled=True,
+        ),
+        *(
+            provider_obj.DeployableProvider(
+                name=f"host-a_FakeGPU{i}",
+                rp_uuid=provider_uuid(f"host-a_FakeGPU{i}"),
+                num_accelerators=1,
+                resource_class="PGPU",
+                traits=("OWNER_CYBORG", "CUSTOM_FAKE_GPU"),
+                disabled=False,
+            )
+            for i in (0, 1)
+        ),
+    ]
+    assert provider_obj.load(db.context, "host-c") == []
+    assert provider_obj.hostnames(db.context) == ["host-a", "host-b"]
