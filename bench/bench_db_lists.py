@@ -57,7 +57,7 @@ def _measure(
         start = time.perf_counter()
         call()
         timings.append((time.perf_counter() - start) * 1000)
-    return timings, len([s for s in statements if s != "BEGIN"])
+    return timings, len([s for s in statements if not s.startswith("BEGIN")])
 
 
 def run_backend(backend: str, sizes: list[int], repeat: int) -> None:

@@ -61,7 +61,7 @@ class Database:
         def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
             # oslo.db emits an explicit BEGIN on SQLite (pysqlite's own is unreliable);
             # it is transaction control, not a query, and other backends send none.
-            if statement != "BEGIN":
+            if not statement.startswith("BEGIN"):
                 statements.append(statement)
 
         sa.event.listen(self.engine, "before_cursor_execute", record)

@@ -103,7 +103,11 @@ def make_engine(url: str) -> sa.Engine:
     """An engine configured as the service configures its own (oslo.db's engine factory)."""
     from oslo_db.sqlalchemy import engines
 
-    return engines.create_engine(url, sqlite_fk=True, mysql_sql_mode="TRADITIONAL")
+    from cyborg.db import api as db_api
+
+    engine = engines.create_engine(url, sqlite_fk=True, mysql_sql_mode="TRADITIONAL")
+    db_api.tune_engine(engine)
+    return engine
 
 
 def iter_tables_for_cleanup(metadata: sa.MetaData) -> Iterator[sa.Table]:

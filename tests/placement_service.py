@@ -5,7 +5,8 @@ fresh SQLite database by default), creates the schema with ``placement-manage db
 sync`` and serves ``placement.wsgi.api:application`` with gunicorn on a free loopback
 port. noauth2 takes the token ``admin`` as an administrator, so Cyborg reaches it with
 ``[placement] auth_type = admin_token``, ``token = admin`` and
-``endpoint_override = <endpoint>``.
+``endpoint_override = <endpoint>``. Given ``keystone_authtoken`` options, it checks
+tokens with Keystone instead (``auth_strategy = keystone``, as in production).
 
 Environment:
   CYBORG_TEST_PLACEMENT_DB  SQLAlchemy URL of an empty database for Placement
@@ -15,13 +16,12 @@ Environment:
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
+
+from tests import service_process
 
 WSGI_APP = "placement.wsgi.api:application"
 ADMIN_TOKEN = "admin"  # noauth2's administrator
@@ -41,14 +41,6 @@ def _bin(name: str) -> str:
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def _tail(path: str, lines: int = 40) -> str:
-    try:
-        with open(path, errors="replace") as log:
-            return "".join(log.readlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def _gunicorn_args() -> list[str]:
     """gunicorn >= 24 opens a control socket in ~/.gunicorn: one per service, not shared."""
     from gunicorn import config
@@ -58,8 +50,15 @@ def _gunicorn_args() -> list[str]:
 
 
 class PlacementService:
-    def __init__(self, directory: str, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: str,
+        database_url: str | None = None,
+        keystone_authtoken: dict[str, str] | None = None,
+    ) -> None:
+        """``keystone_authtoken``: run with ``auth_strategy = keystone`` and these options."""
         self.directory = directory
+        self.keystone_authtoken = keystone_authtoken
         self.database_url = database_url or os.environ.get(
             "CYBORG_TEST_PLACEMENT_DB", f"sqlite:///{os.path.join(directory, 'placement.sqlite')}"
         )
@@ -72,16 +71,21 @@ class PlacementService:
         return os.path.join(self.directory, "placement.conf")
 
     def _write_config(self) -> None:
+        auth = "noauth2" if self.keystone_authtoken is None else "keystone"
         with open(self.config_path, "w") as conf:
             conf.write(
                 "[DEFAULT]\ndebug = False\n"
-                "[api]\nauth_strategy = noauth2\n"
+                f"[api]\nauth_strategy = {auth}\n"
                 f"[placement_database]\nconnection = {self.database_url}\n"
             )
+            if self.keystone_authtoken is not None:
+                options = self.keystone_authtoken.items()
+                conf.write("[keystone_authtoken]\n" + "".join(f"{k} = {v}\n" for k, v in options))
 
     def _fail(self, what: str) -> None:
         raise PlacementUnavailable(
-            f"{what}. Last lines of {self.log_path}:\n{_tail(self.log_path)}\n{HOW_TO_FIX}"
+            f"{what}. Last lines of {self.log_path}:\n"
+            f"{service_process.tail(self.log_path)}\n{HOW_TO_FIX}"
         )
 
     def start(self, timeout: float = 60) -> str:
@@ -121,9 +125,9 @@ class PlacementService:
             if self._process.poll() is not None:
                 self._fail(f"gunicorn exited with {self._process.returncode}")
             if not endpoint:
-                match = _LISTENING.search(_tail(self.log_path, 200))
+                match = _LISTENING.search(service_process.tail(self.log_path, 200))
                 endpoint = match.group(1) if match else ""
-            if endpoint and _answers(endpoint):
+            if endpoint and service_process.answers(endpoint):
                 return endpoint
             time.sleep(0.1)
         self.stop()
@@ -131,23 +135,7 @@ class PlacementService:
         return ""  # not reached
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-
-
-def _answers(endpoint: str) -> bool:
-    """The version document answers (the root needs no token)."""
-    try:
-        with urllib.request.urlopen(endpoint + "/", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+        service_process.stop(self._process)
 
 
 @contextlib.contextmanager

@@ -46,3 +46,11 @@ if [ "${1:-}" = "--with-tests" ] && [ ! -x .venv/osc-intree/bin/openstack ]; the
   "$python" -m venv .venv/osc-intree
   quiet .venv/osc-intree/bin/python -m pip install -q python-openstackclient==10.5.0
 fi
+
+# tests/keystone_service.py runs a real Keystone; its requirements clash with Cyborg's,
+# so it gets a venv of its own too.
+if [ "${1:-}" = "--with-tests" ] && [ ! -x .venv/keystone/bin/gunicorn ]; then
+  echo "ensure-venv: installing keystone 30.0.0 into .venv/keystone"
+  "$python" -m venv .venv/keystone
+  quiet .venv/keystone/bin/python -m pip install -q keystone==30.0.0 gunicorn==27.0.1
+fi

@@ -13,7 +13,7 @@ import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log
 
-from cyborg.agent import programming
+from cyborg.agent import programming, vgpu
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.agent.rpcapi import TOPIC  # noqa: F401 - cyborg.cmd.agent listens on it
 from cyborg.common import context as cyborg_context
@@ -37,22 +37,25 @@ class AgentManager:
 
     * 1.0 - get_inventory, report_now.
     * 1.1 - fpga_program (upstream's name and arguments).
+    * 1.2 - create_vgpu_mdev, remove_vgpu_mdev (upstream's names and arguments).
 
     Keeps every method of older minor versions of its major version.
     """
 
-    target = oslo_messaging.Target(version="1.1")
+    target = oslo_messaging.Target(version="1.2")
 
     def __init__(
         self,
         tracker: ResourceTracker,
         conf: cfg.ConfigOpts | None = None,
         programmer: programming.Programmer | None = None,
+        mdevs: vgpu.Mdevs | None = None,
     ) -> None:
         self.tracker = tracker
         self.programmer = programmer or programming.Programmer(
             conf if conf is not None else cfg.CONF, tracker.drivers, tracker.hostname
         )
+        self.mdevs = mdevs or vgpu.Mdevs(tracker.hostname)
 
     def get_inventory(self, context: RequestContext) -> list[dict[str, Any]]:
         """What the drivers see now (for operators and debugging)."""
@@ -81,6 +84,21 @@ class AgentManager:
             target=self._report_quietly, name="report-after-program", daemon=True
         ).start()
         return done
+
+    @_answers
+    def create_vgpu_mdev(
+        self, context: RequestContext, pci_addr: str, asked_type: str, ah_uuid: str
+    ) -> None:
+        """Create mdev ``ah_uuid`` of vGPU type ``asked_type`` on PCI function ``pci_addr``;
+        one that exists already is left as it is."""
+        self.mdevs.create(pci_addr, asked_type, ah_uuid)
+
+    @_answers
+    def remove_vgpu_mdev(
+        self, context: RequestContext, pci_addr: str, asked_type: str, ah_uuid: str
+    ) -> None:
+        """Remove mdev ``ah_uuid``; one that is gone already is no error."""
+        self.mdevs.remove(pci_addr, asked_type, ah_uuid)
 
     def _report_quietly(self) -> None:
         try:

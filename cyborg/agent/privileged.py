@@ -1,19 +1,24 @@
-"""What cyborg-agent does as root: run an FPGA programming tool, nothing else.
+"""What cyborg-agent does as root: run an FPGA programming tool, and create or remove
+a vGPU mdev, nothing else.
 
 The agent runs unprivileged; oslo.privsep starts a root daemon on first use (with
 ``[cyborg_privileged] helper_command``, by default ``sudo privsep-helper ...``) and
 runs the entrypoints below in it. The daemon keeps the capabilities of
-cyborg.conf.privileged.CAPABILITIES. The one entrypoint accepts only an argv whose
+cyborg.conf.privileged.CAPABILITIES. run_programming_tool accepts only an argv whose
 executable is a known programming tool, so the daemon cannot be used to run anything
-else as root. No shell is involved.
+else as root. No shell is involved. create_mdev and remove_mdev write one uuid (or
+"1") to one sysfs file whose path they build from checked names (cyborg.agent.mdev)
+under the daemon's own ``[agent] sysfs_root``: the caller cannot choose the tree.
 """
 
 import subprocess
 from typing import Any
 
 from oslo_concurrency import processutils
+from oslo_config import cfg
 from oslo_privsep import priv_context
 
+from cyborg.agent import mdev
 from cyborg.conf import privileged as privileged_conf
 from cyborg.drivers import intel_fpga, xilinx_fpga
 
@@ -83,3 +88,25 @@ def run_programming_tool(argv: list[str], timeout: int) -> dict[str, Any]:
     else:
         result.update(exit_code=0, stdout=_tail(stdout), stderr=_tail(stderr))
     return result
+
+
+def _sysfs_root() -> str:
+    """The daemon's ``[agent] sysfs_root``: privsep-helper parses the agent's config files
+    into the global CONF, where importing cyborg.conf registered the option."""
+    return str(cfg.CONF.agent.sysfs_root)
+
+
+@context.entrypoint
+def create_mdev(parent: str, mdev_type: str, uuid: str) -> bool:
+    """Create mdev ``uuid`` of ``mdev_type`` on PCI function ``parent``.
+
+    True when created, False when it existed; ValueError for a name that is not a PCI
+    address, type name or uuid; cyborg.agent.mdev.MdevError when the kernel refuses.
+    """
+    return mdev.create(_sysfs_root(), parent, mdev_type, uuid)
+
+
+@context.entrypoint
+def remove_mdev(parent: str, mdev_type: str, uuid: str) -> bool:
+    """Remove mdev ``uuid``; True when removed, False when it was gone (errors as create)."""
+    return mdev.remove(_sysfs_root(), parent, mdev_type, uuid)

@@ -15,6 +15,8 @@ TOPIC = "cyborg-agent"
 
 # How much longer than [agent] program_timeout the conductor waits for the agent.
 PROGRAM_MARGIN = 10
+# Seconds the conductor waits for an mdev to be created or removed (a sysfs write).
+MDEV_TIMEOUT = 30
 
 
 class AgentAPI:
@@ -24,7 +26,7 @@ class AgentAPI:
     does not answer raises oslo_messaging.MessagingTimeout.
     """
 
-    RPC_API_VERSION = "1.1"
+    RPC_API_VERSION = "1.2"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
@@ -63,4 +65,32 @@ class AgentAPI:
                 bitstream_uuid=bitstream_uuid,
                 driver_name=driver_name,
             )
+        )
+
+    def create_vgpu_mdev(
+        self,
+        context: RequestContext,
+        hostname: str,
+        *,
+        pci_addr: str,
+        asked_type: str,
+        ah_uuid: str,
+    ) -> None:
+        """Create mdev ``ah_uuid`` of ``asked_type`` on ``pci_addr`` (idempotent)."""
+        self._prepare(hostname, "1.2", MDEV_TIMEOUT).call(
+            context, "create_vgpu_mdev", pci_addr=pci_addr, asked_type=asked_type, ah_uuid=ah_uuid
+        )
+
+    def remove_vgpu_mdev(
+        self,
+        context: RequestContext,
+        hostname: str,
+        *,
+        pci_addr: str,
+        asked_type: str,
+        ah_uuid: str,
+    ) -> None:
+        """Remove mdev ``ah_uuid`` of ``asked_type`` from ``pci_addr`` (idempotent)."""
+        self._prepare(hostname, "1.2", MDEV_TIMEOUT).call(
+            context, "remove_vgpu_mdev", pci_addr=pci_addr, asked_type=asked_type, ah_uuid=ah_uuid
         )

@@ -32,12 +32,17 @@ def parse(
             unbinds.append(uuid)
             continue
         values = {op["path"].lstrip("/"): op.get("value") for op in operations}
-        absent = [p for p in schema.BIND_PATHS if not values.get(p.lstrip("/"))]
+        required: tuple[str, ...] = schema.BIND_PATHS
+        if version.at_least(schema.STANDALONE_BIND_VERSION):
+            required = schema.STANDALONE_BIND_PATHS
+        absent = [p for p in required if not values.get(p.lstrip("/"))]
         if absent or any(value is None for value in values.values()):
             missing = ", ".join(absent) or "a value"
+            if absent == ["/device_rp_uuid"]:
+                missing += " (from microversion 2.4 Cyborg can pick the device itself)"
             raise exception.Invalid(reason=f"Fields absent in patch of {uuid}: {missing}")
         for key in ("device_rp_uuid", "instance_uuid"):
-            if not uuidutils.is_uuid_like(values[key]):
+            if key in values and not uuidutils.is_uuid_like(values[key]):
                 raise exception.InvalidParameterValue(
                     name=f"/{key} of {uuid}", reason="not a UUID"
                 )

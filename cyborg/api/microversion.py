@@ -6,6 +6,9 @@ Versions (each adds to the one before):
 * 2.1 - ``/project_id`` accepted in an ARQ bind patch (administrators only).
 * 2.2 - ``GET /v2/device_profiles/{name}`` accepts a profile name.
 * 2.3 - devices carry ``status`` (``enabled`` / ``maintaining``).
+* 2.4 - an ARQ bind patch may leave out ``/device_rp_uuid``: the conductor picks a
+  device on ``/hostname`` and claims it in Placement itself (standalone, no Nova),
+  within the project's quota (403 over it).
 """
 
 import re
@@ -38,7 +41,7 @@ class Version(NamedTuple):
 
 
 MIN_VERSION = Version(2, 0)
-MAX_VERSION = Version(2, 3)
+MAX_VERSION = Version(2, 4)
 
 
 class VersionNotAcceptable(exception.CyborgException):

@@ -146,6 +146,16 @@ def _uuid_path(name: str = "uuid") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+_BIND_DESCRIPTION = (
+    "Bind ('add' of /hostname, /device_rp_uuid, /instance_uuid) or unbind ('remove') "
+    "ARQs; needs a service token. From microversion 2.4 a bind may leave out "
+    "/device_rp_uuid: Cyborg then picks a free device on /hostname from Placement's "
+    "allocation candidates and claims it for /instance_uuid (any consumer uuid); 403 "
+    "when that exceeds the project's quota, 409 when no device is free, 503 without "
+    "Placement. Unbind and delete release what Cyborg claimed."
+)
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     return {
         str(code): {"description": "Error", "content": {JSON: {"schema": _ref("Error")}}}
@@ -323,8 +333,12 @@ def _paths() -> dict[str, Any]:
             },
             "patch": {
                 "operationId": "bind_or_unbind_accelerator_requests",
+                "description": _BIND_DESCRIPTION,
                 "requestBody": _body(arq_schema.PATCH),
-                "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404, 406, 409)},
+                "responses": {
+                    **_ok(202, None, "Accepted"),
+                    **_errors(400, 403, 404, 406, 409, 503),
+                },
             },
             "delete": {
                 "operationId": "delete_accelerator_requests",
@@ -340,9 +354,13 @@ def _paths() -> dict[str, Any]:
             },
             "patch": {
                 "operationId": "bind_or_unbind_accelerator_request",
+                "description": _BIND_DESCRIPTION,
                 "parameters": [_uuid_path()],
                 "requestBody": _body(arq_schema.PATCH),
-                "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404, 406, 409)},
+                "responses": {
+                    **_ok(202, None, "Accepted"),
+                    **_errors(400, 403, 404, 406, 409, 503),
+                },
             },
             "delete": {
                 "operationId": "delete_accelerator_request",

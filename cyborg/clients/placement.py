@@ -68,6 +68,18 @@ class ResourceProvider:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class ConsumerAllocations:
+    """GET /allocations/{consumer}: {provider uuid: {class: amount}} and the consumer's
+    generation, owner and type (None, None, None, None for a consumer with none)."""
+
+    allocations: dict[str, dict[str, int]]
+    generation: int | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    consumer_type: str | None = None
+
+
 def is_standard_resource_class(name: str) -> bool:
     return name in os_resource_classes.STANDARDS
 
@@ -345,6 +357,48 @@ class PlacementClient:
         url = "/allocation_candidates?" + parse.urlencode(list(query))
         return dict(self._request("GET", url, MV_CANDIDATES).json())
 
+    def get_consumer_allocations(self, consumer_uuid: str) -> ConsumerAllocations:
+        """GET /allocations/{consumer} at 1.38 (an unknown consumer has none)."""
+        body = self._request("GET", f"/allocations/{consumer_uuid}", MV_ALLOCATIONS).json()
+        return ConsumerAllocations(
+            allocations={rp: dict(a["resources"]) for rp, a in body["allocations"].items()},
+            generation=body.get("consumer_generation"),
+            project_id=body.get("project_id"),
+            user_id=body.get("user_id"),
+            consumer_type=body.get("consumer_type"),
+        )
+
+    def try_put_allocations(
+        self,
+        consumer_uuid: str,
+        allocations: Mapping[str, Mapping[str, int]],
+        *,
+        project_id: str,
+        user_id: str,
+        consumer_type: str = "INSTANCE",
+        consumer_generation: int | None = None,
+    ) -> str | None:
+        """Replace a consumer's allocations, {provider uuid: {class: amount}}, at 1.38.
+
+        Empty ``allocations`` remove them all. None when written; the detail of
+        Placement's 409 otherwise: another writer changed the consumer since
+        ``consumer_generation`` (None: a new consumer), or a provider lacks capacity.
+        """
+        body = {
+            "allocations": {rp: {"resources": dict(r)} for rp, r in allocations.items()},
+            "project_id": project_id,
+            "user_id": user_id,
+            "consumer_type": consumer_type,
+            "consumer_generation": consumer_generation,
+        }
+        response = self._request(
+            "PUT", f"/allocations/{consumer_uuid}", MV_ALLOCATIONS, body=body, ok=(204, 409)
+        )
+        if response.status_code == 204:
+            return None
+        code, detail = _error(response)
+        return f"{code} {detail}".strip()
+
     def put_allocations(
         self,
         consumer_uuid: str,
@@ -355,26 +409,17 @@ class PlacementClient:
         consumer_type: str = "INSTANCE",
         consumer_generation: int | None = None,
     ) -> None:
-        """Replace a consumer's allocations, {provider uuid: {class: amount}}, at 1.38."""
-        body = {
-            "allocations": {rp: {"resources": dict(r)} for rp, r in allocations.items()},
-            "project_id": project_id,
-            "user_id": user_id,
-            "consumer_type": consumer_type,
-            "consumer_generation": consumer_generation,
-        }
-
-        def conflict(code: str, detail: str) -> None:
-            raise exception.Conflict(reason=f"allocations of {consumer_uuid}: {detail}")
-
-        self._request(
-            "PUT",
-            f"/allocations/{consumer_uuid}",
-            MV_ALLOCATIONS,
-            body=body,
-            ok=(204,),
-            handle={409: conflict},
+        """As try_put_allocations, a 409 raised as Conflict."""
+        refused = self.try_put_allocations(
+            consumer_uuid,
+            allocations,
+            project_id=project_id,
+            user_id=user_id,
+            consumer_type=consumer_type,
+            consumer_generation=consumer_generation,
         )
+        if refused is not None:
+            raise exception.Conflict(reason=f"allocations of {consumer_uuid}: {refused}")
 
     def delete_allocations(self, consumer_uuid: str) -> None:
         """Remove every allocation of a consumer (idempotent)."""

@@ -5,6 +5,7 @@ and uses no-auth on 127.0.0.1.
 """
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from oslo_log import log
 from cyborg.cmd import api as api_cmd
 from cyborg.cmd import service
 from cyborg.db import migration
+from cyborg.wsgi import embedded_placement
 
 LOG = log.getLogger(__name__)
 
@@ -80,17 +82,27 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
     return conductor
 
 
-def usage(endpoint: str) -> str:
+def usage(root: str) -> str:
+    endpoint = f"{root}/v2"
+    placement = f"{root}{embedded_placement.PREFIX}"
     return "\n".join(
         [
             f"cyborg-aio: API ready at {endpoint} (no authentication; Ctrl-C stops it)",
-            "Try, with python-cyborgclient installed (tools/ensure-venv.sh --with-clients):",
+            f"cyborg-aio: Placement at {placement} (token {embedded_placement.ADMIN_TOKEN})",
+            "Try, with the clients installed (tools/ensure-venv.sh --with-clients):",
             f"  export OS_AUTH_TYPE=none OS_ENDPOINT={endpoint}",
             "  openstack accelerator device list --long",
             '  openstack accelerator device profile create gpu \'[{"resources:PGPU": "1"}]\'',
             "  openstack accelerator device profile list",
             "  openstack accelerator arq create gpu",
             "  openstack accelerator arq list",
+            "  openstack accelerator deployable list",
+            "  openstack accelerator arq bind ARQ_UUID $(hostname -f) INSTANCE_UUID "
+            "DEPLOYABLE_RP_UUID admin",
+            "The devices' resource providers in the embedded Placement:",
+            f"  openstack --os-auth-type admin_token --os-token {embedded_placement.ADMIN_TOKEN} "
+            f"--os-endpoint {placement} --os-placement-api-version 1.39 "
+            "resource provider list",
         ]
     )
 
@@ -118,6 +130,8 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
 
     def loop() -> None:
         context = cyborg_context.get_admin_context()
+        # The first report is synced to the embedded Placement, served on our port.
+        _wait_for_port(conf.api.port)
         while True:
             try:
                 tracker.report(context)
@@ -135,13 +149,30 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
     return thread
 
 
+def _wait_for_port(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 class _AIOServer(api_cmd.Gunicorn):
     def load(self) -> Any:
         app = super().load()  # configures the database for this process
+        placement = embedded_placement.application(self.conf.state_path)
+        LOG.info(
+            "cyborg-aio: embedded Placement at http://127.0.0.1:%s%s (token %s)",
+            self.conf.api.port,
+            embedded_placement.PREFIX,
+            embedded_placement.ADMIN_TOKEN,
+        )
         start_conductor(self.conf)
         start_agent(self.conf)
-        print(usage(f"http://127.0.0.1:{self.conf.api.port}/v2"), flush=True)
-        return app
+        print(usage(f"http://127.0.0.1:{self.conf.api.port}"), flush=True)
+        return embedded_placement.mount(app, placement)
 
 
 def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) -> int:
@@ -150,8 +181,10 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     service.prepare("cyborg-aio", DESCRIPTION, argv, conf)
     prepare_state(conf)
     configure_single_process(conf)
+    embedded_placement.client_options(
+        conf, f"http://127.0.0.1:{conf.port}{embedded_placement.PREFIX}"
+    )
     LOG.info("cyborg-aio: state in %s", conf.state_path)
-    # The embedded Placement joins with its own work.
     _AIOServer(conf).run()
     return 0
 

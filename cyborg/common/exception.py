@@ -140,6 +140,12 @@ class FPGAProgramError(Conflict):
     msg_fmt = "Programming the FPGA at %(address)s on host %(host)s failed: %(reason)s"
 
 
+class VGPUMdevError(Conflict):
+    """Creating or removing a vGPU mediated device on the agent failed."""
+
+    msg_fmt = "%(action)s vGPU mdev %(uuid)s on %(address)s of host %(host)s failed: %(reason)s"
+
+
 class ImageNotFound(Invalid):
     msg_fmt = "Image %(uuid)s was not found in the Image service (Glance)."
 
@@ -190,3 +196,25 @@ class ResourceProviderGenerationConflict(Conflict):
         "Resource provider %(uuid)s kept changing in Placement while %(action)s; "
         "gave up after %(attempts)d attempts."
     )
+
+
+class NoFreeAccelerator(Conflict):
+    msg_fmt = "No free accelerator on host %(host)s: %(reason)s"
+
+
+class ConsumerAllocationConflict(Conflict):
+    msg_fmt = (
+        "The allocations of consumer %(consumer)s kept changing in Placement; "
+        "gave up after %(attempts)d attempts."
+    )
+
+
+class QuotaExceeded(Forbidden):
+    """Over a per-project limit of the standalone binding path (cyborg.conductor.quota)."""
+
+    msg_fmt = "Quota exceeded for project %(project)s: %(details)s"
+
+
+class QuotaLimitsUnavailable(CyborgException):
+    msg_fmt = "The quota limits could not be read: %(reason)s"
+    code = 503

@@ -5,10 +5,25 @@ so two conductors (or two threads of one) racing for the same ARQ cannot both wi
 
     Initial|Unbound --bind--> BindStarted --handle claimed--> Bound
                                    \\--any failure--> BindFailed
-    any but Deleting --unbind--> Unbound          (delete = unbind + remove the row)
+    any but Deleting --unbind--> Unbound   (releasing Placement failed: UnbindFailed)
+    any --delete--> Deleting --allocations released--> (row removed)
 
 Each state is committed before the side effects of the next step start, and the
 event Nova is owed for a resolved ARQ is written in the transaction that resolves it.
+
+MDEV handles (vGPU, cyborg.conductor.vgpu_bind) take one more step, ordered so that
+no failure leaves a Bound ARQ without its mdev, or an mdev no handle accounts for:
+
+1. claim the handle; the ARQ stays BindStarted, holding it (committed);
+2. the agent creates the mdev named by the handle's uuid (idempotent);
+3. BindStarted -> Bound, holding that same handle, with Nova's event (committed).
+
+A failure at 2 or 3 moves the ARQ to BindFailed and lets go of the handle, which
+stays in use ("held") until the agent has removed the mdev, then is freed. Unbind and
+delete do the same: the handle is held in their transaction, the mdev removed after
+the commit, the handle freed last. A removal the agent does not answer is retried
+by the periodic task; a conductor that dies after 1 leaves a BindStarted ARQ that
+resume_abandoned_binds takes on from 2.
 """
 
 import contextlib
@@ -23,19 +38,21 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor import placement_claim, quota, standalone_bind, vgpu_bind
 from cyborg.db import api as db_api
 from cyborg.objects import accelerator_request as arq_obj
+from cyborg.objects import attach_handle, nova_notification
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device_profile as profile_obj
-from cyborg.objects import nova_notification
 
 LOG = log.getLogger(__name__)
 
 State = constants.ARQState
 
 # A binding names where the ARQ goes; project_id (optional) also changes its owner.
-REQUIRED_BINDING_KEYS = ("hostname", "device_rp_uuid", "instance_uuid")
-OPTIONAL_BINDING_KEYS = ("project_id",)
+# Without device_rp_uuid Cyborg picks the device and claims it (standalone_bind).
+REQUIRED_BINDING_KEYS = ("hostname", "instance_uuid")
+OPTIONAL_BINDING_KEYS = ("device_rp_uuid", "project_id")
 
 BINDABLE_STATES = frozenset({State.INITIAL, State.UNBOUND})
 # An instance with an ARQ in one of these is being or was bound: Nova binds all of an
@@ -142,19 +159,27 @@ def bind_arqs(
     notify_nova: bool = False,
     step: BindStep | None = None,
     run_later: RunLater | None = None,
+    claimer: placement_claim.Claimer | None = None,
+    limits: quota.Limits | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
 ) -> None:
     """Bind each ARQ to a free attach handle of the deployable at its ``device_rp_uuid``.
 
     All ARQs are attempted; those that fail end in BindFailed, and the first error is
     raised once every ARQ has been tried. With ``notify_nova``, each result is also
     written to the outbox of events for Nova, in the transaction that resolves it.
-    An ARQ that needs ``step`` (minutes of FPGA programming) is finished by
-    ``run_later`` once it is BindStarted, so the caller gets its answer at once.
+    An ARQ that needs ``step`` (minutes of FPGA programming) or ``mdevs`` (an agent
+    call) is finished by ``run_later`` once it is BindStarted, so the caller gets its
+    answer at once. Without ``mdevs``, MDEV handles bind as PCI ones do (no mdev).
+    A binding without ``device_rp_uuid`` is bound without Nova: ``claimer`` picks and
+    claims its device in Placement, within the quota ``limits`` (standalone_bind).
     """
     _check_bindings(bindings)
     arqs = _require_arqs(context, list(bindings), project_id)
     _refuse_hot_add(context, bindings)
+    standalone_bind.precheck(bindings, arqs, claimer, limits)
     errors: list[Exception] = []
+    unplaced: dict[str, Mapping[str, str]] = {}
     for uuid, binding in bindings.items():
         try:
             # Persisted before any side effect: a conductor that dies from here on
@@ -171,18 +196,69 @@ def bind_arqs(
         except Exception as err:
             errors.append(err)  # not ours: the ARQ is left as it was
             continue
+        if standalone_bind.is_standalone(binding):
+            unplaced[uuid] = binding  # placed below, with the other ARQs of its instance
+            continue
         finish = functools.partial(
-            _finish_bind, context, arqs[uuid], binding["device_rp_uuid"], notify_nova, step
+            _finish_bind, context, arqs[uuid], binding["device_rp_uuid"], notify_nova, step, mdevs
         )
-        if run_later is not None and step is not None and step.needed(arqs[uuid]):
+        if run_later is not None and _later(arqs[uuid], step, mdevs):
             run_later(finish)
             continue
         try:
             finish()
         except Exception as err:
             errors.append(err)
+    if unplaced and claimer is not None:
+        errors += _bind_standalone(
+            context, unplaced, arqs, claimer, limits, step, run_later, mdevs
+        )
     if errors:
         raise errors[0]
+
+
+def _bind_standalone(
+    context: RequestContext,
+    bindings: Mapping[str, Mapping[str, str]],
+    arqs: Mapping[str, arq_obj.AcceleratorRequest],
+    claimer: placement_claim.Claimer,
+    limits: quota.Limits | None,
+    step: BindStep | None,
+    run_later: RunLater | None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
+) -> list[Exception]:
+    """Claim devices for BindStarted ARQs, then finish them as Nova's (no Nova events)."""
+    claims, failed = standalone_bind.claim(context, bindings, arqs, claimer, limits)
+    errors: list[Exception] = []
+    for uuid, err in failed.items():
+        _mark_failed(context, uuid, _reason(err), False)
+        if err not in errors:
+            errors.append(err)
+    for uuid, claimed in claims.items():
+        finish = standalone_bind.releasing(
+            context,
+            claimer,
+            uuid,
+            claimed,
+            functools.partial(
+                _finish_bind, context, arqs[uuid], claimed.rp_uuid, False, step, mdevs
+            ),
+        )
+        if run_later is not None and _later(arqs[uuid], step, mdevs):
+            run_later(finish)
+            continue
+        try:
+            finish()
+        except Exception as err:
+            errors.append(err)
+    return errors
+
+
+def _later(
+    arq: arq_obj.AcceleratorRequest, step: BindStep | None, mdevs: vgpu_bind.MdevAgent | None
+) -> bool:
+    """Whether the ARQ's bind waits on an agent (FPGA programming, vGPU mdev)."""
+    return any(s is not None and s.needed(arq) for s in (step, mdevs))
 
 
 def _finish_bind(
@@ -191,26 +267,71 @@ def _finish_bind(
     device_rp_uuid: str,
     notify_nova: bool,
     step: BindStep | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
 ) -> None:
-    """BindStarted -> Bound with a claimed handle, or -> BindFailed with the reason."""
+    """BindStarted -> Bound with a claimed handle, or -> BindFailed with the reason.
+
+    An MDEV handle gets its mdev between the claim and Bound (the module's docstring);
+    a resumed bind that holds one already goes on from its mdev.
+    """
     uuid = arq.uuid
+    held = arq.attach_handle_id  # only a BindStarted ARQ holding an MDEV handle has one
     try:
-        deployable = deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
-        if step is not None and step.needed(arq):
-            step.run(context, arq, deployable)
-        # The claim's transaction writes first (see attach_free_handle): no read here.
+        if held is None:
+            handle = _claim(context, arq, device_rp_uuid, notify_nova, step, mdevs)
+            if handle.attach_type not in _hold_types(mdevs):
+                LOG.info("Bound accelerator request %s to attach handle %s", uuid, handle.uuid)
+                return
+            held = handle.id
+        if mdevs is not None:
+            vgpu_bind.create(context, mdevs, held)
         with db_api.context_manager.writer.using(context):
-            try:
-                handle = arq_obj.attach_free_handle(context, uuid, deployable_id=deployable.id)
-            except db_exc.DBReferenceError as err:  # an agent report removed it meanwhile
-                raise exception.DeviceRemovedDuringBind(rp_uuid=device_rp_uuid) from err
+            arq_obj.update_state(
+                context,
+                uuid,
+                expected={State.BIND_STARTED},
+                new_state=State.BOUND,
+                holding_handle=held,
+            )
             if notify_nova:
                 nova_notification.add(context, uuid, constants.NovaEventStatus.COMPLETED)
     except Exception as err:
         LOG.warning("Binding accelerator request %s failed: %s", uuid, err)
-        _mark_failed(context, uuid, _reason(err), notify_nova)
+        _mark_failed(context, uuid, _reason(err), notify_nova, held, mdevs)
         raise
-    LOG.info("Bound accelerator request %s to attach handle %s", uuid, handle.uuid)
+    LOG.info("Bound accelerator request %s to MDEV attach handle id=%s", uuid, held)
+
+
+def _hold_types(mdevs: vgpu_bind.MdevAgent | None) -> frozenset[str]:
+    """The handle types a bind claims before agent work: MDEV when there are agents."""
+    return arq_obj.HELD_TYPES if mdevs is not None else frozenset()
+
+
+def _claim(
+    context: RequestContext,
+    arq: arq_obj.AcceleratorRequest,
+    device_rp_uuid: str,
+    notify_nova: bool,
+    step: BindStep | None,
+    mdevs: vgpu_bind.MdevAgent | None,
+) -> attach_handle.AttachHandle:
+    """Run ``step``, then claim a free handle: the ARQ is Bound (with Nova's event), or
+    BindStarted holding an MDEV handle whose mdev the caller creates next."""
+    deployable = deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
+    if step is not None and step.needed(arq):
+        step.run(context, arq, deployable)
+    hold = _hold_types(mdevs)
+    # The claim's transaction writes first (see attach_free_handle): no read here.
+    with db_api.context_manager.writer.using(context):
+        try:
+            handle = arq_obj.attach_free_handle(
+                context, arq.uuid, deployable_id=deployable.id, hold_types=hold
+            )
+        except db_exc.DBReferenceError as err:  # an agent report removed it meanwhile
+            raise exception.DeviceRemovedDuringBind(rp_uuid=device_rp_uuid) from err
+        if notify_nova and handle.attach_type not in hold:
+            nova_notification.add(context, arq.uuid, constants.NovaEventStatus.COMPLETED)
+    return handle
 
 
 def _reason(err: Exception) -> str:
@@ -220,21 +341,27 @@ def _reason(err: Exception) -> str:
     return f"internal error ({type(err).__name__}); see the conductor log"
 
 
-def _mark_failed(context: RequestContext, uuid: str, reason: str, notify_nova: bool) -> None:
+def _mark_failed(
+    context: RequestContext,
+    uuid: str,
+    reason: str,
+    notify_nova: bool,
+    held: int | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
+) -> None:
+    """BindFailed; an ARQ holding MDEV handle ``held`` lets go of it, and its mdev (if
+    the agent made it) is removed after the commit."""
     try:
         with db_api.context_manager.writer.using(context):
-            arq_obj.update_state(
-                context,
-                uuid,
-                expected={State.BIND_STARTED},
-                new_state=State.BIND_FAILED,
-                bind_failure_reason=reason,
-            )
+            arq_obj.fail_bind(context, uuid, reason=reason, holding_handle=held)
             if notify_nova:
                 nova_notification.add(context, uuid, constants.NovaEventStatus.FAILED)
     except exception.CyborgException as err:
         # Unbound or deleted meanwhile: whoever did that owns its state now.
         LOG.info("Not marking accelerator request %s BindFailed: %s", uuid, err)
+        return
+    if held is not None:
+        vgpu_bind.remove_held(context, mdevs, [held])
 
 
 def resume_abandoned_binds(
@@ -242,6 +369,7 @@ def resume_abandoned_binds(
     older_than: datetime.timedelta,
     notify_nova: bool,
     step: BindStep | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
 ) -> list[str]:
     """Finish binds left in BindStarted for longer than ``older_than``.
 
@@ -257,16 +385,46 @@ def resume_abandoned_binds(
         )
         # A failure is logged and leaves the ARQ BindFailed: go on with the others.
         with contextlib.suppress(Exception):
-            _finish_bind(context, arq, arq.device_rp_uuid or "", notify_nova, step)
+            notify = notify_nova and not standalone_bind.is_standalone_arq(arq)
+            _finish_bind(context, arq, arq.device_rp_uuid or "", notify, step, mdevs)
     return [arq.uuid for arq in abandoned]
 
 
 def unbind_arqs(
-    context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
+    context: RequestContext,
+    *,
+    uuids: Sequence[str],
+    project_id: str | None = None,
+    claimer: placement_claim.Claimer | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
 ) -> None:
-    """Free the ARQs' attach handles and clear their binding (all or none)."""
-    # MDEV removal on the agent and Placement allocation clean-up go here.
-    arq_obj.unbind_many(context, uuids, project_id=project_id)
+    """Free the ARQs' attach handles and clear their binding (all or none).
+
+    Allocations Cyborg claimed for them are released first (``claimer``); if that
+    fails they become UnbindFailed with the reason, and unbinding them again retries.
+    The mdevs of MDEV handles, held until then, are removed after the commit.
+    """
+    arqs = _require_arqs(context, list(uuids), project_id)
+    try:
+        standalone_bind.release(claimer, arqs.values())
+    except Exception as err:
+        _mark_unbind_failed(context, list(arqs), _reason(err))
+        raise
+    held_mdevs = arq_obj.unbind_many(context, uuids, project_id=project_id)
+    vgpu_bind.remove_held(context, mdevs, held_mdevs)
+
+
+def _mark_unbind_failed(context: RequestContext, uuids: list[str], reason: str) -> None:
+    for uuid in uuids:
+        with contextlib.suppress(exception.CyborgException):  # changed meanwhile
+            arq_obj.update_state(
+                context,
+                uuid,
+                expected=arq_obj.UNBINDABLE_STATES,
+                new_state=State.UNBIND_FAILED,
+                bind_failure_reason=reason,
+            )
+    LOG.warning("Unbinding accelerator requests %s failed: %s", ", ".join(uuids), reason)
 
 
 def delete_arqs(
@@ -275,11 +433,46 @@ def delete_arqs(
     uuids: Sequence[str] | None = None,
     instance_uuid: str | None = None,
     project_id: str | None = None,
+    claimer: placement_claim.Claimer | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
 ) -> None:
-    """Delete by uuids (all or none) or by instance (idempotent), unbinding first."""
+    """Delete by uuids (all or none) or by instance (idempotent).
+
+    The ARQs become Deleting first (committed); then the allocations Cyborg claimed
+    for them are released (``claimer``), the rows removed and the mdevs of their
+    handles removed after that commit. A failure leaves them Deleting, which Nova
+    counts as resolved, and finish_abandoned_deletes completes them later.
+    """
     if (uuids is None) == (instance_uuid is None):
         raise exception.Invalid(reason="delete accelerator requests by uuids or by instance")
-    # MDEV removal on the agent goes here, as in unbind.
-    arq_obj.delete_releasing_handles(
+    deleting = arq_obj.mark_deleting(
         context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
     )
+    _finish_delete(context, deleting, claimer, mdevs)
+
+
+def _finish_delete(
+    context: RequestContext,
+    uuids: Sequence[str],
+    claimer: placement_claim.Claimer | None,
+    mdevs: vgpu_bind.MdevAgent | None,
+) -> None:
+    if not uuids:
+        return
+    standalone_bind.release(claimer, arq_obj.get_all(context, uuids=list(uuids)))
+    held_mdevs = arq_obj.delete_deleting(context, uuids)
+    vgpu_bind.remove_held(context, mdevs, held_mdevs)
+
+
+def finish_abandoned_deletes(
+    context: RequestContext,
+    older_than: datetime.timedelta,
+    claimer: placement_claim.Claimer | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
+) -> list[str]:
+    """Complete deletions left Deleting for longer than ``older_than``; their uuids."""
+    stuck = arq_obj.get_deleting_before(context, timeutils.utcnow() - older_than)
+    if stuck:
+        LOG.warning("Finishing the deletion of accelerator requests %s", ", ".join(stuck))
+        _finish_delete(context, stuck, claimer, mdevs)
+    return stuck

@@ -16,9 +16,12 @@ from cyborg.conductor import (
     arq_flow,
     device_profile_flow,
     inventory_flow,
+    placement_claim,
     placement_flow,
     program_flow,
+    quota,
     report_flow,
+    vgpu_bind,
 )
 
 P = ParamSpec("P")
@@ -38,18 +41,20 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.2")
+    target = oslo_messaging.Target(version="1.3")
 
     def __init__(
         self,
         conf: cfg.ConfigOpts | None = None,
         tasks: Any = None,
         bind_step: arq_flow.BindStep | None = None,
+        mdevs: vgpu_bind.MdevAgent | None = None,
     ) -> None:
         # For the Placement and Nova clients that later flows need.
         self.conf = conf
         self.tasks = tasks  # cyborg.conductor.periodic.PeriodicTasks: Nova's events
         self.bind_step = bind_step  # FPGA programming during binds
+        self.mdevs = mdevs  # vGPU mdevs created and removed by the agents
         # Binds that program an FPGA finish here, after bind_arqs has answered.
         self._bind_pool = futures.ThreadPoolExecutor(4, thread_name_prefix="bind")
         self._agent: agent_rpcapi.AgentAPI | None = None  # made on first use
@@ -63,6 +68,11 @@ class ConductorManager:
             self._placement = placement_flow.PlacementSync.from_conf(self.conf or cfg.CONF)
             self._placement_loaded = True
         return self._placement
+
+    @property
+    def claimer(self) -> placement_claim.Claimer | None:
+        """Claims devices for binds without Nova; None when Placement is not configured."""
+        return None if self.placement is None else placement_claim.Claimer(self.placement.client)
 
     @_answers
     def create_device_profile(
@@ -130,6 +140,9 @@ class ConductorManager:
                 notify_nova=notify_nova,
                 step=self.bind_step,
                 run_later=self._run_later,
+                claimer=self.claimer,
+                limits=quota.limits_from_conf(self.conf or cfg.CONF, context),
+                mdevs=self.mdevs,
             )
         finally:
             self._wake_tasks()
@@ -146,7 +159,9 @@ class ConductorManager:
     def unbind_arqs(
         self, context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
     ) -> None:
-        arq_flow.unbind_arqs(context, uuids=uuids, project_id=project_id)
+        arq_flow.unbind_arqs(
+            context, uuids=uuids, project_id=project_id, claimer=self.claimer, mdevs=self.mdevs
+        )
 
     @_answers
     def delete_arqs(
@@ -158,7 +173,12 @@ class ConductorManager:
         project_id: str | None = None,
     ) -> None:
         arq_flow.delete_arqs(
-            context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
+            context,
+            uuids=uuids,
+            instance_uuid=instance_uuid,
+            project_id=project_id,
+            claimer=self.claimer,
+            mdevs=self.mdevs,
         )
 
     @_answers

@@ -1,7 +1,8 @@
 """The conductor's background work, in one thread beside its RPC server.
 
-Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale and finish
-binds a dead conductor left in BindStarted. Every ``[placement] audit_interval``
+Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale, finish
+binds a dead conductor left in BindStarted, and retry the removal of vGPU mdevs an
+agent did not answer for (cyborg.conductor.vgpu_bind). Every ``[placement] audit_interval``
 seconds: resync Placement with every host's devices (drift repair). Every second, and
 at once when a bind wakes it: deliver the events owed to Nova. Several conductors may all run this;
 each step is safe to run concurrently.
@@ -19,7 +20,14 @@ from oslo_log import log
 from cyborg.clients import nova
 from cyborg.clients import placement as placement_client
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import arq_flow, nova_notifier, placement_flow, report_flow
+from cyborg.conductor import (
+    arq_flow,
+    nova_notifier,
+    placement_claim,
+    placement_flow,
+    report_flow,
+    vgpu_bind,
+)
 
 LOG = log.getLogger(__name__)
 
@@ -27,9 +35,15 @@ NOVA_POLL_SECONDS = 1.0
 
 
 class PeriodicTasks:
-    def __init__(self, conf: cfg.ConfigOpts, bind_step: arq_flow.BindStep | None = None) -> None:
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        bind_step: arq_flow.BindStep | None = None,
+        mdevs: vgpu_bind.MdevAgent | None = None,
+    ) -> None:
         self.conf = conf
         self.bind_step = bind_step  # abandoned FPGA binds program again
+        self.mdevs = mdevs  # abandoned vGPU binds create their mdev; held handles retry
         self.nova = nova.from_conf(conf)
         self.placement = (
             placement_flow.PlacementSync(conf, placement_client.from_conf(conf))
@@ -76,7 +90,25 @@ class PeriodicTasks:
                     datetime.timedelta(seconds=self.conf.conductor.bind_timeout),
                     self.notifies_nova,
                     self.bind_step,
+                    self.mdevs,
                 )
+                _safely(
+                    "Finishing abandoned deletions",
+                    arq_flow.finish_abandoned_deletes,
+                    context,
+                    datetime.timedelta(seconds=self.conf.conductor.bind_timeout),
+                    None
+                    if self.placement is None
+                    else placement_claim.Claimer(self.placement.client),
+                    self.mdevs,
+                )
+                if self.mdevs is not None:
+                    _safely(
+                        "Removing the mdevs of held vGPU handles",
+                        vgpu_bind.remove_abandoned,
+                        context,
+                        self.mdevs,
+                    )
             if self.placement is not None and time.monotonic() >= next_audit:
                 _safely("Placement audit", self.placement.audit, context)
                 next_audit = time.monotonic() + self.conf.placement.audit_interval

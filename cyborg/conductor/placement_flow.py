@@ -7,7 +7,7 @@ new providers, inventories, traits, and last the deletions. A provider that stil
 allocations is never deleted: its whole inventory is reserved and a later sync deletes
 it once it is free.
 
-Callers hold the host's row lock (cyborg.objects.host.lock_or_create), so syncs of one
+Callers hold the host's row lock (cyborg.objects.host.lock), so syncs of one
 host do not interleave; writes by others (Nova's allocations bump generations) are
 retried by the client. What a provider held after our last write is remembered with
 its generation, so a sync reads only the providers someone else changed since.

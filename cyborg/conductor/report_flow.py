@@ -14,6 +14,7 @@ import datetime
 from typing import Any
 
 from oslo_config import cfg
+from oslo_db import api as oslo_db_api
 from oslo_log import log
 from oslo_utils import timeutils
 
@@ -32,6 +33,13 @@ def _liveness_due(conf: cfg.ConfigOpts, host: host_obj.Host) -> bool:
     return host.state != constants.HostState.UP or timeutils.utcnow() - host.last_seen_at > every
 
 
+class _UnknownHost(Exception):
+    """The host has no row yet: end the transaction, create the row, report again."""
+
+
+@oslo_db_api.wrap_db_retry(
+    max_retries=3, retry_on_deadlock=True, retry_interval=0.05, max_retry_interval=1, jitter=True
+)
 def report_inventory(
     conf: cfg.ConfigOpts,
     context: RequestContext,
@@ -41,8 +49,26 @@ def report_inventory(
     placement: placement_flow.PlacementSync | None = None,
 ) -> dict[str, Any]:
     """Store a changed inventory and, when ``placement`` is given, publish it there."""
+    try:
+        return _report(conf, context, hostname, fingerprint, devices, placement)
+    except _UnknownHost:
+        # Created apart: inserting under the report's locks deadlocks on MariaDB.
+        host_obj.create_if_missing(context, hostname)
+        return _report(conf, context, hostname, fingerprint, devices, placement)
+
+
+def _report(
+    conf: cfg.ConfigOpts,
+    context: RequestContext,
+    hostname: str,
+    fingerprint: str,
+    devices: list[dict[str, Any]] | None,
+    placement: placement_flow.PlacementSync | None,
+) -> dict[str, Any]:
     with db_api.context_manager.writer.using(context):
-        host = host_obj.lock_or_create(context, hostname)
+        host = host_obj.lock(context, hostname)
+        if host is None:
+            raise _UnknownHost()
         if devices is None:
             if host.inventory_fingerprint != fingerprint:
                 return {"need_inventory": True}

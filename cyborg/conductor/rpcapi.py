@@ -30,6 +30,8 @@ class ConductorAPI:
       unbind_arqs, delete_arqs, create_attribute, delete_attribute, set_device_status.
     * 1.1 - report_inventory (agents).
     * 1.2 - program_deployable.
+    * 1.3 - bind_arqs takes bindings without device_rp_uuid (the conductor claims the
+      device in Placement); sent at 1.3 only when one is there.
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -40,7 +42,7 @@ class ConductorAPI:
     old conductor, is left for when a second minor version exists.
     """
 
-    RPC_API_VERSION = "1.2"
+    RPC_API_VERSION = "1.3"
 
     def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
         """Call the conductors on ``topic``, by default ``[conductor] topic``."""
@@ -123,17 +125,19 @@ class ConductorAPI:
         bindings: Mapping[str, Mapping[str, str]],
         project_id: str | None = None,
     ) -> None:
-        """Bind ARQs: uuid -> {hostname, device_rp_uuid, instance_uuid[, project_id]}.
+        """Bind ARQs: uuid -> {hostname, instance_uuid[, device_rp_uuid][, project_id]}.
 
-        A binding's ``project_id`` sets the ARQ's owner; the argument ``project_id``
-        limits the call to that project's ARQs (others are 404). 400 if an ARQ of the
-        instance is already bound or binding. Every ARQ is tried; failed ones end in
+        Without ``device_rp_uuid`` the conductor picks and claims the device in
+        Placement (403 over quota, 409 when none is free). A binding's ``project_id``
+        sets the ARQ's owner; the argument ``project_id`` limits the call to that
+        project's ARQs (others are 404). 400 if an ARQ of the instance is already bound
+        or binding. Every ARQ is tried; failed ones end in
         BindFailed and the first error is raised after all were tried.
         """
         self._call(
             context,
             "bind_arqs",
-            "1.0",
+            "1.3" if any(not b.get("device_rp_uuid") for b in bindings.values()) else "1.0",
             bindings={uuid: dict(binding) for uuid, binding in bindings.items()},
             project_id=project_id,
         )

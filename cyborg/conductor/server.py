@@ -8,7 +8,7 @@ from oslo_config import cfg
 
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import rpc
-from cyborg.conductor import fpga_bind, manager, periodic
+from cyborg.conductor import fpga_bind, manager, periodic, vgpu_bind
 
 
 @dataclasses.dataclass
@@ -22,9 +22,11 @@ def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
 
     ``background`` also runs the periodic tasks (tests of one call leave them out).
     """
-    bind_step = fpga_bind.FPGAProgrammingStep(conf, agent_rpcapi.AgentAPI(conf))
-    tasks = periodic.PeriodicTasks(conf, bind_step) if background else None
-    endpoint = manager.ConductorManager(conf, tasks, bind_step)
+    agent = agent_rpcapi.AgentAPI(conf)
+    bind_step = fpga_bind.FPGAProgrammingStep(conf, agent)
+    mdevs = vgpu_bind.MdevAgent(agent)
+    tasks = periodic.PeriodicTasks(conf, bind_step, mdevs) if background else None
+    endpoint = manager.ConductorManager(conf, tasks, bind_step, mdevs)
     target = oslo_messaging.Target(topic=conf.conductor.topic, server=conf.host)
     server = rpc.get_server(conf, target, [endpoint])
     server.start()

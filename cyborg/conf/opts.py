@@ -22,6 +22,7 @@ from cyborg.conf import (
     pci,
     placement,
     privileged,
+    quota,
     service_user,
 )
 
@@ -40,6 +41,7 @@ MODULES = [
     pci,
     placement,
     privileged,
+    quota,
     service_user,
 ]
 

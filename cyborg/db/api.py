@@ -6,6 +6,7 @@ Readers and writers are declared with ``@context_manager.reader`` and
 
 from typing import Any
 
+import sqlalchemy as sa
 from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 
@@ -36,6 +37,51 @@ def configure(conf: cfg.ConfigOpts) -> None:
     options = {name: conf.database[name] for name in _ENGINE_OPTIONS if name in conf.database}
     # SQLite leaves foreign keys unenforced unless asked; the schema relies on them.
     context_manager.configure(sqlite_fk=True, **options)
+    tune_engine(get_engine())
+
+
+def tune_engine(engine: sa.Engine) -> None:
+    """Transaction behaviour the data-access code relies on, per database.
+
+    MySQL/MariaDB run READ COMMITTED: the code serializes with row locks and
+    compare-and-swap, never with REPEATABLE READ's snapshots, and REPEATABLE READ's gap
+    locks on empty ranges (a first report locking a host that has no devices yet)
+    made concurrent inserts of different hosts deadlock. PostgreSQL's default is
+    already READ COMMITTED. SQLite: see _serialize_sqlite_writers.
+    """
+    if engine.dialect.name == "mysql":
+
+        @sa.event.listens_for(engine, "connect")
+        def _read_committed(dbapi_connection: Any, record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+        engine.dispose()  # oslo.db connected once already, before this listener
+
+    _serialize_sqlite_writers(engine)
+
+
+def _serialize_sqlite_writers(engine: sa.Engine) -> None:
+    """Begin every SQLite transaction with BEGIN IMMEDIATE (the write lock, up front).
+
+    A deferred transaction that reads and then writes cannot wait for a concurrent
+    writer: SQLite fails it at once with "database is locked". Taking the lock at BEGIN
+    makes it wait (up to the driver's busy timeout) instead. SQLite is the all-in-one's
+    database, so serializing its transactions costs little.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    # oslo.db emits a plain BEGIN in its own listener (and marks the connection
+    # "in_transaction" until commit or rollback): ours replaces it.
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, "__name__", "") == "_sqlite_emit_begin":
+            sa.event.remove(engine, "begin", listener)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin_immediate(connection: sa.Connection) -> None:
+        if "in_transaction" not in connection.info:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.info["in_transaction"] = True
 
 
 def get_engine() -> Any:

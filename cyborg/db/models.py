@@ -251,6 +251,10 @@ class ExtendedAcceleratorRequest(TimestampMixin, Base):
     )
     # Why the last bind failed (BindFailed), for operators; cleared by the next bind.
     bind_failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    # JSON {resource class: amount}: this ARQ's share of its instance's allocation on
+    # device_rp_uuid, claimed by Cyborg (a bind without device_rp_uuid). NULL when the
+    # allocation, if any, is Nova's: Cyborg never changes those.
+    claimed_resources: Mapped[str | None] = mapped_column(sa.Text)
 
     attach_handle: Mapped[AttachHandle | None] = relationship(lazy="raise", viewonly=True)
     deployable: Mapped[Deployable | None] = relationship(lazy="raise", viewonly=True)

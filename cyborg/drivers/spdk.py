@@ -14,8 +14,8 @@ fields of SPDK's ``doc/jsonrpc.md``:
 
 One device per exported subsystem or controller, one deployable with one
 accelerator. The control path is not a PCI address: it is canonical JSON with a
-``type`` key (``{"nqn": ..., "type": "NVMF"}``, ``{"ctrlr": ..., "type": "VHOST"}``).
-The database records every control path with cpid_type PCI until a SPDK type exists.
+``type`` key (``{"nqn": ..., "type": "NVMF"}``, ``{"ctrlr": ..., "type": "VHOST"}``),
+stored with cpid_type NVMF or VHOST.
 There are no attach handles: upstream Cyborg has no attach type for an NVMe-oF
 target or a vhost-user socket (only PCI and MDEV).
 

@@ -54,6 +54,8 @@ class AcceleratorRequest:
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
     bind_failure_reason: str | None
+    # This ARQ's share of its instance's allocation, claimed by Cyborg (standalone bind).
+    claimed_resources: dict[str, int] | None = None
     # Joined from the attach handle and deployable the ARQ is bound to.
     attach_handle_type: str | None = None
     attach_handle_uuid: str | None = None
@@ -83,6 +85,7 @@ def _from_result(result: Any) -> list[AcceleratorRequest]:
                 AcceleratorRequest,
                 row,
                 device_profile_group=jsonutils.loads(row.device_profile_group),
+                claimed_resources=claimed_from_json(row.claimed_resources),
                 attach_handle_type=handle_type,
                 attach_handle_uuid=handle_uuid,
                 attach_handle_info=jsonutils.loads(handle_info) if handle_info else None,
@@ -90,6 +93,10 @@ def _from_result(result: Any) -> list[AcceleratorRequest]:
             )
         )
     return arqs
+
+
+def claimed_from_json(value: str | None) -> dict[str, int] | None:
+    return None if value is None else {rc: int(n) for rc, n in jsonutils.loads(value).items()}
 
 
 def _owned(stmt: Any, project_id: str | None) -> Any:
@@ -187,16 +194,21 @@ def update_state(
     *,
     expected: Collection[str],
     new_state: str,
+    holding_handle: int | None = None,
     **values: Any,
 ) -> None:
-    """Compare-and-swap: move ``uuid`` to ``new_state`` only from one of ``expected``.
+    """Compare-and-swap: move ``uuid`` to ``new_state`` only from one of ``expected``
+    (and only while it holds attach handle ``holding_handle``, when given).
 
     Of two callers racing for the same transition, exactly one succeeds; the other
     gets ARQStateConflict naming the state it found.
     """
+    where = [ARQ_MODEL.uuid == uuid, ARQ_MODEL.state.in_(list(expected))]
+    if holding_handle is not None:
+        where.append(ARQ_MODEL.attach_handle_id == holding_handle)
     result = context.session.execute(
         sa.update(ARQ_MODEL)
-        .where(ARQ_MODEL.uuid == uuid, ARQ_MODEL.state.in_(list(expected)))
+        .where(*where)
         .values(state=new_state, updated_at=timeutils.utcnow(), **values)
     )
     if base.rowcount(result) == 1:
@@ -204,9 +216,10 @@ def update_state(
     actual = context.session.scalar(sa.select(ARQ_MODEL.state).where(ARQ_MODEL.uuid == uuid))
     if actual is None:
         raise exception.ARQNotFound(uuid=uuid)
-    raise exception.ARQStateConflict(
-        uuid=uuid, actual=actual, expected=", ".join(sorted(expected))
-    )
+    wanted = ", ".join(sorted(expected))
+    if holding_handle is not None:
+        wanted += f" (holding attach handle id={holding_handle})"
+    raise exception.ARQStateConflict(uuid=uuid, actual=actual, expected=wanted)
 
 
 @db_api.context_manager.writer
@@ -244,6 +257,10 @@ UNBINDABLE_STATES = frozenset(
     }
 )
 
+# Handles that stay in use after their ARQ lets go of them, until the agent has removed
+# what the bind made on the host (the mdev); see cyborg.objects.attach_handle.
+HELD_TYPES = frozenset({constants.AttachType.MDEV.value})
+
 # What unbinding clears; the ARQ keeps its project and profile group.
 _UNBOUND_VALUES: dict[str, Any] = {
     "hostname": None,
@@ -251,6 +268,7 @@ _UNBOUND_VALUES: dict[str, Any] = {
     "instance_uuid": None,
     "attach_handle_id": None,
     "deployable_id": None,
+    "claimed_resources": None,  # released in Placement before the unbind
 }
 
 
@@ -267,10 +285,13 @@ def get_uuids_for_instances(
 
 @db_api.context_manager.writer
 def attach_free_handle(
-    context: RequestContext, uuid: str, *, deployable_id: int
+    context: RequestContext, uuid: str, *, deployable_id: int, hold_types: Collection[str] = ()
 ) -> attach_handle.AttachHandle:
     """Claim a free handle of the deployable for a BindStarted ARQ and make it Bound.
 
+    A handle of one of ``hold_types`` (MDEV: the agent creates its mdev first) leaves
+    the ARQ BindStarted, holding the handle; update_state(..., holding_handle=) makes
+    it Bound once the agent is done, fail_bind lets go of it.
     One transaction: if the ARQ left BindStarted meanwhile (unbound, deleted), nothing
     changes; if no handle is free, the ARQ stays BindStarted (NoFreeAttachHandle).
     The ARQ is written before the handle is read: on SQLite that first write takes the
@@ -281,17 +302,43 @@ def attach_free_handle(
         context,
         uuid,
         expected={constants.ARQState.BIND_STARTED},
-        new_state=constants.ARQState.BOUND,
+        new_state=constants.ARQState.BIND_STARTED,
         deployable_id=deployable_id,
     )
     handle = attach_handle.claim_free(context, deployable_id)
+    values: dict[str, Any] = {"attach_handle_id": handle.id}
+    if handle.attach_type not in hold_types:
+        values["state"] = constants.ARQState.BOUND.value
     context.session.execute(
         sa.update(ARQ_MODEL)
         .where(ARQ_MODEL.uuid == uuid)
-        .values(attach_handle_id=handle.id)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return handle
+
+
+@db_api.context_manager.writer
+def fail_bind(
+    context: RequestContext, uuid: str, *, reason: str, holding_handle: int | None = None
+) -> None:
+    """BindStarted -> BindFailed with ``reason`` (ARQStateConflict from any other state).
+
+    An ARQ that holds ``holding_handle`` (claimed with ``hold_types``) lets go of it,
+    and the handle stays in use, held until its mdev is removed (attach_handle).
+    """
+    let_go = {} if holding_handle is None else {"attach_handle_id": None, "deployable_id": None}
+    update_state(
+        context,
+        uuid,
+        expected={constants.ARQState.BIND_STARTED},
+        new_state=constants.ARQState.BIND_FAILED,
+        holding_handle=holding_handle,
+        bind_failure_reason=reason,
+        **let_go,
+    )
+    if holding_handle is not None:
+        attach_handle.release_many(context, [holding_handle], hold_types=HELD_TYPES)
 
 
 class _Locked(NamedTuple):
@@ -299,11 +346,20 @@ class _Locked(NamedTuple):
     uuid: str
     state: str
     attach_handle_id: int | None
+    attach_type: str | None
 
 
 def _lock(context: RequestContext, where: Any, project_id: str | None) -> list[_Locked]:
-    """The ARQs matching ``where`` (and owned by ``project_id``), row-locked."""
-    stmt = sa.select(ARQ_MODEL.id, ARQ_MODEL.uuid, ARQ_MODEL.state, ARQ_MODEL.attach_handle_id)
+    """The ARQs matching ``where`` (and owned by ``project_id``), row-locked, with the
+    type of the handle each holds (a subquery: only ARQ rows are locked)."""
+    handle_type = (
+        sa.select(models.AttachHandle.attach_type)
+        .where(models.AttachHandle.id == ARQ_MODEL.attach_handle_id)
+        .scalar_subquery()
+    )
+    stmt = sa.select(
+        ARQ_MODEL.id, ARQ_MODEL.uuid, ARQ_MODEL.state, ARQ_MODEL.attach_handle_id, handle_type
+    )
     stmt = _owned(stmt.where(where), project_id).with_for_update().order_by(ARQ_MODEL.id)
     return [_Locked(*row) for row in context.session.execute(stmt)]
 
@@ -320,20 +376,30 @@ def _lock_all(
     return rows
 
 
-def _release_handles(context: RequestContext, rows: Sequence[_Locked]) -> None:
+def _release_handles(context: RequestContext, rows: Sequence[_Locked]) -> list[int]:
+    """Free the rows' handles, but hold those of HELD_TYPES; returns the held ones' ids."""
     attach_handle.release_many(
-        context, [row.attach_handle_id for row in rows if row.attach_handle_id is not None]
+        context,
+        [row.attach_handle_id for row in rows if row.attach_handle_id is not None],
+        hold_types=HELD_TYPES,
     )
+    return [
+        row.attach_handle_id
+        for row in rows
+        if row.attach_handle_id is not None and row.attach_type in HELD_TYPES
+    ]
 
 
 @db_api.context_manager.writer
 def unbind_many(
     context: RequestContext, uuids: Sequence[str], *, project_id: str | None = None
-) -> None:
+) -> list[int]:
     """Unbind every listed ARQ or none: free its handle, clear its binding, Unbound.
 
     Three statements whatever the count. A missing ARQ is a 404 naming it; one that is
     Deleting is a 409 and nothing changes; one already Unbound is left as it is.
+    Returns the ids of the MDEV handles let go of, which stay held until their mdevs
+    are removed.
     """
     rows = _lock_all(context, uuids, project_id)
     for row in rows:
@@ -341,10 +407,10 @@ def unbind_many(
             raise exception.ARQStateConflict(
                 uuid=row.uuid, actual=row.state, expected=", ".join(sorted(UNBINDABLE_STATES))
             )
-    _release_handles(context, rows)
+    held = _release_handles(context, rows)
     ids = [row.id for row in rows if row.state in UNBINDABLE_STATES]
     if not ids:
-        return
+        return held
     context.session.execute(
         sa.update(ARQ_MODEL)
         .where(ARQ_MODEL.id.in_(ids))
@@ -355,20 +421,22 @@ def unbind_many(
         )
         .execution_options(synchronize_session=False)
     )
+    return held
 
 
 @db_api.context_manager.writer
-def delete_releasing_handles(
+def mark_deleting(
     context: RequestContext,
     *,
     uuids: Sequence[str] | None = None,
     instance_uuid: str | None = None,
     project_id: str | None = None,
-) -> int:
-    """Delete ARQs and free the attach handles of the bound ones; return the count.
+) -> list[str]:
+    """Move ARQs to Deleting before the side effects of their deletion; their uuids.
 
     By ``uuids``: all or none (the 404 names the missing). By ``instance_uuid``:
-    idempotent. Three statements whatever the count.
+    idempotent (none is fine). Any state may become Deleting; one already Deleting is
+    taken over (a caller that died half-way left it).
     """
     if (uuids is None) == (instance_uuid is None):
         raise exception.Invalid(reason="give either ARQ uuids or an instance uuid, not both")
@@ -376,12 +444,43 @@ def delete_releasing_handles(
         rows = _lock_all(context, uuids, project_id)
     else:
         rows = _lock(context, ARQ_MODEL.instance_uuid == instance_uuid, project_id)
+    if rows:
+        context.session.execute(
+            sa.update(ARQ_MODEL)
+            .where(ARQ_MODEL.id.in_([row.id for row in rows]))
+            .values(state=constants.ARQState.DELETING.value, updated_at=timeutils.utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return [row.uuid for row in rows]
+
+
+@db_api.context_manager.reader
+def get_deleting_before(context: RequestContext, cutoff: datetime.datetime) -> list[str]:
+    """Uuids of ARQs left Deleting since before ``cutoff`` (their deleter died or failed)."""
+    stmt = sa.select(ARQ_MODEL.uuid).where(
+        ARQ_MODEL.state == constants.ARQState.DELETING.value, ARQ_MODEL.updated_at < cutoff
+    )
+    return list(context.session.scalars(stmt.order_by(ARQ_MODEL.id)))
+
+
+@db_api.context_manager.writer
+def delete_deleting(context: RequestContext, uuids: Sequence[str]) -> list[int]:
+    """Remove the listed ARQs that are Deleting and free their handles (MDEV ones held).
+
+    Those gone or no longer Deleting are skipped: another conductor finished them.
+    Returns the ids of the held MDEV handles, as unbind_many does.
+    """
+    rows = [
+        row
+        for row in _lock(context, ARQ_MODEL.uuid.in_(list(uuids)), None)
+        if row.state == constants.ARQState.DELETING
+    ]
     if not rows:
-        return 0
-    _release_handles(context, rows)
+        return []
+    held = _release_handles(context, rows)
     context.session.execute(
         sa.delete(ARQ_MODEL)
         .where(ARQ_MODEL.id.in_([row.id for row in rows]))
         .execution_options(synchronize_session=False)
     )
-    return len(rows)
+    return held

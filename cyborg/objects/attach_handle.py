@@ -1,4 +1,10 @@
-"""Attach handles: an attachable PCI function or MDEV slot of a deployable."""
+"""Attach handles: an attachable PCI function or MDEV slot of a deployable.
+
+A handle an ARQ references is in use. So is, for a while, an MDEV handle its ARQ let go
+of (unbound, deleted, bind failed): its mediated device may still exist on the host,
+and the handle is "held" until the conductor has had the agent remove it
+(cyborg.conductor.vgpu_bind). An mdev only ever exists for a handle in use.
+"""
 
 import dataclasses
 import datetime
@@ -6,9 +12,10 @@ from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
+from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
-from cyborg.common import exception
+from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
@@ -102,13 +109,111 @@ def release(context: RequestContext, handle_id: int) -> None:
 
 
 @db_api.context_manager.writer
-def release_many(context: RequestContext, handle_ids: Collection[int]) -> None:
-    """Mark many handles free in one statement."""
+def release_many(
+    context: RequestContext, handle_ids: Collection[int], *, hold_types: Collection[str] = ()
+) -> None:
+    """Mark many handles free in one statement.
+
+    Handles of ``hold_types`` stay in use (held, see the module's docstring); their
+    ``updated_at`` says since when.
+    """
     if not handle_ids:
         return
+    in_use: Any = False
+    if hold_types:
+        held = models.AttachHandle.attach_type.in_(list(hold_types))
+        in_use = sa.case((held, models.AttachHandle.in_use), else_=sa.false())
     context.session.execute(
         sa.update(models.AttachHandle)
         .where(models.AttachHandle.id.in_(list(handle_ids)))
+        .values(in_use=in_use, updated_at=timeutils.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- MDEV handles and their mediated devices ------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class MdevTarget:
+    """Where an MDEV handle's mediated device lives: on host ``hostname`` (its agent's
+    RPC server), named ``uuid``, on the PCI function and vGPU type of ``attach_info``."""
+
+    id: int
+    uuid: str
+    hostname: str
+    attach_info: dict[str, str]
+
+
+_ARQ = models.ExtendedAcceleratorRequest
+
+
+def _held() -> Any:
+    """An MDEV handle in use that no ARQ references."""
+    referenced = sa.exists().where(_ARQ.attach_handle_id == models.AttachHandle.id)
+    return sa.and_(
+        models.AttachHandle.attach_type == constants.AttachType.MDEV.value,
+        models.AttachHandle.in_use.is_(True),
+        ~referenced,
+    )
+
+
+@db_api.context_manager.reader
+def get_mdev_targets(
+    context: RequestContext,
+    *,
+    ids: Collection[int] | None = None,
+    held_before: datetime.datetime | None = None,
+) -> list[MdevTarget]:
+    """The MDEV handles of ``ids``, or those held since before ``held_before``; one query."""
+    stmt = (
+        sa.select(
+            models.AttachHandle.id,
+            models.AttachHandle.uuid,
+            models.Device.hostname,
+            models.AttachHandle.attach_info,
+        )
+        .join(models.Deployable, models.Deployable.id == models.AttachHandle.deployable_id)
+        .join(models.Device, models.Device.id == models.Deployable.device_id)
+        .where(models.AttachHandle.attach_type == constants.AttachType.MDEV.value)
+        .order_by(models.AttachHandle.id)
+    )
+    if ids is not None:
+        stmt = stmt.where(models.AttachHandle.id.in_(list(ids)))
+    if held_before is not None:
+        stmt = stmt.where(_held(), models.AttachHandle.updated_at < held_before)
+    return [
+        MdevTarget(id=id_, uuid=uuid, hostname=hostname, attach_info=jsonutils.loads(info))
+        for id_, uuid, hostname, info in context.session.execute(stmt)
+    ]
+
+
+@db_api.context_manager.writer
+def take_held(context: RequestContext, handle_id: int, held_before: datetime.datetime) -> bool:
+    """Restart a held handle's clock if it is still held since before ``held_before``.
+
+    Of several conductors that found the same held handle, one gets True and removes
+    its mdev; the others see a handle held since just now and leave it alone.
+    """
+    result = context.session.execute(
+        sa.update(models.AttachHandle)
+        .where(
+            models.AttachHandle.id == handle_id,
+            _held(),
+            models.AttachHandle.updated_at < held_before,
+        )
+        .values(updated_at=timeutils.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return base.rowcount(result) == 1
+
+
+@db_api.context_manager.writer
+def release_held(context: RequestContext, handle_id: int) -> None:
+    """Free a handle, still held, whose mdev is gone (a no-op for any other handle)."""
+    context.session.execute(
+        sa.update(models.AttachHandle)
+        .where(models.AttachHandle.id == handle_id, _held())
         .values(in_use=False, updated_at=timeutils.utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -1,9 +1,11 @@
 """Hosts: an agent's identity, the fingerprint of its last stored inventory, liveness."""
 
+import contextlib
 import dataclasses
 import datetime
 
 import sqlalchemy as sa
+from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 
@@ -31,22 +33,33 @@ def _locked(context: RequestContext, hostname: str) -> models.Host | None:
     ).first()
 
 
-@db_api.context_manager.writer
-def lock_or_create(context: RequestContext, hostname: str) -> Host:
-    """The host's row, locked until the transaction ends (created on first report).
+@oslo_db_api.wrap_db_retry(
+    max_retries=8, retry_on_deadlock=True, retry_interval=0.05, max_retry_interval=1, jitter=True
+)
+def create_if_missing(context: RequestContext, hostname: str) -> None:
+    """Create the host's row, in a transaction of its own before the report's.
 
-    Two conductors handling reports of one host serialize here.
+    A locking read of a missing row takes a gap lock on MySQL/MariaDB, and two first
+    reports of different hosts inserting into the same gap deadlock. Here nothing else
+    is in the transaction, so a deadlock (MariaDB still reports some between inserts
+    into one unique index) or a duplicate just ends it: tried again, or done.
     """
-    row = _locked(context, hostname)
-    if row is None:
-        try:
-            with context.session.begin_nested():
-                context.session.add(models.Host(hostname=hostname))
-        except db_exc.DBDuplicateEntry:
-            pass  # another conductor created it first
-        row = _locked(context, hostname)
-    assert row is not None
-    return base.from_row(Host, row)
+    with contextlib.suppress(db_exc.DBDuplicateEntry):  # another conductor was first
+        _insert_host(context, hostname)
+
+
+@db_api.context_manager.writer
+def _insert_host(context: RequestContext, hostname: str) -> None:
+    exists = context.session.scalar(
+        sa.select(models.Host.id).where(models.Host.hostname == hostname)
+    )
+    if exists is None:
+        context.session.execute(sa.insert(models.Host).values(hostname=hostname, **_new_host()))
+
+
+def _new_host() -> dict[str, object]:
+    now = timeutils.utcnow()
+    return {"last_seen_at": now, "created_at": now, "state": constants.HostState.UP.value}
 
 
 @db_api.context_manager.writer

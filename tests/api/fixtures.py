@@ -18,12 +18,16 @@ from oslo_middleware import http_proxy_to_wsgi
 
 import cyborg.conf
 from cyborg.api import app as api_app
-from cyborg.common import concurrency
+from cyborg.common import concurrency, inventory
+from cyborg.common import context as cyborg_context
+from cyborg.conductor import placement_flow, report_flow
 from cyborg.conductor import server as conductor_server
 from cyborg.conf import opts
 from cyborg.db import api as db_api
 from cyborg.db import migration
-from tests import db_backends
+from cyborg.drivers import fake
+from cyborg.objects.host_inventory import provider_uuid
+from tests import db_backends, placement_service
 from tests.db import seed
 
 concurrency.use_threading()
@@ -75,7 +79,7 @@ class APIFixture(fixture.GabbiFixture):
         conf = cfg.ConfigOpts()
         cyborg.conf.register_opts(conf)
         opts.set_lib_defaults(conf)
-        conf([], project="cyborg")
+        conf(self.config_args(), project="cyborg")
         conf.set_override("auth_strategy", "noauth")
         conf.register_opts(http_proxy_to_wsgi.OPTS, group="oslo_middleware")
         conf.set_override("enable_proxy_headers_parsing", True, "oslo_middleware")
@@ -88,6 +92,10 @@ class APIFixture(fixture.GabbiFixture):
         self.conf = conf
         self.server = conductor_server.start(conf, background=False)
         self.seed()
+
+    def config_args(self) -> list[str]:
+        """Command-line arguments of the services' configuration (none: defaults)."""
+        return []
 
     def seed(self) -> None:
         """Two hosts with GPUs; the first device's deployable has a known RP uuid."""
@@ -105,3 +113,51 @@ class APIFixture(fixture.GabbiFixture):
         db_backends.drop_database(self.url)
         self.tmp.cleanup()
         CONF = None
+
+
+class StandaloneAPIFixture(APIFixture):
+    """APIFixture plus a real Placement (tests.placement_service), the fake driver's
+    devices of host ``sa-host`` stored and published to it, and ``[quota] limits =
+    FPGA:2``: binds without Nova. Sets GABBI_PLACEMENT (its endpoint; token ``admin``)
+    and GABBI_SA_BOARD_RP (the FPGA board's provider)."""
+
+    HOST = "sa-host"
+
+    def start_fixture(self) -> None:
+        self.placement_dir = tempfile.TemporaryDirectory()
+        self.placement = placement_service.PlacementService(self.placement_dir.name)
+        self.placement.start()
+        os.environ["GABBI_PLACEMENT"] = self.placement.endpoint
+        os.environ["GABBI_SA_BOARD_RP"] = provider_uuid(f"{fake.safe_name(self.HOST)}_FakeDevice")
+        super().start_fixture()
+
+    def config_args(self) -> list[str]:
+        path = os.path.join(self.placement_dir.name, "cyborg.conf")
+        with open(path, "w") as conf:
+            conf.write(
+                "[placement]\nauth_type = admin_token\n"
+                f"token = {placement_service.ADMIN_TOKEN}\n"
+                f"endpoint_override = {self.placement.endpoint}\n"
+                "create_compute_node_provider = true\n"
+                "[quota]\nlimits = FPGA:2\n"
+            )
+        return ["--config-file", path]
+
+    def seed(self) -> None:
+        super().seed()
+        devices = fake.default_inventory(self.HOST)
+        report_flow.report_inventory(
+            self.conf,
+            cyborg_context.get_admin_context(),
+            self.HOST,
+            inventory.fingerprint(devices),
+            inventory.to_primitive(devices),
+            placement_flow.PlacementSync.from_conf(self.conf),
+        )
+
+    def stop_fixture(self) -> None:
+        try:
+            super().stop_fixture()
+        finally:
+            self.placement.stop()
+            self.placement_dir.cleanup()

@@ -51,8 +51,9 @@ def test_a_report_that_locked_first_removes_the_device_and_the_bind_fails(db, bi
     def report_removing_everything() -> None:
         context = cyborg_context.get_admin_context()
         try:
+            host_obj.create_if_missing(context, "host-a")
             with db_api.context_manager.writer.using(context):
-                host_obj.lock_or_create(context, "host-a")
+                host_obj.lock(context, "host-a")
                 stored = host_inventory.load(context, "host-a")
                 loaded.set()
                 time.sleep(PAUSE)  # the bind starts now and has to wait

@@ -3,8 +3,8 @@
 import dataclasses
 import datetime
 import threading
+import uuid as uuidlib
 
-import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
@@ -28,7 +28,9 @@ def _conf() -> cfg.ConfigOpts:
     return conf
 
 
-def gpu(bus: int, *, count: int = 1, trait: str = "CUSTOM_NVIDIA_20B0") -> inventory.DeviceReport:
+def gpu(
+    bus: int, *, count: int = 1, trait: str = "CUSTOM_NVIDIA_20B0", host: str = "host-a"
+) -> inventory.DeviceReport:
     address = f"0000:{bus:02x}:00.0"
     handles = tuple(
         inventory.AttachHandleReport(
@@ -43,7 +45,7 @@ def gpu(bus: int, *, count: int = 1, trait: str = "CUSTOM_NVIDIA_20B0") -> inven
         controlpath=inventory.canonical_json(inventory.pci_address_info(address)),
         deployables=(
             inventory.DeployableReport(
-                name=f"host-a_{address}",
+                name=f"{host}_{address}",
                 num_accelerators=count,
                 resource_class="PGPU",
                 driver_name="nvidia",
@@ -161,8 +163,6 @@ def test_silent_hosts_become_stale_and_come_back(db) -> None:  # type: ignore[no
 
 
 def test_two_conductors_reporting_one_host_at_once_store_it_once(db) -> None:  # type: ignore[no-untyped-def]
-    if db.backend == "sqlite":
-        pytest.skip("SQLite is the all-in-one's database: one conductor, no such race")
     devices = [gpu(i) for i in range(1, 6)]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -188,6 +188,37 @@ def test_two_conductors_reporting_one_host_at_once_store_it_once(db) -> None:  #
     assert errors == []
     assert _table_counts(db)["devices"] == 5
     assert len(host_obj.get_all(db.context)) == 1
+
+
+def test_many_hosts_reporting_for_the_first_time_at_once_are_all_stored(db) -> None:  # type: ignore[no-untyped-def]
+    # On MariaDB, creating host rows under a locking read deadlocked (gap locks); on
+    # SQLite, deferred transactions failed "database is locked" instead of waiting.
+    hosts = [f"first-{uuidlib.uuid4().hex[:8]}" for _ in range(12)]
+    barrier = threading.Barrier(len(hosts))
+    errors: list[BaseException] = []
+
+    def agent(hostname: str) -> None:
+        devices = [gpu(i, host=hostname) for i in range(1, 4)]
+        barrier.wait()
+        try:
+            report_flow.report_inventory(
+                _conf(),
+                cyborg_context.get_admin_context(),
+                hostname,
+                inventory.fingerprint(devices),
+                inventory.to_primitive(devices),
+            )
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=agent, args=(host,)) for host in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert sorted(h.hostname for h in host_obj.get_all(db.context)) == sorted(hosts)
+    assert _table_counts(db)["devices"] == 3 * len(hosts)
 
 
 def test_primitive_round_trip_keeps_reports_equal() -> None:

@@ -67,6 +67,33 @@ def _cli(port: int, *args: str) -> Any:
     return json.loads(result.stdout) if result.stdout.strip() else []
 
 
+def _placement_cli(port: int, *args: str) -> Any:
+    """``openstack resource provider ...`` (osc-placement) against the embedded Placement."""
+    result = subprocess.run(
+        [
+            os.path.join(BIN, "openstack"),
+            "--os-auth-type", "admin_token", "--os-token", "admin",
+            "--os-endpoint", f"http://127.0.0.1:{port}/placement",
+            "--os-placement-api-version", "1.39",
+            *args, "-f", "json",
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def _wait_for_providers(port: int, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    providers: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        providers = _placement_cli(port, "resource", "provider", "list")
+        if len(providers) >= count:
+            return providers
+        time.sleep(0.5)
+    pytest.fail(f"the embedded Placement has {providers}", pytrace=False)
+
+
 def _wait_for_devices(port: int) -> list[dict[str, str]]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -92,9 +119,18 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
     try:
         text = _wait_ready(log_path, process)
         assert f"OS_ENDPOINT=http://127.0.0.1:{port}/v2" in text
+        assert f"--os-endpoint http://127.0.0.1:{port}/placement" in text
         assert "openstack accelerator device list" in text
         devices = _wait_for_devices(port)  # the fake driver's simulated host
         assert {d["type"] for d in devices} >= {"FPGA"}
+        assert "embedded Placement at" in text
+        # One provider per deployable under the compute node's, created standalone.
+        providers = _wait_for_providers(port, 4)
+        fpga_rp = _fpga_provider(port)
+        (fpga,) = [p for p in providers if p["uuid"] == fpga_rp]
+        assert fpga["parent_provider_uuid"] in {p["uuid"] for p in providers}
+        inventory = _placement_cli(port, "resource", "provider", "inventory", "list", fpga_rp)
+        assert [(i["resource_class"], i["total"]) for i in inventory] == [("FPGA", 16)]
         _cli(port, "device", "profile", "create", "aio-fpga", '[{"resources:FPGA": "1"}]')
         arq = _cli(port, "arq", "create", "aio-fpga")
         assert arq["state"] == "Initial"
@@ -111,5 +147,6 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
         assert [p["name"] for p in _cli(port, "device", "profile", "list")] == ["aio-fpga"]
         assert [a["state"] for a in _cli(port, "arq", "list")] == ["Bound"]
         assert len(_wait_for_devices(port)) == len(devices)  # nothing duplicated
+        assert len(_placement_cli(port, "resource", "provider", "list")) == len(providers)
     finally:
         _stop(process)

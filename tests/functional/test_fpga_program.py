@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests import fake_nova, glance_server
-from tests.functional import services
+from tests.functional import nova_calls, services
 
 HOST = "fpga-host.example.com"
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hosts" / "intel-pac-a10"
@@ -145,35 +145,11 @@ def test_program_an_intel_fpga(tools: pathlib.Path, glance: glance_server.Glance
 
 
 def _arq(deployment: services.Deployment, uuid: str) -> dict[str, Any]:
-    response = requests.get(f"{deployment.endpoint}/accelerator_requests/{uuid}", timeout=30)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return nova_calls.get_arq(deployment, uuid)
 
 
 def _bind(deployment: services.Deployment, profile: str, rp_uuid: str, instance: str) -> str:
-    """Nova's calls: create the profile's ARQ and bind it; answers at once (202)."""
-    created = requests.post(
-        f"{deployment.endpoint}/accelerator_requests",
-        json={"device_profile_name": profile},
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    (arq,) = created.json()["arqs"]
-    patch = {
-        arq["uuid"]: [
-            {"path": "/hostname", "op": "add", "value": HOST},
-            {"path": "/device_rp_uuid", "op": "add", "value": rp_uuid},
-            {"path": "/instance_uuid", "op": "add", "value": instance},
-        ]
-    }
-    response = requests.patch(
-        f"{deployment.endpoint}/accelerator_requests",
-        json=patch,
-        headers={"X-Auth-Token": TOKEN},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    return str(arq["uuid"])
+    return nova_calls.create_and_bind(deployment, profile, HOST, rp_uuid, instance, TOKEN)
 
 
 def _profile(deployment: services.Deployment, name: str, group: dict[str, str]) -> None:

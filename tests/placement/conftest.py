@@ -15,7 +15,9 @@ from oslo_config import cfg
 
 import cyborg.conf
 from cyborg.clients import placement as placement_client
-from cyborg.conductor import placement_flow
+from cyborg.common import inventory
+from cyborg.conductor import placement_claim, placement_flow, report_flow
+from cyborg.drivers import fake
 from tests import db_backends
 from tests.placement_service import ADMIN_TOKEN, PlacementService, PlacementUnavailable
 
@@ -122,3 +124,31 @@ def hostname() -> str:
 def compute_node(client: placement_client.PlacementClient, hostname: str) -> str:
     """The host's compute node provider, as nova-compute creates it (a random uuid)."""
     return client.create_provider(str(uuid.uuid4()), hostname).uuid
+
+
+@pytest.fixture
+def claimer(client: placement_client.PlacementClient) -> placement_claim.Claimer:
+    """Claims for binds without Nova (cyborg.conductor.standalone_bind)."""
+    return placement_claim.Claimer(client)
+
+
+@pytest.fixture
+def host(
+    db: Any,
+    conf: cfg.ConfigOpts,
+    sync: placement_flow.PlacementSync,
+    hostname: str,
+    compute_node: str,
+) -> str:
+    """A compute node with the fake driver's devices stored and published: a 16-unit
+    FPGA board (trait CUSTOM_FAKE_DEVICE) and two whole GPUs (CUSTOM_FAKE_GPU)."""
+    devices = fake.default_inventory(hostname)
+    report_flow.report_inventory(
+        conf,
+        db.context,
+        hostname,
+        inventory.fingerprint(devices),
+        inventory.to_primitive(devices),
+        sync,
+    )
+    return hostname

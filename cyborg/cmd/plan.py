@@ -1,0 +1,136 @@
+"""cyborg-plan: plan a model's placement on accelerators, offline.
+
+cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
+            [--factors FILE] [--measured FILE] [--factors-out FILE]
+            [--scheduler graph_aware|first_fit] [--effort X]
+
+GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
+the scheduler admin guide for both formats). Prints the plan as JSON: the device of
+every node, compute and memory per device, the estimated step time (latency) or stage
+time (throughput) and the best single device's. ``--factors`` reads learned cost
+factors; ``--measured`` fits them to measured step times first; ``--factors-out``
+writes the factors used. Exits 2 on bad input, 1 when nothing fits.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cyborg.scheduler import factors as factors_mod
+from cyborg.scheduler import json_input
+from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
+from cyborg.scheduler.costs import build_cost_model, roofline_table
+from cyborg.scheduler.device_json import load_devices
+from cyborg.scheduler.devices import DeviceSet
+from cyborg.scheduler.graph import Graph, GraphError
+from cyborg.scheduler.graph_json import load_graph
+from cyborg.scheduler.onnx_import import load_onnx_graph
+from cyborg.scheduler.plan import OBJECTIVES, NoFeasiblePlan, plan_to_dict
+
+MEASURED_SCHEMA = {
+    "type": "object",
+    "required": ["steps"],
+    "additionalProperties": False,
+    "properties": {
+        "steps": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["device", "seconds", "nodes"],
+                "additionalProperties": False,
+                "properties": {
+                    "device": {"type": "string"},
+                    "seconds": json_input.POSITIVE,
+                    "nodes": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cyborg-plan",
+        description="Plan where each operator of a model runs on a set of accelerators "
+        "(graph-aware scheduler, offline) and print the plan as JSON.",
+    )
+    parser.add_argument("graph", help="ONNX model (.onnx) or JSON graph")
+    parser.add_argument("devices", help="JSON device set")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="latency")
+    parser.add_argument("--max-devices", type=int, default=None, metavar="N")
+    parser.add_argument("--factors", metavar="FILE", help="learned cost factors (JSON)")
+    parser.add_argument(
+        "--measured", metavar="FILE", help="measured step times to fit the factors to (JSON)"
+    )
+    parser.add_argument("--factors-out", metavar="FILE", help="write the factors used")
+    parser.add_argument("--scheduler", default="graph_aware", help="plugin name")
+    parser.add_argument("--effort", type=float, default=1.0, help="search effort multiplier")
+    return parser
+
+
+def _graph(path: str) -> Graph:
+    return load_onnx_graph(path) if path.endswith(".onnx") else load_graph(path)
+
+
+def step_samples(
+    graph: Graph, devices: DeviceSet, document: Any, what: str
+) -> list[factors_mod.StepSample]:
+    """Measured steps as fitting samples: the uncorrected roofline per op type."""
+    json_input.validate(document, MEASURED_SCHEMA, what)
+    table = roofline_table(graph, devices, {})
+    positions = {d.id: p for p, d in enumerate(devices.devices)}
+    samples = []
+    for k, step in enumerate(document["steps"]):
+        d = positions.get(step["device"])
+        if d is None:
+            raise json_input.InputFormatError(f"{what}.steps[{k}]: no device {step['device']!r}")
+        predicted: dict[str, float] = {}
+        for name in step["nodes"]:
+            i = graph.index.get(name)
+            if i is None:
+                raise json_input.InputFormatError(f"{what}.steps[{k}]: no node {name!r}")
+            op = graph.nodes[i].op_type
+            predicted[op] = predicted.get(op, 0.0) + float(table[i, d])
+        samples.append(
+            factors_mod.StepSample(devices.devices[d].model, predicted, step["seconds"])
+        )
+    return samples
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    graph = _graph(args.graph)
+    devices = load_devices(args.devices)
+    factors = factors_mod.load_factors(args.factors) if args.factors else {}
+    if args.measured:
+        document = json_input.read_json(args.measured, "measured")
+        samples = step_samples(graph, devices, document, f"measured {args.measured}")
+        factors = factors_mod.fit_step_times(factors, samples)
+    if args.factors_out:
+        with open(args.factors_out, "w") as out:
+            json.dump(factors_mod.factors_to_dict(factors), out, indent=2)
+    request = PlanRequest(args.objective, args.max_devices, factors, args.effort)
+    scheduler = load_scheduler(args.scheduler)
+    model = build_cost_model(graph, devices, factors)
+    return plan_to_dict(scheduler.plan_model(model, request), model)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result = run(args)
+    except (json_input.InputFormatError, GraphError, UnknownScheduler, ValueError) as err:
+        if isinstance(err, NoFeasiblePlan):
+            print(f"cyborg-plan: no plan: {err}", file=sys.stderr)
+            return 1
+        print(f"cyborg-plan: error: {err}", file=sys.stderr)
+        return 2
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Options of the [quota] group: limits of the standalone binding path."""
+
+from oslo_config import cfg, types
+
+GROUP = cfg.OptGroup(
+    "quota",
+    title="Quota of accelerators Cyborg claims itself",
+    help="Per-project limits on the accelerators the conductor claims in Placement "
+    "for binds without a device_rp_uuid (standalone use, without Nova). Accelerators "
+    "that Nova schedules and binds are counted by Nova's quota only. When [oslo_limit] "
+    "names Cyborg's endpoint in Keystone (endpoint_id, or endpoint_service_type / "
+    "endpoint_service_name, with the oslo.limit auth options), Keystone unified limits "
+    "named class:<resource class> apply instead of these, and a class without a "
+    "registered limit cannot be claimed.",
+)
+
+OPTS: list[cfg.Opt] = [
+    cfg.Opt(
+        "limits",
+        type=types.Dict(value_type=types.Integer(min=0)),
+        default={},
+        help="Limit per project, by resource class, on what Cyborg's own claims hold, "
+        "e.g. FPGA:4,PGPU:2,CUSTOM_QAT:1. A class not listed is unlimited; 0 forbids "
+        "it. Checked before a standalone bind changes anything, and again once its "
+        "claim is made (two binds racing may then both fail). Over the limit, the bind "
+        "is refused with 403.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(OPTS, group=GROUP.name)
+
+
+def list_opts() -> dict[str | cfg.OptGroup, list[cfg.Opt]]:
+    return {GROUP: OPTS}

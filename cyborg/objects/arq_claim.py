@@ -1,0 +1,74 @@
+"""Allocations Cyborg claimed itself in Placement for ARQs (binds without device_rp_uuid).
+
+An ARQ's ``claimed_resources`` is its share, {resource class: amount}, of its
+instance's allocation on its ``device_rp_uuid``. It is recorded once the claim is
+made and cleared once the share is released, so it is also what the standalone
+path's quota counts. NULL for ARQs bound the Nova way: Nova owns those allocations.
+"""
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from oslo_serialization import jsonutils
+from oslo_utils import timeutils
+
+from cyborg.common import constants
+from cyborg.common.context import RequestContext
+from cyborg.db import api as db_api
+from cyborg.objects import accelerator_request as arq
+from cyborg.objects import base
+
+
+@db_api.context_manager.writer
+def record_claims(
+    context: RequestContext, claims: dict[str, tuple[str, dict[str, int]]]
+) -> list[str]:
+    """Store {uuid: (device_rp_uuid, share)} on ARQs still BindStarted; return those
+    uuids. An ARQ unbound or deleted meanwhile is left out: its share is not recorded."""
+    recorded = []
+    for uuid, (rp_uuid, share) in claims.items():
+        result = context.session.execute(
+            sa.update(arq.ARQ_MODEL)
+            .where(
+                arq.ARQ_MODEL.uuid == uuid,
+                arq.ARQ_MODEL.state == constants.ARQState.BIND_STARTED.value,
+            )
+            .values(
+                device_rp_uuid=rp_uuid,
+                claimed_resources=jsonutils.dumps(share, sort_keys=True),
+                updated_at=timeutils.utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if base.rowcount(result) == 1:
+            recorded.append(uuid)
+    return recorded
+
+
+@db_api.context_manager.writer
+def forget_claims(context: RequestContext, uuids: Collection[str]) -> None:
+    """The shares of these ARQs were released in Placement."""
+    context.session.execute(
+        sa.update(arq.ARQ_MODEL)
+        .where(arq.ARQ_MODEL.uuid.in_(list(uuids)))
+        .values(claimed_resources=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@db_api.context_manager.reader
+def claimed_usage(context: RequestContext, project_id: str | None) -> dict[str, int]:
+    """{resource class: amount} Cyborg holds in Placement for the project's ARQs."""
+    owner = (
+        arq.ARQ_MODEL.project_id.is_(None)
+        if project_id is None
+        else arq.ARQ_MODEL.project_id == project_id
+    )
+    stmt = sa.select(arq.ARQ_MODEL.claimed_resources).where(
+        owner, arq.ARQ_MODEL.claimed_resources.is_not(None)
+    )
+    totals: dict[str, int] = {}
+    for value in context.session.scalars(stmt):
+        for resource_class, amount in (arq.claimed_from_json(value) or {}).items():
+            totals[resource_class] = totals.get(resource_class, 0) + amount
+    return totals

@@ -1,0 +1,242 @@
+"""The graph-aware planner: several constructions, local search, keep the best.
+
+Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
+
+1. every single device that holds the whole graph (the baseline a plan never loses to:
+   the best of them is always a candidate);
+2. memory-aware HEFT: textbook and contention-aware on all allowed devices, then
+   contention-aware on growing device subsets (fastest first, and best-connected
+   first), which is how the planner decides how many devices are worth their transfers;
+3. for throughput, exact DP pipeline splits of two topological orders (Kahn's and
+   depth-first) over those two device sequences, and greedy load balancing
+   (:mod:`cyborg.scheduler.balance`);
+4. local search from the two best (for latency also in the rank order of the plan it
+   found), then iterated local search: seeded kicks from a current plan that wanders
+   among plans within ``WALK`` of the best.
+
+The winner has the lowest estimate for the objective (fewer devices on ties). Optional
+work (2.-4. beyond the first runs) is budgeted in work units, so plans are deterministic.
+"""
+
+import dataclasses
+import itertools
+import random
+from collections.abc import Sequence
+
+from cyborg.scheduler import balance, heft, local_search, pipeline
+from cyborg.scheduler.costs import CostModel, device_speed_order
+from cyborg.scheduler.evaluate import Evaluator
+from cyborg.scheduler.graph import depth_first_order
+from cyborg.scheduler.plan import OBJECTIVES, NoFeasiblePlan, Plan, make_plan
+
+# Work units (about one list step, ~0.5 us in CPython) for the optional work of one
+# plan: HEFT on device subsets, more pipeline splits, local search. The first HEFT run
+# and split are always done. 60,000 keeps a 1,000-node plan on 8 devices near 50 ms.
+PLAN_UNITS = 60_000
+# Iterated local search moves on from a kicked plan within this much of the best.
+WALK = 0.02
+
+
+@dataclasses.dataclass(frozen=True)
+class _Candidate:
+    algorithm: str
+    assignment: tuple[int, ...]
+    order: tuple[int, ...]
+    cost: float
+
+
+class _Budget:
+    def __init__(self, units: float) -> None:
+        self.left = units
+
+    def take(self, units: float) -> bool:
+        """Spend ``units`` if that many are left."""
+        if units > self.left:
+            return False
+        self.left -= units
+        return True
+
+
+def _subset_sizes(limit: int) -> list[int]:
+    """``limit`` first, then 2, 3, 4, 6, 8, 12, ... below it."""
+    sizes, k = [limit], 2
+    while k < limit:
+        sizes.append(k)
+        k = k + 1 if k < 4 else k * 3 // 2
+    return sizes
+
+
+def _single_devices(ev: Evaluator, objective: str, order: Sequence[int]) -> list[_Candidate]:
+    """Every device that holds the whole graph (no transfers: cost = its compute sum)."""
+    need = float(ev.model.node_memory.sum())
+    totals = ev.model.compute.sum(axis=0)
+    return [
+        _Candidate("single-device", (d,) * ev.n, tuple(order), float(totals[d]))
+        for d in range(ev.m)
+        if need <= ev.capacity[d]
+    ]
+
+
+def _heft_units(ev: Evaluator, devices: int) -> float:
+    if devices >= heft.VECTOR_FROM:
+        return 40 * ev.n + 6 * len(ev.edge_src)
+    return 1.5 * (ev.n + len(ev.edge_src)) * devices
+
+
+def _heft_candidates(
+    ev: Evaluator,
+    objective: str,
+    limit: int,
+    rankings: list[list[int]],
+    budget: _Budget,
+    order: Sequence[int],
+) -> list[_Candidate]:
+    """Textbook and contention-aware HEFT on all allowed devices, then contention-aware
+    HEFT on smaller subsets while the budget lasts (reusing the rank order of all)."""
+    subsets: list[tuple[int, ...]] = []
+    for k in _subset_sizes(limit):
+        for ranking in rankings:
+            subset = tuple(sorted(ranking[:k]))
+            if len(subset) > 1 and subset not in subsets:
+                subsets.append(subset)
+    if not subsets:
+        return []
+    runs = [(subsets[0], False)] + [(subset, True) for subset in subsets]
+    found = []
+    for number, (subset, contention) in enumerate(runs):
+        if number > 1 and not budget.take(_heft_units(ev, len(subset))):
+            continue
+        result = heft.heft(ev, subset, None if len(subset) == ev.m else order, contention)
+        if result.fits:
+            cost = ev.cost(objective, result.assignment, result.order)
+            name = f"{'heft-links' if contention else 'heft'}/{len(subset)}"
+            found.append(_Candidate(name, result.assignment, result.order, cost))
+    return found
+
+
+def _pipeline_candidates(
+    ev: Evaluator, limit: int, rankings: list[list[int]], order: Sequence[int], budget: _Budget
+) -> list[_Candidate]:
+    found = []
+    topological = [list(ev.model.graph.topo), depth_first_order(ev.model.graph)]
+    cuts = min(ev.n + 1, pipeline.MAX_CUTS)
+    units = ev.n * 2 + len(ev.edge_src) + cuts * cuts * limit // 50
+    for number, (sequence, topo) in enumerate(itertools.product(rankings, topological)):
+        if number and not budget.take(units):
+            continue
+        split = pipeline.best_split(ev, topo, sequence[:limit])
+        if split is not None and ev.fits(split.assignment):
+            cost = ev.period_of(split.assignment)
+            algorithm = f"pipeline-dp/{len(split.devices)}"
+            found.append(_Candidate(algorithm, split.assignment, tuple(order), cost))
+    return found
+
+
+def plan_graph(
+    model: CostModel,
+    objective: str = "latency",
+    max_devices: int | None = None,
+    effort: float = 1.0,
+) -> Plan:
+    """The best plan found for ``objective`` on at most ``max_devices`` devices.
+
+    ``effort`` scales the work units of the optional steps (subset HEFT runs, extra
+    pipeline splits, local search).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    ev = Evaluator(model)
+    limit = min(max_devices or ev.m, ev.m)
+    if limit < 1 or ev.n == 0:
+        raise NoFeasiblePlan("no device may be used" if limit < 1 else "the graph is empty")
+    budget = _Budget(effort * PLAN_UNITS)
+    order = heft.rank_order(ev, heft.upward_ranks(ev))
+    speed = device_speed_order(model)
+    chain = pipeline.chain_sequence(ev, speed[0], list(range(ev.m)))
+    rankings = [speed] if chain == speed else [speed, chain]
+    singles = _single_devices(ev, objective, order)
+    candidates = list(singles)
+    if objective == "throughput":
+        candidates += _pipeline_candidates(ev, limit, rankings, order, budget)
+        units = 25 * (ev.n + len(ev.edge_src)) + ev.n * ev.m // 4
+        balanced = None
+        if budget.take(units):
+            balanced = balance.greedy_balance(ev, list(range(ev.m)), limit)
+        if balanced is not None:
+            cost = ev.period_of(balanced)
+            candidates.append(_Candidate("greedy-balance", tuple(balanced), tuple(order), cost))
+    heft_budget = _Budget(budget.left / 2)
+    candidates += _heft_candidates(ev, objective, limit, rankings, heft_budget, order)
+    budget.left -= budget.left / 2 - heft_budget.left
+    if not candidates:
+        raise NoFeasiblePlan(
+            f"no placement of {model.graph.name} fits the memory of "
+            f"{'any' if limit >= ev.m else f'{limit} of the'} {ev.m} devices"
+        )
+    candidates.sort(key=lambda c: (c.cost, len(set(c.assignment))))
+    best = _search(ev, objective, candidates, limit, budget.left)
+    single = min((c.cost for c in singles), default=None)
+    return make_plan(ev, objective, best.algorithm, best.assignment, best.order, single)
+
+
+def _descend(
+    ev: Evaluator,
+    objective: str,
+    assignment: Sequence[int],
+    order: Sequence[int],
+    limit: int,
+    units: float,
+) -> tuple[list[int], float, float, tuple[int, ...]]:
+    """Local search; for latency, then again in the rank order of the assignment found
+    when that order is better. (assignment, cost, units spent, order)"""
+    allowed = list(range(ev.m))
+    if objective != "latency":
+        result, cost, spent = local_search.improve_period(ev, assignment, allowed, limit, units)
+        return result, cost, spent, tuple(order)
+    result, cost, spent = local_search.improve_latency(
+        ev, assignment, order, allowed, limit, units
+    )
+    ranked = tuple(heft.rank_order(ev, heft.assigned_ranks(ev, result)))
+    spent += 2 * (ev.n + len(ev.edge_src))
+    if ev.latency_of(result, ranked) < cost and spent < units:
+        again, cost2, more = local_search.improve_latency(
+            ev, result, ranked, allowed, limit, units - spent
+        )
+        return again, cost2, spent + more, ranked
+    return result, cost, spent, tuple(order)
+
+
+def _search(
+    ev: Evaluator, objective: str, ranked: list[_Candidate], limit: int, units: float
+) -> _Candidate:
+    """Local search from the two best distinct candidates, then iterated local search
+    (seeded kicks, see :func:`local_search.perturb`) from the best while units last."""
+    others = [c for c in ranked[1:] if c.assignment != ranked[0].assignment]
+    starts = [ranked[0], *others[:1]]
+    best = ranked[0]
+    left = units
+    for start in starts:
+        assignment, cost, spent, order = _descend(
+            ev, objective, start.assignment, start.order, limit, units / 2 / len(starts)
+        )
+        left -= spent
+        if cost < best.cost and ev.fits(assignment):
+            best = _Candidate(f"{start.algorithm}+search", tuple(assignment), order, cost)
+    rng = random.Random(len(ev.edge_src) * 7919 + ev.n)  # noqa: S311 - search, not secrets
+    allowed = list(range(ev.m))
+    current = best
+    while left > 0:
+        kicked = local_search.perturb(ev, current.assignment, allowed, limit, rng)
+        assignment, cost, spent, order = _descend(
+            ev, objective, kicked, current.order, limit, left
+        )
+        left -= max(spent, 1.0)
+        if not ev.fits(assignment):
+            continue
+        name = best.algorithm if best.algorithm.endswith("+search") else f"{best.algorithm}+search"
+        found = _Candidate(name, tuple(assignment), order, cost)
+        if cost < best.cost * (1 - 1e-9):
+            best = current = found
+        elif cost <= best.cost * (1 + WALK):  # wander along near-best plans
+            current = found
+    return best

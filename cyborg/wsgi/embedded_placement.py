@@ -1,0 +1,65 @@
+"""The real Placement service inside the all-in-one, under ``/placement`` of its port.
+
+The WSGI application of the ``openstack-placement`` package, on a SQLite database of
+its own in the state directory, with ``noauth2`` (the token ``admin`` is the
+administrator). The all-in-one's conductor reaches it over HTTP like any Placement.
+"""
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from oslo_config import cfg
+
+PREFIX = "/placement"
+ADMIN_TOKEN = "admin"  # noqa: S105 - noauth2 Placement's administrator, not a secret
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def application(state_dir: str) -> WSGIApp:
+    """Placement's WSGI application on ``<state_dir>/placement.sqlite`` (schema synced)."""
+    from placement import conf as placement_conf
+    from placement import db_api, deploy
+
+    conf = cfg.ConfigOpts()  # Placement's own options, apart from Cyborg's
+    placement_conf.register_opts(conf)
+    database = f"sqlite:///{os.path.join(state_dir, 'placement.sqlite')}"
+    conf.set_default("connection", database, group="placement_database")  # required
+    conf([], project="placement", default_config_files=[], default_config_dirs=[])
+    conf.set_override("sync_on_startup", True, group="placement_database")
+    conf.set_override("auth_strategy", "noauth2", group="api")
+    db_api.configure(conf)
+    app: WSGIApp = deploy.loadapp(conf)
+    return app
+
+
+def mount(main: WSGIApp, placement: WSGIApp) -> WSGIApp:
+    """One application: ``/placement...`` goes to Placement, the rest to ``main``."""
+
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            return main(environ, start_response)
+        environ = {
+            **environ,
+            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + PREFIX,
+            "PATH_INFO": path[len(PREFIX) :],
+        }
+        return placement(environ, start_response)
+
+    return dispatch
+
+
+def client_options(conf: cfg.ConfigOpts, endpoint: str) -> None:
+    """Point ``[placement]`` at the embedded service as its administrator."""
+    from keystoneauth1 import loading as ks_loading
+
+    # The admin_token plugin's options exist only once a plugin is loaded.
+    for opt in ks_loading.get_auth_plugin_conf_options("admin_token"):
+        if opt.dest not in conf.placement:
+            conf.register_opt(opt, group="placement")
+    conf.set_override("auth_type", "admin_token", group="placement")
+    conf.set_override("token", ADMIN_TOKEN, group="placement")
+    conf.set_override("endpoint_override", endpoint, group="placement")
+    conf.set_override("create_compute_node_provider", True, group="placement")

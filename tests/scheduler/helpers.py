@@ -1,0 +1,67 @@
+"""Cost models built by hand, so that tests can check numbers on paper."""
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from cyborg.scheduler.costs import CostModel, build_cost_model
+from cyborg.scheduler.devices import Device, DeviceSet, Link
+from cyborg.scheduler.graph import Edge, Graph, Node
+
+
+def device(dev_id: str, host: str = "h", memory_mb: float = 1024.0) -> Device:
+    return Device(dev_id, "test", host, memory_mb, {"fp32": 1.0}, 100.0)
+
+
+def hand_model(
+    compute: Sequence[Sequence[float]],
+    edges: Sequence[tuple[int, int, float]],
+    transfer_per_byte: float = 1.0,
+    memory: Sequence[float] | None = None,
+    capacity_mb: Sequence[float] | None = None,
+    contention: bool = False,
+) -> CostModel:
+    """Node i costs compute[i][d] on device d; an edge (i, j, b) costs
+    b * transfer_per_byte between different devices (no latency). Resources (one per
+    ordered pair of devices) only with ``contention``."""
+    n, m = len(compute), len(compute[0])
+    nodes = [
+        Node(f"n{i + 1}", "Op", activation_bytes=(memory[i] if memory else 0.0)) for i in range(n)
+    ]
+    graph = Graph(nodes, [Edge(f"n{s + 1}", f"n{t + 1}", b) for s, t, b in edges], "hand")
+    caps = capacity_mb or [1024.0] * m
+    devices = DeviceSet(tuple(device(f"d{d}", memory_mb=caps[d]) for d in range(m)))
+    model = build_cost_model(graph, devices)
+    links = tuple(
+        tuple(
+            Link("same", 0.0, 0.0, ())
+            if a == b
+            else Link("test", 1e-9 / transfer_per_byte, 0.0, (f"{a}>{b}",) if contention else ())
+            for b in range(m)
+        )
+        for a in range(m)
+    )
+    per_byte = np.full((m, m), transfer_per_byte)
+    np.fill_diagonal(per_byte, 0.0)
+    return dataclasses.replace(
+        model,
+        compute=np.asarray(compute, dtype=float),
+        links=links,
+        per_byte=per_byte,
+        latency=np.zeros((m, m)),
+    )
+
+
+# Topcuoglu, Hariri and Wu, "Performance-effective and low-complexity task scheduling
+# for heterogeneous computing", IEEE TPDS 13(3), 2002: Figure 2 (10 tasks, 3 processors).
+TEXTBOOK_COMPUTE = [
+    [14, 16, 9], [13, 19, 18], [11, 13, 19], [13, 8, 17], [12, 13, 10],
+    [13, 16, 9], [7, 15, 11], [5, 11, 14], [18, 12, 20], [21, 7, 16],
+]  # fmt: skip
+TEXTBOOK_EDGES = [
+    (0, 1, 18), (0, 2, 12), (0, 3, 9), (0, 4, 11), (0, 5, 14), (1, 7, 19), (1, 8, 16),
+    (2, 6, 23), (3, 7, 27), (3, 8, 23), (4, 8, 13), (5, 7, 15), (6, 9, 17), (7, 9, 11),
+    (8, 9, 13),
+]  # fmt: skip
+TEXTBOOK_RANKS = [108.0, 77.0, 80.0, 80.0, 69.0, 63.333, 42.667, 35.667, 44.333, 14.667]

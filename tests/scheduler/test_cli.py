@@ -1,0 +1,100 @@
+"""cyborg-plan end to end: installed, in a subprocess, on an ONNX light model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import onnx
+
+BIN = os.path.join(os.path.dirname(sys.executable), "cyborg-plan")
+DEVICES = {
+    "devices": [
+        {
+            "id": "gpu0",
+            "model": "H100-SXM5-80GB",
+            "host": "a",
+            "numa_node": 0,
+            "peer_links": [{"peer": "gpu1"}],
+        },
+        {"id": "gpu1", "model": "H100-SXM5-80GB", "host": "a", "numa_node": 0},
+        {"id": "t4", "model": "T4", "host": "a", "numa_node": 1},
+        {"id": "fpga", "model": "FPGA-HBM", "host": "b"},
+    ]
+}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def _devices(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps(DEVICES))
+    return str(path)
+
+
+def test_plan_an_onnx_model(tmp_path, light_model_path: str) -> None:  # type: ignore[no-untyped-def]
+    result = _run(light_model_path, _devices(tmp_path), "--objective", "throughput")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    graph = onnx.load(light_model_path).graph
+    assert plan["graph"] == "light_squeezenet"
+    assert plan["objective"] == "throughput"
+    assert plan["estimated_stage_s"] <= plan["best_single_device_s"]
+    assert set(plan["placement"].values()) <= {"gpu0", "gpu1", "t4", "fpga"}
+    assert len(plan["placement"]) == plan["graph_summary"]["nodes"] < len(graph.node)
+    used = {d["id"] for d in plan["devices"]}
+    assert used == set(plan["placement"].values()) and len(used) == plan["devices_used"]
+    for device in plan["devices"]:
+        assert device["memory_mb"] <= device["memory_limit_mb"]
+    assert 0 < plan["graph_summary"]["critical_path_s"] <= plan["estimated_step_s"]
+
+
+def test_max_devices_and_factors_round_trip(tmp_path, light_model_path: str) -> None:  # type: ignore[no-untyped-def]
+    measured = tmp_path / "measured.json"
+    squeezenet = [n.name for n in onnx.load(light_model_path).graph.node if n.op_type == "Conv"]
+    conv_nodes = squeezenet[:2]
+    measured.write_text(
+        json.dumps({"steps": [{"device": "t4", "seconds": 0.01, "nodes": conv_nodes}]})
+    )
+    factors_out = tmp_path / "factors.json"
+    result = _run(
+        light_model_path,
+        _devices(tmp_path),
+        "--max-devices",
+        "1",
+        "--measured",
+        str(measured),
+        "--factors-out",
+        str(factors_out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["devices_used"] == 1
+    written = json.loads(factors_out.read_text())["factors"]
+    assert [(f["op_type"], f["device_model"]) for f in written] == [("Conv", "T4")]
+    assert written[0]["factor"] > 1  # 10 ms is slower than the T4's roofline
+    again = _run(
+        light_model_path,
+        _devices(tmp_path),
+        "--factors",
+        str(factors_out),
+        "--scheduler",
+        "first_fit",
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["algorithm"] == "first-fit"
+
+
+def test_bad_input_is_a_clear_error(tmp_path, light_model_path: str) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"devices": [{"id": "x", "model": "mystery", "host": "h"}]}))
+    result = _run(light_model_path, str(bad))
+    assert result.returncode == 2
+    assert "devices[0]: model 'mystery' is not in the catalog" in result.stderr
+    assert "Traceback" not in result.stderr
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({"nodes": [{"name": "a", "op_type": "X", "param_bytes": 1e12}]}))
+    result = _run(str(graph), _devices(tmp_path))
+    assert result.returncode == 1
+    assert "no plan" in result.stderr

@@ -1,0 +1,48 @@
+"""The CP-SAT oracle and the planner agree on tiny instances."""
+
+import pytest
+
+from cyborg.scheduler import synthetic
+from cyborg.scheduler.costs import build_cost_model
+from cyborg.scheduler.evaluate import Evaluator
+from cyborg.scheduler.exact import solve_exact
+from cyborg.scheduler.planner import plan_graph
+from tests.scheduler.helpers import TEXTBOOK_COMPUTE, TEXTBOOK_EDGES, hand_model
+
+H100, A100, T4, FPGA = "H100-SXM5-80GB", "A100-SXM4-80GB", "T4", "FPGA-HBM"
+
+
+def test_textbook_optimum_is_at_most_heft() -> None:
+    result = solve_exact(hand_model(TEXTBOOK_COMPUTE, TEXTBOOK_EDGES), "latency")
+    assert result is not None and result.optimal
+    # HEFT's schedule is 80; the optimum of this example is 73.
+    assert result.value == 73.0
+    assert result.lower_bound == pytest.approx(73.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("objective", ["latency", "throughput"])
+def test_planner_within_bounds_of_the_optimum(seed: int, objective: str) -> None:
+    models = [[H100, T4], [A100, T4, FPGA], [H100, A100]][seed % 3]
+    model = build_cost_model(
+        synthetic.random_dag(6 + seed, seed), synthetic.device_set(models, hosts=1 + seed % 2)
+    )
+    plan = plan_graph(model, objective)
+    exact = solve_exact(model, objective, time_limit_s=20, hint=plan.assignment)
+    assert exact is not None and exact.optimal
+    # The oracle's bound is a lower bound of the model (up to its integer rounding)...
+    assert exact.lower_bound <= plan.estimate_s * (1 + 1e-3)
+    # ...its solution is a valid plan of the same estimate...
+    assert exact.value == pytest.approx(
+        Evaluator(model).cost(objective, exact.assignment, exact.order)
+    )
+    # ...and the planner is close to it.
+    assert plan.estimate_s <= 1.15 * exact.value
+
+
+def test_max_devices_in_the_oracle() -> None:
+    model = build_cost_model(
+        synthetic.random_dag(8, 1), synthetic.device_set([H100, H100, A100], peer_links=True)
+    )
+    exact = solve_exact(model, "throughput", max_devices=1)
+    assert exact is not None and len(set(exact.assignment)) == 1

@@ -1,0 +1,121 @@
+"""The pure parts of standalone binds: request groups, candidate choice, allocation
+arithmetic, the bind patch at 2.4 and the quota's 403."""
+
+import datetime
+
+import pytest
+from oslo_limit import exception as limit_exc
+
+from cyborg.api import arq_patch, microversion
+from cyborg.common import exception
+from cyborg.conductor import placement_claim, quota
+from cyborg.objects import accelerator_request as arq_obj
+
+RP_A, RP_B, ROOT = (
+    "aaaaaaaa-0000-4000-8000-000000000001",
+    "bbbbbbbb-0000-4000-8000-000000000002",
+    "r",
+)
+ARQ = "11111111-2222-4333-8444-555555555555"
+VM = "66666666-7777-4888-8999-000000000000"
+
+
+def arq(
+    id_: int, group: dict[str, str], group_id: int = 0, profile: str = "p"
+) -> arq_obj.AcceleratorRequest:
+    return arq_obj.AcceleratorRequest(
+        id=id_, uuid=f"arq-{id_}", state="BindStarted", project_id="p1", device_profile_id=1,
+        device_profile_name=profile, device_profile_group=group,
+        device_profile_group_id=group_id, hostname="h", device_rp_uuid=None,
+        instance_uuid=VM, attach_handle_id=None, deployable_id=None,
+        created_at=datetime.datetime(2026, 1, 1), updated_at=None, bind_failure_reason=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("resources", "count", "shares"),
+    [
+        ({"FPGA": 2}, 2, [{"FPGA": 1}, {"FPGA": 1}]),
+        ({"FPGA": 1}, 2, [{"FPGA": 1}, {}]),  # Xilinx: two PCI functions, one unit
+        ({"CUSTOM_A": 1, "FPGA": 1}, 2, [{"CUSTOM_A": 1}, {"FPGA": 1}]),
+        ({"FPGA": 3}, 2, [{"FPGA": 1}, {"FPGA": 2}]),  # more units than ARQs: the last
+    ],
+)
+def test_each_arq_of_a_group_takes_one_unit(resources, count, shares) -> None:  # type: ignore[no-untyped-def]
+    assert placement_claim.split_units(resources, count) == shares
+
+
+def test_groups_become_numbered_request_groups_in_the_hosts_tree() -> None:
+    fpga = {"resources:FPGA": "2", "trait:CUSTOM_X": "required", "trait:CUSTOM_Y": "forbidden"}
+    groups = placement_claim.group_requests(
+        [arq(3, fpga), arq(1, fpga), arq(2, {"resources:PGPU": "1", "accel:k": "v"}, 1)]
+    )
+    assert [(g.group_id, g.arq_uuids, g.resources) for g in groups] == [
+        (0, ("arq-1", "arq-3"), {"FPGA": 2}),
+        (1, ("arq-2",), {"PGPU": 1}),
+    ]
+    assert placement_claim.candidate_query(groups, ROOT) == [
+        ("resources1", "FPGA:2"),
+        ("required1", "CUSTOM_X,!CUSTOM_Y"),
+        ("in_tree1", ROOT),
+        ("resources2", "PGPU:1"),
+        ("in_tree2", ROOT),
+        ("group_policy", "none"),
+    ]
+
+
+def test_a_group_asking_for_nothing_is_refused() -> None:
+    with pytest.raises(exception.Invalid, match="asks for no resources"):
+        placement_claim.group_requests([arq(1, {"trait:CUSTOM_X": "required"})])
+
+
+def test_the_first_candidate_on_our_providers_is_picked() -> None:
+    body = {
+        "allocation_requests": [
+            {"allocations": {"nova-rp": {}}, "mappings": {"1": ["nova-rp"]}},
+            {"allocations": {RP_A: {}, RP_B: {}}, "mappings": {"1": [RP_B], "2": [RP_A]}},
+        ]
+    }
+    assert placement_claim.pick(body, 2, {RP_A, RP_B}) == [RP_B, RP_A]
+    assert placement_claim.pick(body, 2, {RP_A}) is None
+    assert placement_claim.pick({"allocation_requests": []}, 1, {RP_A}) is None
+
+
+def test_claims_add_to_and_releases_subtract_from_the_consumers_allocations() -> None:
+    nova = {RP_A: {"VCPU": 2}}
+    claimed = placement_claim.merged(nova, {RP_A: {"FPGA": 1}, RP_B: {"PGPU": 1}})
+    assert claimed == {RP_A: {"VCPU": 2, "FPGA": 1}, RP_B: {"PGPU": 1}}
+    assert placement_claim.subtracted(claimed, {RP_A: {"FPGA": 1}, RP_B: {"PGPU": 1}}) == nova
+    assert placement_claim.subtracted(nova, {RP_A: {"VCPU": 5}}) == {}
+
+
+def _bind(*paths: str) -> dict[str, list[dict[str, str]]]:
+    values = {"/hostname": "h", "/instance_uuid": VM, "/device_rp_uuid": RP_A}
+    return {ARQ: [{"op": "add", "path": p, "value": values[p]} for p in paths]}
+
+
+def test_from_2_4_a_bind_may_leave_out_the_device() -> None:
+    body = _bind("/hostname", "/instance_uuid")
+    with pytest.raises(exception.Invalid, match=r"from microversion 2\.4"):
+        arq_patch.parse(body, microversion.Version(2, 3), False)
+    assert arq_patch.parse(body, microversion.Version(2, 4), False) == (
+        {ARQ: {"hostname": "h", "instance_uuid": VM}},
+        [],
+    )
+    with pytest.raises(exception.Invalid, match="/instance_uuid"):
+        arq_patch.parse(_bind("/hostname", "/device_rp_uuid"), microversion.Version(2, 4), False)
+
+
+def test_config_limits_and_the_403_name_limit_usage_and_request() -> None:
+    usage = {"class:FPGA": 3, "class:PGPU": 0}
+    limits = quota.ConfigLimits({"FPGA": 4, "PGPU": 0}, lambda project, names: usage)
+    quota.enforce(limits, "p", {"FPGA": 1, "CUSTOM_QAT": 99})  # QAT: no limit
+    with pytest.raises(exception.QuotaExceeded) as over:
+        quota.enforce(limits, "p", {"FPGA": 2, "PGPU": 1})
+    assert over.value.code == 403
+    assert over.value.message == (
+        "Quota exceeded for project p: class:FPGA limit 4, usage 3, requested 2; "
+        "class:PGPU limit 0, usage 0, requested 1"
+    )
+    with pytest.raises(limit_exc.ProjectOverLimit):
+        limits.enforce("p", {"class:FPGA": 2})
