@@ -6,7 +6,8 @@ Every plan is judged by the discrete-event simulator (cyborg/scheduler/simulator
 per-device queues, one transfer at a time per link resource, memory over time), not by
 the planner's own estimate: latency = one step, devices in the plan's order;
 throughput = seconds per step in steady state, what b more pipelined steps cost after b
-steps, b = 8 or twice the pipeline's depth (up to 64), devices taking ready work.
+steps, b = 8 or twice the pipeline's depth (up to 64), devices taking ready work. The
+planner is asked for runs of 8 steps (``steps=BATCHES``).
 
 Compared per instance: the best single device, first fit (heterogeneity-blind),
 textbook HEFT, the CP-SAT optimum of the planner's cost model (instances of at most 25
@@ -110,7 +111,7 @@ def run_instance(graph: Graph, set_name: str, objective: str, exact_limit: float
     est["heft"] = ev.cost(objective, h.assignment, h.order) if h.fits else math.inf
     start = time.perf_counter()
     try:
-        plan = plan_graph(model, objective)
+        plan = plan_graph(model, objective, steps=BATCHES)
         elapsed = (time.perf_counter() - start) * 1000
         sim["ours"] = judge(model, objective, plan.assignment, plan.order)
         est["ours"] = plan.estimate_s
@@ -216,7 +217,7 @@ def timing(n: int, set_models: list[str], hosts: int, seeds: int, objective: str
     for seed in range(seeds):
         model = build_cost_model(synthetic.random_dag(n, seed), devices)
         start = time.perf_counter()
-        plan_graph(model, objective)
+        plan_graph(model, objective, steps=BATCHES)
         result.append((time.perf_counter() - start) * 1000)
     return result
 

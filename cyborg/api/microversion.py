@@ -9,6 +9,9 @@ Versions (each adds to the one before):
 * 2.4 - an ARQ bind patch may leave out ``/device_rp_uuid``: the conductor picks a
   device on ``/hostname`` and claims it in Placement itself (standalone, no Nova),
   within the project's quota (403 over it).
+* 2.5 - the graph-aware scheduler: ``/v2/graphs`` (upload, list, show),
+  ``POST /v2/graphs/{uuid}/plans``, ``/v2/plans/{uuid}`` with ``claim`` and
+  ``measurements``; 404 below 2.5.
 """
 
 import re
@@ -41,7 +44,7 @@ class Version(NamedTuple):
 
 
 MIN_VERSION = Version(2, 0)
-MAX_VERSION = Version(2, 4)
+MAX_VERSION = Version(2, 5)
 
 
 class VersionNotAcceptable(exception.CyborgException):

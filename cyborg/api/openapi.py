@@ -10,7 +10,9 @@ from typing import Any
 from cyborg.api import microversion
 from cyborg.api.schemas import accelerator_request as arq_schema
 from cyborg.api.schemas import device_profile as dp_schema
+from cyborg.api.schemas import graph as graph_schema
 from cyborg.api.schemas import inventory as inventory_schema
+from cyborg.api.schemas import plan as plan_schema
 from cyborg.common import constants
 
 JSON = "application/json"
@@ -101,6 +103,43 @@ RESOURCES: dict[str, dict[str, Any]] = {
             "links": _LINKS,
         },
     },
+    "Graph": {
+        "type": "object",
+        "description": "From microversion 2.5. 'analysis' when shown alone.",
+        "properties": {
+            "uuid": {"type": "string"},
+            "name": {"type": "string"},
+            "format": {"enum": ["json", "onnx"]},
+            "nodes": {"type": "integer"},
+            "gflops": {"type": "number"},
+            "bytes_moved": {"type": "number"},
+            "param_bytes": {"type": "number"},
+            "project_id": _NULLABLE_STR,
+            "created_at": {"type": "string"},
+            "analysis": {"type": "object"},
+            "links": _LINKS,
+        },
+    },
+    "Plan": {
+        "type": "object",
+        "description": (
+            "From microversion 2.5. 'result' holds the device of every node "
+            "('placement'), the devices used (deployable, provider, host, compute and "
+            "memory), the estimates and the learned factors it used."
+        ),
+        "properties": {
+            "uuid": {"type": "string"},
+            "graph_uuid": {"type": "string"},
+            "rank": {"type": "integer"},
+            "objective": {"enum": ["latency", "throughput"]},
+            "state": {"enum": constants.values(constants.PlanState)},
+            "consumer_uuid": _NULLABLE_STR,
+            "request": {"type": "object"},
+            "result": {"type": "object"},
+            **_TIMESTAMPS,
+            "links": _LINKS,
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error_message"],
@@ -181,9 +220,82 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {JSON: {"schema": _clean(schema)}}}
 
 
+# The scheduler's resources exist from microversion 2.5 (404 below).
+_AT_2_5 = {
+    "name": "OpenStack-API-Version",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "enum": ["accelerator 2.5"]},
+}
+
+
+def _scheduler_paths() -> dict[str, Any]:
+    return {
+        "/v2/graphs": {
+            "get": {
+                "operationId": "list_graphs",
+                "parameters": [_AT_2_5, *_query(graph_schema.LIST_QUERY)],
+                "responses": {**_ok(200, _list_of("graphs", "Graph")), **_errors(400, 403, 404)},
+            },
+            "post": {
+                "operationId": "create_graph",
+                "description": "A graph in the JSON graph format, or {'onnx': base64}.",
+                "parameters": [_AT_2_5],
+                "requestBody": _body(graph_schema.CREATE),
+                "responses": {**_ok(201, _ref("Graph"), "Created"), **_errors(400, 403, 404)},
+            },
+        },
+        "/v2/graphs/{uuid}": {
+            "get": {
+                "operationId": "show_graph",
+                "parameters": [_AT_2_5, _uuid_path()],
+                "responses": {**_ok(200, _ref("Graph")), **_errors(403, 404)},
+            }
+        },
+        "/v2/graphs/{uuid}/plans": {
+            "post": {
+                "operationId": "create_plans",
+                "description": "Ranked plans of the graph on the free accelerators.",
+                "parameters": [_AT_2_5, _uuid_path()],
+                "requestBody": _body(plan_schema.CREATE),
+                "responses": {
+                    **_ok(201, _list_of("plans", "Plan"), "Created"),
+                    **_errors(400, 403, 404, 409),
+                },
+            }
+        },
+        "/v2/plans/{uuid}": {
+            "get": {
+                "operationId": "show_plan",
+                "parameters": [_AT_2_5, _uuid_path()],
+                "responses": {**_ok(200, _ref("Plan")), **_errors(403, 404)},
+            }
+        },
+        "/v2/plans/{uuid}/claim": {
+            "post": {
+                "operationId": "claim_plan",
+                "description": "One bound ARQ of the device profile per device of the plan.",
+                "parameters": [_AT_2_5, _uuid_path()],
+                "requestBody": _body(plan_schema.CLAIM),
+                "responses": {**_ok(200, _ref("Plan")), **_errors(400, 403, 404, 409)},
+            }
+        },
+        "/v2/plans/{uuid}/measurements": {
+            "post": {
+                "operationId": "measure_plan",
+                "description": "A measured step time; the learned factors are updated.",
+                "parameters": [_AT_2_5, _uuid_path()],
+                "requestBody": _body(plan_schema.MEASURE),
+                "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404)},
+            }
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     listing = (400, 401, 403, 406)
     return {
+        **_scheduler_paths(),
         "/v2/devices": {
             "get": {
                 "operationId": "list_devices",

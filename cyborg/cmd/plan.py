@@ -2,14 +2,15 @@
 
 cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--factors FILE] [--measured FILE] [--factors-out FILE]
-            [--scheduler graph_aware|first_fit] [--effort X]
+            [--scheduler graph_aware|first_fit] [--effort X] [--steps N]
 
 GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
 the scheduler admin guide for both formats). Prints the plan as JSON: the device of
 every node, compute and memory per device, the estimated step time (latency) or stage
-time (throughput) and the best single device's. ``--factors`` reads learned cost
-factors; ``--measured`` fits them to measured step times first; ``--factors-out``
-writes the factors used. Exits 2 on bad input, 1 when nothing fits.
+time (throughput), the replayed time per step (throughput: over ``--steps`` pipelined
+steps) and the best single device's. ``--factors`` reads learned cost factors;
+``--measured`` fits them to measured step times first; ``--factors-out`` writes the
+factors used. Exits 2 on bad input, 1 when nothing fits.
 """
 
 import argparse
@@ -28,6 +29,7 @@ from cyborg.scheduler.graph import Graph, GraphError
 from cyborg.scheduler.graph_json import load_graph
 from cyborg.scheduler.onnx_import import load_onnx_graph
 from cyborg.scheduler.plan import OBJECTIVES, NoFeasiblePlan, plan_to_dict
+from cyborg.scheduler.replay import DEFAULT_STEPS
 
 MEASURED_SCHEMA = {
     "type": "object",
@@ -68,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--factors-out", metavar="FILE", help="write the factors used")
     parser.add_argument("--scheduler", default="graph_aware", help="plugin name")
     parser.add_argument("--effort", type=float, default=1.0, help="search effort multiplier")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"throughput: pipelined steps per run the plan is judged over ({DEFAULT_STEPS})",
+    )
     return parser
 
 
@@ -111,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.factors_out:
         with open(args.factors_out, "w") as out:
             json.dump(factors_mod.factors_to_dict(factors), out, indent=2)
-    request = PlanRequest(args.objective, args.max_devices, factors, args.effort)
+    request = PlanRequest(args.objective, args.max_devices, factors, args.effort, args.steps)
     scheduler = load_scheduler(args.scheduler)
     model = build_cost_model(graph, devices, factors)
     return plan_to_dict(scheduler.plan_model(model, request), model)

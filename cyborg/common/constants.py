@@ -47,6 +47,13 @@ class ARQState(enum.StrEnum):
     DELETING = "Deleting"
 
 
+class PlanState(enum.StrEnum):
+    """A scheduler plan: proposed by create_plans, claimed for a consumer."""
+
+    PROPOSED = "proposed"
+    CLAIMED = "claimed"
+
+
 class NovaEventStatus(enum.StrEnum):
     """Status of an accelerator-request-bound event sent to Nova."""
 

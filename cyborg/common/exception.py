@@ -88,6 +88,18 @@ class ARQNotFound(NotFound):
     msg_fmt = "Accelerator request %(uuid)s could not be found."
 
 
+class GraphNotFound(NotFound):
+    msg_fmt = "Graph %(uuid)s could not be found."
+
+
+class PlanNotFound(NotFound):
+    msg_fmt = "Plan %(uuid)s could not be found."
+
+
+class GraphInvalid(Invalid):
+    msg_fmt = "Invalid graph: %(reason)s"
+
+
 class MethodNotAllowed(CyborgException):
     msg_fmt = "%(method)s is not allowed on %(path)s."
     code = 405
@@ -113,6 +125,14 @@ class DeviceProfileNameConflict(Conflict):
 
 class InUse(Conflict):
     msg_fmt = "%(resource)s %(uuid)s is in use: %(reason)s"
+
+
+class PlanAlreadyClaimed(Conflict):
+    msg_fmt = "Plan %(uuid)s is already claimed (by %(consumer)s)."
+
+
+class NoFeasiblePlan(Conflict):
+    msg_fmt = "No plan: %(reason)s"
 
 
 class NoFreeAttachHandle(Conflict):

@@ -18,6 +18,8 @@ from cyborg.conductor import (
     inventory_flow,
     placement_claim,
     placement_flow,
+    plan_candidates,
+    plan_flow,
     program_flow,
     quota,
     report_flow,
@@ -41,7 +43,7 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.3")
+    target = oslo_messaging.Target(version="1.4")
 
     def __init__(
         self,
@@ -220,4 +222,91 @@ class ConductorManager:
             self._agent = agent_rpcapi.AgentAPI(self.conf or cfg.CONF)
         program_flow.program_deployable(
             context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
+        )
+
+    def _free_providers(self, resource_classes: list[str]) -> set[str]:
+        """Providers Placement's allocation candidates offer for one of each class."""
+        assert self.placement is not None
+        free: set[str] = set()
+        for rc in resource_classes:
+            body = self.placement.client.get_allocation_candidates([("resources", f"{rc}:1")])
+            free |= plan_candidates.free_providers(body)
+        return free
+
+    @_answers
+    def create_graph(
+        self,
+        context: RequestContext,
+        *,
+        name: str | None,
+        document: Any = None,
+        onnx_b64: str | None = None,
+        project_id: str | None,
+    ) -> str:
+        return plan_flow.create_graph(
+            context, name=name, document=document, onnx_b64=onnx_b64, project_id=project_id
+        )
+
+    @_answers
+    def create_plans(
+        self,
+        context: RequestContext,
+        *,
+        graph_uuid: str,
+        objective: str,
+        max_devices: int | None,
+        count: int,
+        project_id: str | None,
+    ) -> list[str]:
+        conf = self.conf or cfg.CONF
+        return plan_flow.create_plans(
+            context,
+            graph_uuid=graph_uuid,
+            objective=objective,
+            max_devices=max_devices,
+            count=count,
+            project_id=project_id,
+            driver=conf.scheduler.driver,
+            effort=conf.scheduler.effort,
+            free_providers=None if self.placement is None else self._free_providers,
+        )
+
+    @_answers
+    def report_measurement(
+        self,
+        context: RequestContext,
+        *,
+        plan_uuid: str,
+        step_time_ms: float,
+        project_id: str | None,
+    ) -> None:
+        plan_flow.report_measurement(
+            context, plan_uuid=plan_uuid, step_time_ms=step_time_ms, project_id=project_id
+        )
+
+    @_answers
+    def claim_plan(
+        self,
+        context: RequestContext,
+        *,
+        plan_uuid: str,
+        device_profile_name: str,
+        consumer_uuid: str,
+        project_id: str | None,
+        visible_to_project: str | None,
+    ) -> list[str]:
+        def bind(context: RequestContext, **kwargs: Any) -> None:
+            # No events for Nova: the consumer of a plan is not a Nova instance.
+            arq_flow.bind_arqs(
+                context, step=self.bind_step, run_later=self._run_later, mdevs=self.mdevs, **kwargs
+            )
+
+        return plan_flow.claim_plan(
+            context,
+            plan_uuid=plan_uuid,
+            device_profile_name=device_profile_name,
+            consumer_uuid=consumer_uuid,
+            project_id=project_id,
+            visible_to_project=visible_to_project,
+            arqs=plan_flow.Claim(arq_flow.create_arqs, bind),
         )

@@ -32,6 +32,8 @@ class ConductorAPI:
     * 1.2 - program_deployable.
     * 1.3 - bind_arqs takes bindings without device_rp_uuid (the conductor claims the
       device in Placement); sent at 1.3 only when one is there.
+    * 1.4 - create_graph, create_plans, report_measurement, claim_plan (the
+      graph-aware scheduler, API microversion 2.5).
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -42,7 +44,7 @@ class ConductorAPI:
     old conductor, is left for when a second minor version exists.
     """
 
-    RPC_API_VERSION = "1.3"
+    RPC_API_VERSION = "1.4"
 
     def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
         """Call the conductors on ``topic``, by default ``[conductor] topic``."""
@@ -231,3 +233,95 @@ class ConductorAPI:
             deployable_uuid=deployable_uuid,
             image_uuid=image_uuid,
         )
+
+    def _call_scheduler(self, context: RequestContext, method: str, **kwargs: Any) -> Any:
+        if not self._client.can_send_version("1.4"):
+            raise exception.Conflict(
+                reason="the scheduler needs cyborg-conductor with RPC API 1.4; "
+                "upgrade the conductors first"
+            )
+        return self._call(context, method, "1.4", **kwargs)
+
+    def create_graph(
+        self,
+        context: RequestContext,
+        *,
+        name: str | None,
+        document: Any = None,
+        onnx_b64: str | None = None,
+        project_id: str | None,
+    ) -> str:
+        """Analyse and store a graph (JSON graph format, or base64 ONNX); returns its
+        uuid. 400 with the reason for a graph that cannot be read."""
+        return str(
+            self._call_scheduler(
+                context,
+                "create_graph",
+                name=name,
+                document=document,
+                onnx_b64=onnx_b64,
+                project_id=project_id,
+            )
+        )
+
+    def create_plans(
+        self,
+        context: RequestContext,
+        *,
+        graph_uuid: str,
+        objective: str,
+        max_devices: int | None,
+        count: int,
+        project_id: str | None,
+    ) -> list[str]:
+        """Ranked plans of a graph on the free devices; returns their uuids, best first.
+        409 when no device is schedulable or the graph fits none."""
+        uuids = self._call_scheduler(
+            context,
+            "create_plans",
+            graph_uuid=graph_uuid,
+            objective=objective,
+            max_devices=max_devices,
+            count=count,
+            project_id=project_id,
+        )
+        return [str(uuid) for uuid in uuids]
+
+    def report_measurement(
+        self,
+        context: RequestContext,
+        *,
+        plan_uuid: str,
+        step_time_ms: float,
+        project_id: str | None,
+    ) -> None:
+        """Learn from a measured step of a plan (updates the stored factors)."""
+        self._call_scheduler(
+            context,
+            "report_measurement",
+            plan_uuid=plan_uuid,
+            step_time_ms=step_time_ms,
+            project_id=project_id,
+        )
+
+    def claim_plan(
+        self,
+        context: RequestContext,
+        *,
+        plan_uuid: str,
+        device_profile_name: str,
+        consumer_uuid: str,
+        project_id: str | None,
+        visible_to_project: str | None,
+    ) -> list[str]:
+        """Bind one ARQ of the profile to each device of the plan; returns the ARQs."""
+        uuids = self._call_scheduler(
+            context,
+            "claim_plan",
+            plan_uuid=plan_uuid,
+            device_profile_name=device_profile_name,
+            consumer_uuid=consumer_uuid,
+            project_id=project_id,
+            visible_to_project=visible_to_project,
+        )
+        return [str(uuid) for uuid in uuids]

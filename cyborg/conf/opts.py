@@ -23,6 +23,7 @@ from cyborg.conf import (
     placement,
     privileged,
     quota,
+    scheduler,
     service_user,
 )
 
@@ -42,6 +43,7 @@ MODULES = [
     placement,
     privileged,
     quota,
+    scheduler,
     service_user,
 ]
 

@@ -284,3 +284,62 @@ class NovaNotification(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(enum_type(constants.NovaEventStatus, "event_status"))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=_utcnow)
+
+
+class Graph(TimestampMixin, Base):
+    """A model graph uploaded for planning: the scheduler's analysed graph as JSON."""
+
+    __tablename__ = "graphs"
+    __table_args__ = (sa.Index("ix_graphs_project_id", "project_id"), TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    format: Mapped[str] = mapped_column(sa.String(16))  # "json" or "onnx": how it came
+    # cyborg.scheduler.graph_json's document of the analysed graph (MEDIUMTEXT on MySQL).
+    graph_json: Mapped[str] = mapped_column(sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql"))
+    nodes: Mapped[int] = mapped_column(sa.Integer)
+    flops: Mapped[float] = mapped_column(sa.Float)
+    bytes_moved: Mapped[float] = mapped_column(sa.Float)  # read + written by all nodes
+    param_bytes: Mapped[float] = mapped_column(sa.Float)
+
+
+class Plan(TimestampMixin, Base):
+    """One ranked plan of a graph on the live inventory; claimed for one consumer."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        sa.Index("ix_plans_graph_id", "graph_id"),
+        sa.Index("ix_plans_project_id", "project_id"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    graph_id: Mapped[int] = mapped_column(sa.ForeignKey("graphs.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    objective: Mapped[str] = mapped_column(sa.String(16))
+    rank: Mapped[int] = mapped_column(sa.Integer, default=0)
+    request_json: Mapped[str] = mapped_column(sa.Text)
+    # Device per node, estimates, devices used (MEDIUMTEXT on MySQL: one entry per node).
+    result_json: Mapped[str] = mapped_column(sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql"))
+    state: Mapped[str] = mapped_column(
+        enum_type(constants.PlanState, "plan_state"), default=constants.PlanState.PROPOSED.value
+    )
+    consumer_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class SchedulerFactor(TimestampMixin, Base):
+    """A learned roofline correction of one (op type, device model)."""
+
+    __tablename__ = "scheduler_factors"
+    __table_args__ = (sa.UniqueConstraint("op_type", "device_model"), TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    op_type: Mapped[str] = mapped_column(sa.String(255))
+    device_model: Mapped[str] = mapped_column(sa.String(255))
+    factor: Mapped[float] = mapped_column(sa.Float)
+    samples: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Incremented by every update: a writer that read an older version lost a race.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)

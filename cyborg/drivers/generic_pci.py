@@ -10,7 +10,9 @@ or a list of objects). A function matches a spec when every key given matches:
   the whole field ("0000", "0a", "00", "1");
 * ``devname``: a network interface of the function (``<function>/net/<devname>``).
 
-Other keys (``physical_network``, ``trusted``, ...) are Nova's tags and ignored. An
+``physical_network`` is kept: a matching function's PCI attach handle carries it, as
+Nova needs for a NIC attached to a Neutron port. Other keys (``trusted``, ...) are
+Nova's tags and ignored. An
 entry that is not valid JSON or has an unusable value is logged and skipped.
 
 Each matching function is its own device with one deployable: resource class
@@ -128,6 +130,8 @@ class DeviceSpec:
         self.product = _hex_id(spec["product_id"]) if "product_id" in spec else None
         self.address = _address_matcher(spec["address"]) if "address" in spec else None
         self.devname = str(spec["devname"]) if "devname" in spec else None
+        physnet = spec.get("physical_network")
+        self.physical_network = str(physnet) if physnet else None
         if self.address is not None and self.devname is not None:
             raise InvalidSpec("address and devname cannot be combined")
 
@@ -168,13 +172,16 @@ class GenericPCIDriver(Driver):
         specs = parse_whitelist(list(self.conf.pci.passthrough_whitelist))
         if not specs:
             return []
-        return [
-            self._device(function)
-            for function in pci.list_functions(self.root)
-            if any(spec.matches(self.root, function) for spec in specs)
-        ]
+        devices = []
+        for function in pci.list_functions(self.root):
+            matching = [spec for spec in specs if spec.matches(self.root, function)]
+            if matching:  # the first matching spec tags the function, as in Nova
+                devices.append(self._device(function, matching[0].physical_network))
+        return devices
 
-    def _device(self, function: pci.PCIFunction) -> DeviceReport:
+    def _device(
+        self, function: pci.PCIFunction, physical_network: str | None = None
+    ) -> DeviceReport:
         vendor = function.vendor or "0000"
         product_id = function.device or "0000"
         vendor_name = VENDOR_NAMES.get(vendor)
@@ -203,7 +210,7 @@ class GenericPCIDriver(Driver):
                     driver_name=vendor_name or vendor.upper(),
                     traits=tuple(traits),
                     attributes=pci.attributes(facts),
-                    attach_handles=(pci.pci_handle(function.address),),
+                    attach_handles=(pci.pci_handle(function.address, physical_network),),
                 ),
             ),
         )

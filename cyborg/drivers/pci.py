@@ -181,9 +181,16 @@ def pcie_link(function: PCIFunction) -> str | None:
 # Report helpers shared by the PCI-based drivers.
 
 
-def pci_handle(address: str) -> AttachHandleReport:
-    """The attach handle that passes the whole function through (attach type PCI)."""
-    return AttachHandleReport(AttachType.PCI, canonical_json(pci_address_info(address)))
+def pci_handle(address: str, physical_network: str | None = None) -> AttachHandleReport:
+    """The attach handle that passes the whole function through (attach type PCI).
+
+    A NIC's handle also names its ``physical_network``: Nova puts it in the port's
+    binding profile (with the PCI slot) when it attaches the ARQ to a Neutron port.
+    """
+    info: dict[str, str] = dict(pci_address_info(address))
+    if physical_network:
+        info["physical_network"] = physical_network
+    return AttachHandleReport(AttachType.PCI, canonical_json(info))
 
 
 def controlpath(address: str) -> str:

@@ -13,9 +13,20 @@ from cyborg.policies import (
     deployable,
     device,
     device_profile,
+    graph,
+    plan,
 )
 
-_MODULES = [base, accelerator_request, device_profile, device, deployable, attribute]
+_MODULES = [
+    base,
+    accelerator_request,
+    device_profile,
+    device,
+    deployable,
+    attribute,
+    graph,
+    plan,
+]
 
 
 def list_rules() -> list[policy.RuleDefault]:

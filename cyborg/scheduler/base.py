@@ -25,6 +25,7 @@ from cyborg.scheduler.devices import DeviceSet
 from cyborg.scheduler.factors import Factors
 from cyborg.scheduler.graph import Graph
 from cyborg.scheduler.plan import OBJECTIVES, Plan
+from cyborg.scheduler.replay import DEFAULT_STEPS
 
 NAMESPACE = "cyborg.scheduler"
 
@@ -37,12 +38,15 @@ class PlanRequest:
     max_devices: int | None = None
     factors: Factors = dataclasses.field(default_factory=dict)  # learned corrections
     effort: float = 1.0  # scales the optional search work
+    steps: int = DEFAULT_STEPS  # throughput: how many pipelined steps a run lasts
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
         if self.max_devices is not None and self.max_devices < 1:
             raise ValueError("max_devices must be at least 1")
+        if self.steps < 1:
+            raise ValueError("steps must be at least 1")
 
 
 class Scheduler(abc.ABC):

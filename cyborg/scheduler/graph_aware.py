@@ -10,4 +10,6 @@ class GraphAware(Scheduler):
     name = "graph_aware"
 
     def plan_model(self, model: CostModel, request: PlanRequest) -> Plan:
-        return plan_graph(model, request.objective, request.max_devices, request.effort)
+        return plan_graph(
+            model, request.objective, request.max_devices, request.effort, request.steps
+        )

@@ -26,6 +26,10 @@ class Plan:
     memory_bytes: tuple[float, ...]  # per device
     #: The best single device's estimate for this objective (the plan is never worse).
     single_device_s: float | None = None
+    #: Seconds per step by the event-driven replay (:mod:`cyborg.scheduler.replay`):
+    #: one step for latency, a run of the request's steps for throughput. Never more
+    #: than ``single_device_s``, which a single device's replay equals.
+    replayed_s: float | None = None
 
     @property
     def estimate_s(self) -> float:
@@ -43,6 +47,7 @@ def make_plan(
     assignment: Sequence[int],
     order: Sequence[int],
     single_device_s: float | None = None,
+    replayed_s: float | None = None,
 ) -> Plan:
     """A :class:`Plan` with every estimate computed by ``ev``."""
     return Plan(
@@ -54,6 +59,7 @@ def make_plan(
         period_s=ev.period_of(assignment),
         memory_bytes=tuple(ev.memory_of(assignment)),
         single_device_s=single_device_s,
+        replayed_s=replayed_s,
     )
 
 
@@ -86,6 +92,7 @@ def plan_to_dict(plan: Plan, model: CostModel) -> dict[str, Any]:
         "estimated_step_s": plan.latency_s,
         "estimated_stage_s": plan.period_s,
         "best_single_device_s": plan.single_device_s,
+        "replayed_s": plan.replayed_s,
         "devices_used": len(plan.devices_used),
         "devices": [
             {

@@ -3,7 +3,7 @@
 Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
 
 1. every single device that holds the whole graph (the baseline a plan never loses to:
-   the best of them is always a candidate);
+   the best of them is always a candidate, see 5.);
 2. memory-aware HEFT: textbook and contention-aware on all allowed devices, then
    contention-aware on growing device subsets (fastest first, and best-connected
    first), which is how the planner decides how many devices are worth their transfers;
@@ -12,18 +12,23 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
    (:mod:`cyborg.scheduler.balance`);
 4. local search from the two best (for latency also in the rank order of the plan it
    found), then iterated local search: seeded kicks from a current plan that wanders
-   among plans within ``WALK`` of the best.
+   among plans within ``WALK`` of the best;
+5. the event-driven replay (:mod:`cyborg.scheduler.replay`, what execution does) of
+   the winner and of a few more multi-device candidates: latency keeps the shortest
+   replay, throughput the best estimate whose run of ``steps`` replays faster than the
+   best single device; the single device stays unless a plan replays strictly faster.
 
-The winner has the lowest estimate for the objective (fewer devices on ties). Optional
-work (2.-4. beyond the first runs) is budgeted in work units, so plans are deterministic.
+Candidates are ranked by the estimate for the objective (fewer devices on ties). Optional
+work (2.-5. beyond the first runs) is budgeted in work units, so plans are deterministic.
 """
 
 import dataclasses
 import itertools
+import math
 import random
 from collections.abc import Sequence
 
-from cyborg.scheduler import balance, heft, local_search, pipeline
+from cyborg.scheduler import balance, heft, local_search, pipeline, replay
 from cyborg.scheduler.costs import CostModel, device_speed_order
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.graph import depth_first_order
@@ -35,6 +40,11 @@ from cyborg.scheduler.plan import OBJECTIVES, NoFeasiblePlan, Plan, make_plan
 PLAN_UNITS = 60_000
 # Iterated local search moves on from a kicked plan within this much of the best.
 WALK = 0.02
+# Besides the search's winner (always replayed), how many more multi-device candidates
+# (best estimates first) are replayed, and the work units (replayed node steps +
+# transfers) they may use: small graphs get them all, 1,000 nodes about two for latency.
+REPLAY_ALTERNATIVES = 3
+REPLAY_UNITS = 5_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,11 +147,14 @@ def plan_graph(
     objective: str = "latency",
     max_devices: int | None = None,
     effort: float = 1.0,
+    steps: int = replay.DEFAULT_STEPS,
 ) -> Plan:
     """The best plan found for ``objective`` on at most ``max_devices`` devices.
 
     ``effort`` scales the work units of the optional steps (subset HEFT runs, extra
-    pipeline splits, local search).
+    pipeline splits, local search, replays of alternatives). ``steps``: for throughput,
+    how many pipelined steps a run lasts (the replay that picks the plan includes the
+    pipeline's fill).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
@@ -175,8 +188,68 @@ def plan_graph(
         )
     candidates.sort(key=lambda c: (c.cost, len(set(c.assignment))))
     best = _search(ev, objective, candidates, limit, budget.left)
-    single = min((c.cost for c in singles), default=None)
-    return make_plan(ev, objective, best.algorithm, best.assignment, best.order, single)
+    single = min(singles, key=lambda c: c.cost, default=None)
+    chosen, replayed = _replayed_choice(
+        ev, objective, [best, *candidates], single, steps, effort * REPLAY_UNITS
+    )
+    return make_plan(
+        ev,
+        objective,
+        chosen.algorithm,
+        chosen.assignment,
+        chosen.order,
+        None if single is None else single.cost,
+        replayed,
+    )
+
+
+def _replay_units(ev: Evaluator, objective: str, steps: int) -> float:
+    """Work units of one replay: node steps plus transfers."""
+    replayed = 1 if objective == "latency" else min(steps, replay.MAX_REPLAYED_STEPS)
+    return replayed * (ev.n + len(ev.edge_src))
+
+
+def _replayed_choice(
+    ev: Evaluator,
+    objective: str,
+    ranked: list[_Candidate],
+    single: _Candidate | None,
+    steps: int,
+    units: float,
+) -> tuple[_Candidate, float]:
+    """The plan to keep, and its replayed seconds per step
+    (:func:`replay.seconds_per_step`).
+
+    Replayed: the search's winner (``ranked[0]``) and, while ``units`` last, up to
+    :data:`REPLAY_ALTERNATIVES` more multi-device candidates no worse than the single
+    device in the estimate, best estimates first. Latency keeps the shortest replay
+    (the replay is what one step takes); throughput the first whose run of ``steps``
+    replays faster than the single device (the estimate ranks steady-state stage times
+    better than a short replay does). The best single device stays unless a plan replays
+    strictly faster (its replay is its estimate, whatever the steps)."""
+    pool: list[_Candidate] = []
+    for c in ranked:
+        if len(set(c.assignment)) < 2 or any(c.assignment == p.assignment for p in pool):
+            continue
+        if single is not None and c.cost > single.cost:
+            continue
+        if len(pool) > REPLAY_ALTERNATIVES:
+            break
+        pool.append(c)
+    best = single or ranked[0]
+    best_s = math.inf if single is None else single.cost
+    per_replay = _replay_units(ev, objective, steps)
+    for number, c in enumerate(pool):
+        if number:
+            if units < per_replay:
+                break
+            units -= per_replay
+        seconds = replay.seconds_per_step(ev, objective, c.assignment, c.order, steps)
+        if seconds < best_s * (1 - 1e-9):
+            best, best_s = c, seconds
+            if objective != "latency":
+                break  # the best stage time that also beats the single device
+    return best, best_s
 
 
 def _descend(

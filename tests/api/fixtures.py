@@ -5,12 +5,14 @@ transport; the API reaches it through the same ConductorAPI client it uses in
 production. Identity comes from no-auth headers, so stories act as personas.
 """
 
+import datetime
 import os
 import tempfile
 import uuid
 from typing import Any
 
 import oslo_messaging
+import sqlalchemy as sa
 from gabbi import fixture
 from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade, orm
@@ -20,11 +22,11 @@ import cyborg.conf
 from cyborg.api import app as api_app
 from cyborg.common import concurrency, inventory
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import placement_flow, report_flow
+from cyborg.conductor import device_profile_flow, placement_flow, report_flow
 from cyborg.conductor import server as conductor_server
 from cyborg.conf import opts
 from cyborg.db import api as db_api
-from cyborg.db import migration
+from cyborg.db import migration, models
 from cyborg.drivers import fake
 from cyborg.objects.host_inventory import provider_uuid
 from tests import db_backends, placement_service
@@ -113,6 +115,34 @@ class APIFixture(fixture.GabbiFixture):
         db_backends.drop_database(self.url)
         self.tmp.cleanup()
         CONF = None
+
+
+class SchedulerAPIFixture(APIFixture):
+    """APIFixture whose GPUs tell the scheduler their model (attribute ``model``, a
+    catalog key) and a device profile ``one-gpu`` to claim plans with."""
+
+    def seed(self) -> None:
+        super().seed()
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.insert(models.Attribute),
+                [
+                    {
+                        "uuid": str(uuid.uuid4()),
+                        "deployable_id": i,
+                        "key": "model",
+                        "value": "A100-SXM4-80GB",
+                        "created_at": now,
+                    }
+                    for i in range(1, 9)
+                ],
+            )
+        device_profile_flow.create_device_profile(
+            cyborg_context.get_admin_context(),
+            name="one-gpu",
+            groups=[{"resources:PGPU": "1"}],
+        )
 
 
 class StandaloneAPIFixture(APIFixture):

@@ -42,6 +42,9 @@ def test_models_declare_every_upstream_table_and_ours() -> None:
         "device_profiles",
         "extended_accelerator_requests",
         "nova_notifications",
+        "graphs",
+        "plans",
+        "scheduler_factors",
     } == MODEL_TABLES
 
 

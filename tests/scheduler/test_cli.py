@@ -35,13 +35,16 @@ def _devices(tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_plan_an_onnx_model(tmp_path, light_model_path: str) -> None:  # type: ignore[no-untyped-def]
-    result = _run(light_model_path, _devices(tmp_path), "--objective", "throughput")
+    result = _run(
+        light_model_path, _devices(tmp_path), "--objective", "throughput", "--steps", "8"
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     graph = onnx.load(light_model_path).graph
     assert plan["graph"] == "light_squeezenet"
     assert plan["objective"] == "throughput"
     assert plan["estimated_stage_s"] <= plan["best_single_device_s"]
+    assert plan["replayed_s"] <= plan["best_single_device_s"]
     assert set(plan["placement"].values()) <= {"gpu0", "gpu1", "t4", "fpga"}
     assert len(plan["placement"]) == plan["graph_summary"]["nodes"] < len(graph.node)
     used = {d["id"] for d in plan["devices"]}

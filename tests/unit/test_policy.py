@@ -43,6 +43,7 @@ PERSONAS = {
 
 READERS = {"admin", "manager", "member", "reader"}  # project_reader_or_admin
 MEMBERS_OR_SERVICE = {"admin", "manager", "member", "service"}  # project_member_or_service
+MEMBERS = {"admin", "manager", "member"}  # project_member_or_admin
 MANAGERS = {"admin", "manager"}  # project_manager_or_admin
 ADMINS = {"admin"}  # admin_api
 
@@ -68,6 +69,13 @@ EXPECTED = {
     "cyborg:attribute:get_one": MANAGERS,
     "cyborg:attribute:create": ADMINS,
     "cyborg:attribute:delete": ADMINS,
+    "cyborg:graph:get_all": READERS,
+    "cyborg:graph:get_one": READERS,
+    "cyborg:graph:create": MEMBERS,
+    "cyborg:plan:create": MEMBERS,
+    "cyborg:plan:get": READERS,
+    "cyborg:plan:claim": MEMBERS,
+    "cyborg:plan:measure": MEMBERS,
 }
 
 

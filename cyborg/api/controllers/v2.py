@@ -5,7 +5,13 @@ from typing import Any
 import pecan
 
 from cyborg.api import microversion, request_state
-from cyborg.api.controllers import accelerator_requests, device_profiles, inventory
+from cyborg.api.controllers import (
+    accelerator_requests,
+    device_profiles,
+    graphs,
+    inventory,
+    plans,
+)
 
 
 def v2_document(base: str, version_id: str, trailing_slash: bool) -> dict[str, Any]:
@@ -26,6 +32,8 @@ class V2Controller:
     devices = inventory.DevicesController()
     deployables = inventory.DeployablesController()
     attributes = inventory.AttributesController()
+    graphs = graphs.GraphsController()
+    plans = plans.PlansController()
 
     @pecan.expose("json")
     def index(self) -> dict[str, Any]:

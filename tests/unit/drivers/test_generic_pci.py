@@ -166,3 +166,17 @@ def test_garbage_function_files_do_not_crash(conf: cfg.ConfigOpts, tmp_path: pat
     (device,) = discover(conf, {"vendor_id": "*"}, root=tmp_path)
     assert (device.type, device.vendor, device.model) == ("GPU", "0000", "0000:0000")
     assert discover(conf, {"vendor_id": "10de"}, {"devname": "x"}, root=tmp_path) == []
+
+
+def test_a_nic_handle_names_its_physical_network(conf: cfg.ConfigOpts) -> None:
+    (nic, other) = discover(
+        conf, {"devname": "ens1f1", "physical_network": "physnet1"}, {"vendor_id": "10de"}
+    )
+    (handle,) = nic.deployables[0].attach_handles
+    assert (handle.attach_type, json.loads(handle.attach_info)) == (
+        "PCI",
+        {"domain": "0000", "bus": "0a", "device": "00", "function": "1",
+         "physical_network": "physnet1"},
+    )  # fmt: skip
+    (plain,) = other.deployables[0].attach_handles
+    assert "physical_network" not in json.loads(plain.attach_info)

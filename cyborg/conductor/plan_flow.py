@@ -1,0 +1,292 @@
+"""The graph-aware scheduler in the conductor: graphs, plans, measurements, claims.
+
+* ``create_graph`` analyses an uploaded graph (the scheduler's JSON graph format, or
+  an ONNX model) with the scheduler's importers and stores the result.
+* ``create_plans`` builds the candidates from the live inventory
+  (cyborg.conductor.plan_candidates; with Placement, only providers that its
+  allocation candidates say are free), loads the ``[scheduler] driver`` plugin and the
+  learned factors, and stores up to ``count`` ranked plans: the plugin's plan, then its
+  plans with fewer devices allowed, best estimate first.
+* ``report_measurement`` turns a measured step time into new factors with
+  cyborg.scheduler.factors and stores them (each row's version + 1).
+* ``claim_plan`` creates one ARQ per device of a plan from a device profile and binds
+  it to that device's provider on its host, then marks the plan claimed.
+"""
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from oslo_log import log
+
+from cyborg.common import exception
+from cyborg.common.context import RequestContext
+from cyborg.conductor import plan_candidates
+from cyborg.objects import graph as graph_obj
+from cyborg.objects import plan as plan_obj
+from cyborg.objects import schedulable as schedulable_obj
+from cyborg.objects import scheduler_factor as factor_obj
+from cyborg.objects.base import new_uuid
+from cyborg.scheduler import analysis, factors, graph_json
+from cyborg.scheduler import plan as scheduler_plan
+from cyborg.scheduler.base import PlanRequest, load_scheduler
+from cyborg.scheduler.costs import CostModel, build_cost_model, roofline_table
+from cyborg.scheduler.graph import Graph, GraphError
+from cyborg.scheduler.json_input import InputFormatError
+
+LOG = log.getLogger(__name__)
+
+MAX_PLANS = 5
+FreeProviders = Callable[[list[str]], set[str]]
+
+
+def parse_graph(*, document: Any = None, onnx_b64: str | None = None) -> tuple[Graph, str]:
+    """The analysed graph of an upload and its format; GraphInvalid (400) if wrong."""
+    try:
+        if onnx_b64 is None:
+            return graph_json.graph_from_dict(document, "graph"), "json"
+        return _onnx_graph(onnx_b64), "onnx"
+    except (InputFormatError, GraphError) as err:
+        raise exception.GraphInvalid(reason=str(err)) from err
+
+
+def _onnx_graph(onnx_b64: str) -> Graph:
+    from cyborg.scheduler import onnx_import  # onnx is heavy: imported on first use
+
+    try:
+        raw = base64.b64decode(onnx_b64, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InputFormatError(f"onnx: not base64 ({err})") from err
+    try:
+        import onnx
+
+        model = onnx.load_from_string(raw)
+    except Exception as err:  # protobuf's DecodeError and friends on garbage
+        raise InputFormatError(f"onnx: not a readable ONNX model ({err})") from err
+    graph = onnx_import.graph_from_onnx(model)
+    if not graph.nodes:
+        raise InputFormatError("onnx: the model has no operator to place")
+    return graph
+
+
+def create_graph(
+    context: RequestContext,
+    *,
+    name: str | None,
+    document: Any = None,
+    onnx_b64: str | None = None,
+    project_id: str | None,
+) -> str:
+    graph, fmt = parse_graph(document=document, onnx_b64=onnx_b64)
+    summary = analysis.summarize(graph)
+    stored = graph_obj.create(
+        context,
+        name=name or graph.name,
+        format=fmt,
+        document=graph_json.graph_to_dict(graph),
+        nodes=summary.nodes,
+        flops=summary.flops,
+        bytes_moved=summary.bytes_moved,
+        param_bytes=summary.param_bytes,
+        project_id=project_id,
+    )
+    return stored.uuid
+
+
+def _predicted_by_op(
+    model: CostModel, uncorrected: np.ndarray, device: int, assignment: Sequence[int]
+) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for i, d in enumerate(assignment):
+        if d == device:
+            op = model.graph.nodes[i].op_type
+            totals[op] = totals.get(op, 0.0) + float(uncorrected[i, device])
+    return totals
+
+
+def plan_result(
+    plan: scheduler_plan.Plan,
+    model: CostModel,
+    uncorrected: np.ndarray,
+    candidates: plan_candidates.Candidates,
+) -> dict[str, Any]:
+    """The stored result: the scheduler's plan JSON, each device with its deployable,
+    provider and uncorrected roofline seconds per op type (for measurements)."""
+    result = scheduler_plan.plan_to_dict(plan, model)
+    positions = {d.id: k for k, d in enumerate(model.devices.devices)}
+    for device in result["devices"]:
+        source = candidates.sources[device["id"]]
+        device["deployable_uuid"] = source.deployable_uuid
+        device["deployable_name"] = source.deployable_name
+        device["rp_uuid"] = source.rp_uuid
+        device["predicted_by_op_s"] = _predicted_by_op(
+            model, uncorrected, positions[device["id"]], plan.assignment
+        )
+    result["skipped"] = dict(candidates.skipped)
+    return result
+
+
+def rank_plans(
+    graph: Graph,
+    candidates: plan_candidates.Candidates,
+    request: PlanRequest,
+    driver: str,
+    count: int,
+) -> list[dict[str, Any]]:
+    """Up to ``count`` distinct plans, best estimate first (fewer devices on ties)."""
+    if not candidates.devices.devices:
+        raise exception.NoFeasiblePlan(reason="no schedulable device in the inventory")
+    scheduler = load_scheduler(driver)
+    model = build_cost_model(graph, candidates.devices, request.factors)
+    uncorrected = roofline_table(graph, candidates.devices, {})
+    found: dict[tuple[int, ...], scheduler_plan.Plan] = {}
+    allowed = request.max_devices or len(candidates.devices)
+    while allowed >= 1 and len(found) < count:
+        try:
+            plan = scheduler.plan_model(model, dataclasses.replace(request, max_devices=allowed))
+        except scheduler_plan.NoFeasiblePlan:
+            break  # fewer devices will not fit either
+        found.setdefault(plan.assignment, plan)
+        allowed = min(allowed, len(plan.devices_used)) - 1
+    if not found:
+        raise exception.NoFeasiblePlan(reason="the graph does not fit the free devices' memory")
+    ranked = sorted(found.values(), key=lambda p: (p.estimate_s, len(p.devices_used)))
+    return [plan_result(p, model, uncorrected, candidates) for p in ranked[:count]]
+
+
+def create_plans(
+    context: RequestContext,
+    *,
+    graph_uuid: str,
+    objective: str,
+    max_devices: int | None,
+    count: int,
+    project_id: str | None,
+    driver: str,
+    effort: float = 1.0,
+    free_providers: FreeProviders | None = None,
+) -> list[str]:
+    """Store up to ``count`` ranked plans of a graph; returns their uuids, best first.
+
+    ``project_id`` limits to that project's graphs (others are 404);
+    ``free_providers`` (resource classes -> free provider uuids) is Placement's view.
+    """
+    stored = graph_obj.get_by_uuid(context, graph_uuid, project_id=project_id)
+    graph = graph_json.graph_from_dict(stored.document, "stored graph")
+    rows = schedulable_obj.get_all(context)
+    free = None
+    if free_providers is not None and rows:
+        free = free_providers(plan_candidates.resource_classes(rows))
+    candidates = plan_candidates.build(rows, free)
+    models = sorted({d.model for d in candidates.devices.devices})
+    learned = factor_obj.as_mapping(factor_obj.get_all(context, device_models=models))
+    request = PlanRequest(objective, max_devices, learned, effort)
+    results = rank_plans(graph, candidates, request, driver, min(count, MAX_PLANS))
+    op_types = {node.op_type for node in graph.nodes}
+    for result in results:
+        used = {device["model"] for device in result["devices"]}
+        result["learned_factors"] = {
+            f"{op}@{model}": value
+            for (op, model), value in sorted(learned.items())
+            if op in op_types and model in used
+        }
+    new = [
+        plan_obj.NewPlan(
+            uuid=new_uuid(),
+            objective=objective,
+            rank=rank,
+            request={"objective": objective, "max_devices": max_devices, "driver": driver},
+            result=result,
+        )
+        for rank, result in enumerate(results, start=1)
+    ]
+    plan_obj.create_all(context, graph_id=stored.id, project_id=stored.project_id, plans=new)
+    return [plan.uuid for plan in new]
+
+
+def step_samples(result: Mapping[str, Any], step_time_s: float) -> list[factors.StepSample]:
+    """One sample per device of a plan from one measured step.
+
+    A whole step is one number, so each device is credited with the plan's measured
+    over estimated ratio of its own corrected compute; the fit then moves the factors
+    of every op type on the plan's models towards that ratio. On a single-device plan
+    this is exactly the step-time fit of cyborg.scheduler.factors.
+    """
+    estimated = float(result.get("estimated_step_s") or 0.0)
+    if estimated <= 0:
+        return []
+    ratio = step_time_s / estimated
+    return [
+        factors.StepSample(
+            device_model=device["model"],
+            predicted_by_op=device["predicted_by_op_s"],
+            measured_s=ratio * float(device["compute_s"]),
+        )
+        for device in result["devices"]
+        if device.get("predicted_by_op_s") and float(device["compute_s"]) > 0
+    ]
+
+
+def report_measurement(
+    context: RequestContext, *, plan_uuid: str, step_time_ms: float, project_id: str | None
+) -> None:
+    plan = plan_obj.get_by_uuid(context, plan_uuid, project_id=project_id)
+    samples = step_samples(plan.result, step_time_ms / 1000.0)
+    if not samples:
+        return
+    models = sorted({s.device_model for s in samples})
+    current = factor_obj.as_mapping(factor_obj.get_all(context, device_models=models))
+    updated = factors.fit_step_times(current, samples)
+    factor_obj.save(context, {k: v for k, v in updated.items() if current.get(k) != v})
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """What claim_plan needs from arq_flow: create ARQs of a profile, bind them."""
+
+    create_arqs: Callable[..., list[str]]
+    bind_arqs: Callable[..., None]
+
+
+def claim_plan(
+    context: RequestContext,
+    *,
+    plan_uuid: str,
+    device_profile_name: str,
+    consumer_uuid: str,
+    project_id: str | None,
+    visible_to_project: str | None,
+    arqs: Claim,
+) -> list[str]:
+    """One ARQ per device of the plan, bound to that device's provider; returns them."""
+    plan = plan_obj.get_by_uuid(context, plan_uuid, project_id=visible_to_project)
+    if plan.state != "proposed":
+        raise exception.PlanAlreadyClaimed(uuid=plan_uuid, consumer=plan.consumer_uuid)
+    bindings: dict[str, dict[str, str]] = {}
+    for device in plan.result["devices"]:
+        if not device.get("rp_uuid"):
+            raise exception.NoFeasiblePlan(
+                reason=f"deployable {device['deployable_name']} has no resource provider"
+            )
+        uuids = arqs.create_arqs(
+            context,
+            device_profile_name=device_profile_name,
+            project_id=project_id,
+            visible_to_project=visible_to_project,
+        )
+        if len(uuids) != 1:
+            raise exception.Invalid(
+                reason=f"device profile {device_profile_name} must ask for exactly one "
+                f"accelerator to claim a plan's devices (it asks for {len(uuids)})"
+            )
+        bindings[uuids[0]] = {
+            "hostname": device["host"],
+            "device_rp_uuid": device["rp_uuid"],
+            "instance_uuid": consumer_uuid,
+        }
+    arqs.bind_arqs(context, bindings=bindings, project_id=project_id)
+    plan_obj.mark_claimed(context, plan_uuid, consumer_uuid)
+    return list(bindings)

@@ -1,0 +1,122 @@
+"""Plans of a graph on the live inventory: proposed by the conductor, then claimed."""
+
+import dataclasses
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_serialization import jsonutils
+
+from cyborg.common import constants, exception
+from cyborg.common.context import RequestContext
+from cyborg.db import api as db_api
+from cyborg.db import models
+from cyborg.objects import base
+
+MODEL = models.Plan
+
+
+@dataclasses.dataclass
+class Plan:
+    id: int
+    uuid: str
+    graph_uuid: str
+    project_id: str | None
+    objective: str
+    rank: int
+    request: dict[str, Any]
+    result: dict[str, Any]
+    state: str
+    consumer_uuid: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class NewPlan:
+    uuid: str
+    objective: str
+    rank: int
+    request: dict[str, Any]
+    result: dict[str, Any]
+
+
+def _from_row(row: Any, graph_uuid: str) -> Plan:
+    return Plan(
+        id=row.id,
+        uuid=row.uuid,
+        graph_uuid=graph_uuid,
+        project_id=row.project_id,
+        objective=row.objective,
+        rank=row.rank,
+        request=jsonutils.loads(row.request_json),
+        result=jsonutils.loads(row.result_json),
+        state=row.state,
+        consumer_uuid=row.consumer_uuid,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _select(project_id: str | None) -> Any:
+    stmt = sa.select(MODEL, models.Graph.uuid).join(
+        models.Graph, models.Graph.id == MODEL.graph_id
+    )
+    return stmt if project_id is None else stmt.where(MODEL.project_id == project_id)
+
+
+@db_api.context_manager.reader
+def get_by_uuid(context: RequestContext, uuid: str, *, project_id: str | None = None) -> Plan:
+    """One plan; ``project_id`` limits to that project's plans (others are 404)."""
+    found = context.session.execute(_select(project_id).where(MODEL.uuid == uuid)).first()
+    if found is None:
+        raise exception.PlanNotFound(uuid=uuid)
+    return _from_row(found[0], found[1])
+
+
+@db_api.context_manager.reader
+def get_all(context: RequestContext, *, uuids: Sequence[str]) -> list[Plan]:
+    """The plans of ``uuids`` in rank order, in one query."""
+    stmt = _select(None).where(MODEL.uuid.in_(list(uuids))).order_by(MODEL.rank, MODEL.id)
+    return [_from_row(row, graph_uuid) for row, graph_uuid in context.session.execute(stmt)]
+
+
+@db_api.context_manager.writer
+def create_all(
+    context: RequestContext, *, graph_id: int, project_id: str | None, plans: Sequence[NewPlan]
+) -> None:
+    """Store ranked plans of one graph in one statement."""
+    if not plans:
+        return
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    context.session.execute(
+        sa.insert(MODEL),
+        [
+            {
+                "uuid": plan.uuid,
+                "graph_id": graph_id,
+                "project_id": project_id,
+                "objective": plan.objective,
+                "rank": plan.rank,
+                "request_json": jsonutils.dumps(plan.request),
+                "result_json": jsonutils.dumps(plan.result),
+                "state": constants.PlanState.PROPOSED.value,
+                "created_at": now,
+            }
+            for plan in plans
+        ],
+    )
+
+
+@db_api.context_manager.writer
+def mark_claimed(context: RequestContext, uuid: str, consumer_uuid: str) -> None:
+    """Proposed -> claimed, once: a second claim is a 409."""
+    result = context.session.execute(
+        sa.update(MODEL)
+        .where(MODEL.uuid == uuid, MODEL.state == constants.PlanState.PROPOSED.value)
+        .values(state=constants.PlanState.CLAIMED.value, consumer_uuid=consumer_uuid)
+    )
+    if base.rowcount(result) == 0:
+        current = get_by_uuid(context, uuid)
+        raise exception.PlanAlreadyClaimed(uuid=uuid, consumer=current.consumer_uuid)

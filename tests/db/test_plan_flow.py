@@ -1,0 +1,198 @@
+"""The scheduler in the conductor on every backend: graphs, ranked plans on the live
+inventory, measurements that update versioned factors, claims that bind ARQs."""
+
+import pytest
+import sqlalchemy as sa
+
+from cyborg.common import exception
+from cyborg.conductor import arq_flow, device_profile_flow, plan_flow
+from cyborg.db import models
+from cyborg.objects import accelerator_request as arq_obj
+from cyborg.objects import graph as graph_obj
+from cyborg.objects import plan as plan_obj
+from cyborg.objects import schedulable as schedulable_obj
+from cyborg.objects import scheduler_factor as factor_obj
+from tests.db import seed
+
+GRAPH = {
+    "name": "toy",
+    "precision": "fp16",
+    "nodes": [
+        {"name": "a", "op_type": "MatMul", "flops": 4e12, "param_bytes": 2**30},
+        {"name": "b", "op_type": "MatMul", "flops": 4e12, "param_bytes": 2**30},
+        {"name": "c", "op_type": "Add", "flops": 1e6, "bytes_read": 1e6},
+    ],
+    "edges": [{"src": "a", "dst": "c", "bytes": 1e6}, {"src": "b", "dst": "c", "bytes": 1e6}],
+}
+
+
+def _inventory(db, count: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """``count`` GPUs on two hosts, known to the scheduler's catalog by their attribute."""
+    seed.devices(db.engine, count, hosts=2)
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.insert(models.Attribute),
+            [
+                {
+                    "uuid": f"00000000-0000-4000-8000-{i:012d}",
+                    "deployable_id": i,
+                    "key": "model",
+                    "value": "A100-SXM4-80GB",
+                }
+                for i in range(1, count + 1)
+            ],
+        )
+
+
+def test_create_graph_stores_the_analysis(db) -> None:  # type: ignore[no-untyped-def]
+    uuid = plan_flow.create_graph(db.context, name=None, document=GRAPH, project_id="p1")
+    graph = graph_obj.get_by_uuid(db.context, uuid, project_id="p1")
+    assert (graph.name, graph.format, graph.nodes) == ("toy", "json", 3)
+    assert graph.flops == pytest.approx(8e12 + 1e6)
+    with pytest.raises(exception.GraphNotFound):
+        graph_obj.get_by_uuid(db.context, uuid, project_id="p2")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"document": {"nodes": []}}, "nodes"),
+        ({"document": {"nodes": [{"name": "a", "op_type": "X", "flops": -1}]}}, "minimum"),
+        ({"onnx_b64": "%%%"}, "base64"),
+        ({"onnx_b64": "aGVsbG8gd29ybGQ="}, "onnx"),
+    ],
+)
+def test_bad_graphs_are_400(db, kwargs, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(exception.GraphInvalid) as err:
+        plan_flow.create_graph(db.context, name=None, project_id="p1", **kwargs)
+    assert err.value.code == 400 and message in str(err.value)
+
+
+def test_plans_ranked_on_live_inventory_and_measured(db) -> None:  # type: ignore[no-untyped-def]
+    _inventory(db)
+    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    uuids = plan_flow.create_plans(
+        db.context,
+        graph_uuid=graph,
+        objective="latency",
+        max_devices=None,
+        count=3,
+        project_id="p1",
+        driver="graph_aware",
+    )
+    plans = plan_obj.get_all(db.context, uuids=uuids)
+    assert [p.rank for p in plans] == list(range(1, len(plans) + 1))
+    estimates = [p.result["estimated_step_s"] for p in plans]
+    assert estimates == sorted(estimates)
+    best = plans[0]
+    assert best.graph_uuid == graph and best.state == "proposed"
+    assert set(best.result["placement"]) == {"a", "b", "c"}
+    assert all(d["rp_uuid"] and d["predicted_by_op_s"] for d in best.result["devices"])
+
+    plan_flow.report_measurement(
+        db.context,
+        plan_uuid=best.uuid,
+        step_time_ms=best.result["estimated_step_s"] * 2000,
+        project_id="p1",
+    )
+    first = {(f.op_type, f.device_model): f for f in factor_obj.get_all(db.context)}
+    assert first[("MatMul", "A100-SXM4-80GB")].factor > 1.2
+    assert first[("MatMul", "A100-SXM4-80GB")].version == 1
+    plan_flow.report_measurement(
+        db.context,
+        plan_uuid=best.uuid,
+        step_time_ms=best.result["estimated_step_s"] * 3000,
+        project_id="p1",
+    )
+    second = {(f.op_type, f.device_model): f for f in factor_obj.get_all(db.context)}
+    assert second[("MatMul", "A100-SXM4-80GB")].version == 2
+    assert second[("MatMul", "A100-SXM4-80GB")].samples == 2
+
+    # The learned factors go into the next plans' estimates.
+    again = plan_flow.create_plans(
+        db.context,
+        graph_uuid=graph,
+        objective="latency",
+        max_devices=1,
+        count=1,
+        project_id="p1",
+        driver="first_fit",
+    )
+    slower = plan_obj.get_by_uuid(db.context, again[0])
+    assert len(slower.result["devices"]) == 1
+    assert slower.result["estimated_step_s"] > best.result["best_single_device_s"]
+
+
+def test_no_devices_is_409_and_other_projects_graph_404(db) -> None:  # type: ignore[no-untyped-def]
+    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    with pytest.raises(exception.NoFeasiblePlan):
+        plan_flow.create_plans(
+            db.context,
+            graph_uuid=graph,
+            objective="latency",
+            max_devices=None,
+            count=1,
+            project_id="p1",
+            driver="graph_aware",
+        )
+    with pytest.raises(exception.GraphNotFound):
+        plan_flow.create_plans(
+            db.context,
+            graph_uuid=graph,
+            objective="latency",
+            max_devices=None,
+            count=1,
+            project_id="p2",
+            driver="graph_aware",
+        )
+
+
+def test_claim_binds_one_arq_per_device(db) -> None:  # type: ignore[no-untyped-def]
+    _inventory(db)
+    device_profile_flow.create_device_profile(
+        db.context, name="one-gpu", groups=[{"resources:PGPU": "1"}]
+    )
+    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    [uuid] = plan_flow.create_plans(
+        db.context,
+        graph_uuid=graph,
+        objective="latency",
+        max_devices=2,
+        count=1,
+        project_id="p1",
+        driver="graph_aware",
+    )
+    consumer = "6a1c3f2e-8d4b-4c7a-9e1f-0b2d3c4e5f60"
+    claim = plan_flow.Claim(arq_flow.create_arqs, arq_flow.bind_arqs)
+    arqs = plan_flow.claim_plan(
+        db.context,
+        plan_uuid=uuid,
+        device_profile_name="one-gpu",
+        consumer_uuid=consumer,
+        project_id="p1",
+        visible_to_project="p1",
+        arqs=claim,
+    )
+    plan = plan_obj.get_by_uuid(db.context, uuid)
+    assert plan.state == "claimed" and plan.consumer_uuid == consumer
+    bound = arq_obj.get_all(db.context, uuids=arqs)
+    assert {a.state for a in bound} == {"Bound"}
+    assert {a.device_rp_uuid for a in bound} == {d["rp_uuid"] for d in plan.result["devices"]}
+    with pytest.raises(exception.Conflict):
+        plan_flow.claim_plan(
+            db.context,
+            plan_uuid=uuid,
+            device_profile_name="one-gpu",
+            consumer_uuid=consumer,
+            project_id="p1",
+            visible_to_project="p1",
+            arqs=claim,
+        )
+
+
+def test_the_inventory_loads_in_two_statements(db) -> None:  # type: ignore[no-untyped-def]
+    _inventory(db, 8)
+    with db.count_statements() as statements:
+        rows = schedulable_obj.get_all(db.context)
+    assert len(rows) == 8 and len(statements) == 2
+    assert {r.attributes["model"] for r in rows} == {"A100-SXM4-80GB"}
