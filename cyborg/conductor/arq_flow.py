@@ -8,6 +8,8 @@ so two conductors (or two threads of one) racing for the same ARQ cannot both wi
     any but Deleting --unbind--> Unbound   (releasing Placement failed: UnbindFailed)
     any --delete--> Deleting --allocations released--> (row removed)
 
+Unbinding and deleting are in cyborg.conductor.arq_release.
+
 Each state is committed before the side effects of the next step start, and the
 event Nova is owed for a resolved ARQ is written in the transaction that resolves it.
 
@@ -29,7 +31,7 @@ resume_abandoned_binds takes on from 2.
 import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from oslo_db import exception as db_exc
@@ -113,7 +115,7 @@ def _check_bindings(bindings: Mapping[str, Mapping[str, str]]) -> None:
             )
 
 
-def _require_arqs(
+def require_arqs(
     context: RequestContext, uuids: list[str], project_id: str | None
 ) -> dict[str, arq_obj.AcceleratorRequest]:
     """The listed ARQs; 404 naming every one missing (or another project's). One query."""
@@ -175,7 +177,7 @@ def bind_arqs(
     claims its device in Placement, within the quota ``limits`` (standalone_bind).
     """
     _check_bindings(bindings)
-    arqs = _require_arqs(context, list(bindings), project_id)
+    arqs = require_arqs(context, list(bindings), project_id)
     _refuse_hot_add(context, bindings)
     standalone_bind.precheck(bindings, arqs, claimer, limits)
     errors: list[Exception] = []
@@ -231,7 +233,7 @@ def _bind_standalone(
     claims, failed = standalone_bind.claim(context, bindings, arqs, claimer, limits)
     errors: list[Exception] = []
     for uuid, err in failed.items():
-        _mark_failed(context, uuid, _reason(err), False)
+        _mark_failed(context, uuid, failure_reason(err), False)
         if err not in errors:
             errors.append(err)
     for uuid, claimed in claims.items():
@@ -297,7 +299,7 @@ def _finish_bind(
                 nova_notification.add(context, uuid, constants.NovaEventStatus.COMPLETED)
     except Exception as err:
         LOG.warning("Binding accelerator request %s failed: %s", uuid, err)
-        _mark_failed(context, uuid, _reason(err), notify_nova, held, mdevs)
+        _mark_failed(context, uuid, failure_reason(err), notify_nova, held, mdevs)
         raise
     LOG.info("Bound accelerator request %s to MDEV attach handle id=%s", uuid, held)
 
@@ -334,7 +336,7 @@ def _claim(
     return handle
 
 
-def _reason(err: Exception) -> str:
+def failure_reason(err: Exception) -> str:
     # Our exceptions carry messages fit for users; anything else may hold internals.
     if isinstance(err, exception.CyborgException):
         return str(err)[:255]
@@ -388,91 +390,3 @@ def resume_abandoned_binds(
             notify = notify_nova and not standalone_bind.is_standalone_arq(arq)
             _finish_bind(context, arq, arq.device_rp_uuid or "", notify, step, mdevs)
     return [arq.uuid for arq in abandoned]
-
-
-def unbind_arqs(
-    context: RequestContext,
-    *,
-    uuids: Sequence[str],
-    project_id: str | None = None,
-    claimer: placement_claim.Claimer | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
-) -> None:
-    """Free the ARQs' attach handles and clear their binding (all or none).
-
-    Allocations Cyborg claimed for them are released first (``claimer``); if that
-    fails they become UnbindFailed with the reason, and unbinding them again retries.
-    The mdevs of MDEV handles, held until then, are removed after the commit.
-    """
-    arqs = _require_arqs(context, list(uuids), project_id)
-    try:
-        standalone_bind.release(claimer, arqs.values())
-    except Exception as err:
-        _mark_unbind_failed(context, list(arqs), _reason(err))
-        raise
-    held_mdevs = arq_obj.unbind_many(context, uuids, project_id=project_id)
-    vgpu_bind.remove_held(context, mdevs, held_mdevs)
-
-
-def _mark_unbind_failed(context: RequestContext, uuids: list[str], reason: str) -> None:
-    for uuid in uuids:
-        with contextlib.suppress(exception.CyborgException):  # changed meanwhile
-            arq_obj.update_state(
-                context,
-                uuid,
-                expected=arq_obj.UNBINDABLE_STATES,
-                new_state=State.UNBIND_FAILED,
-                bind_failure_reason=reason,
-            )
-    LOG.warning("Unbinding accelerator requests %s failed: %s", ", ".join(uuids), reason)
-
-
-def delete_arqs(
-    context: RequestContext,
-    *,
-    uuids: Sequence[str] | None = None,
-    instance_uuid: str | None = None,
-    project_id: str | None = None,
-    claimer: placement_claim.Claimer | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
-) -> None:
-    """Delete by uuids (all or none) or by instance (idempotent).
-
-    The ARQs become Deleting first (committed); then the allocations Cyborg claimed
-    for them are released (``claimer``), the rows removed and the mdevs of their
-    handles removed after that commit. A failure leaves them Deleting, which Nova
-    counts as resolved, and finish_abandoned_deletes completes them later.
-    """
-    if (uuids is None) == (instance_uuid is None):
-        raise exception.Invalid(reason="delete accelerator requests by uuids or by instance")
-    deleting = arq_obj.mark_deleting(
-        context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
-    )
-    _finish_delete(context, deleting, claimer, mdevs)
-
-
-def _finish_delete(
-    context: RequestContext,
-    uuids: Sequence[str],
-    claimer: placement_claim.Claimer | None,
-    mdevs: vgpu_bind.MdevAgent | None,
-) -> None:
-    if not uuids:
-        return
-    standalone_bind.release(claimer, arq_obj.get_all(context, uuids=list(uuids)))
-    held_mdevs = arq_obj.delete_deleting(context, uuids)
-    vgpu_bind.remove_held(context, mdevs, held_mdevs)
-
-
-def finish_abandoned_deletes(
-    context: RequestContext,
-    older_than: datetime.timedelta,
-    claimer: placement_claim.Claimer | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
-) -> list[str]:
-    """Complete deletions left Deleting for longer than ``older_than``; their uuids."""
-    stuck = arq_obj.get_deleting_before(context, timeutils.utcnow() - older_than)
-    if stuck:
-        LOG.warning("Finishing the deletion of accelerator requests %s", ", ".join(stuck))
-        _finish_delete(context, stuck, claimer, mdevs)
-    return stuck

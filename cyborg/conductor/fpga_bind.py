@@ -36,8 +36,7 @@ def requested_image(
     """The image the group asks to program, or None; Invalid for both keys at once."""
     if BITSTREAM_KEY in group and FUNCTION_KEY in group:
         raise exception.Invalid(
-            reason=f"a device profile group may give {BITSTREAM_KEY} or {FUNCTION_KEY}, "
-            "not both"
+            reason=f"a device profile group may give {BITSTREAM_KEY} or {FUNCTION_KEY}, not both"
         )
     if BITSTREAM_KEY in group:
         return group[BITSTREAM_KEY]

@@ -14,6 +14,7 @@ from cyborg.common import exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor import (
     arq_flow,
+    arq_release,
     device_profile_flow,
     inventory_flow,
     placement_claim,
@@ -161,7 +162,7 @@ class ConductorManager:
     def unbind_arqs(
         self, context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
     ) -> None:
-        arq_flow.unbind_arqs(
+        arq_release.unbind_arqs(
             context, uuids=uuids, project_id=project_id, claimer=self.claimer, mdevs=self.mdevs
         )
 
@@ -174,7 +175,7 @@ class ConductorManager:
         instance_uuid: str | None = None,
         project_id: str | None = None,
     ) -> None:
-        arq_flow.delete_arqs(
+        arq_release.delete_arqs(
             context,
             uuids=uuids,
             instance_uuid=instance_uuid,

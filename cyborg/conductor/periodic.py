@@ -22,6 +22,7 @@ from cyborg.clients import placement as placement_client
 from cyborg.common import context as cyborg_context
 from cyborg.conductor import (
     arq_flow,
+    arq_release,
     nova_notifier,
     placement_claim,
     placement_flow,
@@ -94,7 +95,7 @@ class PeriodicTasks:
                 )
                 _safely(
                     "Finishing abandoned deletions",
-                    arq_flow.finish_abandoned_deletes,
+                    arq_release.finish_abandoned_deletes,
                     context,
                     datetime.timedelta(seconds=self.conf.conductor.bind_timeout),
                     None

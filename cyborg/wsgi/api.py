@@ -31,7 +31,8 @@ def init_application(conf: cfg.ConfigOpts | None = None, parse: bool = True) -> 
     if parse:
         files = os.environ.get("CYBORG_CONFIG_FILES")
         cyborg.conf.parse_args(
-            ["cyborg-api"], conf=conf,
+            ["cyborg-api"],
+            conf=conf,
             default_config_files=[f for f in files.split(",") if f] if files else None,
         )
         log.setup(conf, "cyborg")

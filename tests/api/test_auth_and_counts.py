@@ -31,8 +31,9 @@ def _get(app: Any, path: str, **headers: str) -> webob.Response:
 def test_keystone_mode_guards_everything_but_the_version_documents() -> None:
     conf = _conf(auth_strategy="keystone")
     api_app.build(conf, conductor=lambda: None)  # registers [keystone_authtoken]
-    conf.set_override("www_authenticate_uri", "https://keystone.example.com/identity",
-                      "keystone_authtoken")
+    conf.set_override(
+        "www_authenticate_uri", "https://keystone.example.com/identity", "keystone_authtoken"
+    )
     app = api_app.build(conf, conductor=lambda: None)
     assert _get(app, "/").status_int == 200
     assert _get(app, "/v2").status_int == 200
@@ -45,8 +46,12 @@ def test_keystone_mode_guards_everything_but_the_version_documents() -> None:
 
 @pytest.mark.parametrize(
     ("host", "allow", "refused"),
-    [("127.0.0.1", False, False), ("::1", False, False), ("0.0.0.0", False, True),
-     ("10.1.2.3", True, False)],
+    [
+        ("127.0.0.1", False, False),
+        ("::1", False, False),
+        ("0.0.0.0", False, True),
+        ("10.1.2.3", True, False),
+    ],
     # No "::" in test ids: pytest-xdist splits node ids on it.
     ids=["ipv4-loopback", "ipv6-loopback", "any-address", "remote-allowed"],
 )
@@ -60,8 +65,11 @@ def test_noauth_listens_on_loopback_unless_allowed(host: str, allow: bool, refus
 def test_listing_devices_through_the_api_costs_the_same_statements(db, size: int) -> None:  # type: ignore[no-untyped-def]
     seed.devices(db.engine, size)
     app = api_app.build(_conf(auth_strategy="noauth"), conductor=lambda: None)
-    for path, key in [("/v2/devices", "devices"), ("/v2/deployables", "deployables"),
-                      ("/v2/accelerator_requests", "arqs")]:
+    for path, key in [
+        ("/v2/devices", "devices"),
+        ("/v2/deployables", "deployables"),
+        ("/v2/accelerator_requests", "arqs"),
+    ]:
         with db.count_statements() as statements:
             response = _get(app, f"{path}?limit=1000")
         assert response.status_int == 200, response.text

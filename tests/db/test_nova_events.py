@@ -16,7 +16,7 @@ from oslo_utils import timeutils
 import cyborg.conf
 from cyborg.clients import nova
 from cyborg.common import constants, exception
-from cyborg.conductor import arq_flow, device_profile_flow, nova_notifier
+from cyborg.conductor import arq_flow, arq_release, device_profile_flow, nova_notifier
 from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import nova_notification
@@ -188,7 +188,7 @@ def test_deleting_the_arqs_drops_their_events(db) -> None:  # type: ignore[no-un
     deployable = seed.bindable_deployable(db.context, handles=1)
     (arq,) = _arqs(db, 1)
     _bind(db, [arq], deployable)
-    arq_flow.delete_arqs(db.context, instance_uuid=INSTANCE)
+    arq_release.delete_arqs(db.context, instance_uuid=INSTANCE)
     assert nova_notification.pending(db.context) == []
 
 

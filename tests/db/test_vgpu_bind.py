@@ -18,7 +18,7 @@ import pytest
 
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import arq_flow, device_profile_flow, vgpu_bind
+from cyborg.conductor import arq_flow, arq_release, device_profile_flow, vgpu_bind
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import controlpath as controlpath_obj
@@ -214,7 +214,7 @@ def test_one_conductor_at_a_time_takes_a_held_handle(db) -> None:  # type: ignor
     agent = Agent()
     _bind(db, agent, deployable, [arq])
     agent.errors["remove"] = oslo_messaging.MessagingTimeout("down")
-    arq_flow.unbind_arqs(
+    arq_release.unbind_arqs(
         db.context,
         uuids=[arq],
         mdevs=vgpu_bind.MdevAgent(agent),  # type: ignore[arg-type]
@@ -241,13 +241,13 @@ def test_unbind_and_delete_remove_the_mdev_before_freeing_the_handle(db, how: st
     del agent.calls[:]
 
     if how == "unbind":
-        arq_flow.unbind_arqs(db.context, uuids=[first, second], mdevs=mdevs)
+        arq_release.unbind_arqs(db.context, uuids=[first, second], mdevs=mdevs)
         after: tuple[str, None] | None = (State.UNBOUND, None)
     elif how == "delete by instance":
-        arq_flow.delete_arqs(db.context, instance_uuid=INSTANCE, mdevs=mdevs)
+        arq_release.delete_arqs(db.context, instance_uuid=INSTANCE, mdevs=mdevs)
         after = None
     else:
-        arq_flow.delete_arqs(db.context, uuids=[first, second], mdevs=mdevs)
+        arq_release.delete_arqs(db.context, uuids=[first, second], mdevs=mdevs)
         after = None
 
     assert sorted((c[0], c[1], c[2]["ah_uuid"]) for c in agent.calls) == sorted(
@@ -268,7 +268,7 @@ def test_unbind_with_the_agent_down_succeeds_and_leaves_the_handles_held(db) -> 
     agent.errors["remove"] = oslo_messaging.MessagingTimeout("down")
     del agent.calls[:]
     mdevs = vgpu_bind.MdevAgent(agent)  # type: ignore[arg-type]
-    arq_flow.unbind_arqs(db.context, uuids=arqs, mdevs=mdevs)
+    arq_release.unbind_arqs(db.context, uuids=arqs, mdevs=mdevs)
     assert {arq_obj.get_by_uuid(db.context, arq).state for arq in arqs} == {State.UNBOUND}
     assert list(_handles(db, deployable).values()) == [True, True]
     assert len(agent.calls) == 1  # one timeout per host, not one per mdev
@@ -344,7 +344,7 @@ def test_pci_handles_never_ask_the_agent(db) -> None:  # type: ignore[no-untyped
     agent = Agent()
     _bind(db, agent, deployable, [arq])
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    arq_flow.delete_arqs(
+    arq_release.delete_arqs(
         db.context,
         uuids=[arq],
         mdevs=vgpu_bind.MdevAgent(agent),  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import arq_flow, device_profile_flow, placement_claim
+from cyborg.conductor import arq_flow, arq_release, device_profile_flow, placement_claim
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
@@ -178,13 +178,13 @@ def test_unbind_and_delete_release_exactly_cyborgs_share(db, client, claimer, ho
     assert held.consumer_type == "INSTANCE"  # the consumer's own type is kept
     assert arq_claim.claimed_usage(db.context, "p1") == {"FPGA": 2}
 
-    arq_flow.unbind_arqs(db.context, uuids=[first], claimer=claimer)
+    arq_release.unbind_arqs(db.context, uuids=[first], claimer=claimer)
     assert allocations(client, instance) == {gpu: {"PGPU": 1}, board_of(host): {"FPGA": 1}}
     assert arq_obj.get_by_uuid(db.context, first).claimed_resources is None
-    arq_flow.unbind_arqs(db.context, uuids=[first], claimer=claimer)  # idempotent
+    arq_release.unbind_arqs(db.context, uuids=[first], claimer=claimer)  # idempotent
     assert allocations(client, instance) == {gpu: {"PGPU": 1}, board_of(host): {"FPGA": 1}}
 
-    arq_flow.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
+    arq_release.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
     assert allocations(client, instance) == {gpu: {"PGPU": 1}}
     assert arq_claim.claimed_usage(db.context, "p1") == {}
 
@@ -192,7 +192,7 @@ def test_unbind_and_delete_release_exactly_cyborgs_share(db, client, claimer, ho
     (third,) = arqs_of(db, "board", [BOARD])
     other = str(uuid.uuid4())
     bind(db, claimer, [third], host, other)
-    arq_flow.delete_arqs(db.context, uuids=[third], claimer=claimer)
+    arq_release.delete_arqs(db.context, uuids=[third], claimer=claimer)
     assert allocations(client, other) == {}
     assert client.get_provider_usages(board_of(host)) == {"FPGA": 0}
 
@@ -233,9 +233,9 @@ def test_a_nova_bind_leaves_allocations_alone(db, client, claimer, host) -> None
     arq_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
     assert arq_obj.get_by_uuid(db.context, arq).claimed_resources is None
-    arq_flow.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
+    arq_release.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
     arq_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
-    arq_flow.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
+    arq_release.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
 
     assert recorder.take() == []  # not one request to Placement
     assert allocations(client, instance) == nova_made
@@ -268,12 +268,14 @@ def test_a_delete_that_cannot_release_stays_deleting_until_finished(
         placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9"))
     )
     with pytest.raises(exception.CyborgException):
-        arq_flow.delete_arqs(db.context, instance_uuid=instance, claimer=down)
+        arq_release.delete_arqs(db.context, instance_uuid=instance, claimer=down)
     deleting = arq_obj.get_by_uuid(db.context, arq)
     assert deleting.state == State.DELETING  # resolved for Nova, not yet gone
     assert allocations(client, instance) == {board_of(host): {"FPGA": 1}}
-    assert arq_flow.finish_abandoned_deletes(db.context, datetime.timedelta(hours=1)) == []
-    assert arq_flow.finish_abandoned_deletes(db.context, datetime.timedelta(0), claimer) == [arq]
+    assert arq_release.finish_abandoned_deletes(db.context, datetime.timedelta(hours=1)) == []
+    assert arq_release.finish_abandoned_deletes(db.context, datetime.timedelta(0), claimer) == [
+        arq
+    ]
     with pytest.raises(exception.ARQNotFound):
         arq_obj.get_by_uuid(db.context, arq)
     assert allocations(client, instance) == {}
@@ -289,11 +291,11 @@ def test_an_unbind_that_cannot_release_is_unbind_failed_and_can_be_retried(
         placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9"))
     )
     with pytest.raises(exception.CyborgException):
-        arq_flow.unbind_arqs(db.context, uuids=[arq], claimer=down)
+        arq_release.unbind_arqs(db.context, uuids=[arq], claimer=down)
     failed = arq_obj.get_by_uuid(db.context, arq)
     assert failed.state == State.UNBIND_FAILED
     assert failed.bind_failure_reason
     assert failed.attach_handle_uuid is not None  # still holds what it was bound to
-    arq_flow.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
+    arq_release.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
     assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
     assert allocations(client, instance) == {}

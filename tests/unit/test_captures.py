@@ -17,8 +17,12 @@ def test_outputs_land_where_the_drivers_read_them(tmp_path, monkeypatch) -> None
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     _fake_tool(bin_dir, "nvidia-smi", 'echo "<nvidia_smi_log>$*</nvidia_smi_log>"\n')
-    _fake_tool(bin_dir, "xbutil", 'for a; do [ -n "$o" ] && echo "{}" > "$a" && o=; '
-               '[ "$a" = --output ] && o=1; done; exit 0\n')
+    _fake_tool(
+        bin_dir,
+        "xbutil",
+        'for a; do [ -n "$o" ] && echo "{}" > "$a" && o=; '
+        '[ "$a" = --output ] && o=1; done; exit 0\n',
+    )
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     root = tmp_path / "root"
     captures.capture(str(root), ["nvidia_gpu_driver", "xilinx_fpga_driver", "fake_driver"])

@@ -53,9 +53,7 @@ def upgrade() -> None:
         mysql_charset="utf8mb4",
         mysql_engine="InnoDB",
     )
-    op.create_index(
-        "ix_nova_notifications_instance_uuid", "nova_notifications", ["instance_uuid"]
-    )
+    op.create_index("ix_nova_notifications_instance_uuid", "nova_notifications", ["instance_uuid"])
     op.create_index(
         "ix_nova_notifications_next_attempt_at", "nova_notifications", ["next_attempt_at"]
     )

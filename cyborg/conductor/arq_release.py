@@ -1,0 +1,110 @@
+"""Accelerator requests let go: unbinding and deleting (see arq_flow for binding).
+
+Allocations Cyborg claimed in Placement are released before the handles are freed;
+the mdevs of MDEV handles, held until then, are removed after the commit. A release
+that fails leaves the ARQs UnbindFailed (unbind) or Deleting (delete), to be retried.
+"""
+
+import contextlib
+import datetime
+from collections.abc import Sequence
+
+from oslo_log import log
+from oslo_utils import timeutils
+
+from cyborg.common import constants, exception
+from cyborg.common.context import RequestContext
+from cyborg.conductor import arq_flow, placement_claim, standalone_bind, vgpu_bind
+from cyborg.objects import accelerator_request as arq_obj
+
+LOG = log.getLogger(__name__)
+
+State = constants.ARQState
+
+
+def unbind_arqs(
+    context: RequestContext,
+    *,
+    uuids: Sequence[str],
+    project_id: str | None = None,
+    claimer: placement_claim.Claimer | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
+) -> None:
+    """Free the ARQs' attach handles and clear their binding (all or none).
+
+    Allocations Cyborg claimed for them are released first (``claimer``); if that
+    fails they become UnbindFailed with the reason, and unbinding them again retries.
+    The mdevs of MDEV handles, held until then, are removed after the commit.
+    """
+    arqs = arq_flow.require_arqs(context, list(uuids), project_id)
+    try:
+        standalone_bind.release(claimer, arqs.values())
+    except Exception as err:
+        _mark_unbind_failed(context, list(arqs), arq_flow.failure_reason(err))
+        raise
+    held_mdevs = arq_obj.unbind_many(context, uuids, project_id=project_id)
+    vgpu_bind.remove_held(context, mdevs, held_mdevs)
+
+
+def _mark_unbind_failed(context: RequestContext, uuids: list[str], reason: str) -> None:
+    for uuid in uuids:
+        with contextlib.suppress(exception.CyborgException):  # changed meanwhile
+            arq_obj.update_state(
+                context,
+                uuid,
+                expected=arq_obj.UNBINDABLE_STATES,
+                new_state=State.UNBIND_FAILED,
+                bind_failure_reason=reason,
+            )
+    LOG.warning("Unbinding accelerator requests %s failed: %s", ", ".join(uuids), reason)
+
+
+def delete_arqs(
+    context: RequestContext,
+    *,
+    uuids: Sequence[str] | None = None,
+    instance_uuid: str | None = None,
+    project_id: str | None = None,
+    claimer: placement_claim.Claimer | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
+) -> None:
+    """Delete by uuids (all or none) or by instance (idempotent).
+
+    The ARQs become Deleting first (committed); then the allocations Cyborg claimed
+    for them are released (``claimer``), the rows removed and the mdevs of their
+    handles removed after that commit. A failure leaves them Deleting, which Nova
+    counts as resolved, and finish_abandoned_deletes completes them later.
+    """
+    if (uuids is None) == (instance_uuid is None):
+        raise exception.Invalid(reason="delete accelerator requests by uuids or by instance")
+    deleting = arq_obj.mark_deleting(
+        context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
+    )
+    _finish_delete(context, deleting, claimer, mdevs)
+
+
+def _finish_delete(
+    context: RequestContext,
+    uuids: Sequence[str],
+    claimer: placement_claim.Claimer | None,
+    mdevs: vgpu_bind.MdevAgent | None,
+) -> None:
+    if not uuids:
+        return
+    standalone_bind.release(claimer, arq_obj.get_all(context, uuids=list(uuids)))
+    held_mdevs = arq_obj.delete_deleting(context, uuids)
+    vgpu_bind.remove_held(context, mdevs, held_mdevs)
+
+
+def finish_abandoned_deletes(
+    context: RequestContext,
+    older_than: datetime.timedelta,
+    claimer: placement_claim.Claimer | None = None,
+    mdevs: vgpu_bind.MdevAgent | None = None,
+) -> list[str]:
+    """Complete deletions left Deleting for longer than ``older_than``; their uuids."""
+    stuck = arq_obj.get_deleting_before(context, timeutils.utcnow() - older_than)
+    if stuck:
+        LOG.warning("Finishing the deletion of accelerator requests %s", ", ".join(stuck))
+        _finish_delete(context, stuck, claimer, mdevs)
+    return stuck
