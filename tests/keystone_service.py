@@ -240,13 +240,41 @@ class KeystoneService:
             session.put(url)
         return user_id
 
-    def create_service(self, name: str, service_type: str, url: str) -> None:
-        """The service and its public, internal and admin endpoints in REGION."""
+    def create_service(self, name: str, service_type: str, url: str) -> dict[str, str]:
+        """The service and its public, internal and admin endpoints in REGION; returns
+        the endpoints' ids by interface."""
         service_id = self._create("services", {"name": name, "type": service_type})
+        endpoints = {}
         for interface in ("public", "internal", "admin"):
             endpoint = {"service_id": service_id, "interface": interface, "url": url}
-            self._create("endpoints", {**endpoint, "region_id": REGION})
+            endpoints[interface] = self._create("endpoints", {**endpoint, "region_id": REGION})
         self.admin_session().invalidate()  # its token's catalog lacks the new service
+        return endpoints
+
+    def grant_system_role(self, user_id: str, role: str) -> None:
+        """``role`` on the system scope (``openstack role add --system all``)."""
+        url = f"{self.auth_url}/system/users/{user_id}/roles/{self._find('roles', role)}"
+        self.admin_session().put(url)
+
+    def _create_limits(self, collection: str, body: dict[str, Any]) -> None:
+        response = self.admin_session().post(
+            f"{self.auth_url}/{collection}", json={collection: [body]}, raise_exc=False
+        )
+        if response.status_code != 201:
+            raise AssertionError(f"POST /v3/{collection}: {response.status_code} {response.text}")
+
+    def create_registered_limit(self, service: str, resource: str, default: int) -> None:
+        """The default limit of ``resource`` of ``service`` in REGION, for every project."""
+        limit = {"service_id": self._find("services", service), "region_id": REGION}
+        self._create_limits(
+            "registered_limits", {**limit, "resource_name": resource, "default_limit": default}
+        )
+
+    def create_limit(self, service: str, project_id: str, resource: str, limit: int) -> None:
+        """``project_id``'s own limit of ``resource`` of ``service`` in REGION."""
+        body = {"service_id": self._find("services", service), "region_id": REGION}
+        body.update(project_id=project_id, resource_name=resource)
+        self._create_limits("limits", {**body, "resource_limit": limit})
 
 
 def _free_port() -> int:

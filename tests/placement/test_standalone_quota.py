@@ -1,10 +1,11 @@
 """Quota of the standalone binding path: limits from [quota] and from Keystone unified
 limits (oslo.limit), usage counted from Cyborg's own claims only.
 
-Keystone does not run in this test environment. The unified-limits test answers
-oslo.limit's identity calls (limits model, endpoint, limits, registered limits) from a
-small in-memory stand-in, as oslo.limit's own LimitFixture does; everything from the
-Enforcer down (usage callback, limit lookup by ``class:<RC>``, the 403) is real.
+The unified-limits test here answers oslo.limit's identity calls (limits model,
+endpoint, limits, registered limits) from a small in-memory stand-in, as oslo.limit's
+own LimitFixture does; everything from the Enforcer down (usage callback, limit lookup
+by ``class:<RC>``, the 403) is real. test_unified_limits.py reads them from a real
+Keystone.
 """
 
 import types
