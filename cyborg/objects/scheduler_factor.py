@@ -4,6 +4,8 @@ import dataclasses
 from collections.abc import Mapping
 
 import sqlalchemy as sa
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 
 from cyborg.common.context import RequestContext
@@ -39,12 +41,23 @@ def as_mapping(factors: list[Factor]) -> dict[tuple[str, str], float]:
     return {(f.op_type, f.device_model): f.factor for f in factors}
 
 
-@db_api.context_manager.writer
+@oslo_db_api.wrap_db_retry(
+    max_retries=3,
+    retry_on_deadlock=True,
+    retry_interval=0.05,
+    exception_checker=lambda err: isinstance(err, db_exc.DBDuplicateEntry),
+)
 def save(context: RequestContext, updated: Mapping[tuple[str, str], float]) -> None:
     """Store new factors: existing rows get version + 1 and one more sample, new rows
-    version 1. Rows are locked first, so two conductors' updates queue up."""
-    if not updated:
-        return
+    version 1. Rows are locked first, so two conductors' updates queue up; two that
+    both insert the same new row meet on its unique key, and the loser, retried,
+    finds the row and updates it."""
+    if updated:
+        _save(context, updated)
+
+
+@db_api.context_manager.writer
+def _save(context: RequestContext, updated: Mapping[tuple[str, str], float]) -> None:
     models_ = sorted({model for _, model in updated})
     rows = {
         (row.op_type, row.device_model): row

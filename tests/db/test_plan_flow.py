@@ -1,9 +1,12 @@
 """The scheduler in the conductor on every backend: graphs, ranked plans on the live
 inventory, measurements that update versioned factors, claims that bind ARQs."""
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
+from cyborg.common import context as cyborg_context
 from cyborg.common import exception
 from cyborg.conductor import arq_flow, device_profile_flow, plan_flow
 from cyborg.db import models
@@ -196,3 +199,25 @@ def test_the_inventory_loads_in_two_statements(db) -> None:  # type: ignore[no-u
         rows = schedulable_obj.get_all(db.context)
     assert len(rows) == 8 and len(statements) == 2
     assert {r.attributes["model"] for r in rows} == {"A100-SXM4-80GB"}
+
+
+def test_two_conductors_saving_the_same_new_factor_both_succeed(db) -> None:  # type: ignore[no-untyped-def]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def conductor(value: float) -> None:
+        start.wait()
+        try:
+            factor_obj.save(cyborg_context.get_admin_context(), {("MatMul", "H100"): value})
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=conductor, args=(v,)) for v in (1.5, 2.5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    (factor,) = factor_obj.get_all(db.context)
+    assert factor.factor in (1.5, 2.5)
+    assert (factor.samples, factor.version) == (2, 2)  # one insert, then one update
