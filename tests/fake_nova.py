@@ -8,13 +8,14 @@ while "Nova is down").
 """
 
 import contextlib
-import http.server
 import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from tests import http_stub
 
 
 @dataclass
@@ -30,7 +31,7 @@ class FakeNova:
         self.answers: list[int] = []  # forced status codes, used first
         self.received: list[Received] = []  # every request, answered or not
         self._lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = http_stub.server(self._http)
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v2.1"
 
     def events(self, status: int | None = 200) -> list[dict[str, Any]]:
@@ -69,32 +70,17 @@ class FakeNova:
             self.received.append(Received(path, headers, body))
         return status, json.dumps({"events": body.get("events", [])}).encode()
 
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        nova = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, body = nova._answer(self.path, dict(self.headers.items()), raw)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _http(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        if method != "POST":
+            return 405, {"Content-Type": "text/plain"}, b"POST only"
+        status, body = self._answer(path, headers, raw)
+        return status, {"Content-Type": "application/json"}, body
 
 
 @contextlib.contextmanager
 def running() -> Iterator[FakeNova]:
     nova = FakeNova()
-    thread = threading.Thread(target=nova.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_stub.serving(nova.server):
         yield nova
-    finally:
-        nova.server.shutdown()
-        nova.server.server_close()

@@ -9,12 +9,13 @@ checksums; ``failures`` makes the next N requests answer 500.
 
 import contextlib
 import hashlib
-import http.server
 import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
+
+from tests import http_stub
 
 
 class GlanceStub:
@@ -25,7 +26,7 @@ class GlanceStub:
         self.failures = 0
         self.requests: list[tuple[str, str | None]] = []  # (path, X-Auth-Token)
         self._lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = http_stub.server(self._http)
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def add(
@@ -89,33 +90,16 @@ class GlanceStub:
             **self.properties.get(image_id, {}),
         }
 
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        stub = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, headers, body = stub._answer(self.path, self.headers.get("X-Auth-Token"))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _http(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        if method != "GET":
+            return 405, {"Content-Type": "text/plain"}, b"GET only"
+        return self._answer(path, headers.get("X-Auth-Token"))
 
 
 @contextlib.contextmanager
 def running() -> Iterator[GlanceStub]:
     stub = GlanceStub()
-    thread = threading.Thread(target=stub.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with http_stub.serving(stub.server):
         yield stub
-    finally:
-        stub.server.shutdown()
-        stub.server.server_close()
-        thread.join()

@@ -204,13 +204,7 @@ def bind_arqs(
         finish = functools.partial(
             _finish_bind, context, arqs[uuid], binding["device_rp_uuid"], notify_nova, step, mdevs
         )
-        if run_later is not None and _later(arqs[uuid], step, mdevs):
-            run_later(finish)
-            continue
-        try:
-            finish()
-        except Exception as err:
-            errors.append(err)
+        _finish_now_or_later(finish, arqs[uuid], step, mdevs, run_later, errors)
     if unplaced and claimer is not None:
         errors += _bind_standalone(
             context, unplaced, arqs, claimer, limits, step, run_later, mdevs
@@ -246,14 +240,27 @@ def _bind_standalone(
                 _finish_bind, context, arqs[uuid], claimed.rp_uuid, False, step, mdevs
             ),
         )
-        if run_later is not None and _later(arqs[uuid], step, mdevs):
-            run_later(finish)
-            continue
-        try:
-            finish()
-        except Exception as err:
-            errors.append(err)
+        _finish_now_or_later(finish, arqs[uuid], step, mdevs, run_later, errors)
     return errors
+
+
+def _finish_now_or_later(
+    finish: Callable[[], None],
+    arq: arq_obj.AcceleratorRequest,
+    step: BindStep | None,
+    mdevs: vgpu_bind.MdevAgent | None,
+    run_later: RunLater | None,
+    errors: list[Exception],
+) -> None:
+    """Hand a bind that waits on an agent to ``run_later``; finish the others now,
+    adding their failure to ``errors``."""
+    if run_later is not None and _later(arq, step, mdevs):
+        run_later(finish)
+        return
+    try:
+        finish()
+    except Exception as err:
+        errors.append(err)
 
 
 def _later(
