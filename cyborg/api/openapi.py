@@ -255,7 +255,8 @@ def _scheduler_paths() -> dict[str, Any]:
         "/v2/graphs/{uuid}/plans": {
             "post": {
                 "operationId": "create_plans",
-                "description": "Ranked plans of the graph on the free accelerators.",
+                "description": "Ranked plans of the graph on the free accelerators that "
+                "the device profile and constraints allow.",
                 "parameters": [_AT_2_5, _uuid_path()],
                 "requestBody": _body(plan_schema.CREATE),
                 "responses": {
@@ -274,16 +275,20 @@ def _scheduler_paths() -> dict[str, Any]:
         "/v2/plans/{uuid}/claim": {
             "post": {
                 "operationId": "claim_plan",
-                "description": "One bound ARQ of the device profile per device of the plan.",
+                "description": "The ARQs of the device profile (the plan's unless named) "
+                "bound to each device of the plan for one consumer (a new uuid unless "
+                "named), the devices claimed in Placement; all or nothing. 503 without "
+                "Placement.",
                 "parameters": [_AT_2_5, _uuid_path()],
-                "requestBody": _body(plan_schema.CLAIM),
-                "responses": {**_ok(200, _ref("Plan")), **_errors(400, 403, 404, 409)},
+                "requestBody": {**_body(plan_schema.CLAIM), "required": False},
+                "responses": {**_ok(200, _ref("Plan")), **_errors(400, 403, 404, 409, 503)},
             }
         },
         "/v2/plans/{uuid}/measurements": {
             "post": {
                 "operationId": "measure_plan",
-                "description": "A measured step time; the learned factors are updated.",
+                "description": "A measured step time, optionally each device's busy "
+                "time; the learned factors are updated.",
                 "parameters": [_AT_2_5, _uuid_path()],
                 "requestBody": _body(plan_schema.MEASURE),
                 "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404)},

@@ -164,6 +164,7 @@ def bind_arqs(
     claimer: placement_claim.Claimer | None = None,
     limits: quota.Limits | None = None,
     mdevs: vgpu_bind.MdevAgent | None = None,
+    pins: standalone_bind.Pins | None = None,
 ) -> None:
     """Bind each ARQ to a free attach handle of the deployable at its ``device_rp_uuid``.
 
@@ -174,12 +175,13 @@ def bind_arqs(
     call) is finished by ``run_later`` once it is BindStarted, so the caller gets its
     answer at once. Without ``mdevs``, MDEV handles bind as PCI ones do (no mdev).
     A binding without ``device_rp_uuid`` is bound without Nova: ``claimer`` picks and
-    claims its device in Placement, within the quota ``limits`` (standalone_bind).
+    claims its device in Placement, within the quota ``limits`` (standalone_bind);
+    ``pins`` names the provider an ARQ must take there.
     """
     _check_bindings(bindings)
     arqs = require_arqs(context, list(bindings), project_id)
     _refuse_hot_add(context, bindings)
-    standalone_bind.precheck(bindings, arqs, claimer, limits)
+    standalone_bind.precheck(bindings, arqs, claimer, limits, pins)
     errors: list[Exception] = []
     unplaced: dict[str, Mapping[str, str]] = {}
     for uuid, binding in bindings.items():
@@ -207,7 +209,7 @@ def bind_arqs(
         _finish_now_or_later(finish, arqs[uuid], step, mdevs, run_later, errors)
     if unplaced and claimer is not None:
         errors += _bind_standalone(
-            context, unplaced, arqs, claimer, limits, step, run_later, mdevs
+            context, unplaced, arqs, claimer, limits, step, run_later, mdevs, pins
         )
     if errors:
         raise errors[0]
@@ -222,9 +224,10 @@ def _bind_standalone(
     step: BindStep | None,
     run_later: RunLater | None,
     mdevs: vgpu_bind.MdevAgent | None = None,
+    pins: standalone_bind.Pins | None = None,
 ) -> list[Exception]:
     """Claim devices for BindStarted ARQs, then finish them as Nova's (no Nova events)."""
-    claims, failed = standalone_bind.claim(context, bindings, arqs, claimer, limits)
+    claims, failed = standalone_bind.claim(context, bindings, arqs, claimer, limits, pins)
     errors: list[Exception] = []
     for uuid, err in failed.items():
         _mark_failed(context, uuid, failure_reason(err), False)

@@ -20,7 +20,9 @@ from cyborg.conductor import (
     placement_claim,
     placement_flow,
     plan_candidates,
+    plan_claim,
     plan_flow,
+    plan_scope,
     program_flow,
     quota,
     report_flow,
@@ -44,7 +46,7 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.4")
+    target = oslo_messaging.Target(version="1.5")
 
     def __init__(
         self,
@@ -225,12 +227,12 @@ class ConductorManager:
             context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
         )
 
-    def _free_providers(self, resource_classes: list[str]) -> set[str]:
-        """Providers Placement's allocation candidates offer for one of each class."""
+    def _free_providers(self, queries: list[plan_scope.Query]) -> set[str]:
+        """Providers Placement's allocation candidates offer for any of the queries."""
         assert self.placement is not None
         free: set[str] = set()
-        for rc in resource_classes:
-            body = self.placement.client.get_allocation_candidates([("resources", f"{rc}:1")])
+        for query in queries:
+            body = self.placement.client.get_allocation_candidates(query)
             free |= plan_candidates.free_providers(body)
         return free
 
@@ -258,6 +260,8 @@ class ConductorManager:
         max_devices: int | None,
         count: int,
         project_id: str | None,
+        device_profile_name: str | None = None,
+        constraints: dict[str, Any] | None = None,
     ) -> list[str]:
         conf = self.conf or cfg.CONF
         return plan_flow.create_plans(
@@ -269,6 +273,8 @@ class ConductorManager:
             project_id=project_id,
             driver=conf.scheduler.driver,
             effort=conf.scheduler.effort,
+            device_profile_name=device_profile_name,
+            constraints=constraints,
             free_providers=None if self.placement is None else self._free_providers,
         )
 
@@ -280,9 +286,14 @@ class ConductorManager:
         plan_uuid: str,
         step_time_ms: float,
         project_id: str | None,
+        device_times_ms: dict[str, float] | None = None,
     ) -> None:
         plan_flow.report_measurement(
-            context, plan_uuid=plan_uuid, step_time_ms=step_time_ms, project_id=project_id
+            context,
+            plan_uuid=plan_uuid,
+            step_time_ms=step_time_ms,
+            project_id=project_id,
+            device_times_ms=device_times_ms,
         )
 
     @_answers
@@ -291,23 +302,40 @@ class ConductorManager:
         context: RequestContext,
         *,
         plan_uuid: str,
-        device_profile_name: str,
-        consumer_uuid: str,
+        device_profile_name: str | None,
+        consumer_uuid: str | None,
         project_id: str | None,
         visible_to_project: str | None,
     ) -> list[str]:
-        def bind(context: RequestContext, **kwargs: Any) -> None:
-            # No events for Nova: the consumer of a plan is not a Nova instance.
-            arq_flow.bind_arqs(
-                context, step=self.bind_step, run_later=self._run_later, mdevs=self.mdevs, **kwargs
+        """The ARQs bound; the plan's consumer_uuid says to whom."""
+        if self.claimer is None:
+            raise exception.PlacementNotConfigured(
+                "Claiming a plan claims its devices in Placement: set [placement] "
+                "auth_type and its options on the conductor."
             )
 
-        return plan_flow.claim_plan(
+        def bind(context: RequestContext, **kwargs: Any) -> None:
+            # Standalone binds (no Nova events: the consumer is not a Nova instance).
+            arq_flow.bind_arqs(
+                context,
+                step=self.bind_step,
+                run_later=self._run_later,
+                mdevs=self.mdevs,
+                claimer=self.claimer,
+                limits=quota.limits_from_conf(self.conf or cfg.CONF, context),
+                **kwargs,
+            )
+
+        def delete(context: RequestContext, *, uuids: list[str]) -> None:
+            arq_release.delete_arqs(context, uuids=uuids, claimer=self.claimer, mdevs=self.mdevs)
+
+        _, arqs = plan_claim.claim_plan(
             context,
             plan_uuid=plan_uuid,
             device_profile_name=device_profile_name,
             consumer_uuid=consumer_uuid,
             project_id=project_id,
             visible_to_project=visible_to_project,
-            arqs=plan_flow.Claim(arq_flow.create_arqs, bind),
+            arqs=plan_claim.ARQCalls(arq_flow.create_arqs, bind, delete),
         )
+        return arqs

@@ -9,6 +9,10 @@ two groups may take units of the same board. The first candidate whose providers
 all Cyborg's deployables on that host is added to the consumer's allocations and
 written with the consumer's generation.
 
+An ARQ pinned to a provider (a claimed plan names each device) is a group of its own
+that skips the candidates: its share is written on that provider directly, and
+Placement's capacity check on the PUT is what refuses a device taken meanwhile.
+
 Of two claims racing for the last unit Placement accepts one; the other's PUT is a 409
 (capacity, or the consumer's generation moved) and it asks again, finds nothing free
 and fails ``NoFreeAccelerator``. A release subtracts exactly the shares Cyborg claimed
@@ -34,6 +38,8 @@ LOG = log.getLogger(__name__)
 CONSUMER_TYPE = "ACCELERATOR"
 
 Allocations = dict[str, dict[str, int]]  # {provider uuid: {resource class: amount}}
+# Placement's error code when a generation moved (the consumer's or a provider's).
+CONCURRENT_UPDATE = "placement.concurrent_update"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +51,7 @@ class GroupRequest:
     arq_uuids: tuple[str, ...]
     shares: tuple[dict[str, int], ...]  # one per ARQ, in the order of arq_uuids
     required: tuple[str, ...]  # traits; a forbidden one as "!TRAIT"
+    provider: str | None = None  # pinned: this provider, without asking for candidates
 
     @property
     def resources(self) -> dict[str, int]:
@@ -74,7 +81,7 @@ def split_units(resources: Mapping[str, int], count: int) -> list[dict[str, int]
     return shares
 
 
-def _group_resources(group: Mapping[str, str]) -> dict[str, int]:
+def group_resources(group: Mapping[str, str]) -> dict[str, int]:
     try:
         return {
             key.partition(":")[2]: int(value)
@@ -85,7 +92,7 @@ def _group_resources(group: Mapping[str, str]) -> dict[str, int]:
         raise exception.Invalid(reason=f"a resources amount is not an integer: {err}") from err
 
 
-def _required(group: Mapping[str, str]) -> tuple[str, ...]:
+def required_traits(group: Mapping[str, str]) -> tuple[str, ...]:
     traits = []
     for key, value in sorted(group.items()):
         if key.startswith("trait:") and value in ("required", "forbidden"):
@@ -94,15 +101,22 @@ def _required(group: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(traits)
 
 
-def group_requests(arqs: Sequence[arq_obj.AcceleratorRequest]) -> list[GroupRequest]:
-    """The request groups of one consumer's ARQs, by profile and group, ARQs by id."""
-    by_group: dict[tuple[str, int], list[arq_obj.AcceleratorRequest]] = {}
+def group_requests(
+    arqs: Sequence[arq_obj.AcceleratorRequest], pins: Mapping[str, str] | None = None
+) -> list[GroupRequest]:
+    """The request groups of one consumer's ARQs, by profile and group, ARQs by id.
+
+    An ARQ in ``pins`` (ARQ uuid -> provider uuid) is a group of its own on that provider.
+    """
+    pins = pins or {}
+    by_group: dict[tuple[str, int, str], list[arq_obj.AcceleratorRequest]] = {}
     for arq in sorted(arqs, key=lambda a: a.id):
-        by_group.setdefault((arq.device_profile_name, arq.device_profile_group_id), []).append(arq)
+        key = (arq.device_profile_name, arq.device_profile_group_id, pins.get(arq.uuid, ""))
+        by_group.setdefault(key, []).append(arq)
     groups = []
-    for (profile, group_id), members in sorted(by_group.items()):
+    for (profile, group_id, provider), members in sorted(by_group.items()):
         spec = members[0].device_profile_group
-        shares = split_units(_group_resources(spec), len(members))
+        shares = split_units(group_resources(spec), len(members))
         if not add_up(shares):
             raise exception.Invalid(
                 reason=f"group {group_id} of device profile {profile} asks for no resources: "
@@ -114,14 +128,16 @@ def group_requests(arqs: Sequence[arq_obj.AcceleratorRequest]) -> list[GroupRequ
                 group_id=group_id,
                 arq_uuids=tuple(a.uuid for a in members),
                 shares=tuple(shares),
-                required=_required(spec),
+                required=required_traits(spec),
+                provider=provider or None,
             )
         )
     return groups
 
 
 def candidate_query(groups: Sequence[GroupRequest], root_uuid: str) -> list[tuple[str, str]]:
-    """GET /allocation_candidates parameters: one numbered group per request group."""
+    """GET /allocation_candidates parameters: one numbered group per request group
+    (pinned groups are left to the caller)."""
     query: list[tuple[str, str]] = []
     for suffix, group in enumerate(groups, start=1):
         resources = ",".join(f"{rc}:{n}" for rc, n in sorted(group.resources.items()))
@@ -196,12 +212,21 @@ class Claimer:
             raise exception.NoFreeAccelerator(
                 host=hostname, reason=f"Placement has no resource provider named {hostname}"
             )
-        query = candidate_query(groups, root.uuid)
+        free = [group for group in groups if group.provider is None]
+        query = candidate_query(free, root.uuid)
+        for group in groups:
+            if group.provider is not None and group.provider not in ours:
+                raise exception.NoFreeAccelerator(
+                    host=hostname, reason=f"provider {group.provider} is not a device of it"
+                )
         for attempt in range(1, self.max_attempts + 1):
             current = self.client.get_consumer_allocations(consumer)
-            chosen = pick(self.client.get_allocation_candidates(query), len(groups), ours)
-            if chosen is None:
-                raise exception.NoFreeAccelerator(host=hostname, reason=_wanted(groups))
+            picked: list[str] | None = []
+            if free:
+                picked = pick(self.client.get_allocation_candidates(query), len(free), ours)
+            if picked is None:
+                raise exception.NoFreeAccelerator(host=hostname, reason=_wanted(free))
+            chosen = _in_order(groups, picked)
             added: Allocations = {}
             for group, rp in zip(groups, chosen, strict=True):
                 added = merged(added, {rp: group.resources})
@@ -215,6 +240,11 @@ class Claimer:
             )
             if refused is None:
                 return chosen
+            if len(free) < len(groups) and CONCURRENT_UPDATE not in refused:
+                # A pinned device over capacity: asking again cannot find it another one.
+                raise exception.NoFreeAccelerator(
+                    host=hostname, reason=f"a device asked for by name is taken ({refused})"
+                )
             LOG.debug("Claim for %s refused (attempt %d): %s", consumer, attempt, refused)
             self._pause(attempt)
         raise exception.ConsumerAllocationConflict(consumer=consumer, attempts=self.max_attempts)
@@ -239,6 +269,12 @@ class Claimer:
             LOG.debug("Release for %s refused (attempt %d): %s", consumer, attempt, refused)
             self._pause(attempt)
         raise exception.ConsumerAllocationConflict(consumer=consumer, attempts=self.max_attempts)
+
+
+def _in_order(groups: Sequence[GroupRequest], picked: Sequence[str]) -> list[str]:
+    """Each group's provider: its pin, else the next of the candidates ``picked``."""
+    free = iter(picked)
+    return [group.provider or next(free) for group in groups]
 
 
 def _wanted(groups: Sequence[GroupRequest]) -> str:

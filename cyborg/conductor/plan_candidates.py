@@ -14,7 +14,7 @@ hostname. Deployable attributes read (all optional):
 ``peer_links``            JSON list of ``{"peer": <deployable name or uuid>, "type":
                           "nvlink", "bandwidth_gbps": 450}``, or a comma-separated list
                           of deployable names (links of the catalog's type)
-``rc``                    the resource class asked of Placement (default ``PGPU``)
+``rc``, ``trait<N>``      the resource class and traits (cyborg.conductor.plan_scope)
 
 A model in the scheduler's catalog takes the catalog's number for each one left out;
 another model needs ``memory_mb``, a peak and ``memory_bandwidth_gbps`` or the device
@@ -32,7 +32,6 @@ from cyborg.scheduler.devices import DeviceSet
 from cyborg.scheduler.graph import PRECISIONS
 from cyborg.scheduler.json_input import InputFormatError
 
-DEFAULT_RC = "PGPU"
 _NUMBERS = ("memory_mb", "memory_bandwidth_gbps", "pcie_gbps")
 
 
@@ -145,7 +144,3 @@ def free_providers(candidates_body: Mapping[str, Any]) -> set[str]:
         for request in candidates_body.get("allocation_requests", [])
         for rp in request.get("allocations", {})
     }
-
-
-def resource_classes(rows: Sequence[Schedulable]) -> list[str]:
-    return sorted({row.attributes.get("rc", DEFAULT_RC) for row in rows})

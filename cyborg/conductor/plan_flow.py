@@ -2,15 +2,17 @@
 
 * ``create_graph`` analyses an uploaded graph (the scheduler's JSON graph format, or
   an ONNX model) with the scheduler's importers and stores the result.
-* ``create_plans`` builds the candidates from the live inventory
-  (cyborg.conductor.plan_candidates; with Placement, only providers that its
-  allocation candidates say are free), loads the ``[scheduler] driver`` plugin and the
-  learned factors, and stores up to ``count`` ranked plans: the plugin's plan, then its
-  plans with fewer devices allowed, best estimate first.
-* ``report_measurement`` turns a measured step time into new factors with
-  cyborg.scheduler.factors and stores them (each row's version + 1).
-* ``claim_plan`` creates one ARQ per device of a plan from a device profile and binds
-  it to that device's provider on its host, then marks the plan claimed.
+* ``create_plans`` builds the candidates from the live inventory that the device
+  profile and constraints allow (cyborg.conductor.plan_scope, plan_candidates; with
+  Placement, only providers that its allocation candidates say are free), loads the
+  ``[scheduler] driver`` plugin and the learned factors, and stores up to ``count``
+  ranked plans: the plugin's plan, then its plans with fewer devices allowed (per host
+  with ``single_host``), best estimate first.
+* ``report_measurement`` turns a measured step time (and, when given, each device's
+  busy time) into new factors with cyborg.scheduler.factors and stores them (each
+  row's version + 1).
+
+Claiming a plan is cyborg.conductor.plan_claim.
 """
 
 import base64
@@ -24,7 +26,8 @@ from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import plan_candidates
+from cyborg.conductor import plan_candidates, plan_scope
+from cyborg.objects import device_profile as profile_obj
 from cyborg.objects import graph as graph_obj
 from cyborg.objects import plan as plan_obj
 from cyborg.objects import schedulable as schedulable_obj
@@ -40,7 +43,9 @@ from cyborg.scheduler.json_input import InputFormatError
 LOG = log.getLogger(__name__)
 
 MAX_PLANS = 5
-FreeProviders = Callable[[list[str]], set[str]]
+NO_DEVICE = "no schedulable device in the inventory"
+NOTHING_MATCHES = "no schedulable device matches the device profile and constraints"
+FreeProviders = Callable[[list[plan_scope.Query]], set[str]]
 
 
 def parse_graph(*, document: Any = None, onnx_b64: str | None = None) -> tuple[Graph, str]:
@@ -138,7 +143,7 @@ def rank_plans(
 ) -> list[dict[str, Any]]:
     """Up to ``count`` distinct plans, best estimate first (fewer devices on ties)."""
     if not candidates.devices.devices:
-        raise exception.NoFeasiblePlan(reason="no schedulable device in the inventory")
+        raise exception.NoFeasiblePlan(reason=NO_DEVICE)
     scheduler = load_scheduler(driver)
     model = build_cost_model(graph, candidates.devices, request.factors)
     uncorrected = roofline_table(graph, candidates.devices, {})
@@ -157,6 +162,20 @@ def rank_plans(
     return [plan_result(p, model, uncorrected, candidates) for p in ranked[:count]]
 
 
+def _profile_group(
+    context: RequestContext, name: str | None, project_id: str | None
+) -> plan_scope.ProfileGroup | None:
+    if not name:
+        return None
+    profile = profile_obj.get_by_name(context, name, visible_to_project=project_id)
+    return plan_scope.profile_group(profile.name, profile.groups)
+
+
+def _estimate(result: Mapping[str, Any]) -> tuple[float, int]:
+    key = "estimated_step_s" if result["objective"] == "latency" else "estimated_stage_s"
+    return float(result[key]), int(result["devices_used"])
+
+
 def create_plans(
     context: RequestContext,
     *,
@@ -167,24 +186,43 @@ def create_plans(
     project_id: str | None,
     driver: str,
     effort: float = 1.0,
+    device_profile_name: str | None = None,
+    constraints: Mapping[str, Any] | None = None,
     free_providers: FreeProviders | None = None,
 ) -> list[str]:
     """Store up to ``count`` ranked plans of a graph; returns their uuids, best first.
 
-    ``project_id`` limits to that project's graphs (others are 404);
-    ``free_providers`` (resource classes -> free provider uuids) is Placement's view.
+    ``project_id`` limits to that project's graphs and profiles (others are 404);
+    ``device_profile_name`` and ``constraints`` narrow the devices
+    (cyborg.conductor.plan_scope); ``free_providers`` (allocation candidate queries ->
+    free provider uuids) is Placement's view.
     """
     stored = graph_obj.get_by_uuid(context, graph_uuid, project_id=project_id)
     graph = graph_json.graph_from_dict(stored.document, "stored graph")
-    rows = schedulable_obj.get_all(context)
+    group = _profile_group(context, device_profile_name, project_id)
+    scope = plan_scope.Constraints.from_dict(constraints)
+    rows = plan_scope.select(schedulable_obj.get_all(context), group, scope)
+    if not rows:
+        narrowed = group is not None or bool(constraints)
+        raise exception.NoFeasiblePlan(reason=NOTHING_MATCHES if narrowed else NO_DEVICE)
     free = None
-    if free_providers is not None and rows:
-        free = free_providers(plan_candidates.resource_classes(rows))
-    candidates = plan_candidates.build(rows, free)
-    models = sorted({d.model for d in candidates.devices.devices})
+    if free_providers is not None:
+        free = free_providers(plan_scope.placement_queries(rows, group))
+    models = sorted({plan_scope.scheduler_model(row) for row in rows})
     learned = factor_obj.as_mapping(factor_obj.get_all(context, device_models=models))
     request = PlanRequest(objective, max_devices, learned, effort)
-    results = rank_plans(graph, candidates, request, driver, min(count, MAX_PLANS))
+    count = min(count, MAX_PLANS)
+    pools = list(plan_scope.by_host(rows).values()) if scope.single_host else [rows]
+    results: list[dict[str, Any]] = []
+    refusal: exception.NoFeasiblePlan | None = None
+    for pool in pools:
+        try:
+            results += rank_plans(graph, plan_candidates.build(pool, free), request, driver, count)
+        except exception.NoFeasiblePlan as err:
+            refusal = err  # another host may fit
+    if not results:
+        raise refusal or exception.NoFeasiblePlan(reason=NO_DEVICE)
+    results = sorted(results, key=_estimate)[:count]
     op_types = {node.op_type for node in graph.nodes}
     for result in results:
         used = {device["model"] for device in result["devices"]}
@@ -193,13 +231,16 @@ def create_plans(
             for (op, model), value in sorted(learned.items())
             if op in op_types and model in used
         }
+    asked = {
+        "objective": objective,
+        "max_devices": max_devices,
+        "driver": driver,
+        "device_profile_name": group.name if group else None,
+        "constraints": dict(constraints or {}),
+    }
     new = [
         plan_obj.NewPlan(
-            uuid=new_uuid(),
-            objective=objective,
-            rank=rank,
-            request={"objective": objective, "max_devices": max_devices, "driver": driver},
-            result=result,
+            uuid=new_uuid(), objective=objective, rank=rank, request=asked, result=result
         )
         for rank, result in enumerate(results, start=1)
     ]
@@ -207,86 +248,64 @@ def create_plans(
     return [plan.uuid for plan in new]
 
 
-def step_samples(result: Mapping[str, Any], step_time_s: float) -> list[factors.StepSample]:
+def step_samples(
+    result: Mapping[str, Any],
+    step_time_s: float,
+    device_times_s: Mapping[str, float] | None = None,
+) -> list[factors.StepSample]:
     """One sample per device of a plan from one measured step.
 
-    A whole step is one number, so each device is credited with the plan's measured
-    over estimated ratio of its own corrected compute; the fit then moves the factors
-    of every op type on the plan's models towards that ratio. On a single-device plan
-    this is exactly the step-time fit of cyborg.scheduler.factors.
+    With ``device_times_s`` (device id -> its measured busy seconds) each device listed
+    is credited exactly. Otherwise a whole step is one number, so each device is
+    credited with the plan's measured over estimated ratio of its own corrected
+    compute; the fit then moves the factors of every op type on the plan's models
+    towards that ratio. On a single-device plan this is exact as well. The step time
+    of a throughput plan is its time per step in steady state, so it is compared
+    with the estimated stage time; a latency plan's with the estimated step.
     """
-    estimated = float(result.get("estimated_step_s") or 0.0)
-    if estimated <= 0:
-        return []
-    ratio = step_time_s / estimated
-    return [
-        factors.StepSample(
-            device_model=device["model"],
-            predicted_by_op=device["predicted_by_op_s"],
-            measured_s=ratio * float(device["compute_s"]),
-        )
-        for device in result["devices"]
-        if device.get("predicted_by_op_s") and float(device["compute_s"]) > 0
-    ]
+    throughput = result.get("objective") == "throughput"
+    key = "estimated_stage_s" if throughput else "estimated_step_s"
+    estimated = float(result.get(key) or 0.0)
+    ratio = step_time_s / estimated if estimated > 0 else 0.0
+    samples = []
+    for device in result["devices"]:
+        if not device.get("predicted_by_op_s"):
+            continue
+        if device_times_s is not None:
+            if device["id"] not in device_times_s:
+                continue
+            measured = device_times_s[device["id"]]
+        else:
+            measured = ratio * float(device["compute_s"])
+        if measured > 0:
+            samples.append(
+                factors.StepSample(device["model"], device["predicted_by_op_s"], measured)
+            )
+    return samples
 
 
 def report_measurement(
-    context: RequestContext, *, plan_uuid: str, step_time_ms: float, project_id: str | None
+    context: RequestContext,
+    *,
+    plan_uuid: str,
+    step_time_ms: float,
+    project_id: str | None,
+    device_times_ms: Mapping[str, float] | None = None,
 ) -> None:
     plan = plan_obj.get_by_uuid(context, plan_uuid, project_id=project_id)
-    samples = step_samples(plan.result, step_time_ms / 1000.0)
+    device_times_s = None
+    if device_times_ms is not None:
+        known = {device["id"] for device in plan.result["devices"]}
+        unknown = sorted(set(device_times_ms) - known)
+        if unknown:
+            raise exception.Invalid(
+                reason=f"device_times_ms names devices the plan does not use: {', '.join(unknown)}"
+            )
+        device_times_s = {d: ms / 1000.0 for d, ms in device_times_ms.items()}
+    samples = step_samples(plan.result, step_time_ms / 1000.0, device_times_s)
     if not samples:
         return
     models = sorted({s.device_model for s in samples})
     current = factor_obj.as_mapping(factor_obj.get_all(context, device_models=models))
     updated = factors.fit_step_times(current, samples)
     factor_obj.save(context, {k: v for k, v in updated.items() if current.get(k) != v})
-
-
-@dataclasses.dataclass(frozen=True)
-class Claim:
-    """What claim_plan needs from arq_flow: create ARQs of a profile, bind them."""
-
-    create_arqs: Callable[..., list[str]]
-    bind_arqs: Callable[..., None]
-
-
-def claim_plan(
-    context: RequestContext,
-    *,
-    plan_uuid: str,
-    device_profile_name: str,
-    consumer_uuid: str,
-    project_id: str | None,
-    visible_to_project: str | None,
-    arqs: Claim,
-) -> list[str]:
-    """One ARQ per device of the plan, bound to that device's provider; returns them."""
-    plan = plan_obj.get_by_uuid(context, plan_uuid, project_id=visible_to_project)
-    if plan.state != "proposed":
-        raise exception.PlanAlreadyClaimed(uuid=plan_uuid, consumer=plan.consumer_uuid)
-    bindings: dict[str, dict[str, str]] = {}
-    for device in plan.result["devices"]:
-        if not device.get("rp_uuid"):
-            raise exception.NoFeasiblePlan(
-                reason=f"deployable {device['deployable_name']} has no resource provider"
-            )
-        uuids = arqs.create_arqs(
-            context,
-            device_profile_name=device_profile_name,
-            project_id=project_id,
-            visible_to_project=visible_to_project,
-        )
-        if len(uuids) != 1:
-            raise exception.Invalid(
-                reason=f"device profile {device_profile_name} must ask for exactly one "
-                f"accelerator to claim a plan's devices (it asks for {len(uuids)})"
-            )
-        bindings[uuids[0]] = {
-            "hostname": device["host"],
-            "device_rp_uuid": device["rp_uuid"],
-            "instance_uuid": consumer_uuid,
-        }
-    arqs.bind_arqs(context, bindings=bindings, project_id=project_id)
-    plan_obj.mark_claimed(context, plan_uuid, consumer_uuid)
-    return list(bindings)

@@ -34,6 +34,10 @@ class ConductorAPI:
       device in Placement); sent at 1.3 only when one is there.
     * 1.4 - create_graph, create_plans, report_measurement, claim_plan (the
       graph-aware scheduler, API microversion 2.5).
+    * 1.5 - create_plans takes device_profile_name and constraints;
+      report_measurement takes device_times_ms; claim_plan may leave out
+      device_profile_name (the plan's) and consumer_uuid (a new one), and claims the
+      devices in Placement. Sent at 1.5 only when one of these is used.
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -44,7 +48,7 @@ class ConductorAPI:
     old conductor, is left for when a second minor version exists.
     """
 
-    RPC_API_VERSION = "1.4"
+    RPC_API_VERSION = "1.5"
 
     def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
         """Call the conductors on ``topic``, by default ``[conductor] topic``."""
@@ -234,13 +238,15 @@ class ConductorAPI:
             image_uuid=image_uuid,
         )
 
-    def _call_scheduler(self, context: RequestContext, method: str, **kwargs: Any) -> Any:
-        if not self._client.can_send_version("1.4"):
+    def _call_scheduler(
+        self, context: RequestContext, method: str, needs: str = "1.4", **kwargs: Any
+    ) -> Any:
+        if not self._client.can_send_version(needs):
             raise exception.Conflict(
-                reason="the scheduler needs cyborg-conductor with RPC API 1.4; "
+                reason=f"this request needs cyborg-conductor with RPC API {needs}; "
                 "upgrade the conductors first"
             )
-        return self._call(context, method, "1.4", **kwargs)
+        return self._call(context, method, needs, **kwargs)
 
     def create_graph(
         self,
@@ -273,17 +279,24 @@ class ConductorAPI:
         max_devices: int | None,
         count: int,
         project_id: str | None,
+        device_profile_name: str | None = None,
+        constraints: dict[str, Any] | None = None,
     ) -> list[str]:
         """Ranked plans of a graph on the free devices; returns their uuids, best first.
         409 when no device is schedulable or the graph fits none."""
+        narrowed = {}
+        if device_profile_name is not None or constraints is not None:
+            narrowed = {"device_profile_name": device_profile_name, "constraints": constraints}
         uuids = self._call_scheduler(
             context,
             "create_plans",
+            "1.5" if narrowed else "1.4",
             graph_uuid=graph_uuid,
             objective=objective,
             max_devices=max_devices,
             count=count,
             project_id=project_id,
+            **narrowed,
         )
         return [str(uuid) for uuid in uuids]
 
@@ -294,14 +307,18 @@ class ConductorAPI:
         plan_uuid: str,
         step_time_ms: float,
         project_id: str | None,
+        device_times_ms: dict[str, float] | None = None,
     ) -> None:
         """Learn from a measured step of a plan (updates the stored factors)."""
+        per_device = {} if device_times_ms is None else {"device_times_ms": device_times_ms}
         self._call_scheduler(
             context,
             "report_measurement",
+            "1.5" if per_device else "1.4",
             plan_uuid=plan_uuid,
             step_time_ms=step_time_ms,
             project_id=project_id,
+            **per_device,
         )
 
     def claim_plan(
@@ -309,15 +326,17 @@ class ConductorAPI:
         context: RequestContext,
         *,
         plan_uuid: str,
-        device_profile_name: str,
-        consumer_uuid: str,
+        device_profile_name: str | None,
+        consumer_uuid: str | None,
         project_id: str | None,
         visible_to_project: str | None,
     ) -> list[str]:
-        """Bind one ARQ of the profile to each device of the plan; returns the ARQs."""
+        """Bind the profile's ARQs to each device of the plan, claimed in Placement;
+        returns the ARQs (the plan's consumer_uuid says for whom)."""
         uuids = self._call_scheduler(
             context,
             "claim_plan",
+            "1.5",
             plan_uuid=plan_uuid,
             device_profile_name=device_profile_name,
             consumer_uuid=consumer_uuid,

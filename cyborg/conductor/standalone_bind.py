@@ -4,6 +4,9 @@ A binding with ``hostname`` and ``instance_uuid`` (any consumer uuid) but no
 ``device_rp_uuid`` (API microversion 2.4) comes through here; cyborg.conductor.arq_flow
 keeps the state machine. In order:
 
+ARQs may be pinned to a provider each (``pins``: a claimed plan names its devices);
+the others get whatever Placement's candidates offer on the host.
+
 1. ``precheck``, before any ARQ changes: Placement is configured (else 503) and each
    project stays within its quota (else 403; cyborg.conductor.quota).
 2. arq_flow moves the ARQs to BindStarted.
@@ -41,6 +44,7 @@ NO_PROJECT = "cyborg"
 
 ARQs = Mapping[str, arq_obj.AcceleratorRequest]
 Bindings = Mapping[str, Mapping[str, str]]
+Pins = Mapping[str, str]  # ARQ uuid -> the provider it must take
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +76,11 @@ def _project(binding: Mapping[str, str], arq: arq_obj.AcceleratorRequest) -> str
     return binding.get("project_id") or arq.project_id
 
 
-def _shares(bindings: Bindings, arqs: ARQs) -> dict[str, dict[str, int]]:
+def _shares(bindings: Bindings, arqs: ARQs, pins: Pins | None) -> dict[str, dict[str, int]]:
     """What each ARQ will claim (raises 400 for a group that asks for nothing)."""
     shares: dict[str, dict[str, int]] = {}
     for uuids in _by_consumer(bindings).values():
-        for group in placement_claim.group_requests([arqs[uuid] for uuid in uuids]):
+        for group in placement_claim.group_requests([arqs[uuid] for uuid in uuids], pins):
             shares.update(zip(group.arq_uuids, group.shares, strict=True))
     return shares
 
@@ -96,6 +100,7 @@ def precheck(
     arqs: ARQs,
     claimer: placement_claim.Claimer | None,
     limits: quota.Limits | None,
+    pins: Pins | None = None,
 ) -> None:
     """Refuse standalone bindings that cannot go ahead, before any ARQ changes."""
     standalone = {uuid: b for uuid, b in bindings.items() if is_standalone(b)}
@@ -103,7 +108,7 @@ def precheck(
         return
     if claimer is None:
         raise exception.PlacementNotConfigured(NEEDS_PLACEMENT)
-    shares = _shares(standalone, arqs)
+    shares = _shares(standalone, arqs, pins)
     for project, wanted in _by_project(standalone, arqs, shares).items():
         quota.enforce(limits, project, wanted)
 
@@ -114,6 +119,7 @@ def claim(
     arqs: ARQs,
     claimer: placement_claim.Claimer,
     limits: quota.Limits | None,
+    pins: Pins | None = None,
 ) -> tuple[dict[str, Claimed], dict[str, Exception]]:
     """Claim devices for BindStarted ARQs: (claims by ARQ, errors by ARQ)."""
     claimed: dict[str, Claimed] = {}
@@ -122,7 +128,7 @@ def claim(
         try:
             claimed.update(
                 _claim_consumer(
-                    context, consumer, hostname, uuids, bindings, arqs, claimer, limits
+                    context, consumer, hostname, uuids, bindings, arqs, claimer, limits, pins
                 )
             )
         except Exception as err:
@@ -140,8 +146,9 @@ def _claim_consumer(
     arqs: ARQs,
     claimer: placement_claim.Claimer,
     limits: quota.Limits | None,
+    pins: Pins | None,
 ) -> dict[str, Claimed]:
-    groups = placement_claim.group_requests([arqs[uuid] for uuid in uuids])
+    groups = placement_claim.group_requests([arqs[uuid] for uuid in uuids], pins)
     ours = {d.rp_uuid for d in deployable_obj.get_all(context, hostname=hostname) if d.rp_uuid}
     project = _project(bindings[uuids[0]], arqs[uuids[0]]) or context.project_id or NO_PROJECT
     providers = claimer.claim(

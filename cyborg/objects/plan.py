@@ -120,3 +120,17 @@ def mark_claimed(context: RequestContext, uuid: str, consumer_uuid: str) -> None
     if base.rowcount(result) == 0:
         current = get_by_uuid(context, uuid)
         raise exception.PlanAlreadyClaimed(uuid=uuid, consumer=current.consumer_uuid)
+
+
+@db_api.context_manager.writer
+def unclaim(context: RequestContext, uuid: str, consumer_uuid: str) -> None:
+    """Claimed by ``consumer_uuid`` -> proposed again (its claim failed)."""
+    context.session.execute(
+        sa.update(MODEL)
+        .where(
+            MODEL.uuid == uuid,
+            MODEL.state == constants.PlanState.CLAIMED.value,
+            MODEL.consumer_uuid == consumer_uuid,
+        )
+        .values(state=constants.PlanState.PROPOSED.value, consumer_uuid=None)
+    )

@@ -8,7 +8,8 @@ on the operator and the device. Two pure update rules turn measurements into fac
   measured/predicted ratio in log space (robust to one odd sample).
 * :func:`fit_step_times` -- whole step times per device (the usual measurement): a
   ridge least-squares fit ``measured ~ sum_op factor_op * predicted_op``, pulled
-  towards the current factors so that op types seen rarely do not swing.
+  towards the current factors so that op types seen rarely do not swing (an op type
+  new to a model starts from that model's other factors).
 
 JSON::
 
@@ -68,29 +69,51 @@ class StepSample:
     measured_s: float
 
 
+def model_factor(factors: Factors, device_model: str) -> float:
+    """The geometric mean of a model's factors (1.0 without any): what an op type never
+    measured on that model starts from when it is fitted."""
+    logs = [math.log(v) for (_, model), v in factors.items() if model == device_model]
+    return math.exp(sum(logs) / len(logs)) if logs else 1.0
+
+
 def fit_step_times(factors: Factors, samples: Iterable[StepSample], ridge: float = 0.1) -> dict:
     """Least-squares factors per device model, regularised towards ``factors``.
 
-    Minimises ``sum_s (sum_o f_o p_so - m_s)^2 + ridge * sum_o (f_o - prior_o)^2 * P_o``
-    where ``P_o`` is the mean squared prediction of op type ``o`` (so the pull has the
-    same units as the data), per device model, then clips to [0.05, 50].
+    Per device model, minimises ``sum_s (sum_o f_o p_so - m_s)^2
+    + ridge * T * sum_o c_o ((f_o - prior_o) / prior_o)^2``, where ``prior_o`` is the
+    current factor (:func:`model_factor` for an op type without one), ``c_o = prior_o *
+    mean_s p_so`` is op type ``o``'s corrected seconds and ``T = sum_o c_o``, then clips
+    to [0.05, 50]. Op types with no predicted time keep their factor.
     """
     result = dict(factors)
     by_model: dict[str, list[StepSample]] = {}
     for sample in samples:
         by_model.setdefault(sample.device_model, []).append(sample)
     for model, rows in by_model.items():
-        ops = sorted({op for row in rows for op in row.predicted_by_op})
+        ops = sorted({op for row in rows for op, s in row.predicted_by_op.items() if s > 0})
+        if not ops:
+            continue
+        # A model's error is often the device's as a whole (clocks, the roofline's peak):
+        # starting a new op type at 1.0 next to known ones at 0.5 left it half-fitted,
+        # and the planner then kept it off that model for good.
+        default = model_factor(factors, model)
+        prior = np.array([result.get((op, model), default) for op in ops])
         p = np.array([[row.predicted_by_op.get(op, 0.0) for op in ops] for row in rows])
         m = np.array([row.measured_s for row in rows])
-        prior = np.array([result.get((op, model), 1.0) for op in ops])
-        scale = ridge * np.maximum((p**2).mean(axis=0), 1e-30)
-        lhs = p.T @ p + np.diag(scale)
-        rhs = p.T @ m + scale * prior
-        solved = np.linalg.solve(lhs, rhs)
-        for op, value in zip(ops, solved, strict=True):
+        for op, value in zip(ops, _fit(p, m, prior, ridge), strict=True):
             result[(op, model)] = _clip(float(value))
     return result
+
+
+def _fit(p: np.ndarray, m: np.ndarray, prior: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin_f |p f - m|^2 + ridge * T * sum_o c_o ((f_o - prior_o) / prior_o)^2."""
+    mean_p = p.mean(axis=0)
+    # The pull is relative and weighted by each op type's share of the time, so a step
+    # that cannot tell its op types apart scales them all by one ratio. A pull in
+    # absolute seconds split the error equally in seconds instead: an op type of a few
+    # microseconds took a huge factor and plans flipped back and forth.
+    weight = ridge * float((prior * mean_p).sum()) * mean_p / prior
+    return np.linalg.solve(p.T @ p + np.diag(weight), p.T @ m + weight * prior)
 
 
 FACTORS_SCHEMA: Mapping[str, Any] = {

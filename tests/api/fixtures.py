@@ -117,34 +117,6 @@ class APIFixture(fixture.GabbiFixture):
         CONF = None
 
 
-class SchedulerAPIFixture(APIFixture):
-    """APIFixture whose GPUs tell the scheduler their model (attribute ``model``, a
-    catalog key) and a device profile ``one-gpu`` to claim plans with."""
-
-    def seed(self) -> None:
-        super().seed()
-        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-        with self.engine.begin() as connection:
-            connection.execute(
-                sa.insert(models.Attribute),
-                [
-                    {
-                        "uuid": str(uuid.uuid4()),
-                        "deployable_id": i,
-                        "key": "model",
-                        "value": "A100-SXM4-80GB",
-                        "created_at": now,
-                    }
-                    for i in range(1, 9)
-                ],
-            )
-        device_profile_flow.create_device_profile(
-            cyborg_context.get_admin_context(),
-            name="one-gpu",
-            groups=[{"resources:PGPU": "1"}],
-        )
-
-
 class StandaloneAPIFixture(APIFixture):
     """APIFixture plus a real Placement (tests.placement_service), the fake driver's
     devices of host ``sa-host`` stored and published to it, and ``[quota] limits =
@@ -191,3 +163,37 @@ class StandaloneAPIFixture(APIFixture):
         finally:
             self.placement.stop()
             self.placement_dir.cleanup()
+
+
+class SchedulerAPIFixture(StandaloneAPIFixture):
+    """StandaloneAPIFixture whose GPUs on ``sa-host`` tell the scheduler their model
+    (attribute ``model``, a catalog key), and a device profile ``one-gpu`` to plan and
+    claim with. The seeded GPUs of the other hosts are not in Placement: plans skip them."""
+
+    def seed(self) -> None:
+        super().seed()
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        with self.engine.begin() as connection:
+            gpus = connection.execute(
+                sa.select(models.Deployable.id).where(
+                    models.Deployable.name.like(f"{fake.safe_name(self.HOST)}_FakeGPU%")
+                )
+            ).scalars()
+            connection.execute(
+                sa.insert(models.Attribute),
+                [
+                    {
+                        "uuid": str(uuid.uuid4()),
+                        "deployable_id": gpu,
+                        "key": "model",
+                        "value": "A100-SXM4-80GB",
+                        "created_at": now,
+                    }
+                    for gpu in gpus
+                ],
+            )
+        device_profile_flow.create_device_profile(
+            cyborg_context.get_admin_context(),
+            name="one-gpu",
+            groups=[{"resources:PGPU": "1", "trait:CUSTOM_FAKE_GPU": "required"}],
+        )

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception
-from cyborg.conductor import arq_flow, device_profile_flow, plan_flow
+from cyborg.conductor import arq_flow, arq_release, device_profile_flow, plan_claim, plan_flow
 from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import graph as graph_obj
@@ -150,46 +150,148 @@ def test_no_devices_is_409_and_other_projects_graph_404(db) -> None:  # type: ig
         )
 
 
-def test_claim_binds_one_arq_per_device(db) -> None:  # type: ignore[no-untyped-def]
+def _plan(db, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    args = {"objective": "latency", "max_devices": None, "count": 1, "driver": "graph_aware"}
+    [uuid] = plan_flow.create_plans(
+        db.context, graph_uuid=graph, project_id="p1", **{**args, **kwargs}
+    )
+    return uuid
+
+
+def _arq_calls(claimer=None) -> plan_claim.ARQCalls:  # type: ignore[no-untyped-def]
+    def bind(context, **kwargs):  # type: ignore[no-untyped-def]
+        arq_flow.bind_arqs(context, claimer=claimer, **kwargs)
+
+    def delete(context, *, uuids):  # type: ignore[no-untyped-def]
+        arq_release.delete_arqs(context, uuids=uuids, claimer=claimer)
+
+    return plan_claim.ARQCalls(arq_flow.create_arqs, bind, delete)
+
+
+def test_a_claim_without_placement_is_undone(db) -> None:  # type: ignore[no-untyped-def]
     _inventory(db)
     device_profile_flow.create_device_profile(
         db.context, name="one-gpu", groups=[{"resources:PGPU": "1"}]
     )
-    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
-    [uuid] = plan_flow.create_plans(
-        db.context,
-        graph_uuid=graph,
-        objective="latency",
-        max_devices=2,
-        count=1,
-        project_id="p1",
-        driver="graph_aware",
-    )
-    consumer = "6a1c3f2e-8d4b-4c7a-9e1f-0b2d3c4e5f60"
-    claim = plan_flow.Claim(arq_flow.create_arqs, arq_flow.bind_arqs)
-    arqs = plan_flow.claim_plan(
-        db.context,
-        plan_uuid=uuid,
-        device_profile_name="one-gpu",
-        consumer_uuid=consumer,
-        project_id="p1",
-        visible_to_project="p1",
-        arqs=claim,
-    )
-    plan = plan_obj.get_by_uuid(db.context, uuid)
-    assert plan.state == "claimed" and plan.consumer_uuid == consumer
-    bound = arq_obj.get_all(db.context, uuids=arqs)
-    assert {a.state for a in bound} == {"Bound"}
-    assert {a.device_rp_uuid for a in bound} == {d["rp_uuid"] for d in plan.result["devices"]}
-    with pytest.raises(exception.Conflict):
-        plan_flow.claim_plan(
+    uuid = _plan(db, device_profile_name="one-gpu", max_devices=2)
+    with pytest.raises(exception.PlacementNotConfigured):
+        plan_claim.claim_plan(
             db.context,
             plan_uuid=uuid,
-            device_profile_name="one-gpu",
-            consumer_uuid=consumer,
+            device_profile_name=None,  # the plan's
+            consumer_uuid=None,
             project_id="p1",
             visible_to_project="p1",
-            arqs=claim,
+            arqs=_arq_calls(),
+        )
+    plan = plan_obj.get_by_uuid(db.context, uuid)
+    assert (plan.state, plan.consumer_uuid) == ("proposed", None)
+    assert arq_obj.get_all(db.context) == []
+
+
+@pytest.mark.parametrize(
+    "planned, asked, message",
+    [
+        (None, None, "made without a device profile"),
+        ("one-gpu", "other", "made for device profile one-gpu, not other"),
+    ],
+)
+def test_a_claim_needs_the_plans_profile(db, planned, asked, message) -> None:  # type: ignore[no-untyped-def]
+    _inventory(db)
+    for name in ("one-gpu", "other"):
+        device_profile_flow.create_device_profile(
+            db.context, name=name, groups=[{"resources:PGPU": "1"}]
+        )
+    uuid = _plan(db, device_profile_name=planned)
+    with pytest.raises(exception.Invalid, match=message):
+        plan_claim.claim_plan(
+            db.context,
+            plan_uuid=uuid,
+            device_profile_name=asked,
+            consumer_uuid=None,
+            project_id="p1",
+            visible_to_project="p1",
+            arqs=_arq_calls(),
+        )
+    assert plan_obj.get_by_uuid(db.context, uuid).state == "proposed"
+
+
+def test_profile_and_constraints_narrow_the_devices(db) -> None:  # type: ignore[no-untyped-def]
+    _inventory(db, 4)  # deployables 1..4, hosts alternate
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.insert(models.Attribute),
+            [
+                {
+                    "uuid": f"00000000-0000-4000-9000-{i:012d}",
+                    "deployable_id": i,
+                    "key": k,
+                    "value": v,
+                }
+                for i in range(1, 5)
+                for k, v in (("trait7", "CUSTOM_BIG" if i <= 2 else "CUSTOM_SMALL"),)
+            ],
+        )
+    rows = schedulable_obj.get_all(db.context)
+    big = {r.deployable_uuid for r in rows if r.attributes["trait7"] == "CUSTOM_BIG"}
+    device_profile_flow.create_device_profile(
+        db.context, name="big", groups=[{"resources:PGPU": "1", "trait:CUSTOM_BIG": "required"}]
+    )
+    device_profile_flow.create_device_profile(
+        db.context,
+        name="not-big",
+        groups=[{"resources:PGPU": "1", "trait:CUSTOM_BIG": "forbidden"}],
+    )
+    device_profile_flow.create_device_profile(
+        db.context, name="fpga", groups=[{"resources:FPGA": "1"}]
+    )
+    device_profile_flow.create_device_profile(
+        db.context, name="two", groups=[{"resources:PGPU": "2"}]
+    )
+
+    def used(uuid: str) -> set[str]:
+        return {d["id"] for d in plan_obj.get_by_uuid(db.context, uuid).result["devices"]}
+
+    assert used(_plan(db, device_profile_name="big")) <= big
+    assert not used(_plan(db, device_profile_name="not-big")) & big
+    host = rows[0].hostname
+    on_host = {r.deployable_uuid for r in rows if r.hostname == host}
+    assert used(_plan(db, constraints={"hosts": [host]})) <= on_host
+    single = plan_obj.get_by_uuid(db.context, _plan(db, constraints={"single_host": True}))
+    assert len({d["host"] for d in single.result["devices"]}) == 1
+    assert single.request["constraints"] == {"single_host": True}
+    with pytest.raises(exception.NoFeasiblePlan, match="matches the device profile"):
+        _plan(db, constraints={"device_models": ["T4"]})
+    with pytest.raises(exception.NoFeasiblePlan):
+        _plan(db, device_profile_name="fpga")
+    with pytest.raises(exception.Invalid, match="one unit of one resource class"):
+        _plan(db, device_profile_name="two")
+    with pytest.raises(exception.DeviceProfileNotFound):
+        _plan(db, device_profile_name="missing")
+
+
+def test_per_device_times_credit_each_device_exactly(db) -> None:  # type: ignore[no-untyped-def]
+    _inventory(db)
+    plan = plan_obj.get_by_uuid(db.context, _plan(db, max_devices=1))
+    [device] = plan.result["devices"]
+    busy_ms = device["compute_s"] * 4000  # the device was 4x slower than estimated
+    plan_flow.report_measurement(
+        db.context,
+        plan_uuid=plan.uuid,
+        step_time_ms=busy_ms * 1.5,  # the step also waited on something else
+        project_id="p1",
+        device_times_ms={device["id"]: busy_ms},
+    )
+    learned = {(f.op_type, f.device_model): f.factor for f in factor_obj.get_all(db.context)}
+    assert learned[("MatMul", "A100-SXM4-80GB")] == pytest.approx(4.0, rel=0.1)
+    with pytest.raises(exception.Invalid, match="does not use"):
+        plan_flow.report_measurement(
+            db.context,
+            plan_uuid=plan.uuid,
+            step_time_ms=1.0,
+            project_id="p1",
+            device_times_ms={"6a1c3f2e-8d4b-4c7a-9e1f-0b2d3c4e5f60": 1.0},
         )
 
 

@@ -16,10 +16,11 @@ from tests.functional import services
 BIN = os.path.dirname(sys.executable)
 
 
-def _start(state: str, port: int, log_path: str) -> subprocess.Popen[bytes]:
+def _start(state: str, port: int, log_path: str, *options: str) -> subprocess.Popen[bytes]:
+    """cyborg-aio in its own session; ``options`` are more of its command line."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
     return subprocess.Popen(
-        [os.path.join(BIN, "cyborg-aio"), "--state-dir", state, "--port", str(port)],
+        [os.path.join(BIN, "cyborg-aio"), "--state-dir", state, "--port", str(port), *options],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

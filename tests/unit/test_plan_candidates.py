@@ -2,8 +2,11 @@
 
 import pytest
 
-from cyborg.conductor import plan_candidates, plan_flow
+from cyborg.common import exception
+from cyborg.conductor import plan_candidates, plan_flow, plan_scope
 from cyborg.objects.schedulable import Schedulable
+
+NO_LIMITS = plan_scope.Constraints()
 
 
 def _row(
@@ -61,7 +64,67 @@ def test_placement_keeps_free_providers_only() -> None:
     candidates = plan_candidates.build(rows, plan_candidates.free_providers(body))
     assert [d.id for d in candidates.devices.devices] == ["uuid-g1"]
     assert candidates.skipped == {"g0": "not free in Placement"}
-    assert plan_candidates.resource_classes(rows) == ["PGPU"]
+
+
+def test_a_profile_asks_placement_for_one_unit_with_its_traits() -> None:
+    group = plan_scope.profile_group(
+        "p", [{"resources:PGPU": "1", "trait:CUSTOM_A": "required", "trait:CUSTOM_B": "forbidden"}]
+    )
+    rows = [
+        _row("ok", rc="PGPU", trait0="CUSTOM_A"),
+        _row("no-a", rc="PGPU"),
+        _row("has-b", rc="PGPU", trait0="CUSTOM_A", trait1="CUSTOM_B"),
+        _row("fpga", rc="FPGA", trait0="CUSTOM_A"),
+    ]
+    assert [r.deployable_name for r in plan_scope.select(rows, group, NO_LIMITS)] == ["ok"]
+    assert plan_scope.placement_queries(rows, group) == [
+        [("resources1", "PGPU:1"), ("required1", "CUSTOM_A,!CUSTOM_B")]
+    ]
+    assert plan_scope.placement_queries(rows, None) == [
+        [("resources1", "FPGA:1")],
+        [("resources1", "PGPU:1")],
+    ]
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        [],
+        [{"resources:PGPU": "2"}],
+        [{"resources:PGPU": "1", "resources:FPGA": "1"}],
+        [{"resources:PGPU": "1"}, {"resources:PGPU": "1"}],
+        [{"trait:CUSTOM_A": "required"}],
+    ],
+)
+def test_a_profile_plans_only_with_one_unit_of_one_class(groups) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(exception.Invalid, match="one unit of one resource class"):
+        plan_scope.profile_group("p", groups)
+
+
+def test_constraints_allow_hosts_and_models() -> None:
+    rows = [_row("a", host="h1"), _row("b", host="h2"), _row("c", device_model="T4", host="h2")]
+    scope = plan_scope.Constraints.from_dict({"hosts": ["h2"], "device_models": ["A100"]})
+    assert [r.deployable_name for r in plan_scope.select(rows, None, scope)] == ["b"]
+    by_model = plan_scope.Constraints.from_dict({"device_models": ["T4"]})
+    assert [r.deployable_name for r in plan_scope.select(rows, None, by_model)] == ["c"]
+    assert list(plan_scope.by_host(rows)) == ["h1", "h2"]
+
+
+def test_per_device_times_credit_the_devices_named() -> None:
+    result = {
+        "estimated_step_s": 0.01,
+        "devices": [
+            {
+                "id": "d0",
+                "model": "T4",
+                "compute_s": 0.006,
+                "predicted_by_op_s": {"MatMul": 0.005},
+            },
+            {"id": "d1", "model": "A100", "compute_s": 0.002, "predicted_by_op_s": {"Add": 0.002}},
+        ],
+    }
+    samples = plan_flow.step_samples(result, 0.5, {"d1": 0.003})
+    assert [(s.device_model, s.measured_s) for s in samples] == [("A100", 0.003)]
 
 
 def test_a_measured_step_scales_each_devices_compute() -> None:
@@ -79,3 +142,9 @@ def test_a_measured_step_scales_each_devices_compute() -> None:
         ("A100", pytest.approx(0.004)),
     ]
     assert plan_flow.step_samples({"estimated_step_s": 0, "devices": []}, 1.0) == []
+    # A throughput plan's step time is per step in steady state: against the stage time.
+    piped = {**result, "objective": "throughput", "estimated_stage_s": 0.005}
+    assert [s.measured_s for s in plan_flow.step_samples(piped, 0.01)] == [
+        pytest.approx(0.012),
+        pytest.approx(0.004),
+    ]

@@ -91,6 +91,8 @@ class GraphsController(rest.RestController):
             max_devices=body.get("max_devices"),
             count=body.get("count", 1),
             project_id=authz.owner_filter(),
+            device_profile_name=body.get("device_profile_name"),
+            constraints=body.get("constraints"),
         )
         base = request_state.base_url()
         pecan.response.status = 201

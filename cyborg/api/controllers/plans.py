@@ -25,10 +25,10 @@ class PlansController(rest.RestController):
 
     @pecan.expose("json")
     def claim(self, uuid: str) -> dict[str, Any]:
-        """Bind one ARQ of a device profile to each device of the plan."""
+        """Bind the ARQs of a device profile to each device of the plan (Placement claims)."""
         require_version()
         authz.authorize(policies.CLAIM)
-        body = request_state.json_body()
+        body = request_state.json_body() if pecan.request.body else {}
         validation.validate(schema.CLAIM, body)
         ctx = request_state.context()
         owner = authz.owner_filter()
@@ -36,8 +36,8 @@ class PlansController(rest.RestController):
         arqs = request_state.conductor().claim_plan(
             ctx,
             plan_uuid=uuid,
-            device_profile_name=body["device_profile_name"],
-            consumer_uuid=body["consumer_uuid"],
+            device_profile_name=body.get("device_profile_name"),
+            consumer_uuid=body.get("consumer_uuid"),
             project_id=ctx.project_id,
             visible_to_project=owner,
         )
@@ -46,7 +46,8 @@ class PlansController(rest.RestController):
 
     @pecan.expose()
     def measurements(self, uuid: str) -> str:
-        """A measured step time of the plan: 202, the factors are updated."""
+        """A measured step time of the plan (and optionally each device's busy time):
+        202, the factors are updated."""
         require_version()
         authz.authorize(policies.MEASURE)
         body = request_state.json_body()
@@ -57,6 +58,7 @@ class PlansController(rest.RestController):
             plan_uuid=uuid,
             step_time_ms=float(body["step_time_ms"]),
             project_id=authz.owner_filter(),
+            device_times_ms=body.get("device_times_ms"),
         )
         pecan.response.status = 202
         return ""

@@ -4,12 +4,31 @@ from typing import Any
 
 from cyborg.api.schemas import common
 
+_NAMES: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 255},
+    "minItems": 1,
+    "maxItems": 1024,
+    "uniqueItems": True,
+}
+_MILLISECONDS: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 86400000}
+
 CREATE: dict[str, Any] = {
     "type": "object",
     "properties": {
         "objective": {"type": "string", "enum": ["latency", "throughput"]},
         "max_devices": {"type": "integer", "minimum": 1, "maximum": 1024},
         "count": {"type": "integer", "minimum": 1, "maximum": 5},
+        "device_profile_name": common.NAME,
+        "constraints": {
+            "type": "object",
+            "properties": {
+                "hosts": _NAMES,
+                "device_models": _NAMES,
+                "single_host": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
     },
     "additionalProperties": False,
 }
@@ -20,14 +39,20 @@ CLAIM: dict[str, Any] = {
         "device_profile_name": common.NAME,
         "consumer_uuid": common.UUID,
     },
-    "required": ["device_profile_name", "consumer_uuid"],
     "additionalProperties": False,
 }
 
 MEASURE: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "step_time_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400000},
+        "step_time_ms": _MILLISECONDS,
+        "device_times_ms": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1024,
+            "propertyNames": common.UUID,
+            "additionalProperties": _MILLISECONDS,
+        },
     },
     "required": ["step_time_ms"],
     "additionalProperties": False,
