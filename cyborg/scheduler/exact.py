@@ -87,6 +87,9 @@ def solve_exact(
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = 1
+    # Deterministic whatever the threads: among plans tied in the model, which one comes
+    # back decides the optimum's simulated time, and a benchmark must not vary with it.
+    solver.parameters.interleave_search = True
     status = solver.solve(cp)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
