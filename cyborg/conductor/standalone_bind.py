@@ -62,7 +62,7 @@ def is_standalone(binding: Mapping[str, str]) -> bool:
 
 def is_standalone_arq(arq: arq_obj.AcceleratorRequest) -> bool:
     """An ARQ bound (or being bound) without Nova: Nova hears nothing of it."""
-    return arq.claimed_resources is not None or not arq.device_rp_uuid
+    return not arq.bound_by_nova
 
 
 def _by_consumer(bindings: Bindings) -> dict[tuple[str, str], list[str]]:

@@ -62,6 +62,13 @@ class AcceleratorRequest:
     attach_handle_info: dict[str, str] | None = None
     deployable_uuid: str | None = None
 
+    @property
+    def bound_by_nova(self) -> bool:
+        """Bound or binding to the device Nova picked (a ``device_rp_uuid`` and no claim of
+        Cyborg's): only Nova, with a service token, may change it. Cyborg's own binds
+        (standalone, claimed plans) pick and claim the device themselves."""
+        return bool(self.instance_uuid and self.device_rp_uuid) and self.claimed_resources is None
+
 
 def _select() -> Any:
     return (

@@ -110,15 +110,19 @@ class AcceleratorRequestsController(rest.RestController):
             )
         ctx = request_state.context()
         owner = authz.owner_filter()
+        # Nova's bound ARQs need a service token; the project's own (unbound, or bound
+        # by Cyborg for a claimed plan or a standalone bind) do not.
         if "instance" in query:
-            authz.require_service_token()
+            arqs = arq_obj.get_all(ctx, instance_uuid=query["instance"], project_id=owner)
+            if any(arq.bound_by_nova for arq in arqs):
+                authz.require_service_token()
             request_state.conductor().delete_arqs(
                 ctx, instance_uuid=query["instance"], project_id=owner
             )
         else:
             uuids = _uuids(query["arqs"])
             arqs = arq_obj.get_all(ctx, uuids=uuids, project_id=owner)
-            if any(arq.instance_uuid for arq in arqs):
+            if any(arq.bound_by_nova for arq in arqs):
                 authz.require_service_token()
             request_state.conductor().delete_arqs(ctx, uuids=uuids, project_id=owner)
         pecan.response.status = 204
