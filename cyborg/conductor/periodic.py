@@ -3,7 +3,8 @@
 Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale, finish
 binds a dead conductor left in BindStarted, and retry the removal of vGPU mdevs an
 agent did not answer for (cyborg.conductor.vgpu_bind). Every ``[placement] audit_interval``
-seconds: resync Placement with every host's devices (drift repair). Every second, and
+seconds: resync Placement with every host's devices (drift repair) and give back units
+Cyborg claimed but never recorded (cyborg.conductor.claim_sweep). Every second, and
 at once when a bind wakes it: deliver the events owed to Nova. Several conductors may all run this;
 each step is safe to run concurrently.
 """
@@ -23,6 +24,7 @@ from cyborg.common import context as cyborg_context
 from cyborg.conductor import (
     arq_flow,
     arq_release,
+    claim_sweep,
     nova_notifier,
     placement_claim,
     placement_flow,
@@ -50,6 +52,13 @@ class PeriodicTasks:
             placement_flow.PlacementSync(conf, placement_client.from_conf(conf))
             if conf.placement.audit_interval and placement_client.is_configured(conf)
             else None
+        )
+        self.claim_sweep = (
+            None
+            if self.placement is None
+            else claim_sweep.ClaimSweep(
+                placement_claim.Claimer(self.placement.client), grace=conf.conductor.bind_timeout
+            )
         )
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -112,6 +121,8 @@ class PeriodicTasks:
                     )
             if self.placement is not None and time.monotonic() >= next_audit:
                 _safely("Placement audit", self.placement.audit, context)
+                if self.claim_sweep is not None:
+                    _safely("Releasing unrecorded claims", self.claim_sweep.sweep, context)
                 next_audit = time.monotonic() + self.conf.placement.audit_interval
             if self.nova is not None:
                 _safely("Telling Nova about binds", nova_notifier.deliver_due, context, self.nova)

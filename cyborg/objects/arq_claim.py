@@ -15,6 +15,7 @@ from oslo_utils import timeutils
 from cyborg.common import constants
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
+from cyborg.db import models
 from cyborg.objects import accelerator_request as arq
 from cyborg.objects import base
 
@@ -72,3 +73,38 @@ def claimed_usage(context: RequestContext, project_id: str | None) -> dict[str, 
         for resource_class, amount in (arq.claimed_from_json(value) or {}).items():
             totals[resource_class] = totals.get(resource_class, 0) + amount
     return totals
+
+
+@db_api.context_manager.reader
+def provider_uuids(context: RequestContext) -> list[str]:
+    """Every deployable's resource provider: where Cyborg's claims can be."""
+    stmt = sa.select(models.Deployable.rp_uuid).where(models.Deployable.rp_uuid.is_not(None))
+    return sorted(set(context.session.scalars(stmt)))
+
+
+@db_api.context_manager.reader
+def accounted_for(
+    context: RequestContext, consumers: Collection[str]
+) -> tuple[dict[tuple[str, str], dict[str, int]], set[str]]:
+    """What the consumers' ARQs account for in Placement, in one statement:
+    ({(consumer, provider): recorded shares added up}, consumers with an ARQ binding)."""
+    if not consumers:
+        return {}, set()
+    stmt = sa.select(
+        arq.ARQ_MODEL.instance_uuid,
+        arq.ARQ_MODEL.device_rp_uuid,
+        arq.ARQ_MODEL.claimed_resources,
+        arq.ARQ_MODEL.state,
+    ).where(arq.ARQ_MODEL.instance_uuid.in_(list(consumers)))
+    shares: dict[tuple[str, str], dict[str, int]] = {}
+    binding: set[str] = set()
+    for row in context.session.execute(stmt):
+        consumer, rp_uuid, claimed, state = str(row[0]), row[1], row[2], row[3]
+        if state == constants.ARQState.BIND_STARTED.value:
+            binding.add(consumer)
+        share = arq.claimed_from_json(claimed)
+        if share and rp_uuid:
+            total = shares.setdefault((consumer, rp_uuid), {})
+            for resource_class, amount in share.items():
+                total[resource_class] = total.get(resource_class, 0) + amount
+    return shares, binding
