@@ -25,13 +25,13 @@ def answers(url: str) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the process group (gunicorn and its workers), SIGKILL after 15 s."""
+def stop(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """SIGTERM the process group (a server and its workers), SIGKILL after ``timeout``."""
     if process is None or process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

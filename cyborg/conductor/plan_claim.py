@@ -24,8 +24,7 @@ from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import plan_scope
-from cyborg.objects import device_profile as profile_obj
+from cyborg.conductor import plan_flow, plan_scope
 from cyborg.objects import plan as plan_obj
 from cyborg.objects import schedulable as schedulable_obj
 from cyborg.objects.base import new_uuid
@@ -64,8 +63,8 @@ def _check_devices(
     The binds are pinned to the planned providers, so Placement never matches them
     against the profile's traits: that is checked here (400), before anything changes.
     """
-    stored = profile_obj.get_by_name(context, profile, visible_to_project=project_id)
-    group = plan_scope.profile_group(stored.name, stored.groups)
+    group = plan_flow.profile_group(context, profile, project_id)
+    assert group is not None  # a name was given
     rows = {row.deployable_uuid: row for row in schedulable_obj.get_all(context)}
     for device in plan.result["devices"]:
         row = rows.get(device["deployable_uuid"])

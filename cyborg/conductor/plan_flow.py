@@ -162,9 +162,10 @@ def rank_plans(
     return [plan_result(p, model, uncorrected, candidates) for p in ranked[:count]]
 
 
-def _profile_group(
+def profile_group(
     context: RequestContext, name: str | None, project_id: str | None
 ) -> plan_scope.ProfileGroup | None:
+    """The stored profile's one group (404 unknown, 400 unfit to plan); None without."""
     if not name:
         return None
     profile = profile_obj.get_by_name(context, name, visible_to_project=project_id)
@@ -199,7 +200,7 @@ def create_plans(
     """
     stored = graph_obj.get_by_uuid(context, graph_uuid, project_id=project_id)
     graph = graph_json.graph_from_dict(stored.document, "stored graph")
-    group = _profile_group(context, device_profile_name, project_id)
+    group = profile_group(context, device_profile_name, project_id)
     scope = plan_scope.Constraints.from_dict(constraints)
     rows = plan_scope.select(schedulable_obj.get_all(context), group, scope)
     if not rows:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests import service_process
 from tests.functional import services
 
 BIN = os.path.dirname(sys.executable)
@@ -41,12 +41,7 @@ def _wait_ready(log_path: str, process: subprocess.Popen[bytes]) -> str:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    service_process.stop(process, timeout=30)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from cyborg.conductor import (
     arq_release,
     device_profile_flow,
     placement_claim,
+    plan_candidates,
     plan_claim,
     plan_flow,
     plan_scope,
@@ -79,7 +80,7 @@ def free_providers(client: placement_client.PlacementClient):  # type: ignore[no
         free: set[str] = set()
         for query in queries:
             body = client.get_allocation_candidates(query)
-            free |= {rp for r in body["allocation_requests"] for rp in r["allocations"]}
+            free |= plan_candidates.free_providers(body)
         return free
 
     return ask

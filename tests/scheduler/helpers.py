@@ -9,6 +9,15 @@ from cyborg.scheduler.costs import CostModel, build_cost_model
 from cyborg.scheduler.devices import Device, DeviceSet, Link
 from cyborg.scheduler.graph import Edge, Graph, Node
 
+H100, A100, T4, FPGA = "H100-SXM5-80GB", "A100-SXM4-80GB", "T4", "FPGA-HBM"
+# (catalog models, hosts, peer links) of the seeded property tests.
+SETS = [
+    ([H100, T4], 1, False),
+    ([A100, T4, FPGA], 1, False),
+    ([H100, H100, T4, T4], 1, True),
+    ([A100, FPGA, A100, FPGA], 2, False),
+]
+
 
 def device(dev_id: str, host: str = "h", memory_mb: float = 1024.0) -> Device:
     return Device(dev_id, "test", host, memory_mb, {"fp32": 1.0}, 100.0)

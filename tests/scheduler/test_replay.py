@@ -9,14 +9,7 @@ from cyborg.scheduler.costs import build_cost_model
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.replay import replay, seconds_per_step
 from cyborg.scheduler.simulator import simulate
-
-H100, A100, T4, FPGA = "H100-SXM5-80GB", "A100-SXM4-80GB", "T4", "FPGA-HBM"
-SETS = [
-    ([H100, T4], 1, False),
-    ([A100, T4, FPGA], 1, False),
-    ([H100, H100, T4, T4], 1, True),
-    ([A100, FPGA, A100, FPGA], 2, False),
-]
+from tests.scheduler.helpers import H100, SETS, T4
 
 
 @pytest.mark.parametrize("seed", range(8))
