@@ -13,7 +13,9 @@ H100, A100, T4, FPGA = "H100-SXM5-80GB", "A100-SXM4-80GB", "T4", "FPGA-HBM"
 
 
 def test_textbook_optimum_is_at_most_heft() -> None:
-    result = solve_exact(hand_model(TEXTBOOK_COMPUTE, TEXTBOOK_EDGES), "latency")
+    result = solve_exact(
+        hand_model(TEXTBOOK_COMPUTE, TEXTBOOK_EDGES), "latency", time_limit_s=None, work_limit=50.0
+    )
     assert result is not None and result.optimal
     # HEFT's schedule is 80; the optimum of this example is 73.
     assert result.value == 73.0
@@ -28,7 +30,7 @@ def test_planner_within_bounds_of_the_optimum(seed: int, objective: str) -> None
         synthetic.random_dag(6 + seed, seed), synthetic.device_set(models, hosts=1 + seed % 2)
     )
     plan = plan_graph(model, objective)
-    exact = solve_exact(model, objective, time_limit_s=20, hint=plan.assignment)
+    exact = solve_exact(model, objective, time_limit_s=None, work_limit=50.0, hint=plan.assignment)
     assert exact is not None and exact.optimal
     # The oracle's bound is a lower bound of the model (up to its integer rounding)...
     assert exact.lower_bound <= plan.estimate_s * (1 + 1e-3)
@@ -44,5 +46,5 @@ def test_max_devices_in_the_oracle() -> None:
     model = build_cost_model(
         synthetic.random_dag(8, 1), synthetic.device_set([H100, H100, A100], peer_links=True)
     )
-    exact = solve_exact(model, "throughput", max_devices=1)
+    exact = solve_exact(model, "throughput", max_devices=1, time_limit_s=None, work_limit=50.0)
     assert exact is not None and len(set(exact.assignment)) == 1

@@ -81,7 +81,14 @@ def test_the_plan_learns_to_be_as_fast_as_the_true_cost_plan(learning: Learning)
 def test_the_learned_plan_is_near_the_exact_optimum_of_the_true_costs(
     learning: Learning,
 ) -> None:
-    optimum = solve_exact(learning.truth, "latency", time_limit_s=5.0)
+    optimum = solve_exact(
+        # A limit on CP-SAT's deterministic work, not on seconds: this proves the
+        # optimum in about 0.8 units, on a loaded machine as on an idle one.
+        learning.truth,
+        "latency",
+        time_limit_s=None,
+        work_limit=100.0,
+    )
     assert optimum is not None and optimum.optimal
     final = learning.plans[-1]
     estimate = Evaluator(learning.truth).latency_of(final.assignment, final.order)
