@@ -15,13 +15,13 @@ from oslo_config import cfg
 import cyborg.conf
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception
-from cyborg.conductor import placement_flow
+from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
 
 
 def _placement_sync(conf: cfg.ConfigOpts) -> int:
     try:
-        sync = placement_flow.PlacementSync.from_conf(conf)
+        sync = provider_sync.PlacementSync.from_conf(conf)
     except exception.CyborgException as err:
         print(err.message, file=sys.stderr)
         return 2

@@ -230,7 +230,7 @@ class ConsumerAllocationConflict(Conflict):
 
 
 class QuotaExceeded(Forbidden):
-    """Over a per-project limit of the standalone binding path (cyborg.conductor.quota)."""
+    """Over a per-project limit of the standalone binding path (cyborg.conductor.binding.quota)."""
 
     msg_fmt = "Quota exceeded for project %(project)s: %(details)s"
 

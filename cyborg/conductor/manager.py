@@ -12,22 +12,10 @@ from oslo_config import cfg
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import (
-    arq_flow,
-    arq_release,
-    device_profile_flow,
-    inventory_flow,
-    placement_claim,
-    placement_flow,
-    plan_candidates,
-    plan_claim,
-    plan_flow,
-    plan_scope,
-    program_flow,
-    quota,
-    report_flow,
-    vgpu_bind,
-)
+from cyborg.conductor.binding import bind_flow, device_profiles, quota, unbinding, vgpu
+from cyborg.conductor.inventory import operator_changes, programming, reports
+from cyborg.conductor.placement import claiming, provider_sync
+from cyborg.conductor.plans import candidate_devices, device_scope, plan_claim, planning
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,8 +40,8 @@ class ConductorManager:
         self,
         conf: cfg.ConfigOpts | None = None,
         tasks: Any = None,
-        bind_step: arq_flow.BindStep | None = None,
-        mdevs: vgpu_bind.MdevAgent | None = None,
+        bind_step: bind_flow.BindStep | None = None,
+        mdevs: vgpu.MdevAgent | None = None,
     ) -> None:
         # For the Placement and Nova clients that later flows need.
         self.conf = conf
@@ -63,21 +51,21 @@ class ConductorManager:
         # Binds that program an FPGA finish here, after bind_arqs has answered.
         self._bind_pool = futures.ThreadPoolExecutor(4, thread_name_prefix="bind")
         self._agent: agent_rpcapi.AgentAPI | None = None  # made on first use
-        self._placement: placement_flow.PlacementSync | None = None
+        self._placement: provider_sync.PlacementSync | None = None
         self._placement_loaded = False
 
     @property
-    def placement(self) -> placement_flow.PlacementSync | None:
+    def placement(self) -> provider_sync.PlacementSync | None:
         """The Placement sync, built on first use; None when Placement is not configured."""
         if not self._placement_loaded:
-            self._placement = placement_flow.PlacementSync.from_conf(self.conf or cfg.CONF)
+            self._placement = provider_sync.PlacementSync.from_conf(self.conf or cfg.CONF)
             self._placement_loaded = True
         return self._placement
 
     @property
-    def claimer(self) -> placement_claim.Claimer | None:
+    def claimer(self) -> claiming.Claimer | None:
         """Claims devices for binds without Nova; None when Placement is not configured."""
-        return None if self.placement is None else placement_claim.Claimer(self.placement.client)
+        return None if self.placement is None else claiming.Claimer(self.placement.client)
 
     @_answers
     def create_device_profile(
@@ -90,7 +78,7 @@ class ConductorManager:
         uuid: str | None = None,
         project_id: str | None = None,
     ) -> str:
-        return device_profile_flow.create_device_profile(
+        return device_profiles.create_device_profile(
             context,
             name=name,
             groups=groups,
@@ -108,7 +96,7 @@ class ConductorManager:
         names: Sequence[str] | None = None,
         project_id: str | None = None,
     ) -> None:
-        device_profile_flow.delete_device_profiles(
+        device_profiles.delete_device_profiles(
             context, uuids=uuids, names=names, project_id=project_id
         )
 
@@ -121,7 +109,7 @@ class ConductorManager:
         project_id: str | None,
         visible_to_project: str | None = None,
     ) -> list[str]:
-        return arq_flow.create_arqs(
+        return bind_flow.create_arqs(
             context,
             device_profile_name=device_profile_name,
             project_id=project_id,
@@ -138,7 +126,7 @@ class ConductorManager:
     ) -> None:
         notify_nova = self.tasks is not None and self.tasks.notifies_nova
         try:
-            arq_flow.bind_arqs(
+            bind_flow.bind_arqs(
                 context,
                 bindings=bindings,
                 project_id=project_id,
@@ -164,7 +152,7 @@ class ConductorManager:
     def unbind_arqs(
         self, context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
     ) -> None:
-        arq_release.unbind_arqs(
+        unbinding.unbind_arqs(
             context, uuids=uuids, project_id=project_id, claimer=self.claimer, mdevs=self.mdevs
         )
 
@@ -177,7 +165,7 @@ class ConductorManager:
         instance_uuid: str | None = None,
         project_id: str | None = None,
     ) -> None:
-        arq_release.delete_arqs(
+        unbinding.delete_arqs(
             context,
             uuids=uuids,
             instance_uuid=instance_uuid,
@@ -190,17 +178,17 @@ class ConductorManager:
     def create_attribute(
         self, context: RequestContext, *, deployable_uuid: str, key: str, value: str
     ) -> str:
-        return inventory_flow.create_attribute(
+        return operator_changes.create_attribute(
             context, deployable_uuid=deployable_uuid, key=key, value=value
         )
 
     @_answers
     def delete_attribute(self, context: RequestContext, *, uuid: str) -> None:
-        inventory_flow.delete_attribute(context, uuid=uuid)
+        operator_changes.delete_attribute(context, uuid=uuid)
 
     @_answers
     def set_device_status(self, context: RequestContext, *, uuid: str, status: str) -> None:
-        inventory_flow.set_device_status(
+        operator_changes.set_device_status(
             context, uuid=uuid, status=status, placement=self.placement
         )
 
@@ -213,7 +201,7 @@ class ConductorManager:
         fingerprint: str,
         devices: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
-        return report_flow.report_inventory(
+        return reports.report_inventory(
             self.conf or cfg.CONF, context, hostname, fingerprint, devices, self.placement
         )
 
@@ -223,17 +211,17 @@ class ConductorManager:
     ) -> None:
         if self._agent is None:
             self._agent = agent_rpcapi.AgentAPI(self.conf or cfg.CONF)
-        program_flow.program_deployable(
+        programming.program_deployable(
             context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
         )
 
-    def _free_providers(self, queries: list[plan_scope.Query]) -> set[str]:
+    def _free_providers(self, queries: list[device_scope.Query]) -> set[str]:
         """Providers Placement's allocation candidates offer for any of the queries."""
         assert self.placement is not None
         free: set[str] = set()
         for query in queries:
             body = self.placement.client.get_allocation_candidates(query)
-            free |= plan_candidates.free_providers(body)
+            free |= candidate_devices.free_providers(body)
         return free
 
     @_answers
@@ -246,7 +234,7 @@ class ConductorManager:
         onnx_b64: str | None = None,
         project_id: str | None,
     ) -> str:
-        return plan_flow.create_graph(
+        return planning.create_graph(
             context, name=name, document=document, onnx_b64=onnx_b64, project_id=project_id
         )
 
@@ -264,7 +252,7 @@ class ConductorManager:
         constraints: dict[str, Any] | None = None,
     ) -> list[str]:
         conf = self.conf or cfg.CONF
-        return plan_flow.create_plans(
+        return planning.create_plans(
             context,
             graph_uuid=graph_uuid,
             objective=objective,
@@ -288,7 +276,7 @@ class ConductorManager:
         project_id: str | None,
         device_times_ms: dict[str, float] | None = None,
     ) -> None:
-        plan_flow.report_measurement(
+        planning.report_measurement(
             context,
             plan_uuid=plan_uuid,
             step_time_ms=step_time_ms,
@@ -316,7 +304,7 @@ class ConductorManager:
 
         def bind(context: RequestContext, **kwargs: Any) -> None:
             # Standalone binds (no Nova events: the consumer is not a Nova instance).
-            arq_flow.bind_arqs(
+            bind_flow.bind_arqs(
                 context,
                 step=self.bind_step,
                 run_later=self._run_later,
@@ -327,7 +315,7 @@ class ConductorManager:
             )
 
         def delete(context: RequestContext, *, uuids: list[str]) -> None:
-            arq_release.delete_arqs(context, uuids=uuids, claimer=self.claimer, mdevs=self.mdevs)
+            unbinding.delete_arqs(context, uuids=uuids, claimer=self.claimer, mdevs=self.mdevs)
 
         _, arqs = plan_claim.claim_plan(
             context,
@@ -336,6 +324,6 @@ class ConductorManager:
             consumer_uuid=consumer_uuid,
             project_id=project_id,
             visible_to_project=visible_to_project,
-            arqs=plan_claim.ARQCalls(arq_flow.create_arqs, bind, delete),
+            arqs=plan_claim.ARQCalls(bind_flow.create_arqs, bind, delete),
         )
         return arqs

@@ -2,9 +2,9 @@
 
 Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale, finish
 binds a dead conductor left in BindStarted, and retry the removal of vGPU mdevs an
-agent did not answer for (cyborg.conductor.vgpu_bind). Every ``[placement] audit_interval``
+agent did not answer for (cyborg.conductor.binding.vgpu). Every ``[placement] audit_interval``
 seconds: resync Placement with every host's devices (drift repair) and give back units
-Cyborg claimed but never recorded (cyborg.conductor.claim_sweep). Every second, and
+Cyborg claimed but never recorded (cyborg.conductor.placement.sweep). Every second, and
 at once when a bind wakes it: deliver the events owed to Nova. Several conductors may all run this;
 each step is safe to run concurrently.
 """
@@ -21,16 +21,9 @@ from oslo_log import log
 from cyborg.clients import nova
 from cyborg.clients import placement as placement_client
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import (
-    arq_flow,
-    arq_release,
-    claim_sweep,
-    nova_notifier,
-    placement_claim,
-    placement_flow,
-    report_flow,
-    vgpu_bind,
-)
+from cyborg.conductor.binding import bind_flow, nova_events, unbinding, vgpu
+from cyborg.conductor.inventory import reports
+from cyborg.conductor.placement import claiming, provider_sync, sweep
 
 LOG = log.getLogger(__name__)
 
@@ -41,23 +34,23 @@ class PeriodicTasks:
     def __init__(
         self,
         conf: cfg.ConfigOpts,
-        bind_step: arq_flow.BindStep | None = None,
-        mdevs: vgpu_bind.MdevAgent | None = None,
+        bind_step: bind_flow.BindStep | None = None,
+        mdevs: vgpu.MdevAgent | None = None,
     ) -> None:
         self.conf = conf
         self.bind_step = bind_step  # abandoned FPGA binds program again
         self.mdevs = mdevs  # abandoned vGPU binds create their mdev; held handles retry
         self.nova = nova.from_conf(conf)
         self.placement = (
-            placement_flow.PlacementSync(conf, placement_client.from_conf(conf))
+            provider_sync.PlacementSync(conf, placement_client.from_conf(conf))
             if conf.placement.audit_interval and placement_client.is_configured(conf)
             else None
         )
         self.claim_sweep = (
             None
             if self.placement is None
-            else claim_sweep.ClaimSweep(
-                placement_claim.Claimer(self.placement.client), grace=conf.conductor.bind_timeout
+            else sweep.ClaimSweep(
+                claiming.Claimer(self.placement.client), grace=conf.conductor.bind_timeout
             )
         )
         self._stop = threading.Event()
@@ -89,13 +82,13 @@ class PeriodicTasks:
                 next_periodic = time.monotonic() + self.conf.periodic_interval
                 _safely(
                     "Checking for silent hosts",
-                    report_flow.mark_silent_hosts_stale,
+                    reports.mark_silent_hosts_stale,
                     self.conf,
                     context,
                 )
                 _safely(
                     "Finishing abandoned binds",
-                    arq_flow.resume_abandoned_binds,
+                    bind_flow.resume_abandoned_binds,
                     context,
                     datetime.timedelta(seconds=self.conf.conductor.bind_timeout),
                     self.notifies_nova,
@@ -104,18 +97,16 @@ class PeriodicTasks:
                 )
                 _safely(
                     "Finishing abandoned deletions",
-                    arq_release.finish_abandoned_deletes,
+                    unbinding.finish_abandoned_deletes,
                     context,
                     datetime.timedelta(seconds=self.conf.conductor.bind_timeout),
-                    None
-                    if self.placement is None
-                    else placement_claim.Claimer(self.placement.client),
+                    None if self.placement is None else claiming.Claimer(self.placement.client),
                     self.mdevs,
                 )
                 if self.mdevs is not None:
                     _safely(
                         "Removing the mdevs of held vGPU handles",
-                        vgpu_bind.remove_abandoned,
+                        vgpu.remove_abandoned,
                         context,
                         self.mdevs,
                     )
@@ -125,7 +116,7 @@ class PeriodicTasks:
                     _safely("Releasing unrecorded claims", self.claim_sweep.sweep, context)
                 next_audit = time.monotonic() + self.conf.placement.audit_interval
             if self.nova is not None:
-                _safely("Telling Nova about binds", nova_notifier.deliver_due, context, self.nova)
+                _safely("Telling Nova about binds", nova_events.deliver_due, context, self.nova)
             self._wake.wait(NOVA_POLL_SECONDS)
             self._wake.clear()
 

@@ -8,7 +8,8 @@ from oslo_config import cfg
 
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import rpc
-from cyborg.conductor import fpga_bind, manager, periodic, vgpu_bind
+from cyborg.conductor import manager, periodic
+from cyborg.conductor.binding import fpga_step, vgpu
 
 
 @dataclasses.dataclass
@@ -23,8 +24,8 @@ def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
     ``background`` also runs the periodic tasks (tests of one call leave them out).
     """
     agent = agent_rpcapi.AgentAPI(conf)
-    bind_step = fpga_bind.FPGAProgrammingStep(conf, agent)
-    mdevs = vgpu_bind.MdevAgent(agent)
+    bind_step = fpga_step.FPGAProgrammingStep(conf, agent)
+    mdevs = vgpu.MdevAgent(agent)
     tasks = periodic.PeriodicTasks(conf, bind_step, mdevs) if background else None
     endpoint = manager.ConductorManager(conf, tasks, bind_step, mdevs)
     target = oslo_messaging.Target(topic=conf.conductor.topic, server=conf.host)

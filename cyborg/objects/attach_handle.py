@@ -3,7 +3,7 @@
 A handle an ARQ references is in use. So is, for a while, an MDEV handle its ARQ let go
 of (unbound, deleted, bind failed): its mediated device may still exist on the host,
 and the handle is "held" until the conductor has had the agent remove it
-(cyborg.conductor.vgpu_bind). An mdev only ever exists for a handle in use.
+(cyborg.conductor.binding.vgpu). An mdev only ever exists for a handle in use.
 """
 
 import dataclasses

@@ -22,8 +22,10 @@ import cyborg.conf
 from cyborg.api import app as api_app
 from cyborg.common import concurrency, inventory
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import device_profile_flow, placement_flow, report_flow
 from cyborg.conductor import server as conductor_server
+from cyborg.conductor.binding import device_profiles
+from cyborg.conductor.inventory import reports
+from cyborg.conductor.placement import provider_sync
 from cyborg.conf import opts
 from cyborg.db import api as db_api
 from cyborg.db import migration, models
@@ -148,13 +150,13 @@ class StandaloneAPIFixture(APIFixture):
     def seed(self) -> None:
         super().seed()
         devices = fake.default_inventory(self.HOST)
-        report_flow.report_inventory(
+        reports.report_inventory(
             self.conf,
             cyborg_context.get_admin_context(),
             self.HOST,
             inventory.fingerprint(devices),
             inventory.to_primitive(devices),
-            placement_flow.PlacementSync.from_conf(self.conf),
+            provider_sync.PlacementSync.from_conf(self.conf),
         )
 
     def stop_fixture(self) -> None:
@@ -192,7 +194,7 @@ class SchedulerAPIFixture(StandaloneAPIFixture):
                     for gpu in gpus
                 ],
             )
-        device_profile_flow.create_device_profile(
+        device_profiles.create_device_profile(
             cyborg_context.get_admin_context(),
             name="one-gpu",
             groups=[{"resources:PGPU": "1", "trait:CUSTOM_FAKE_GPU": "required"}],

@@ -13,7 +13,8 @@ import pytest
 
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import arq_flow, device_profile_flow, inventory_diff, report_flow
+from cyborg.conductor.binding import bind_flow, device_profiles
+from cyborg.conductor.inventory import diff, reports
 from cyborg.db import api as db_api
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import device as device_obj
@@ -32,10 +33,8 @@ def binding(db):  # type: ignore[no-untyped-def]
     if db.backend == "sqlite":
         pytest.skip("SQLite is the all-in-one's database: one conductor, one writer")
     deployable = seed.bindable_deployable(db.context, handles=1, host="host-a")
-    device_profile_flow.create_device_profile(
-        db.context, name="gpu", groups=[{"resources:PGPU": "1"}]
-    )
-    (arq,) = arq_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    device_profiles.create_device_profile(db.context, name="gpu", groups=[{"resources:PGPU": "1"}])
+    (arq,) = bind_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
     arq_obj.update_state(
         db.context, arq, expected={State.INITIAL}, new_state=State.BIND_STARTED,
         hostname="host-a", device_rp_uuid=deployable.rp_uuid, instance_uuid=INSTANCE,
@@ -57,7 +56,7 @@ def test_a_report_that_locked_first_removes_the_device_and_the_bind_fails(db, bi
                 stored = host_inventory.load(context, "host-a")
                 loaded.set()
                 time.sleep(PAUSE)  # the bind starts now and has to wait
-                host_inventory.apply(context, "host-a", inventory_diff.plan(stored, []))
+                host_inventory.apply(context, "host-a", diff.plan(stored, []))
         except BaseException as err:
             errors.append(err)
             loaded.set()
@@ -66,7 +65,7 @@ def test_a_report_that_locked_first_removes_the_device_and_the_bind_fails(db, bi
     thread.start()
     loaded.wait()
     with pytest.raises(exception.DeviceRemovedDuringBind) as raised:
-        arq_flow._finish_bind(
+        bind_flow._finish_bind(
             cyborg_context.get_admin_context(),
             arq_obj.get_by_uuid(db.context, arq),
             deployable.rp_uuid,
@@ -103,7 +102,7 @@ def test_a_bind_that_locked_first_keeps_the_device_and_the_report_holds_it_back(
     thread = threading.Thread(target=bind)
     thread.start()
     claimed.wait()
-    answer = report_flow.report_inventory(
+    answer = reports.report_inventory(
         _conf(), cyborg_context.get_admin_context(), "host-a", "empty", devices=[]
     )
     thread.join()

@@ -11,7 +11,7 @@ from oslo_config import cfg
 import cyborg.conf
 from cyborg.common import context as cyborg_context
 from cyborg.common import inventory
-from cyborg.conductor import report_flow
+from cyborg.conductor.inventory import reports
 from cyborg.db import models
 from cyborg.objects import device as device_obj
 from cyborg.objects import host as host_obj
@@ -59,7 +59,7 @@ def gpu(
 
 def report(db, devices, *, fingerprint_only: bool = False, host: str = "host-a"):  # type: ignore[no-untyped-def]
     fp = inventory.fingerprint(devices)
-    return report_flow.report_inventory(
+    return reports.report_inventory(
         _conf(),
         db.context,
         host,
@@ -140,7 +140,7 @@ def test_a_vanished_device_that_is_bound_is_kept(db) -> None:  # type: ignore[no
     host = "host0"
     with db.engine.begin() as connection:
         path = connection.execute(sa.text("SELECT cpid_info FROM controlpath_ids")).scalar_one()
-    result = report_flow.report_inventory(_conf(), db.context, host, "fp-empty", [])
+    result = reports.report_inventory(_conf(), db.context, host, "fp-empty", [])
     assert result == {"changed": True, "fingerprint": None}  # re-planned next time
     assert len(device_obj.get_all(db.context, hostname=host)) == 1
     assert path in host_inventory.load(db.context, host)
@@ -154,7 +154,7 @@ def test_silent_hosts_become_stale_and_come_back(db) -> None:  # type: ignore[no
         connection.execute(
             sa.update(models.Host).where(models.Host.hostname == "host-a").values(last_seen_at=old)
         )
-    assert report_flow.mark_silent_hosts_stale(_conf(), db.context) == ["host-a"]
+    assert reports.mark_silent_hosts_stale(_conf(), db.context) == ["host-a"]
     states = {h.hostname: h.state for h in host_obj.get_all(db.context)}
     assert states == {"host-a": "stale", "host-b": "up"}
     assert len(device_obj.get_all(db.context, hostname="host-a")) == 1  # devices kept
@@ -170,7 +170,7 @@ def test_two_conductors_reporting_one_host_at_once_store_it_once(db) -> None:  #
     def conductor() -> None:
         barrier.wait()
         try:
-            report_flow.report_inventory(
+            reports.report_inventory(
                 _conf(),
                 cyborg_context.get_admin_context(),
                 "host-a",
@@ -201,7 +201,7 @@ def test_many_hosts_reporting_for_the_first_time_at_once_are_all_stored(db) -> N
         devices = [gpu(i, host=hostname) for i in range(1, 4)]
         barrier.wait()
         try:
-            report_flow.report_inventory(
+            reports.report_inventory(
                 _conf(),
                 cyborg_context.get_admin_context(),
                 hostname,

@@ -16,7 +16,7 @@ from oslo_utils import timeutils
 import cyborg.conf
 from cyborg.clients import nova
 from cyborg.common import constants, exception
-from cyborg.conductor import arq_flow, arq_release, device_profile_flow, nova_notifier
+from cyborg.conductor.binding import bind_flow, device_profiles, nova_events, unbinding
 from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import nova_notification
@@ -43,10 +43,10 @@ def nova_api() -> Iterator[tuple[fake_nova.FakeNova, nova.NovaClient]]:
 
 
 def _arqs(db, count: int) -> list[str]:  # type: ignore[no-untyped-def]
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context, name="gpu", groups=[{"resources:PGPU": str(count)}]
     )
-    return arq_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    return bind_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
 
 
 def _bind(db, uuids, deployable, instance=INSTANCE, notify=True):  # type: ignore[no-untyped-def]
@@ -54,7 +54,7 @@ def _bind(db, uuids, deployable, instance=INSTANCE, notify=True):  # type: ignor
         u: {"hostname": "host1", "device_rp_uuid": deployable.rp_uuid, "instance_uuid": instance}
         for u in uuids
     }
-    arq_flow.bind_arqs(db.context, bindings=bindings, notify_nova=notify)
+    bind_flow.bind_arqs(db.context, bindings=bindings, notify_nova=notify)
 
 
 def test_bound_arqs_are_announced_in_one_request_per_instance(db, nova_api) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ def test_bound_arqs_are_announced_in_one_request_per_instance(db, nova_api) -> N
     _bind(db, arqs[2:], deployable, instance=OTHER_INSTANCE)
     assert len(nova_notification.pending(db.context)) == 3
 
-    assert nova_notifier.deliver_due(db.context, client) == 3
+    assert nova_events.deliver_due(db.context, client) == 3
     assert len(stub.received) == 2  # one POST per instance
     first = stub.received[
         [r.body["events"][0]["server_uuid"] for r in stub.received].index(INSTANCE)
@@ -86,7 +86,7 @@ def test_bound_arqs_are_announced_in_one_request_per_instance(db, nova_api) -> N
         key=lambda e: e["tag"],
     )
     assert nova_notification.pending(db.context) == []
-    assert nova_notifier.deliver_due(db.context, client) == 0  # nothing sent twice
+    assert nova_events.deliver_due(db.context, client) == 0  # nothing sent twice
 
 
 def test_a_failed_bind_is_announced_failed_with_its_reason_kept(db, nova_api) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +98,7 @@ def test_a_failed_bind_is_announced_failed_with_its_reason_kept(db, nova_api) ->
     states = {a.uuid: a for a in arq_obj.get_all(db.context)}
     loser = next(u for u in arqs if states[u].state == State.BIND_FAILED)
     assert "free" in (states[loser].bind_failure_reason or "")
-    nova_notifier.deliver_due(db.context, client)
+    nova_events.deliver_due(db.context, client)
     statuses = {e["tag"]: e["status"] for e in stub.events()}
     assert statuses[loser] == "failed" and list(statuses.values()).count("completed") == 1
 
@@ -113,10 +113,10 @@ def test_nothing_is_sent_while_an_arq_of_the_instance_is_still_binding(db, nova_
         db.context, arqs[1], expected={State.INITIAL}, new_state=State.BIND_STARTED,
         instance_uuid=INSTANCE, hostname="host1", device_rp_uuid=deployable.rp_uuid,
     )  # fmt: skip
-    assert nova_notifier.deliver_due(db.context, client) == 0
+    assert nova_events.deliver_due(db.context, client) == 0
     assert stub.received == []
-    assert arq_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True) == [arqs[1]]
-    assert nova_notifier.deliver_due(db.context, client) == 2
+    assert bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True) == [arqs[1]]
+    assert nova_events.deliver_due(db.context, client) == 2
     assert sorted(e["tag"] for e in stub.events()) == sorted(arqs)
 
 
@@ -126,13 +126,13 @@ def test_nova_down_means_retry_with_back_off(db, nova_api) -> None:  # type: ign
     (arq,) = _arqs(db, 1)
     _bind(db, [arq], deployable)
     stub.answers = [503]
-    assert nova_notifier.deliver_due(db.context, client) == 0
+    assert nova_events.deliver_due(db.context, client) == 0
     (event,) = nova_notification.pending(db.context)
     assert event.attempts == 1
-    assert nova_notifier.deliver_due(db.context, client) == 0  # not due yet: back-off
+    assert nova_events.deliver_due(db.context, client) == 0  # not due yet: back-off
     assert len(stub.received) == 1
     _make_due(db)
-    assert nova_notifier.deliver_due(db.context, client) == 1
+    assert nova_events.deliver_due(db.context, client) == 1
     assert [e["tag"] for e in stub.events()] == [arq]
 
 
@@ -147,7 +147,7 @@ def test_an_unreachable_nova_keeps_the_event(db) -> None:  # type: ignore[no-unt
     deployable = seed.bindable_deployable(db.context, handles=1)
     (arq,) = _arqs(db, 1)
     _bind(db, [arq], deployable)
-    assert nova_notifier.deliver_due(db.context, client) == 0
+    assert nova_events.deliver_due(db.context, client) == 0
     assert [e.arq_uuid for e in nova_notification.pending(db.context)] == [arq]
 
 
@@ -158,7 +158,7 @@ def test_answers_nova_gives_for_gone_instances_are_final(db, nova_api, answer: i
     (arq,) = _arqs(db, 1)
     _bind(db, [arq], deployable)
     stub.answers = [answer]
-    assert nova_notifier.deliver_due(db.context, client) == 1
+    assert nova_events.deliver_due(db.context, client) == 1
     assert nova_notification.pending(db.context) == []
 
 
@@ -170,10 +170,10 @@ def test_events_too_old_to_matter_are_dropped(db, nova_api) -> None:  # type: ig
     with db.engine.begin() as connection:
         connection.execute(
             sa.update(models.NovaNotification).values(
-                created_at=timeutils.utcnow() - nova_notifier.MAX_AGE - datetime.timedelta(1)
+                created_at=timeutils.utcnow() - nova_events.MAX_AGE - datetime.timedelta(1)
             )
         )
-    assert nova_notifier.deliver_due(db.context, client) == 0
+    assert nova_events.deliver_due(db.context, client) == 0
     assert stub.received == [] and nova_notification.pending(db.context) == []
 
 
@@ -188,7 +188,7 @@ def test_deleting_the_arqs_drops_their_events(db) -> None:  # type: ignore[no-un
     deployable = seed.bindable_deployable(db.context, handles=1)
     (arq,) = _arqs(db, 1)
     _bind(db, [arq], deployable)
-    arq_release.delete_arqs(db.context, instance_uuid=INSTANCE)
+    unbinding.delete_arqs(db.context, instance_uuid=INSTANCE)
     assert nova_notification.pending(db.context) == []
 
 
@@ -200,22 +200,22 @@ def test_abandoned_binds_are_finished_only_when_old_enough(db, nova_api) -> None
         db.context, arq, expected={State.INITIAL}, new_state=State.BIND_STARTED,
         instance_uuid=INSTANCE, hostname="host1", device_rp_uuid=deployable.rp_uuid,
     )  # fmt: skip
-    assert arq_flow.resume_abandoned_binds(db.context, datetime.timedelta(hours=1), True) == []
+    assert bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(hours=1), True) == []
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BIND_STARTED
-    assert arq_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True) == [arq]
+    assert bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True) == [arq]
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    nova_notifier.deliver_due(db.context, client)
+    nova_events.deliver_due(db.context, client)
     assert [(e["tag"], e["status"]) for e in stub.events()] == [(arq, "completed")]
 
     # A bind whose device vanished meanwhile fails, and Nova hears that too.
-    (again,) = arq_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    (again,) = bind_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
     arq_obj.update_state(
         db.context, again, expected={State.INITIAL}, new_state=State.BIND_STARTED,
         instance_uuid=OTHER_INSTANCE, hostname="host1", device_rp_uuid=str(uuidlib.uuid4()),
     )  # fmt: skip
-    arq_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True)
+    bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True)
     assert arq_obj.get_by_uuid(db.context, again).state == State.BIND_FAILED
-    nova_notifier.deliver_due(db.context, client)
+    nova_events.deliver_due(db.context, client)
     assert (again, "failed") in [(e["tag"], e["status"]) for e in stub.events()]
 
 

@@ -4,7 +4,7 @@ from oslo_config import cfg
 
 import cyborg.conf
 from cyborg.common import constants, inventory
-from cyborg.conductor import report_flow
+from cyborg.conductor.inventory import reports
 from cyborg.drivers import fake
 from cyborg.objects import device as device_obj
 from cyborg.objects import provider as provider_obj
@@ -16,7 +16,7 @@ def _store(db, hostname: str) -> None:  # type: ignore[no-untyped-def]
     cyborg.conf.register_opts(conf)
     conf([], project="cyborg")
     devices = fake.default_inventory(hostname)
-    report_flow.report_inventory(
+    reports.report_inventory(
         conf, db.context, hostname, inventory.fingerprint(devices), inventory.to_primitive(devices)
     )
 

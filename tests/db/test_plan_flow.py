@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception
-from cyborg.conductor import arq_flow, arq_release, device_profile_flow, plan_claim, plan_flow
+from cyborg.conductor.binding import bind_flow, device_profiles, unbinding
+from cyborg.conductor.plans import plan_claim, planning
 from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import graph as graph_obj
@@ -48,7 +49,7 @@ def _inventory(db, count: int = 4) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_create_graph_stores_the_analysis(db) -> None:  # type: ignore[no-untyped-def]
-    uuid = plan_flow.create_graph(db.context, name=None, document=GRAPH, project_id="p1")
+    uuid = planning.create_graph(db.context, name=None, document=GRAPH, project_id="p1")
     graph = graph_obj.get_by_uuid(db.context, uuid, project_id="p1")
     assert (graph.name, graph.format, graph.nodes) == ("toy", "json", 3)
     assert graph.flops == pytest.approx(8e12 + 1e6)
@@ -67,14 +68,14 @@ def test_create_graph_stores_the_analysis(db) -> None:  # type: ignore[no-untype
 )
 def test_bad_graphs_are_400(db, kwargs, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(exception.GraphInvalid) as err:
-        plan_flow.create_graph(db.context, name=None, project_id="p1", **kwargs)
+        planning.create_graph(db.context, name=None, project_id="p1", **kwargs)
     assert err.value.code == 400 and message in str(err.value)
 
 
 def test_plans_ranked_on_live_inventory_and_measured(db) -> None:  # type: ignore[no-untyped-def]
     _inventory(db)
-    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
-    uuids = plan_flow.create_plans(
+    graph = planning.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    uuids = planning.create_plans(
         db.context,
         graph_uuid=graph,
         objective="latency",
@@ -92,7 +93,7 @@ def test_plans_ranked_on_live_inventory_and_measured(db) -> None:  # type: ignor
     assert set(best.result["placement"]) == {"a", "b", "c"}
     assert all(d["rp_uuid"] and d["predicted_by_op_s"] for d in best.result["devices"])
 
-    plan_flow.report_measurement(
+    planning.report_measurement(
         db.context,
         plan_uuid=best.uuid,
         step_time_ms=best.result["estimated_step_s"] * 2000,
@@ -101,7 +102,7 @@ def test_plans_ranked_on_live_inventory_and_measured(db) -> None:  # type: ignor
     first = {(f.op_type, f.device_model): f for f in factor_obj.get_all(db.context)}
     assert first[("MatMul", "A100-SXM4-80GB")].factor > 1.2
     assert first[("MatMul", "A100-SXM4-80GB")].version == 1
-    plan_flow.report_measurement(
+    planning.report_measurement(
         db.context,
         plan_uuid=best.uuid,
         step_time_ms=best.result["estimated_step_s"] * 3000,
@@ -112,7 +113,7 @@ def test_plans_ranked_on_live_inventory_and_measured(db) -> None:  # type: ignor
     assert second[("MatMul", "A100-SXM4-80GB")].samples == 2
 
     # The learned factors go into the next plans' estimates.
-    again = plan_flow.create_plans(
+    again = planning.create_plans(
         db.context,
         graph_uuid=graph,
         objective="latency",
@@ -127,9 +128,9 @@ def test_plans_ranked_on_live_inventory_and_measured(db) -> None:  # type: ignor
 
 
 def test_no_devices_is_409_and_other_projects_graph_404(db) -> None:  # type: ignore[no-untyped-def]
-    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    graph = planning.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
     with pytest.raises(exception.NoFeasiblePlan):
-        plan_flow.create_plans(
+        planning.create_plans(
             db.context,
             graph_uuid=graph,
             objective="latency",
@@ -139,7 +140,7 @@ def test_no_devices_is_409_and_other_projects_graph_404(db) -> None:  # type: ig
             driver="graph_aware",
         )
     with pytest.raises(exception.GraphNotFound):
-        plan_flow.create_plans(
+        planning.create_plans(
             db.context,
             graph_uuid=graph,
             objective="latency",
@@ -151,9 +152,9 @@ def test_no_devices_is_409_and_other_projects_graph_404(db) -> None:  # type: ig
 
 
 def _plan(db, **kwargs) -> str:  # type: ignore[no-untyped-def]
-    graph = plan_flow.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
+    graph = planning.create_graph(db.context, name="g", document=GRAPH, project_id="p1")
     args = {"objective": "latency", "max_devices": None, "count": 1, "driver": "graph_aware"}
-    [uuid] = plan_flow.create_plans(
+    [uuid] = planning.create_plans(
         db.context, graph_uuid=graph, project_id="p1", **{**args, **kwargs}
     )
     return uuid
@@ -161,17 +162,17 @@ def _plan(db, **kwargs) -> str:  # type: ignore[no-untyped-def]
 
 def _arq_calls(claimer=None) -> plan_claim.ARQCalls:  # type: ignore[no-untyped-def]
     def bind(context, **kwargs):  # type: ignore[no-untyped-def]
-        arq_flow.bind_arqs(context, claimer=claimer, **kwargs)
+        bind_flow.bind_arqs(context, claimer=claimer, **kwargs)
 
     def delete(context, *, uuids):  # type: ignore[no-untyped-def]
-        arq_release.delete_arqs(context, uuids=uuids, claimer=claimer)
+        unbinding.delete_arqs(context, uuids=uuids, claimer=claimer)
 
-    return plan_claim.ARQCalls(arq_flow.create_arqs, bind, delete)
+    return plan_claim.ARQCalls(bind_flow.create_arqs, bind, delete)
 
 
 def test_a_claim_without_placement_is_undone(db) -> None:  # type: ignore[no-untyped-def]
     _inventory(db)
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context, name="one-gpu", groups=[{"resources:PGPU": "1"}]
     )
     uuid = _plan(db, device_profile_name="one-gpu", max_devices=2)
@@ -200,7 +201,7 @@ def test_a_claim_without_placement_is_undone(db) -> None:  # type: ignore[no-unt
 def test_a_claim_needs_the_plans_profile(db, planned, asked, message) -> None:  # type: ignore[no-untyped-def]
     _inventory(db)
     for name in ("one-gpu", "other"):
-        device_profile_flow.create_device_profile(
+        device_profiles.create_device_profile(
             db.context, name=name, groups=[{"resources:PGPU": "1"}]
         )
     uuid = _plan(db, device_profile_name=planned)
@@ -235,20 +236,18 @@ def test_profile_and_constraints_narrow_the_devices(db) -> None:  # type: ignore
         )
     rows = schedulable_obj.get_all(db.context)
     big = {r.deployable_uuid for r in rows if r.attributes["trait7"] == "CUSTOM_BIG"}
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context, name="big", groups=[{"resources:PGPU": "1", "trait:CUSTOM_BIG": "required"}]
     )
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context,
         name="not-big",
         groups=[{"resources:PGPU": "1", "trait:CUSTOM_BIG": "forbidden"}],
     )
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context, name="fpga", groups=[{"resources:FPGA": "1"}]
     )
-    device_profile_flow.create_device_profile(
-        db.context, name="two", groups=[{"resources:PGPU": "2"}]
-    )
+    device_profiles.create_device_profile(db.context, name="two", groups=[{"resources:PGPU": "2"}])
 
     def used(uuid: str) -> set[str]:
         return {d["id"] for d in plan_obj.get_by_uuid(db.context, uuid).result["devices"]}
@@ -276,7 +275,7 @@ def test_per_device_times_credit_each_device_exactly(db) -> None:  # type: ignor
     plan = plan_obj.get_by_uuid(db.context, _plan(db, max_devices=1))
     [device] = plan.result["devices"]
     busy_ms = device["compute_s"] * 4000  # the device was 4x slower than estimated
-    plan_flow.report_measurement(
+    planning.report_measurement(
         db.context,
         plan_uuid=plan.uuid,
         step_time_ms=busy_ms * 1.5,  # the step also waited on something else
@@ -286,7 +285,7 @@ def test_per_device_times_credit_each_device_exactly(db) -> None:  # type: ignor
     learned = {(f.op_type, f.device_model): f.factor for f in factor_obj.get_all(db.context)}
     assert learned[("MatMul", "A100-SXM4-80GB")] == pytest.approx(4.0, rel=0.1)
     with pytest.raises(exception.Invalid, match="does not use"):
-        plan_flow.report_measurement(
+        planning.report_measurement(
             db.context,
             plan_uuid=plan.uuid,
             step_time_ms=1.0,

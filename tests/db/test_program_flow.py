@@ -10,7 +10,8 @@ import oslo_messaging
 import pytest
 
 from cyborg.common import exception
-from cyborg.conductor import arq_flow, device_profile_flow, program_flow
+from cyborg.conductor.binding import bind_flow, device_profiles
+from cyborg.conductor.inventory import programming
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import controlpath as controlpath_obj
 from cyborg.objects import deployable as deployable_obj
@@ -50,7 +51,7 @@ def _deployable(db, device_type: str = "FPGA") -> deployable_obj.Deployable:  # 
 def test_success_records_the_bitstream(db) -> None:  # type: ignore[no-untyped-def]
     deployable = _deployable(db)
     agent = Agent()
-    program_flow.program_deployable(
+    programming.program_deployable(
         db.context, agent, deployable_uuid=deployable.uuid, image_uuid=IMAGE
     )
     assert agent.calls == [
@@ -70,7 +71,7 @@ def test_a_gpu_is_refused_without_asking_the_agent(db) -> None:  # type: ignore[
     deployable = _deployable(db, "GPU")
     agent = Agent()
     with pytest.raises(exception.DeployableNotProgrammable, match="GPU, not an FPGA") as caught:
-        program_flow.program_deployable(
+        programming.program_deployable(
             db.context, agent, deployable_uuid=deployable.uuid, image_uuid=IMAGE
         )
     assert caught.value.code == 409
@@ -81,17 +82,17 @@ def test_a_deployable_bound_to_an_instance_is_not_reprogrammed(db) -> None:  # t
     deployable = _deployable(db)
     rp_uuid = "7b2d94e1-c8a3-4f60-9d1e-2a3b4c5d6e7f"
     deployable_obj.update(db.context, deployable.uuid, rp_uuid=rp_uuid)
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context, name="fpga", groups=[{"resources:FPGA": "1"}]
     )
-    (arq,) = arq_flow.create_arqs(db.context, device_profile_name="fpga", project_id="p")
+    (arq,) = bind_flow.create_arqs(db.context, device_profile_name="fpga", project_id="p")
     arq_obj.update_state(
         db.context, arq, expected={"Initial"}, new_state="BindStarted",
         hostname="fpga-host", device_rp_uuid=rp_uuid, instance_uuid=IMAGE,
     )  # fmt: skip
     agent = Agent()
     with pytest.raises(exception.DeployableNotProgrammable, match="bound to it"):
-        program_flow.program_deployable(
+        programming.program_deployable(
             db.context, agent, deployable_uuid=deployable.uuid, image_uuid=IMAGE
         )
     assert agent.calls == []
@@ -99,7 +100,7 @@ def test_a_deployable_bound_to_an_instance_is_not_reprogrammed(db) -> None:  # t
 
 def test_an_unknown_deployable_is_a_404(db) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(exception.DeployableNotFound):
-        program_flow.program_deployable(
+        programming.program_deployable(
             db.context, Agent(), deployable_uuid=IMAGE, image_uuid=IMAGE
         )
 
@@ -119,7 +120,7 @@ def test_an_unknown_deployable_is_a_404(db) -> None:  # type: ignore[no-untyped-
 def test_a_failure_leaves_the_bitstream_alone(db, error, expected, code) -> None:  # type: ignore[no-untyped-def]
     deployable = _deployable(db)
     with pytest.raises(expected) as caught:
-        program_flow.program_deployable(
+        programming.program_deployable(
             db.context, Agent(error), deployable_uuid=deployable.uuid, image_uuid=IMAGE
         )
     assert caught.value.code == code

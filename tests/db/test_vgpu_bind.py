@@ -1,7 +1,7 @@
 """Binding ARQs to vGPU (MDEV) attach handles on every backend: the agent creates the
 mdev between the claim and Bound, and removes it before the handle is freed.
 
-The flows run as the conductor runs them (cyborg.conductor.arq_flow, vgpu_bind) on a
+The flows run as the conductor runs them (cyborg.conductor.binding.bind_flow, vgpu_bind) on a
 real database; only the agent's RPC API is a stand-in, which records each call and
 what the database said at that moment. The agent side is tested on its own
 (tests/unit/test_mdev.py) and with real processes (tests/functional/test_vgpu_mdev.py).
@@ -18,7 +18,7 @@ import pytest
 
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import arq_flow, arq_release, device_profile_flow, vgpu_bind
+from cyborg.conductor.binding import bind_flow, device_profiles, unbinding, vgpu
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import controlpath as controlpath_obj
@@ -83,12 +83,12 @@ def _arqs(db, count: int = 1, resource: str = "VGPU") -> list[str]:  # type: ign
     """``count`` ARQs of a new profile asking for ``count`` ``resource``."""
     name = f"{resource.lower()}-{uuidlib.uuid4().hex[:8]}"
     group = {f"resources:{resource}": str(count)}
-    device_profile_flow.create_device_profile(db.context, name=name, groups=[group])
-    return arq_flow.create_arqs(db.context, device_profile_name=name, project_id="p")
+    device_profiles.create_device_profile(db.context, name=name, groups=[group])
+    return bind_flow.create_arqs(db.context, device_profile_name=name, project_id="p")
 
 
 def _bind(db, agent: Agent, deployable, arqs: list[str], **kwargs: Any) -> None:  # type: ignore[no-untyped-def]
-    arq_flow.bind_arqs(
+    bind_flow.bind_arqs(
         db.context,
         bindings={
             arq: {
@@ -99,7 +99,7 @@ def _bind(db, agent: Agent, deployable, arqs: list[str], **kwargs: Any) -> None:
             for arq in arqs
         },
         notify_nova=True,
-        mdevs=vgpu_bind.MdevAgent(agent),  # type: ignore[arg-type]
+        mdevs=vgpu.MdevAgent(agent),  # type: ignore[arg-type]
         **kwargs,
     )
 
@@ -195,17 +195,17 @@ def test_a_handle_whose_mdev_could_not_be_removed_stays_held_until_a_retry(db) -
     assert _handles(db, deployable)[handle] is True  # held: no other bind gets it
 
     # Too recent for the periodic task (an unbind may still be waiting for the agent).
-    mdevs = vgpu_bind.MdevAgent(agent)  # type: ignore[arg-type]
-    assert vgpu_bind.remove_abandoned(db.context, mdevs) == []
+    mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
+    assert vgpu.remove_abandoned(db.context, mdevs) == []
     # Later, the agent still down: tried, still held.
-    assert vgpu_bind.remove_abandoned(db.context, mdevs, NO_GRACE) == [handle]
+    assert vgpu.remove_abandoned(db.context, mdevs, NO_GRACE) == [handle]
     assert _handles(db, deployable)[handle] is True
     # The agent is back.
     del agent.errors["remove"]
-    assert vgpu_bind.remove_abandoned(db.context, mdevs, NO_GRACE) == [handle]
+    assert vgpu.remove_abandoned(db.context, mdevs, NO_GRACE) == [handle]
     assert [c[0] for c in agent.calls] == ["create", "remove", "remove", "remove"]
     assert set(_handles(db, deployable).values()) == {False}
-    assert vgpu_bind.remove_abandoned(db.context, mdevs, NO_GRACE) == []
+    assert vgpu.remove_abandoned(db.context, mdevs, NO_GRACE) == []
 
 
 def test_one_conductor_at_a_time_takes_a_held_handle(db) -> None:  # type: ignore[no-untyped-def]
@@ -214,10 +214,10 @@ def test_one_conductor_at_a_time_takes_a_held_handle(db) -> None:  # type: ignor
     agent = Agent()
     _bind(db, agent, deployable, [arq])
     agent.errors["remove"] = oslo_messaging.MessagingTimeout("down")
-    arq_release.unbind_arqs(
+    unbinding.unbind_arqs(
         db.context,
         uuids=[arq],
-        mdevs=vgpu_bind.MdevAgent(agent),  # type: ignore[arg-type]
+        mdevs=vgpu.MdevAgent(agent),  # type: ignore[arg-type]
     )
     later = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(1)
     (target,) = handle_obj.get_mdev_targets(db.context, held_before=later)
@@ -237,17 +237,17 @@ def test_unbind_and_delete_remove_the_mdev_before_freeing_the_handle(db, how: st
     handles = {
         arq: arq_obj.get_by_uuid(db.context, arq).attach_handle_uuid for arq in (first, second)
     }
-    mdevs = vgpu_bind.MdevAgent(agent)  # type: ignore[arg-type]
+    mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
     del agent.calls[:]
 
     if how == "unbind":
-        arq_release.unbind_arqs(db.context, uuids=[first, second], mdevs=mdevs)
+        unbinding.unbind_arqs(db.context, uuids=[first, second], mdevs=mdevs)
         after: tuple[str, None] | None = (State.UNBOUND, None)
     elif how == "delete by instance":
-        arq_release.delete_arqs(db.context, instance_uuid=INSTANCE, mdevs=mdevs)
+        unbinding.delete_arqs(db.context, instance_uuid=INSTANCE, mdevs=mdevs)
         after = None
     else:
-        arq_release.delete_arqs(db.context, uuids=[first, second], mdevs=mdevs)
+        unbinding.delete_arqs(db.context, uuids=[first, second], mdevs=mdevs)
         after = None
 
     assert sorted((c[0], c[1], c[2]["ah_uuid"]) for c in agent.calls) == sorted(
@@ -267,8 +267,8 @@ def test_unbind_with_the_agent_down_succeeds_and_leaves_the_handles_held(db) -> 
     _bind(db, agent, deployable, arqs)
     agent.errors["remove"] = oslo_messaging.MessagingTimeout("down")
     del agent.calls[:]
-    mdevs = vgpu_bind.MdevAgent(agent)  # type: ignore[arg-type]
-    arq_release.unbind_arqs(db.context, uuids=arqs, mdevs=mdevs)
+    mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
+    unbinding.unbind_arqs(db.context, uuids=arqs, mdevs=mdevs)
     assert {arq_obj.get_by_uuid(db.context, arq).state for arq in arqs} == {State.UNBOUND}
     assert list(_handles(db, deployable).values()) == [True, True]
     assert len(agent.calls) == 1  # one timeout per host, not one per mdev
@@ -276,7 +276,7 @@ def test_unbind_with_the_agent_down_succeeds_and_leaves_the_handles_held(db) -> 
     with pytest.raises(exception.NoFreeAttachHandle):
         _bind(db, agent, deployable, arqs[:1])
     del agent.errors["remove"]
-    assert len(vgpu_bind.remove_abandoned(db.context, mdevs, NO_GRACE)) == 2
+    assert len(vgpu.remove_abandoned(db.context, mdevs, NO_GRACE)) == 2
     assert list(_handles(db, deployable).values()) == [False, False]
 
 
@@ -293,12 +293,12 @@ def test_a_resumed_bind_creates_the_mdev_of_the_handle_it_holds(db) -> None:  # 
     )
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BIND_STARTED
     agent = Agent()
-    resumed = arq_flow.resume_abandoned_binds(
+    resumed = bind_flow.resume_abandoned_binds(
         db.context,
         datetime.timedelta(seconds=-1),
         True,
         None,
-        vgpu_bind.MdevAgent(agent),  # type: ignore[arg-type]
+        vgpu.MdevAgent(agent),  # type: ignore[arg-type]
     )
     assert resumed == [arq]
     bound = arq_obj.get_by_uuid(db.context, arq)
@@ -344,10 +344,10 @@ def test_pci_handles_never_ask_the_agent(db) -> None:  # type: ignore[no-untyped
     agent = Agent()
     _bind(db, agent, deployable, [arq])
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    arq_release.delete_arqs(
+    unbinding.delete_arqs(
         db.context,
         uuids=[arq],
-        mdevs=vgpu_bind.MdevAgent(agent),  # type: ignore[arg-type]
+        mdevs=vgpu.MdevAgent(agent),  # type: ignore[arg-type]
     )
     assert agent.calls == []
     assert list(_handles(db, deployable).values()) == [False]

@@ -16,7 +16,8 @@ from oslo_config import cfg
 import cyborg.conf
 from cyborg.clients import placement as placement_client
 from cyborg.common import inventory
-from cyborg.conductor import placement_claim, placement_flow, report_flow
+from cyborg.conductor.inventory import reports
+from cyborg.conductor.placement import claiming, provider_sync
 from cyborg.drivers import fake
 from tests import db_backends
 from tests.placement_service import ADMIN_TOKEN, PlacementService, PlacementUnavailable
@@ -104,14 +105,14 @@ def client(conf: cfg.ConfigOpts) -> placement_client.PlacementClient:
 
 
 @pytest.fixture
-def sync(conf: cfg.ConfigOpts) -> placement_flow.PlacementSync:
-    syncer = placement_flow.PlacementSync.from_conf(conf)
+def sync(conf: cfg.ConfigOpts) -> provider_sync.PlacementSync:
+    syncer = provider_sync.PlacementSync.from_conf(conf)
     assert syncer is not None
     return syncer
 
 
 @pytest.fixture
-def recorder(sync: placement_flow.PlacementSync) -> Recorder:
+def recorder(sync: provider_sync.PlacementSync) -> Recorder:
     return Recorder(sync.client)
 
 
@@ -127,23 +128,23 @@ def compute_node(client: placement_client.PlacementClient, hostname: str) -> str
 
 
 @pytest.fixture
-def claimer(client: placement_client.PlacementClient) -> placement_claim.Claimer:
-    """Claims for binds without Nova (cyborg.conductor.standalone_bind)."""
-    return placement_claim.Claimer(client)
+def claimer(client: placement_client.PlacementClient) -> claiming.Claimer:
+    """Claims for binds without Nova (cyborg.conductor.binding.standalone)."""
+    return claiming.Claimer(client)
 
 
 @pytest.fixture
 def host(
     db: Any,
     conf: cfg.ConfigOpts,
-    sync: placement_flow.PlacementSync,
+    sync: provider_sync.PlacementSync,
     hostname: str,
     compute_node: str,
 ) -> str:
     """A compute node with the fake driver's devices stored and published: a 16-unit
     FPGA board (trait CUSTOM_FAKE_DEVICE) and two whole GPUs (CUSTOM_FAKE_GPU)."""
     devices = fake.default_inventory(hostname)
-    report_flow.report_inventory(
+    reports.report_inventory(
         conf,
         db.context,
         hostname,

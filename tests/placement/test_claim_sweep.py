@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from cyborg.common import constants
-from cyborg.conductor import arq_flow, claim_sweep, placement_claim
+from cyborg.conductor.binding import bind_flow
+from cyborg.conductor.placement import claiming, sweep
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
 from tests.placement.test_standalone_bind import BOARD, GPU, arqs_of, bind, board_of, gpus_of
@@ -30,27 +31,27 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def sweeper(claimer: placement_claim.Claimer, clock: Clock) -> claim_sweep.ClaimSweep:
-    return claim_sweep.ClaimSweep(claimer, grace=GRACE, clock=clock)
+def sweeper(claimer: claiming.Claimer, clock: Clock) -> sweep.ClaimSweep:
+    return sweep.ClaimSweep(claimer, grace=GRACE, clock=clock)
 
 
 def leak(client: Any, rp_uuid: str, resources: dict[str, int], consumer: str | None = None) -> str:
     """Units on a provider for an ACCELERATOR consumer, as a claim whose record was lost."""
     consumer = consumer or str(uuid.uuid4())
     current = client.get_consumer_allocations(consumer)
-    allocations = placement_claim.merged(current.allocations, {rp_uuid: resources})
+    allocations = claiming.merged(current.allocations, {rp_uuid: resources})
     client.put_allocations(
         consumer,
         allocations,
         project_id="p1",
         user_id="u1",
-        consumer_type=placement_claim.CONSUMER_TYPE,
+        consumer_type=claiming.CONSUMER_TYPE,
         consumer_generation=current.generation,
     )
     return consumer
 
 
-def twice(db: Any, sweeper: claim_sweep.ClaimSweep, clock: Clock) -> list[claim_sweep.Surplus]:
+def twice(db: Any, sweeper: sweep.ClaimSweep, clock: Clock) -> list[sweep.Surplus]:
     """A sweep, then another once the grace period is over."""
     first = sweeper.sweep(db.context)
     clock.now += GRACE + 1
@@ -97,7 +98,7 @@ def test_recorded_claims_novas_consumers_and_binds_in_progress_keep_their_units(
     arq_obj.update_state(
         db.context,
         binding,
-        expected=arq_flow.BINDABLE_STATES,
+        expected=bind_flow.BINDABLE_STATES,
         new_state=constants.ARQState.BIND_STARTED,
         hostname=host,
         instance_uuid=binding_instance,

@@ -5,7 +5,7 @@ import sys
 from typing import Any
 
 from cyborg.common import inventory
-from cyborg.conductor import report_flow
+from cyborg.conductor.inventory import reports
 from cyborg.drivers import fake
 from cyborg.objects.host_inventory import provider_uuid
 from tests.placement_service import ADMIN_TOKEN
@@ -32,7 +32,7 @@ def test_placement_sync_repairs_one_host(
 ) -> None:  # type: ignore[no-untyped-def]
     devices = fake.default_inventory(hostname)
     # Stored without Placement (as by a conductor that had it unconfigured).
-    report_flow.report_inventory(
+    reports.report_inventory(
         conf, db.context, hostname, inventory.fingerprint(devices), inventory.to_primitive(devices)
     )
     assert client.get_tree(compute_node) == [client.get_provider(compute_node)]

@@ -12,16 +12,9 @@ import pytest
 from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import (
-    arq_flow,
-    arq_release,
-    device_profile_flow,
-    placement_claim,
-    plan_candidates,
-    plan_claim,
-    plan_flow,
-    plan_scope,
-)
+from cyborg.conductor.binding import bind_flow, device_profiles, unbinding
+from cyborg.conductor.placement import claiming
+from cyborg.conductor.plans import candidate_devices, device_scope, plan_claim, planning
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import plan as plan_obj
@@ -67,7 +60,7 @@ def hosts(db, conf, sync, client) -> list[str]:  # type: ignore[no-untyped-def]
     for hostname in names:
         client.create_provider(str(uuid.uuid4()), hostname)
         report(db, conf, sync, hostname, scheduler_gpus(hostname))
-    device_profile_flow.create_device_profile(
+    device_profiles.create_device_profile(
         db.context,
         name="gpu",
         groups=[{"resources:PGPU": "1", "trait:CUSTOM_FAKE_GPU": "required"}],
@@ -76,20 +69,20 @@ def hosts(db, conf, sync, client) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def free_providers(client: placement_client.PlacementClient):  # type: ignore[no-untyped-def]
-    def ask(queries: list[plan_scope.Query]) -> set[str]:
+    def ask(queries: list[device_scope.Query]) -> set[str]:
         free: set[str] = set()
         for query in queries:
             body = client.get_allocation_candidates(query)
-            free |= plan_candidates.free_providers(body)
+            free |= candidate_devices.free_providers(body)
         return free
 
     return ask
 
 
 def make_plans(db, client, **kwargs: Any) -> list[str]:  # type: ignore[no-untyped-def]
-    graph = plan_flow.create_graph(db.context, name=None, document=GRAPH, project_id="p1")
+    graph = planning.create_graph(db.context, name=None, document=GRAPH, project_id="p1")
     args = {"objective": "latency", "max_devices": None, "count": 1, "driver": "graph_aware"}
-    return plan_flow.create_plans(
+    return planning.create_plans(
         db.context,
         graph_uuid=graph,
         project_id="p1",
@@ -98,14 +91,14 @@ def make_plans(db, client, **kwargs: Any) -> list[str]:  # type: ignore[no-untyp
     )
 
 
-def arq_calls(claimer: placement_claim.Claimer) -> plan_claim.ARQCalls:
+def arq_calls(claimer: claiming.Claimer) -> plan_claim.ARQCalls:
     def bind(context: Any, **kwargs: Any) -> None:
-        arq_flow.bind_arqs(context, claimer=claimer, **kwargs)
+        bind_flow.bind_arqs(context, claimer=claimer, **kwargs)
 
     def delete(context: Any, *, uuids: list[str]) -> None:
-        arq_release.delete_arqs(context, uuids=uuids, claimer=claimer)
+        unbinding.delete_arqs(context, uuids=uuids, claimer=claimer)
 
-    return plan_claim.ARQCalls(arq_flow.create_arqs, bind, delete)
+    return plan_claim.ARQCalls(bind_flow.create_arqs, bind, delete)
 
 
 def claim(db, claimer, plan: str, context: Any = None) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -158,7 +151,7 @@ def test_a_claim_allocates_each_planned_device_for_one_consumer(
     assert (stored.state, stored.consumer_uuid) == ("claimed", consumer)
 
     # Deleting the consumer's ARQs gives the devices back.
-    arq_release.delete_arqs(db.context, instance_uuid=consumer, claimer=claimer)
+    unbinding.delete_arqs(db.context, instance_uuid=consumer, claimer=claimer)
     assert client.get_consumer_allocations(consumer).allocations == {}
 
 
@@ -219,7 +212,7 @@ def test_of_two_claims_of_one_plan_one_wins(db, client, claimer, hosts) -> None:
 def test_a_profile_that_does_not_ask_for_the_planned_devices_is_400(
     db, client, claimer, hosts, group
 ) -> None:  # type: ignore[no-untyped-def]
-    device_profile_flow.create_device_profile(db.context, name="other", groups=[group])
+    device_profiles.create_device_profile(db.context, name="other", groups=[group])
     [uuid_] = make_plans(db, client, max_devices=1)  # no profile: any GPU
     with pytest.raises(exception.Invalid, match="does not ask for deployable"):
         plan_claim.claim_plan(

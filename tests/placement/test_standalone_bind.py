@@ -11,7 +11,8 @@ import pytest
 from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor import arq_flow, arq_release, device_profile_flow, placement_claim
+from cyborg.conductor.binding import bind_flow, device_profiles, unbinding
+from cyborg.conductor.placement import claiming
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
@@ -37,12 +38,12 @@ def arqs_of(
 ) -> list[str]:
     """The ARQs of a profile, made first when ``groups`` are given."""
     if groups is not None:
-        device_profile_flow.create_device_profile(db.context, name=profile, groups=groups)
-    return arq_flow.create_arqs(db.context, device_profile_name=profile, project_id=project)
+        device_profiles.create_device_profile(db.context, name=profile, groups=groups)
+    return bind_flow.create_arqs(db.context, device_profile_name=profile, project_id=project)
 
 
 def bind(db: Any, claimer: Any, arqs: list[str], host: str, instance: str, **kwargs: Any) -> None:
-    arq_flow.bind_arqs(
+    bind_flow.bind_arqs(
         db.context,
         bindings={arq: {"hostname": host, "instance_uuid": instance} for arq in arqs},
         claimer=claimer,
@@ -108,10 +109,10 @@ def test_of_two_instances_racing_for_the_last_gpu_one_wins(db, client, claimer, 
         context = cyborg_context.get_admin_context()
         start.wait()
         try:
-            arq_flow.bind_arqs(
+            bind_flow.bind_arqs(
                 context,
                 bindings={arq: {"hostname": host, "instance_uuid": str(uuid.uuid4())}},
-                claimer=placement_claim.Claimer(client),
+                claimer=claiming.Claimer(client),
             )
         except Exception as err:
             errors[arq] = err
@@ -157,7 +158,7 @@ def test_a_claim_that_loses_the_race_asks_placement_again(client, claimer, host)
         return body
 
     client.get_allocation_candidates = candidates_then_a_rival_claims  # type: ignore[method-assign]
-    group = placement_claim.GroupRequest("gpu", 0, ("a",), ({"PGPU": 1},), ("CUSTOM_FAKE_GPU",))
+    group = claiming.GroupRequest("gpu", 0, ("a",), ({"PGPU": 1},), ("CUSTOM_FAKE_GPU",))
     consumer = str(uuid.uuid4())
     with pytest.raises(exception.NoFreeAccelerator):
         claimer.claim(consumer, host, [group], set(gpus_of(host)), project_id="p", user_id="u")
@@ -178,13 +179,13 @@ def test_unbind_and_delete_release_exactly_cyborgs_share(db, client, claimer, ho
     assert held.consumer_type == "INSTANCE"  # the consumer's own type is kept
     assert arq_claim.claimed_usage(db.context, "p1") == {"FPGA": 2}
 
-    arq_release.unbind_arqs(db.context, uuids=[first], claimer=claimer)
+    unbinding.unbind_arqs(db.context, uuids=[first], claimer=claimer)
     assert allocations(client, instance) == {gpu: {"PGPU": 1}, board_of(host): {"FPGA": 1}}
     assert arq_obj.get_by_uuid(db.context, first).claimed_resources is None
-    arq_release.unbind_arqs(db.context, uuids=[first], claimer=claimer)  # idempotent
+    unbinding.unbind_arqs(db.context, uuids=[first], claimer=claimer)  # idempotent
     assert allocations(client, instance) == {gpu: {"PGPU": 1}, board_of(host): {"FPGA": 1}}
 
-    arq_release.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
+    unbinding.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
     assert allocations(client, instance) == {gpu: {"PGPU": 1}}
     assert arq_claim.claimed_usage(db.context, "p1") == {}
 
@@ -192,7 +193,7 @@ def test_unbind_and_delete_release_exactly_cyborgs_share(db, client, claimer, ho
     (third,) = arqs_of(db, "board", [BOARD])
     other = str(uuid.uuid4())
     bind(db, claimer, [third], host, other)
-    arq_release.delete_arqs(db.context, uuids=[third], claimer=claimer)
+    unbinding.delete_arqs(db.context, uuids=[third], claimer=claimer)
     assert allocations(client, other) == {}
     assert client.get_provider_usages(board_of(host)) == {"FPGA": 0}
 
@@ -202,7 +203,7 @@ def test_a_failed_handle_claim_gives_the_share_back(db, client, claimer, host) -
     database (out of step): the ARQ fails and nothing stays claimed."""
     handles = arqs_of(db, "all16", [{**BOARD, "resources:FPGA": "16"}])
     nova_instance = str(uuid.uuid4())
-    arq_flow.bind_arqs(
+    bind_flow.bind_arqs(
         db.context,
         bindings={
             arq: {
@@ -230,12 +231,12 @@ def test_a_nova_bind_leaves_allocations_alone(db, client, claimer, host) -> None
     recorder = Recorder(client)
 
     binding = {"hostname": host, "device_rp_uuid": board_of(host), "instance_uuid": instance}
-    arq_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
+    bind_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
     assert arq_obj.get_by_uuid(db.context, arq).claimed_resources is None
-    arq_release.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
-    arq_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
-    arq_release.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
+    unbinding.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
+    bind_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
+    unbinding.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
 
     assert recorder.take() == []  # not one request to Placement
     assert allocations(client, instance) == nova_made
@@ -264,18 +265,14 @@ def test_a_delete_that_cannot_release_stays_deleting_until_finished(
     instance = str(uuid.uuid4())
     bind(db, claimer, [arq], host, instance)
     # Placement unreachable: the delete is committed as Deleting and stops there.
-    down = placement_claim.Claimer(
-        placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9"))
-    )
+    down = claiming.Claimer(placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9")))
     with pytest.raises(exception.CyborgException):
-        arq_release.delete_arqs(db.context, instance_uuid=instance, claimer=down)
+        unbinding.delete_arqs(db.context, instance_uuid=instance, claimer=down)
     deleting = arq_obj.get_by_uuid(db.context, arq)
     assert deleting.state == State.DELETING  # resolved for Nova, not yet gone
     assert allocations(client, instance) == {board_of(host): {"FPGA": 1}}
-    assert arq_release.finish_abandoned_deletes(db.context, datetime.timedelta(hours=1)) == []
-    assert arq_release.finish_abandoned_deletes(db.context, datetime.timedelta(0), claimer) == [
-        arq
-    ]
+    assert unbinding.finish_abandoned_deletes(db.context, datetime.timedelta(hours=1)) == []
+    assert unbinding.finish_abandoned_deletes(db.context, datetime.timedelta(0), claimer) == [arq]
     with pytest.raises(exception.ARQNotFound):
         arq_obj.get_by_uuid(db.context, arq)
     assert allocations(client, instance) == {}
@@ -287,15 +284,13 @@ def test_an_unbind_that_cannot_release_is_unbind_failed_and_can_be_retried(
     (arq,) = arqs_of(db, "board", [BOARD])
     instance = str(uuid.uuid4())
     bind(db, claimer, [arq], host, instance)
-    down = placement_claim.Claimer(
-        placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9"))
-    )
+    down = claiming.Claimer(placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9")))
     with pytest.raises(exception.CyborgException):
-        arq_release.unbind_arqs(db.context, uuids=[arq], claimer=down)
+        unbinding.unbind_arqs(db.context, uuids=[arq], claimer=down)
     failed = arq_obj.get_by_uuid(db.context, arq)
     assert failed.state == State.UNBIND_FAILED
     assert failed.bind_failure_reason
     assert failed.attach_handle_uuid is not None  # still holds what it was bound to
-    arq_release.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
+    unbinding.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
     assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
     assert allocations(client, instance) == {}

@@ -10,7 +10,8 @@ from oslo_config import cfg
 
 from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception, inventory
-from cyborg.conductor import inventory_flow, placement_flow, report_flow
+from cyborg.conductor.inventory import operator_changes, reports
+from cyborg.conductor.placement import provider_sync
 from cyborg.drivers import fake
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
@@ -24,13 +25,13 @@ FPGA = "FakeDevice"
 def report(
     db: Any,
     conf: cfg.ConfigOpts,
-    sync: placement_flow.PlacementSync | None,
+    sync: provider_sync.PlacementSync | None,
     hostname: str,
     devices: list[inventory.DeviceReport],
     *,
     fingerprint_only: bool = False,
 ) -> dict[str, Any]:
-    return report_flow.report_inventory(
+    return reports.report_inventory(
         conf,
         db.context,
         hostname,
@@ -187,11 +188,11 @@ def test_a_disabled_device_is_wholly_reserved(
     board = next(d for d in device_obj.get_all(db.context) if d.model == FPGA)
     fpga = name(hostname, FPGA)
 
-    inventory_flow.set_device_status(
+    operator_changes.set_device_status(
         db.context, uuid=board.uuid, status=constants.DeviceStatus.MAINTAINING, placement=sync
     )
     assert tree(client, compute_node)[fpga]["inventories"] == {"FPGA": (16, 16, 16)}
-    inventory_flow.set_device_status(
+    operator_changes.set_device_status(
         db.context, uuid=board.uuid, status=constants.DeviceStatus.ENABLED, placement=sync
     )
     assert tree(client, compute_node)[fpga]["inventories"] == {"FPGA": (16, 0, 16)}
@@ -256,14 +257,14 @@ def test_two_conductors_syncing_one_host_end_consistent(
 ) -> None:  # type: ignore[no-untyped-def]
     report(db, conf, None, hostname, fake.default_inventory(hostname))  # stored only
     syncs = [
-        placement_flow.PlacementSync.from_conf(make_conf(tmp_path, placement_endpoint))
+        provider_sync.PlacementSync.from_conf(make_conf(tmp_path, placement_endpoint))
         for _ in range(2)
     ]
-    results: list[placement_flow.SyncResult] = []
+    results: list[provider_sync.SyncResult] = []
     errors: list[BaseException] = []
     start = threading.Barrier(len(syncs))
 
-    def run(syncer: placement_flow.PlacementSync | None) -> None:
+    def run(syncer: provider_sync.PlacementSync | None) -> None:
         assert syncer is not None
         try:
             start.wait()
@@ -310,7 +311,7 @@ def test_the_compute_node_provider_is_created_when_asked(
     db, tmp_path, placement_endpoint, client, hostname
 ) -> None:  # type: ignore[no-untyped-def]
     conf = make_conf(tmp_path, placement_endpoint, create_compute_node_provider="true")
-    sync = placement_flow.PlacementSync.from_conf(conf)
+    sync = provider_sync.PlacementSync.from_conf(conf)
     assert report(db, conf, sync, hostname, fake.default_inventory(hostname))["fingerprint"]
     root = client.find_provider(hostname)
     assert root is not None and root.uuid == provider_uuid(hostname)
@@ -322,11 +323,11 @@ def test_an_unreachable_placement_keeps_the_inventory_and_retries(
 ) -> None:  # type: ignore[no-untyped-def]
     devices = fake.default_inventory(hostname)
     down = make_conf(tmp_path, "http://127.0.0.1:9", timeout=2)
-    answer = report(db, down, placement_flow.PlacementSync.from_conf(down), hostname, devices)
+    answer = report(db, down, provider_sync.PlacementSync.from_conf(down), hostname, devices)
     assert answer == {"changed": True, "fingerprint": None}
     assert len(device_obj.get_all(db.context)) == 3
     up = make_conf(tmp_path, placement_endpoint)
-    answer = report(db, up, placement_flow.PlacementSync.from_conf(up), hostname, devices)
+    answer = report(db, up, provider_sync.PlacementSync.from_conf(up), hostname, devices)
     assert answer["fingerprint"]
     assert tree(client, compute_node) == expected_default(hostname, compute_node)
 

@@ -17,7 +17,7 @@ from oslo_config import cfg
 from oslo_limit import limit as oslo_limit
 
 from cyborg.common import constants, exception
-from cyborg.conductor import quota
+from cyborg.conductor.binding import quota
 from cyborg.objects import accelerator_request as arq_obj
 from tests import keystone_service
 from tests.placement.test_standalone_bind import BOARD, GPU, allocations, arqs_of, bind

@@ -8,7 +8,8 @@ from oslo_limit import exception as limit_exc
 
 from cyborg.api import arq_patch, microversion
 from cyborg.common import exception
-from cyborg.conductor import placement_claim, quota
+from cyborg.conductor.binding import quota
+from cyborg.conductor.placement import claiming
 from cyborg.objects import accelerator_request as arq_obj
 
 RP_A, RP_B, ROOT = (
@@ -42,19 +43,19 @@ def arq(
     ],
 )
 def test_each_arq_of_a_group_takes_one_unit(resources, count, shares) -> None:  # type: ignore[no-untyped-def]
-    assert placement_claim.split_units(resources, count) == shares
+    assert claiming.split_units(resources, count) == shares
 
 
 def test_groups_become_numbered_request_groups_in_the_hosts_tree() -> None:
     fpga = {"resources:FPGA": "2", "trait:CUSTOM_X": "required", "trait:CUSTOM_Y": "forbidden"}
-    groups = placement_claim.group_requests(
+    groups = claiming.group_requests(
         [arq(3, fpga), arq(1, fpga), arq(2, {"resources:PGPU": "1", "accel:k": "v"}, 1)]
     )
     assert [(g.group_id, g.arq_uuids, g.resources) for g in groups] == [
         (0, ("arq-1", "arq-3"), {"FPGA": 2}),
         (1, ("arq-2",), {"PGPU": 1}),
     ]
-    assert placement_claim.candidate_query(groups, ROOT) == [
+    assert claiming.candidate_query(groups, ROOT) == [
         ("resources1", "FPGA:2"),
         ("required1", "CUSTOM_X,!CUSTOM_Y"),
         ("in_tree1", ROOT),
@@ -66,7 +67,7 @@ def test_groups_become_numbered_request_groups_in_the_hosts_tree() -> None:
 
 def test_a_group_asking_for_nothing_is_refused() -> None:
     with pytest.raises(exception.Invalid, match="asks for no resources"):
-        placement_claim.group_requests([arq(1, {"trait:CUSTOM_X": "required"})])
+        claiming.group_requests([arq(1, {"trait:CUSTOM_X": "required"})])
 
 
 def test_the_first_candidate_on_our_providers_is_picked() -> None:
@@ -76,17 +77,17 @@ def test_the_first_candidate_on_our_providers_is_picked() -> None:
             {"allocations": {RP_A: {}, RP_B: {}}, "mappings": {"1": [RP_B], "2": [RP_A]}},
         ]
     }
-    assert placement_claim.pick(body, 2, {RP_A, RP_B}) == [RP_B, RP_A]
-    assert placement_claim.pick(body, 2, {RP_A}) is None
-    assert placement_claim.pick({"allocation_requests": []}, 1, {RP_A}) is None
+    assert claiming.pick(body, 2, {RP_A, RP_B}) == [RP_B, RP_A]
+    assert claiming.pick(body, 2, {RP_A}) is None
+    assert claiming.pick({"allocation_requests": []}, 1, {RP_A}) is None
 
 
 def test_claims_add_to_and_releases_subtract_from_the_consumers_allocations() -> None:
     nova = {RP_A: {"VCPU": 2}}
-    claimed = placement_claim.merged(nova, {RP_A: {"FPGA": 1}, RP_B: {"PGPU": 1}})
+    claimed = claiming.merged(nova, {RP_A: {"FPGA": 1}, RP_B: {"PGPU": 1}})
     assert claimed == {RP_A: {"VCPU": 2, "FPGA": 1}, RP_B: {"PGPU": 1}}
-    assert placement_claim.subtracted(claimed, {RP_A: {"FPGA": 1}, RP_B: {"PGPU": 1}}) == nova
-    assert placement_claim.subtracted(nova, {RP_A: {"VCPU": 5}}) == {}
+    assert claiming.subtracted(claimed, {RP_A: {"FPGA": 1}, RP_B: {"PGPU": 1}}) == nova
+    assert claiming.subtracted(nova, {RP_A: {"VCPU": 5}}) == {}
 
 
 def _bind(*paths: str) -> dict[str, list[dict[str, str]]]:

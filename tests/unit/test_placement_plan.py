@@ -1,6 +1,6 @@
 """The Placement plan: desired providers from stored deployables, and the writes."""
 
-from cyborg.conductor import placement_plan as pp
+from cyborg.conductor.placement import changes as pp
 from cyborg.objects.host_inventory import provider_uuid
 from cyborg.objects.provider import DeployableProvider
 

@@ -3,10 +3,10 @@
 import pytest
 
 from cyborg.common import exception
-from cyborg.conductor import plan_candidates, plan_flow, plan_scope
+from cyborg.conductor.plans import candidate_devices, device_scope, planning
 from cyborg.objects.schedulable import Schedulable
 
-NO_LIMITS = plan_scope.Constraints()
+NO_LIMITS = device_scope.Constraints()
 
 
 def _row(
@@ -39,7 +39,7 @@ def test_attributes_and_catalog_make_devices() -> None:
         _row("x0", device_model="mystery"),
         _row("a0", device_model="A100"),
     ]
-    candidates = plan_candidates.build(rows)
+    candidates = candidate_devices.build(rows)
     devices = {d.id: d for d in candidates.devices.devices}
     assert set(devices) == {"uuid-g0", "uuid-g1", "uuid-f0"}
     g0 = devices["uuid-g0"]
@@ -51,7 +51,7 @@ def test_attributes_and_catalog_make_devices() -> None:
 
 
 def test_model_attribute_names_the_catalog_entry_and_bad_numbers_skip() -> None:
-    candidates = plan_candidates.build(
+    candidates = candidate_devices.build(
         [_row("a", model="A100-SXM4-80GB"), _row("b", memory_mb="lots")]
     )
     assert [d.model for d in candidates.devices.devices] == ["A100-SXM4-80GB"]
@@ -61,13 +61,13 @@ def test_model_attribute_names_the_catalog_entry_and_bad_numbers_skip() -> None:
 def test_placement_keeps_free_providers_only() -> None:
     body = {"allocation_requests": [{"allocations": {"rp-g1": {"resources": {"PGPU": 1}}}}]}
     rows = [_row("g0", device_model="T4"), _row("g1", device_model="T4", rc="PGPU")]
-    candidates = plan_candidates.build(rows, plan_candidates.free_providers(body))
+    candidates = candidate_devices.build(rows, candidate_devices.free_providers(body))
     assert [d.id for d in candidates.devices.devices] == ["uuid-g1"]
     assert candidates.skipped == {"g0": "not free in Placement"}
 
 
 def test_a_profile_asks_placement_for_one_unit_with_its_traits() -> None:
-    group = plan_scope.profile_group(
+    group = device_scope.profile_group(
         "p", [{"resources:PGPU": "1", "trait:CUSTOM_A": "required", "trait:CUSTOM_B": "forbidden"}]
     )
     rows = [
@@ -76,11 +76,11 @@ def test_a_profile_asks_placement_for_one_unit_with_its_traits() -> None:
         _row("has-b", rc="PGPU", trait0="CUSTOM_A", trait1="CUSTOM_B"),
         _row("fpga", rc="FPGA", trait0="CUSTOM_A"),
     ]
-    assert [r.deployable_name for r in plan_scope.select(rows, group, NO_LIMITS)] == ["ok"]
-    assert plan_scope.placement_queries(rows, group) == [
+    assert [r.deployable_name for r in device_scope.select(rows, group, NO_LIMITS)] == ["ok"]
+    assert device_scope.placement_queries(rows, group) == [
         [("resources1", "PGPU:1"), ("required1", "CUSTOM_A,!CUSTOM_B")]
     ]
-    assert plan_scope.placement_queries(rows, None) == [
+    assert device_scope.placement_queries(rows, None) == [
         [("resources1", "FPGA:1")],
         [("resources1", "PGPU:1")],
     ]
@@ -98,16 +98,16 @@ def test_a_profile_asks_placement_for_one_unit_with_its_traits() -> None:
 )
 def test_a_profile_plans_only_with_one_unit_of_one_class(groups) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(exception.Invalid, match="one unit of one resource class"):
-        plan_scope.profile_group("p", groups)
+        device_scope.profile_group("p", groups)
 
 
 def test_constraints_allow_hosts_and_models() -> None:
     rows = [_row("a", host="h1"), _row("b", host="h2"), _row("c", device_model="T4", host="h2")]
-    scope = plan_scope.Constraints.from_dict({"hosts": ["h2"], "device_models": ["A100"]})
-    assert [r.deployable_name for r in plan_scope.select(rows, None, scope)] == ["b"]
-    by_model = plan_scope.Constraints.from_dict({"device_models": ["T4"]})
-    assert [r.deployable_name for r in plan_scope.select(rows, None, by_model)] == ["c"]
-    assert list(plan_scope.by_host(rows)) == ["h1", "h2"]
+    scope = device_scope.Constraints.from_dict({"hosts": ["h2"], "device_models": ["A100"]})
+    assert [r.deployable_name for r in device_scope.select(rows, None, scope)] == ["b"]
+    by_model = device_scope.Constraints.from_dict({"device_models": ["T4"]})
+    assert [r.deployable_name for r in device_scope.select(rows, None, by_model)] == ["c"]
+    assert list(device_scope.by_host(rows)) == ["h1", "h2"]
 
 
 def test_per_device_times_credit_the_devices_named() -> None:
@@ -123,7 +123,7 @@ def test_per_device_times_credit_the_devices_named() -> None:
             {"id": "d1", "model": "A100", "compute_s": 0.002, "predicted_by_op_s": {"Add": 0.002}},
         ],
     }
-    samples = plan_flow.step_samples(result, 0.5, {"d1": 0.003})
+    samples = planning.step_samples(result, 0.5, {"d1": 0.003})
     assert [(s.device_model, s.measured_s) for s in samples] == [("A100", 0.003)]
 
 
@@ -136,15 +136,15 @@ def test_a_measured_step_scales_each_devices_compute() -> None:
             {"model": "A100", "compute_s": 0.0, "predicted_by_op_s": {}},
         ],
     }
-    samples = plan_flow.step_samples(result, 0.02)
+    samples = planning.step_samples(result, 0.02)
     assert [(s.device_model, s.measured_s) for s in samples] == [
         ("T4", pytest.approx(0.012)),
         ("A100", pytest.approx(0.004)),
     ]
-    assert plan_flow.step_samples({"estimated_step_s": 0, "devices": []}, 1.0) == []
+    assert planning.step_samples({"estimated_step_s": 0, "devices": []}, 1.0) == []
     # A throughput plan's step time is per step in steady state: against the stage time.
     piped = {**result, "objective": "throughput", "estimated_stage_s": 0.005}
-    assert [s.measured_s for s in plan_flow.step_samples(piped, 0.01)] == [
+    assert [s.measured_s for s in planning.step_samples(piped, 0.01)] == [
         pytest.approx(0.012),
         pytest.approx(0.004),
     ]

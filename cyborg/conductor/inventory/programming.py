@@ -64,7 +64,7 @@ def program_deployable(
 ) -> None:
     """Program ``deployable_uuid`` with ``image_uuid``; ``agent`` is an AgentAPI.
 
-    ``for_bind``: the caller is binding an ARQ to it (cyborg.conductor.fpga_bind).
+    ``for_bind``: the caller is binding an ARQ to it (cyborg.conductor.binding.fpga_step).
     """
     deployable, device, controlpath = _target(context, deployable_uuid, for_bind=for_bind)
     LOG.info(

@@ -2,7 +2,7 @@
 
 The plan is marked claimed first (a compare-and-swap: of two claims one wins, the
 other is a 409 before it creates anything). Then each device of the plan gets the ARQs
-of one copy of the device profile, bound without Nova (cyborg.conductor.standalone_bind)
+of one copy of the device profile, bound without Nova (cyborg.conductor.binding.standalone)
 to the consumer on the device's host, pinned to the device's provider: Cyborg writes
 the allocations, all devices of the plan under the one consumer, across hosts.
 
@@ -24,7 +24,7 @@ from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import plan_flow, plan_scope
+from cyborg.conductor.plans import device_scope, planning
 from cyborg.objects import plan as plan_obj
 from cyborg.objects import schedulable as schedulable_obj
 from cyborg.objects.base import new_uuid
@@ -34,7 +34,7 @@ LOG = log.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class ARQCalls:
-    """What a claim needs of cyborg.conductor.arq_flow and arq_release."""
+    """What a claim needs of cyborg.conductor.binding.bind_flow and arq_release."""
 
     create_arqs: Callable[..., list[str]]
     bind_arqs: Callable[..., None]  # standalone binds: (context, bindings=, project_id=, pins=)
@@ -63,7 +63,7 @@ def _check_devices(
     The binds are pinned to the planned providers, so Placement never matches them
     against the profile's traits: that is checked here (400), before anything changes.
     """
-    group = plan_flow.profile_group(context, profile, project_id)
+    group = planning.profile_group(context, profile, project_id)
     assert group is not None  # a name was given
     rows = {row.deployable_uuid: row for row in schedulable_obj.get_all(context)}
     for device in plan.result["devices"]:
@@ -73,7 +73,7 @@ def _check_devices(
                 reason=f"deployable {device['deployable_name']} is gone, disabled, on a "
                 "host that is down or not in Placement since the plan was made"
             )
-        if not plan_scope.matches_profile(row, group):
+        if not device_scope.matches_profile(row, group):
             raise exception.Invalid(
                 reason=f"device profile {profile} does not ask for deployable "
                 f"{device['deployable_name']} of the plan (resource class or traits)"

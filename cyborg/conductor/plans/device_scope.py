@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cyborg.common import exception
-from cyborg.conductor import placement_claim
+from cyborg.conductor.placement import claiming
 from cyborg.objects.schedulable import Schedulable
 
 DEFAULT_RC = "PGPU"
@@ -50,14 +50,14 @@ class Constraints:
 
 def profile_group(name: str, groups: Sequence[Mapping[str, str]]) -> ProfileGroup:
     """The one group of a plan's profile; 400 unless it asks for one unit of one class."""
-    resources = placement_claim.group_resources(groups[0]) if len(groups) == 1 else {}
+    resources = claiming.group_resources(groups[0]) if len(groups) == 1 else {}
     if len(groups) != 1 or list(resources.values()) != [1]:
         raise exception.Invalid(
             reason=f"device profile {name} cannot plan or claim a graph: it needs exactly "
             "one group asking for one unit of one resource class (one ARQ per device)"
         )
     (resource_class,) = resources
-    return ProfileGroup(name, resource_class, placement_claim.required_traits(groups[0]))
+    return ProfileGroup(name, resource_class, claiming.required_traits(groups[0]))
 
 
 def scheduler_model(row: Schedulable) -> str:

@@ -8,12 +8,12 @@ so two conductors (or two threads of one) racing for the same ARQ cannot both wi
     any but Deleting --unbind--> Unbound   (releasing Placement failed: UnbindFailed)
     any --delete--> Deleting --allocations released--> (row removed)
 
-Unbinding and deleting are in cyborg.conductor.arq_release.
+Unbinding and deleting are in cyborg.conductor.binding.unbinding.
 
 Each state is committed before the side effects of the next step start, and the
 event Nova is owed for a resolved ARQ is written in the transaction that resolves it.
 
-MDEV handles (vGPU, cyborg.conductor.vgpu_bind) take one more step, ordered so that
+MDEV handles (vGPU, cyborg.conductor.binding.vgpu) take one more step, ordered so that
 no failure leaves a Bound ARQ without its mdev, or an mdev no handle accounts for:
 
 1. claim the handle; the ARQ stays BindStarted, holding it (committed);
@@ -40,7 +40,8 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import placement_claim, quota, standalone_bind, vgpu_bind
+from cyborg.conductor.binding import quota, standalone, vgpu
+from cyborg.conductor.placement import claiming
 from cyborg.db import api as db_api
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle, nova_notification
@@ -161,10 +162,10 @@ def bind_arqs(
     notify_nova: bool = False,
     step: BindStep | None = None,
     run_later: RunLater | None = None,
-    claimer: placement_claim.Claimer | None = None,
+    claimer: claiming.Claimer | None = None,
     limits: quota.Limits | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
-    pins: standalone_bind.Pins | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
+    pins: standalone.Pins | None = None,
 ) -> None:
     """Bind each ARQ to a free attach handle of the deployable at its ``device_rp_uuid``.
 
@@ -181,7 +182,7 @@ def bind_arqs(
     _check_bindings(bindings)
     arqs = require_arqs(context, list(bindings), project_id)
     _refuse_hot_add(context, bindings)
-    standalone_bind.precheck(bindings, arqs, claimer, limits, pins)
+    standalone.precheck(bindings, arqs, claimer, limits, pins)
     errors: list[Exception] = []
     unplaced: dict[str, Mapping[str, str]] = {}
     for uuid, binding in bindings.items():
@@ -200,7 +201,7 @@ def bind_arqs(
         except Exception as err:
             errors.append(err)  # not ours: the ARQ is left as it was
             continue
-        if standalone_bind.is_standalone(binding):
+        if standalone.is_standalone(binding):
             unplaced[uuid] = binding  # placed below, with the other ARQs of its instance
             continue
         finish = functools.partial(
@@ -219,22 +220,22 @@ def _bind_standalone(
     context: RequestContext,
     bindings: Mapping[str, Mapping[str, str]],
     arqs: Mapping[str, arq_obj.AcceleratorRequest],
-    claimer: placement_claim.Claimer,
+    claimer: claiming.Claimer,
     limits: quota.Limits | None,
     step: BindStep | None,
     run_later: RunLater | None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
-    pins: standalone_bind.Pins | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
+    pins: standalone.Pins | None = None,
 ) -> list[Exception]:
     """Claim devices for BindStarted ARQs, then finish them as Nova's (no Nova events)."""
-    claims, failed = standalone_bind.claim(context, bindings, arqs, claimer, limits, pins)
+    claims, failed = standalone.claim(context, bindings, arqs, claimer, limits, pins)
     errors: list[Exception] = []
     for uuid, err in failed.items():
         _mark_failed(context, uuid, failure_reason(err), False)
         if err not in errors:
             errors.append(err)
     for uuid, claimed in claims.items():
-        finish = standalone_bind.releasing(
+        finish = standalone.releasing(
             context,
             claimer,
             uuid,
@@ -251,7 +252,7 @@ def _finish_now_or_later(
     finish: Callable[[], None],
     arq: arq_obj.AcceleratorRequest,
     step: BindStep | None,
-    mdevs: vgpu_bind.MdevAgent | None,
+    mdevs: vgpu.MdevAgent | None,
     run_later: RunLater | None,
     errors: list[Exception],
 ) -> None:
@@ -267,7 +268,7 @@ def _finish_now_or_later(
 
 
 def _later(
-    arq: arq_obj.AcceleratorRequest, step: BindStep | None, mdevs: vgpu_bind.MdevAgent | None
+    arq: arq_obj.AcceleratorRequest, step: BindStep | None, mdevs: vgpu.MdevAgent | None
 ) -> bool:
     """Whether the ARQ's bind waits on an agent (FPGA programming, vGPU mdev)."""
     return any(s is not None and s.needed(arq) for s in (step, mdevs))
@@ -279,7 +280,7 @@ def _finish_bind(
     device_rp_uuid: str,
     notify_nova: bool,
     step: BindStep | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
 ) -> None:
     """BindStarted -> Bound with a claimed handle, or -> BindFailed with the reason.
 
@@ -296,7 +297,7 @@ def _finish_bind(
                 return
             held = handle.id
         if mdevs is not None:
-            vgpu_bind.create(context, mdevs, held)
+            vgpu.create(context, mdevs, held)
         with db_api.context_manager.writer.using(context):
             arq_obj.update_state(
                 context,
@@ -314,7 +315,7 @@ def _finish_bind(
     LOG.info("Bound accelerator request %s to MDEV attach handle id=%s", uuid, held)
 
 
-def _hold_types(mdevs: vgpu_bind.MdevAgent | None) -> frozenset[str]:
+def _hold_types(mdevs: vgpu.MdevAgent | None) -> frozenset[str]:
     """The handle types a bind claims before agent work: MDEV when there are agents."""
     return arq_obj.HELD_TYPES if mdevs is not None else frozenset()
 
@@ -325,7 +326,7 @@ def _claim(
     device_rp_uuid: str,
     notify_nova: bool,
     step: BindStep | None,
-    mdevs: vgpu_bind.MdevAgent | None,
+    mdevs: vgpu.MdevAgent | None,
 ) -> attach_handle.AttachHandle:
     """Run ``step``, then claim a free handle: the ARQ is Bound (with Nova's event), or
     BindStarted holding an MDEV handle whose mdev the caller creates next."""
@@ -359,7 +360,7 @@ def _mark_failed(
     reason: str,
     notify_nova: bool,
     held: int | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
 ) -> None:
     """BindFailed; an ARQ holding MDEV handle ``held`` lets go of it, and its mdev (if
     the agent made it) is removed after the commit."""
@@ -373,7 +374,7 @@ def _mark_failed(
         LOG.info("Not marking accelerator request %s BindFailed: %s", uuid, err)
         return
     if held is not None:
-        vgpu_bind.remove_held(context, mdevs, [held])
+        vgpu.remove_held(context, mdevs, [held])
 
 
 def resume_abandoned_binds(
@@ -381,7 +382,7 @@ def resume_abandoned_binds(
     older_than: datetime.timedelta,
     notify_nova: bool,
     step: BindStep | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
 ) -> list[str]:
     """Finish binds left in BindStarted for longer than ``older_than``.
 
@@ -397,6 +398,6 @@ def resume_abandoned_binds(
         )
         # A failure is logged and leaves the ARQ BindFailed: go on with the others.
         with contextlib.suppress(Exception):
-            notify = notify_nova and not standalone_bind.is_standalone_arq(arq)
+            notify = notify_nova and not standalone.is_standalone_arq(arq)
             _finish_bind(context, arq, arq.device_rp_uuid or "", notify, step, mdevs)
     return [arq.uuid for arq in abandoned]

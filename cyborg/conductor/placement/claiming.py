@@ -1,6 +1,6 @@
 """Claim accelerators in Placement for one consumer on one host, as Nova's scheduler would.
 
-Used by binds without a ``device_rp_uuid`` (cyborg.conductor.standalone_bind). Each
+Used by binds without a ``device_rp_uuid`` (cyborg.conductor.binding.standalone). Each
 device-profile group of the ARQs bound together becomes a numbered request group of
 ``GET /allocation_candidates``: ``resources<N>`` (the ARQs' shares added up),
 ``required<N>`` (``trait:X=required`` as ``X``, ``forbidden`` as ``!X``) and

@@ -14,7 +14,8 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import arq_flow, placement_claim, standalone_bind, vgpu_bind
+from cyborg.conductor.binding import bind_flow, standalone, vgpu
+from cyborg.conductor.placement import claiming
 from cyborg.objects import accelerator_request as arq_obj
 
 LOG = log.getLogger(__name__)
@@ -27,8 +28,8 @@ def unbind_arqs(
     *,
     uuids: Sequence[str],
     project_id: str | None = None,
-    claimer: placement_claim.Claimer | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
+    claimer: claiming.Claimer | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
 ) -> None:
     """Free the ARQs' attach handles and clear their binding (all or none).
 
@@ -36,14 +37,14 @@ def unbind_arqs(
     fails they become UnbindFailed with the reason, and unbinding them again retries.
     The mdevs of MDEV handles, held until then, are removed after the commit.
     """
-    arqs = arq_flow.require_arqs(context, list(uuids), project_id)
+    arqs = bind_flow.require_arqs(context, list(uuids), project_id)
     try:
-        standalone_bind.release(claimer, arqs.values())
+        standalone.release(claimer, arqs.values())
     except Exception as err:
-        _mark_unbind_failed(context, list(arqs), arq_flow.failure_reason(err))
+        _mark_unbind_failed(context, list(arqs), bind_flow.failure_reason(err))
         raise
     held_mdevs = arq_obj.unbind_many(context, uuids, project_id=project_id)
-    vgpu_bind.remove_held(context, mdevs, held_mdevs)
+    vgpu.remove_held(context, mdevs, held_mdevs)
 
 
 def _mark_unbind_failed(context: RequestContext, uuids: list[str], reason: str) -> None:
@@ -65,8 +66,8 @@ def delete_arqs(
     uuids: Sequence[str] | None = None,
     instance_uuid: str | None = None,
     project_id: str | None = None,
-    claimer: placement_claim.Claimer | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
+    claimer: claiming.Claimer | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
 ) -> None:
     """Delete by uuids (all or none) or by instance (idempotent).
 
@@ -86,21 +87,21 @@ def delete_arqs(
 def _finish_delete(
     context: RequestContext,
     uuids: Sequence[str],
-    claimer: placement_claim.Claimer | None,
-    mdevs: vgpu_bind.MdevAgent | None,
+    claimer: claiming.Claimer | None,
+    mdevs: vgpu.MdevAgent | None,
 ) -> None:
     if not uuids:
         return
-    standalone_bind.release(claimer, arq_obj.get_all(context, uuids=list(uuids)))
+    standalone.release(claimer, arq_obj.get_all(context, uuids=list(uuids)))
     held_mdevs = arq_obj.delete_deleting(context, uuids)
-    vgpu_bind.remove_held(context, mdevs, held_mdevs)
+    vgpu.remove_held(context, mdevs, held_mdevs)
 
 
 def finish_abandoned_deletes(
     context: RequestContext,
     older_than: datetime.timedelta,
-    claimer: placement_claim.Claimer | None = None,
-    mdevs: vgpu_bind.MdevAgent | None = None,
+    claimer: claiming.Claimer | None = None,
+    mdevs: vgpu.MdevAgent | None = None,
 ) -> list[str]:
     """Complete deletions left Deleting for longer than ``older_than``; their uuids."""
     stuck = arq_obj.get_deleting_before(context, timeutils.utcnow() - older_than)

@@ -1,17 +1,17 @@
 """Binds without Nova: the conductor picks the device and claims it in Placement itself.
 
 A binding with ``hostname`` and ``instance_uuid`` (any consumer uuid) but no
-``device_rp_uuid`` (API microversion 2.4) comes through here; cyborg.conductor.arq_flow
+``device_rp_uuid`` (API microversion 2.4) comes through here; cyborg.conductor.binding.bind_flow
 keeps the state machine. In order:
 
 ARQs may be pinned to a provider each (``pins``: a claimed plan names its devices);
 the others get whatever Placement's candidates offer on the host.
 
 1. ``precheck``, before any ARQ changes: Placement is configured (else 503) and each
-   project stays within its quota (else 403; cyborg.conductor.quota).
+   project stays within its quota (else 403; cyborg.conductor.binding.quota).
 2. arq_flow moves the ARQs to BindStarted.
 3. ``claim``, per consumer: all of its ARQs in one Placement claim
-   (cyborg.conductor.placement_claim), each ARQ's provider and share recorded
+   (cyborg.conductor.placement.claiming), each ARQ's provider and share recorded
    (cyborg.objects.arq_claim), then the quota checked again with the claim counted.
 4. arq_flow claims the attach handles as for Nova's binds, without events for Nova;
    ``releasing`` gives an ARQ's share back when that fails.
@@ -28,7 +28,8 @@ from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import placement_claim, quota
+from cyborg.conductor.binding import quota
+from cyborg.conductor.placement import claiming
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
 from cyborg.objects import deployable as deployable_obj
@@ -80,7 +81,7 @@ def _shares(bindings: Bindings, arqs: ARQs, pins: Pins | None) -> dict[str, dict
     """What each ARQ will claim (raises 400 for a group that asks for nothing)."""
     shares: dict[str, dict[str, int]] = {}
     for uuids in _by_consumer(bindings).values():
-        for group in placement_claim.group_requests([arqs[uuid] for uuid in uuids], pins):
+        for group in claiming.group_requests([arqs[uuid] for uuid in uuids], pins):
             shares.update(zip(group.arq_uuids, group.shares, strict=True))
     return shares
 
@@ -91,14 +92,14 @@ def _by_project(
     totals: dict[str | None, dict[str, int]] = {}
     for uuid, share in shares.items():
         project = _project(bindings[uuid], arqs[uuid])
-        totals[project] = placement_claim.add_up([totals.get(project, {}), share])
+        totals[project] = claiming.add_up([totals.get(project, {}), share])
     return totals
 
 
 def precheck(
     bindings: Bindings,
     arqs: ARQs,
-    claimer: placement_claim.Claimer | None,
+    claimer: claiming.Claimer | None,
     limits: quota.Limits | None,
     pins: Pins | None = None,
 ) -> None:
@@ -117,7 +118,7 @@ def claim(
     context: RequestContext,
     bindings: Bindings,
     arqs: ARQs,
-    claimer: placement_claim.Claimer,
+    claimer: claiming.Claimer,
     limits: quota.Limits | None,
     pins: Pins | None = None,
 ) -> tuple[dict[str, Claimed], dict[str, Exception]]:
@@ -144,11 +145,11 @@ def _claim_consumer(
     uuids: list[str],
     bindings: Bindings,
     arqs: ARQs,
-    claimer: placement_claim.Claimer,
+    claimer: claiming.Claimer,
     limits: quota.Limits | None,
     pins: Pins | None,
 ) -> dict[str, Claimed]:
-    groups = placement_claim.group_requests([arqs[uuid] for uuid in uuids], pins)
+    groups = claiming.group_requests([arqs[uuid] for uuid in uuids], pins)
     ours = {d.rp_uuid for d in deployable_obj.get_all(context, hostname=hostname) if d.rp_uuid}
     project = _project(bindings[uuids[0]], arqs[uuids[0]]) or context.project_id or NO_PROJECT
     providers = claimer.claim(
@@ -181,11 +182,11 @@ def _claim_consumer(
     return kept
 
 
-def _release(claimer: placement_claim.Claimer, claims: Iterable[Claimed]) -> None:
-    removed: dict[str, placement_claim.Allocations] = {}
+def _release(claimer: claiming.Claimer, claims: Iterable[Claimed]) -> None:
+    removed: dict[str, claiming.Allocations] = {}
     for claimed in claims:
         if claimed.share:
-            removed[claimed.consumer] = placement_claim.merged(
+            removed[claimed.consumer] = claiming.merged(
                 removed.get(claimed.consumer, {}), {claimed.rp_uuid: claimed.share}
             )
     for consumer, allocations in removed.items():
@@ -193,7 +194,7 @@ def _release(claimer: placement_claim.Claimer, claims: Iterable[Claimed]) -> Non
 
 
 def give_back(
-    context: RequestContext, claimer: placement_claim.Claimer, claims: Mapping[str, Claimed]
+    context: RequestContext, claimer: claiming.Claimer, claims: Mapping[str, Claimed]
 ) -> None:
     """Best effort after a failed bind: release the shares and forget them. What
     cannot be released stays recorded, for the ARQ's unbind or delete to release."""
@@ -207,7 +208,7 @@ def give_back(
 
 def releasing(
     context: RequestContext,
-    claimer: placement_claim.Claimer,
+    claimer: claiming.Claimer,
     uuid: str,
     claimed: Claimed,
     finish: Callable[[], None],
@@ -224,9 +225,7 @@ def releasing(
     return run
 
 
-def release(
-    claimer: placement_claim.Claimer | None, arqs: Iterable[arq_obj.AcceleratorRequest]
-) -> None:
+def release(claimer: claiming.Claimer | None, arqs: Iterable[arq_obj.AcceleratorRequest]) -> None:
     """Before an unbind or delete: remove these ARQs' recorded shares from Placement.
 
     A failure raises, and the caller changes nothing (a retry releases what is left).

@@ -5,7 +5,7 @@ fingerprint differs from the last one the conductor acknowledged to it. So an
 unchanged host costs one locked read of its row and no write (liveness is written at
 most every ``[conductor] host_stale_after`` / 4 seconds). A changed inventory is
 planned against the stored tree and applied in the same transaction, in bulk, and
-then published to Placement (cyborg.conductor.placement_flow) under the host's row lock.
+then published to Placement (cyborg.conductor.placement.provider_sync) under the host's row lock.
 The fingerprint is stored only once Placement is in step, so a failed sync is retried
 on the next report; an unchanged host makes no Placement request.
 """
@@ -20,7 +20,8 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants, inventory
 from cyborg.common.context import RequestContext
-from cyborg.conductor import inventory_diff, placement_flow
+from cyborg.conductor.inventory import diff
+from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
 from cyborg.objects import host as host_obj
 from cyborg.objects import host_inventory
@@ -46,7 +47,7 @@ def report_inventory(
     hostname: str,
     fingerprint: str,
     devices: list[dict[str, Any]] | None,
-    placement: placement_flow.PlacementSync | None = None,
+    placement: provider_sync.PlacementSync | None = None,
 ) -> dict[str, Any]:
     """Store a changed inventory and, when ``placement`` is given, publish it there."""
     try:
@@ -63,7 +64,7 @@ def _report(
     hostname: str,
     fingerprint: str,
     devices: list[dict[str, Any]] | None,
-    placement: placement_flow.PlacementSync | None,
+    placement: provider_sync.PlacementSync | None,
 ) -> dict[str, Any]:
     with db_api.context_manager.writer.using(context):
         host = host_obj.lock(context, hostname)
@@ -81,7 +82,7 @@ def _report(
             if _liveness_due(conf, host):
                 host_obj.mark_seen(context, host)
             return {"changed": False, "fingerprint": actual}
-        changes = inventory_diff.plan(host_inventory.load(context, hostname), reports)
+        changes = diff.plan(host_inventory.load(context, hostname), reports)
         host_inventory.apply(context, hostname, changes)
         in_step = placement is None or placement.sync_host(context, hostname).in_step
         # Something held back means stored != reported: re-plan on the next report;

@@ -2,7 +2,7 @@
 
 ``PlacementSync.sync_host`` reads the host's deployables, finds its compute node
 provider by the host's name, reads our providers under it, plans
-(cyborg.conductor.placement_plan) and writes: custom classes and traits first, then
+(cyborg.conductor.placement.changes) and writes: custom classes and traits first, then
 new providers, inventories, traits, and last the deletions. A provider that still has
 allocations is never deleted: its whole inventory is reserved and a later sync deletes
 it once it is free.
@@ -24,8 +24,8 @@ from oslo_log import log
 from cyborg.clients import placement as placement_client
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import placement_plan
-from cyborg.conductor.placement_plan import ActualProvider
+from cyborg.conductor.placement import changes
+from cyborg.conductor.placement.changes import ActualProvider
 from cyborg.db import api as db_api
 from cyborg.objects import host as host_obj
 from cyborg.objects import provider as provider_obj
@@ -88,13 +88,13 @@ class PlacementSync:
         ``full`` reads every provider again instead of trusting remembered generations.
         """
         started = time.monotonic()
-        desired, problems = placement_plan.desired_providers(provider_obj.load(context, hostname))
+        desired, problems = changes.desired_providers(provider_obj.load(context, hostname))
         result = SyncResult(hostname, problems=problems)
         try:
             root = self._compute_node(hostname, bool(desired), result)
             if root is not None:
                 actual = self._read(root, {p.uuid for p in desired}, full)
-                self._execute(placement_plan.plan(desired, actual), root, result)
+                self._execute(changes.plan(desired, actual), root, result)
         except exception.CyborgException as err:  # Placement unreachable or refusing
             result.problems.append(err.message)
             result.in_step = False
@@ -128,11 +128,9 @@ class PlacementSync:
         """Our providers under ``root``: those we want, those named like ours, and
         those with OWNER_CYBORG (asked only when the tree holds others)."""
         children = [p for p in self.client.get_tree(root) if p.uuid != root]
-        ours = [
-            p for p in children if p.uuid in wanted or placement_plan.looks_ours(p.uuid, p.name)
-        ]
+        ours = [p for p in children if p.uuid in wanted or changes.looks_ours(p.uuid, p.name)]
         if len(ours) < len(children):
-            owned = {p.uuid for p in self.client.get_tree(root, [placement_plan.OWNER_TRAIT])}
+            owned = {p.uuid for p in self.client.get_tree(root, [changes.OWNER_TRAIT])}
             ours += [p for p in children if p not in ours and p.uuid in owned]
         actual = []
         for rp in ours:
@@ -161,7 +159,7 @@ class PlacementSync:
     def _known(self, uuid: str, name: str) -> ActualProvider:
         return self._seen.get(uuid) or ActualProvider(uuid, name, None, {}, frozenset())
 
-    def _execute(self, plan: placement_plan.Plan, root: str, result: SyncResult) -> None:
+    def _execute(self, plan: changes.Plan, root: str, result: SyncResult) -> None:
         for resource_class in sorted(plan.resource_classes):
             self.client.ensure_resource_class(resource_class)
         self.client.ensure_traits(plan.traits)
@@ -191,7 +189,7 @@ class PlacementSync:
             result.in_step = False
             return False
 
-    def _create(self, provider: placement_plan.DesiredProvider, root: str) -> bool:
+    def _create(self, provider: changes.DesiredProvider, root: str) -> bool:
         try:
             created: int | None = self.client.create_provider(
                 provider.uuid, provider.name, root
@@ -211,31 +209,29 @@ class PlacementSync:
         )
         return True
 
-    def _write_inventories(
-        self, uuid: str, name: str, inventories: placement_plan.Inventories
-    ) -> None:
+    def _write_inventories(self, uuid: str, name: str, inventories: changes.Inventories) -> None:
         known = self._known(uuid, name)
         generation = self.client.set_inventories(uuid, inventories, known.generation)
         self._remember(dataclasses.replace(known, generation=generation, inventories=inventories))
 
-    def _set_inventories(self, action: placement_plan.SetInventories) -> bool:
+    def _set_inventories(self, action: changes.SetInventories) -> bool:
         try:
             self._write_inventories(action.uuid, action.name, action.inventories)
         except exception.ResourceProviderInUse as err:
             # A class in use would go (its resource class changed): keep it, reserved.
             LOG.warning("%s: %s; kept wholly reserved until freed", action.name, err.message)
-            kept = placement_plan.keep_in_use(action)
+            kept = changes.keep_in_use(action)
             if kept is not None:
                 self._write_inventories(action.uuid, action.name, kept)
         return True
 
-    def _set_traits(self, action: placement_plan.SetTraits) -> bool:
+    def _set_traits(self, action: changes.SetTraits) -> bool:
         known = self._known(action.uuid, action.name)
         generation = self.client.set_provider_traits(action.uuid, action.traits, known.generation)
         self._remember(dataclasses.replace(known, generation=generation, traits=action.traits))
         return True
 
-    def _delete(self, action: placement_plan.DeleteProvider, result: SyncResult) -> bool:
+    def _delete(self, action: changes.DeleteProvider, result: SyncResult) -> bool:
         """Delete the provider, or keep it with its inventory reserved while allocated."""
         try:
             self.client.delete_provider(action.uuid)
@@ -247,7 +243,7 @@ class PlacementSync:
                 action.uuid,
                 err.message,
             )
-            kept = placement_plan.keep_in_use(action)
+            kept = changes.keep_in_use(action)
             if kept is not None:
                 self._write_inventories(action.uuid, action.name, kept)
             result.kept.append(action.name)

@@ -14,7 +14,7 @@ hostname. Deployable attributes read (all optional):
 ``peer_links``            JSON list of ``{"peer": <deployable name or uuid>, "type":
                           "nvlink", "bandwidth_gbps": 450}``, or a comma-separated list
                           of deployable names (links of the catalog's type)
-``rc``, ``trait<N>``      the resource class and traits (cyborg.conductor.plan_scope)
+``rc``, ``trait<N>``      the resource class and traits (cyborg.conductor.plans.device_scope)
 
 A model in the scheduler's catalog takes the catalog's number for each one left out;
 another model needs ``memory_mb``, a peak and ``memory_bandwidth_gbps`` or the device

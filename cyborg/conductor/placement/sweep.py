@@ -22,7 +22,7 @@ from oslo_log import log
 
 from cyborg.clients import placement as placement_client
 from cyborg.common.context import RequestContext
-from cyborg.conductor import placement_claim
+from cyborg.conductor.placement import claiming
 from cyborg.objects import arq_claim
 
 LOG = log.getLogger(__name__)
@@ -54,7 +54,7 @@ def find_surplus(context: RequestContext, client: placement_client.PlacementClie
             continue
         if consumer not in types:
             types[consumer] = client.get_consumer_allocations(consumer).consumer_type
-        if types[consumer] == placement_claim.CONSUMER_TYPE:
+        if types[consumer] == claiming.CONSUMER_TYPE:
             surplus[(consumer, rp_uuid)] = extra
     return surplus
 
@@ -63,7 +63,7 @@ def find_surplus(context: RequestContext, client: placement_client.PlacementClie
 class ClaimSweep:
     """Remembers the last sweep's surplus; releases what stayed for ``grace`` seconds."""
 
-    claimer: placement_claim.Claimer
+    claimer: claiming.Claimer
     grace: float
     clock: Callable[[], float] = time.monotonic
     _seen: dict[tuple[str, str], tuple[dict[str, int], float]] = dataclasses.field(

@@ -2,7 +2,7 @@
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import placement_flow
+from cyborg.conductor.placement import provider_sync
 from cyborg.objects import attribute as attribute_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
@@ -13,7 +13,7 @@ def set_device_status(
     *,
     uuid: str,
     status: str,
-    placement: placement_flow.PlacementSync | None = None,
+    placement: provider_sync.PlacementSync | None = None,
 ) -> None:
     """Enable a device or put it in maintenance.
 

@@ -3,7 +3,7 @@
 * ``create_graph`` analyses an uploaded graph (the scheduler's JSON graph format, or
   an ONNX model) with the scheduler's importers and stores the result.
 * ``create_plans`` builds the candidates from the live inventory that the device
-  profile and constraints allow (cyborg.conductor.plan_scope, plan_candidates; with
+  profile and constraints allow (cyborg.conductor.plans.device_scope, plan_candidates; with
   Placement, only providers that its allocation candidates say are free), loads the
   ``[scheduler] driver`` plugin and the learned factors, and stores up to ``count``
   ranked plans: the plugin's plan, then its plans with fewer devices allowed (per host
@@ -12,7 +12,7 @@
   busy time) into new factors with cyborg.scheduler.factors and stores them (each
   row's version + 1).
 
-Claiming a plan is cyborg.conductor.plan_claim.
+Claiming a plan is cyborg.conductor.plans.claim.
 """
 
 import base64
@@ -26,7 +26,7 @@ from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import plan_candidates, plan_scope
+from cyborg.conductor.plans import candidate_devices, device_scope
 from cyborg.objects import device_profile as profile_obj
 from cyborg.objects import graph as graph_obj
 from cyborg.objects import plan as plan_obj
@@ -45,7 +45,7 @@ LOG = log.getLogger(__name__)
 MAX_PLANS = 5
 NO_DEVICE = "no schedulable device in the inventory"
 NOTHING_MATCHES = "no schedulable device matches the device profile and constraints"
-FreeProviders = Callable[[list[plan_scope.Query]], set[str]]
+FreeProviders = Callable[[list[device_scope.Query]], set[str]]
 
 
 def parse_graph(*, document: Any = None, onnx_b64: str | None = None) -> tuple[Graph, str]:
@@ -116,7 +116,7 @@ def plan_result(
     plan: scheduler_plan.Plan,
     model: CostModel,
     uncorrected: np.ndarray,
-    candidates: plan_candidates.Candidates,
+    candidates: candidate_devices.Candidates,
 ) -> dict[str, Any]:
     """The stored result: the scheduler's plan JSON, each device with its deployable,
     provider and uncorrected roofline seconds per op type (for measurements)."""
@@ -136,7 +136,7 @@ def plan_result(
 
 def rank_plans(
     graph: Graph,
-    candidates: plan_candidates.Candidates,
+    candidates: candidate_devices.Candidates,
     request: PlanRequest,
     driver: str,
     count: int,
@@ -164,12 +164,12 @@ def rank_plans(
 
 def profile_group(
     context: RequestContext, name: str | None, project_id: str | None
-) -> plan_scope.ProfileGroup | None:
+) -> device_scope.ProfileGroup | None:
     """The stored profile's one group (404 unknown, 400 unfit to plan); None without."""
     if not name:
         return None
     profile = profile_obj.get_by_name(context, name, visible_to_project=project_id)
-    return plan_scope.profile_group(profile.name, profile.groups)
+    return device_scope.profile_group(profile.name, profile.groups)
 
 
 def _estimate(result: Mapping[str, Any]) -> tuple[float, int]:
@@ -195,30 +195,32 @@ def create_plans(
 
     ``project_id`` limits to that project's graphs and profiles (others are 404);
     ``device_profile_name`` and ``constraints`` narrow the devices
-    (cyborg.conductor.plan_scope); ``free_providers`` (allocation candidate queries ->
+    (cyborg.conductor.plans.device_scope); ``free_providers`` (allocation candidate queries ->
     free provider uuids) is Placement's view.
     """
     stored = graph_obj.get_by_uuid(context, graph_uuid, project_id=project_id)
     graph = graph_json.graph_from_dict(stored.document, "stored graph")
     group = profile_group(context, device_profile_name, project_id)
-    scope = plan_scope.Constraints.from_dict(constraints)
-    rows = plan_scope.select(schedulable_obj.get_all(context), group, scope)
+    scope = device_scope.Constraints.from_dict(constraints)
+    rows = device_scope.select(schedulable_obj.get_all(context), group, scope)
     if not rows:
         narrowed = group is not None or bool(constraints)
         raise exception.NoFeasiblePlan(reason=NOTHING_MATCHES if narrowed else NO_DEVICE)
     free = None
     if free_providers is not None:
-        free = free_providers(plan_scope.placement_queries(rows, group))
-    models = sorted({plan_scope.scheduler_model(row) for row in rows})
+        free = free_providers(device_scope.placement_queries(rows, group))
+    models = sorted({device_scope.scheduler_model(row) for row in rows})
     learned = factor_obj.as_mapping(factor_obj.get_all(context, device_models=models))
     request = PlanRequest(objective, max_devices, learned, effort)
     count = min(count, MAX_PLANS)
-    pools = list(plan_scope.by_host(rows).values()) if scope.single_host else [rows]
+    pools = list(device_scope.by_host(rows).values()) if scope.single_host else [rows]
     results: list[dict[str, Any]] = []
     refusal: exception.NoFeasiblePlan | None = None
     for pool in pools:
         try:
-            results += rank_plans(graph, plan_candidates.build(pool, free), request, driver, count)
+            results += rank_plans(
+                graph, candidate_devices.build(pool, free), request, driver, count
+            )
         except exception.NoFeasiblePlan as err:
             refusal = err  # another host may fit
     if not results:

@@ -16,7 +16,7 @@ from oslo_log import log
 from cyborg.clients import glance
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor import program_flow
+from cyborg.conductor.inventory import programming
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import deployable as deployable_obj
 
@@ -46,7 +46,7 @@ def requested_image(
 
 
 class FPGAProgrammingStep:
-    """The bind step that programs the FPGA (cyborg.conductor.arq_flow.BindStep)."""
+    """The bind step that programs the FPGA (cyborg.conductor.binding.bind_flow.BindStep)."""
 
     def __init__(self, conf: cfg.ConfigOpts, agent: Any) -> None:
         self.conf = conf
@@ -65,6 +65,6 @@ class FPGAProgrammingStep:
         if image is None or deployable.bitstream_id == image:
             return
         LOG.info("Binding %s: programming image %s first", arq.uuid, image)
-        program_flow.program_deployable(
+        programming.program_deployable(
             context, self.agent, deployable_uuid=deployable.uuid, image_uuid=image, for_bind=True
         )
