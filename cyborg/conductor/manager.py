@@ -12,10 +12,10 @@ from oslo_config import cfg
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
-from cyborg.conductor.binding import bind_flow, device_profiles, quota, unbinding, vgpu
+from cyborg.conductor.binding import binder, device_profiles, nova_events
 from cyborg.conductor.inventory import operator_changes, programming, reports
-from cyborg.conductor.placement import claiming, provider_sync
-from cyborg.conductor.plans import candidate_devices, device_scope, plan_claim, planning
+from cyborg.conductor.placement import provider_sync
+from cyborg.conductor.plans import plan_claim, planning
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,33 +39,27 @@ class ConductorManager:
     def __init__(
         self,
         conf: cfg.ConfigOpts | None = None,
-        tasks: Any = None,
-        bind_step: bind_flow.BindStep | None = None,
-        mdevs: vgpu.MdevAgent | None = None,
+        *,
+        agent: agent_rpcapi.AgentAPI | None = None,
+        tell_nova: bool = False,
     ) -> None:
-        # For the Placement and Nova clients that later flows need.
-        self.conf = conf
-        self.tasks = tasks  # cyborg.conductor.periodic.PeriodicTasks: Nova's events
-        self.bind_step = bind_step  # FPGA programming during binds
-        self.mdevs = mdevs  # vGPU mdevs created and removed by the agents
-        # Binds that program an FPGA finish here, after bind_arqs has answered.
+        """``agent``: the agents' RPC API (FPGA programming and vGPU mdevs during binds;
+        without it binds do neither); ``tell_nova``: write Nova's events for the
+        periodic task to deliver (when ``[nova]`` is configured)."""
+        self.conf = conf or cfg.CONF
+        self._agent = agent  # made on first use by program_deployable when None
+        # Binds that wait on an agent finish here, after bind_arqs has answered.
         self._bind_pool = futures.ThreadPoolExecutor(4, thread_name_prefix="bind")
-        self._agent: agent_rpcapi.AgentAPI | None = None  # made on first use
-        self._placement: provider_sync.PlacementSync | None = None
-        self._placement_loaded = False
-
-    @property
-    def placement(self) -> provider_sync.PlacementSync | None:
-        """The Placement sync, built on first use; None when Placement is not configured."""
-        if not self._placement_loaded:
-            self._placement = provider_sync.PlacementSync.from_conf(self.conf or cfg.CONF)
-            self._placement_loaded = True
-        return self._placement
-
-    @property
-    def claimer(self) -> claiming.Claimer | None:
-        """Claims devices for binds without Nova; None when Placement is not configured."""
-        return None if self.placement is None else claiming.Claimer(self.placement.client)
+        self.nova = nova_events.NovaEvents.from_conf(self.conf) if tell_nova else None
+        # None when Placement is not configured.
+        self.placement = provider_sync.PlacementSync.from_conf(self.conf)
+        self.binder = binder.Binder.for_conductor(
+            self.conf,
+            placement=None if self.placement is None else self.placement.client,
+            agent=agent,
+            run_later=self._bind_pool.submit,
+            nova=self.nova,
+        )
 
     @_answers
     def create_device_profile(
@@ -109,7 +103,7 @@ class ConductorManager:
         project_id: str | None,
         visible_to_project: str | None = None,
     ) -> list[str]:
-        return bind_flow.create_arqs(
+        return self.binder.create(
             context,
             device_profile_name=device_profile_name,
             project_id=project_id,
@@ -124,37 +118,13 @@ class ConductorManager:
         bindings: Mapping[str, Mapping[str, str]],
         project_id: str | None = None,
     ) -> None:
-        notify_nova = self.tasks is not None and self.tasks.notifies_nova
-        try:
-            bind_flow.bind_arqs(
-                context,
-                bindings=bindings,
-                project_id=project_id,
-                notify_nova=notify_nova,
-                step=self.bind_step,
-                run_later=self._run_later,
-                claimer=self.claimer,
-                limits=quota.limits_from_conf(self.conf or cfg.CONF, context),
-                mdevs=self.mdevs,
-            )
-        finally:
-            self._wake_tasks()
-
-    def _run_later(self, finish: Callable[[], None]) -> None:
-        future = self._bind_pool.submit(finish)
-        future.add_done_callback(lambda _: self._wake_tasks())  # its failure is logged
-
-    def _wake_tasks(self) -> None:
-        if self.tasks is not None:
-            self.tasks.wake()
+        self.binder.bind(context, bindings=bindings, project_id=project_id)
 
     @_answers
     def unbind_arqs(
         self, context: RequestContext, *, uuids: Sequence[str], project_id: str | None = None
     ) -> None:
-        unbinding.unbind_arqs(
-            context, uuids=uuids, project_id=project_id, claimer=self.claimer, mdevs=self.mdevs
-        )
+        self.binder.unbind(context, uuids=uuids, project_id=project_id)
 
     @_answers
     def delete_arqs(
@@ -165,13 +135,8 @@ class ConductorManager:
         instance_uuid: str | None = None,
         project_id: str | None = None,
     ) -> None:
-        unbinding.delete_arqs(
-            context,
-            uuids=uuids,
-            instance_uuid=instance_uuid,
-            project_id=project_id,
-            claimer=self.claimer,
-            mdevs=self.mdevs,
+        self.binder.delete(
+            context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
         )
 
     @_answers
@@ -202,7 +167,7 @@ class ConductorManager:
         devices: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
         return reports.report_inventory(
-            self.conf or cfg.CONF, context, hostname, fingerprint, devices, self.placement
+            self.conf, context, hostname, fingerprint, devices, self.placement
         )
 
     @_answers
@@ -210,19 +175,10 @@ class ConductorManager:
         self, context: RequestContext, *, deployable_uuid: str, image_uuid: str
     ) -> None:
         if self._agent is None:
-            self._agent = agent_rpcapi.AgentAPI(self.conf or cfg.CONF)
+            self._agent = agent_rpcapi.AgentAPI(self.conf)
         programming.program_deployable(
             context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
         )
-
-    def _free_providers(self, queries: list[device_scope.Query]) -> set[str]:
-        """Providers Placement's allocation candidates offer for any of the queries."""
-        assert self.placement is not None
-        free: set[str] = set()
-        for query in queries:
-            body = self.placement.client.get_allocation_candidates(query)
-            free |= candidate_devices.free_providers(body)
-        return free
 
     @_answers
     def create_graph(
@@ -251,7 +207,7 @@ class ConductorManager:
         device_profile_name: str | None = None,
         constraints: dict[str, Any] | None = None,
     ) -> list[str]:
-        conf = self.conf or cfg.CONF
+        conf = self.conf
         return planning.create_plans(
             context,
             graph_uuid=graph_uuid,
@@ -263,7 +219,9 @@ class ConductorManager:
             effort=conf.scheduler.effort,
             device_profile_name=device_profile_name,
             constraints=constraints,
-            free_providers=None if self.placement is None else self._free_providers,
+            free_providers=None
+            if self.placement is None
+            else planning.free_in_placement(self.placement.client),
         )
 
     @_answers
@@ -296,34 +254,13 @@ class ConductorManager:
         visible_to_project: str | None,
     ) -> list[str]:
         """The ARQs bound; the plan's consumer_uuid says to whom."""
-        if self.claimer is None:
-            raise exception.PlacementNotConfigured(
-                "Claiming a plan claims its devices in Placement: set [placement] "
-                "auth_type and its options on the conductor."
-            )
-
-        def bind(context: RequestContext, **kwargs: Any) -> None:
-            # Standalone binds (no Nova events: the consumer is not a Nova instance).
-            bind_flow.bind_arqs(
-                context,
-                step=self.bind_step,
-                run_later=self._run_later,
-                mdevs=self.mdevs,
-                claimer=self.claimer,
-                limits=quota.limits_from_conf(self.conf or cfg.CONF, context),
-                **kwargs,
-            )
-
-        def delete(context: RequestContext, *, uuids: list[str]) -> None:
-            unbinding.delete_arqs(context, uuids=uuids, claimer=self.claimer, mdevs=self.mdevs)
-
         _, arqs = plan_claim.claim_plan(
+            self.binder,
             context,
             plan_uuid=plan_uuid,
             device_profile_name=device_profile_name,
             consumer_uuid=consumer_uuid,
             project_id=project_id,
             visible_to_project=visible_to_project,
-            arqs=plan_claim.ARQCalls(bind_flow.create_arqs, bind, delete),
         )
         return arqs

@@ -9,7 +9,6 @@ from oslo_config import cfg
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import rpc
 from cyborg.conductor import manager, periodic
-from cyborg.conductor.binding import fpga_step, vgpu
 
 
 @dataclasses.dataclass
@@ -21,13 +20,17 @@ class Conductor:
 def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
     """Serve ConductorManager on ``[conductor] topic`` as server ``[DEFAULT] host``.
 
-    ``background`` also runs the periodic tasks (tests of one call leave them out).
+    ``background`` also runs the periodic tasks, which deliver Nova's events (tests
+    of one call leave them out, and Nova is then not told).
     """
-    agent = agent_rpcapi.AgentAPI(conf)
-    bind_step = fpga_step.FPGAProgrammingStep(conf, agent)
-    mdevs = vgpu.MdevAgent(agent)
-    tasks = periodic.PeriodicTasks(conf, bind_step, mdevs) if background else None
-    endpoint = manager.ConductorManager(conf, tasks, bind_step, mdevs)
+    endpoint = manager.ConductorManager(
+        conf, agent=agent_rpcapi.AgentAPI(conf), tell_nova=background
+    )
+    tasks = (
+        periodic.PeriodicTasks(conf, endpoint.binder, endpoint.placement, endpoint.nova)
+        if background
+        else None
+    )
     target = oslo_messaging.Target(topic=conf.conductor.topic, server=conf.host)
     server = rpc.get_server(conf, target, [endpoint])
     server.start()

@@ -20,6 +20,7 @@ from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import device as device_obj
 from cyborg.objects import host as host_obj
 from cyborg.objects import host_inventory
+from tests import binders
 from tests.db import seed
 from tests.db.test_inventory_reports import _conf
 
@@ -34,7 +35,7 @@ def binding(db):  # type: ignore[no-untyped-def]
         pytest.skip("SQLite is the all-in-one's database: one conductor, one writer")
     deployable = seed.bindable_deployable(db.context, handles=1, host="host-a")
     device_profiles.create_device_profile(db.context, name="gpu", groups=[{"resources:PGPU": "1"}])
-    (arq,) = bind_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    (arq,) = binders.binder().create(db.context, device_profile_name="gpu", project_id="p")
     arq_obj.update_state(
         db.context, arq, expected={State.INITIAL}, new_state=State.BIND_STARTED,
         hostname="host-a", device_rp_uuid=deployable.rp_uuid, instance_uuid=INSTANCE,
@@ -66,6 +67,7 @@ def test_a_report_that_locked_first_removes_the_device_and_the_bind_fails(db, bi
     loaded.wait()
     with pytest.raises(exception.DeviceRemovedDuringBind) as raised:
         bind_flow._finish_bind(
+            binders.binder(),
             cyborg_context.get_admin_context(),
             arq_obj.get_by_uuid(db.context, arq),
             deployable.rp_uuid,

@@ -20,7 +20,7 @@ import cyborg.conf
 from cyborg.common import constants, exception, rpc
 from cyborg.conductor import rpcapi
 from cyborg.conductor import server as conductor_server
-from cyborg.conductor.binding import bind_flow
+from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import attribute as attribute_obj
@@ -96,7 +96,7 @@ def _free_handles(db, deployable) -> int:  # type: ignore[no-untyped-def]
     ],
 )
 def test_accelerator_count(group: dict[str, str], count: int) -> None:
-    assert bind_flow.accelerator_count(group) == count
+    assert arq_checks.accelerator_count(group) == count
 
 
 @pytest.mark.parametrize(

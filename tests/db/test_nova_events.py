@@ -16,11 +16,11 @@ from oslo_utils import timeutils
 import cyborg.conf
 from cyborg.clients import nova
 from cyborg.common import constants, exception
-from cyborg.conductor.binding import bind_flow, device_profiles, nova_events, unbinding
+from cyborg.conductor.binding import device_profiles, nova_events
 from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import nova_notification
-from tests import fake_nova
+from tests import binders, fake_nova
 from tests.db import seed
 
 State = constants.ARQState
@@ -46,7 +46,7 @@ def _arqs(db, count: int) -> list[str]:  # type: ignore[no-untyped-def]
     device_profiles.create_device_profile(
         db.context, name="gpu", groups=[{"resources:PGPU": str(count)}]
     )
-    return bind_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    return binders.binder().create(db.context, device_profile_name="gpu", project_id="p")
 
 
 def _bind(db, uuids, deployable, instance=INSTANCE, notify=True):  # type: ignore[no-untyped-def]
@@ -54,7 +54,12 @@ def _bind(db, uuids, deployable, instance=INSTANCE, notify=True):  # type: ignor
         u: {"hostname": "host1", "device_rp_uuid": deployable.rp_uuid, "instance_uuid": instance}
         for u in uuids
     }
-    bind_flow.bind_arqs(db.context, bindings=bindings, notify_nova=notify)
+    binders.binder(nova=notify).bind(db.context, bindings=bindings)
+
+
+def _resume(db, older_than: datetime.timedelta) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the periodic task does: finish the binds abandoned for ``older_than``."""
+    return binders.binder(nova=True).resume_abandoned(db.context, older_than)
 
 
 def test_bound_arqs_are_announced_in_one_request_per_instance(db, nova_api) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +120,7 @@ def test_nothing_is_sent_while_an_arq_of_the_instance_is_still_binding(db, nova_
     )  # fmt: skip
     assert nova_events.deliver_due(db.context, client) == 0
     assert stub.received == []
-    assert bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True) == [arqs[1]]
+    assert _resume(db, datetime.timedelta(0)) == [arqs[1]]
     assert nova_events.deliver_due(db.context, client) == 2
     assert sorted(e["tag"] for e in stub.events()) == sorted(arqs)
 
@@ -188,7 +193,7 @@ def test_deleting_the_arqs_drops_their_events(db) -> None:  # type: ignore[no-un
     deployable = seed.bindable_deployable(db.context, handles=1)
     (arq,) = _arqs(db, 1)
     _bind(db, [arq], deployable)
-    unbinding.delete_arqs(db.context, instance_uuid=INSTANCE)
+    binders.binder().delete(db.context, instance_uuid=INSTANCE)
     assert nova_notification.pending(db.context) == []
 
 
@@ -200,20 +205,20 @@ def test_abandoned_binds_are_finished_only_when_old_enough(db, nova_api) -> None
         db.context, arq, expected={State.INITIAL}, new_state=State.BIND_STARTED,
         instance_uuid=INSTANCE, hostname="host1", device_rp_uuid=deployable.rp_uuid,
     )  # fmt: skip
-    assert bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(hours=1), True) == []
+    assert _resume(db, datetime.timedelta(hours=1)) == []
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BIND_STARTED
-    assert bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True) == [arq]
+    assert _resume(db, datetime.timedelta(0)) == [arq]
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
     nova_events.deliver_due(db.context, client)
     assert [(e["tag"], e["status"]) for e in stub.events()] == [(arq, "completed")]
 
     # A bind whose device vanished meanwhile fails, and Nova hears that too.
-    (again,) = bind_flow.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    (again,) = binders.binder().create(db.context, device_profile_name="gpu", project_id="p")
     arq_obj.update_state(
         db.context, again, expected={State.INITIAL}, new_state=State.BIND_STARTED,
         instance_uuid=OTHER_INSTANCE, hostname="host1", device_rp_uuid=str(uuidlib.uuid4()),
     )  # fmt: skip
-    bind_flow.resume_abandoned_binds(db.context, datetime.timedelta(0), True)
+    _resume(db, datetime.timedelta(0))
     assert arq_obj.get_by_uuid(db.context, again).state == State.BIND_FAILED
     nova_events.deliver_due(db.context, client)
     assert (again, "failed") in [(e["tag"], e["status"]) for e in stub.events()]

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception
-from cyborg.conductor.binding import bind_flow, device_profiles, unbinding
+from cyborg.conductor.binding import device_profiles
 from cyborg.conductor.plans import plan_claim, planning
 from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
@@ -16,6 +16,7 @@ from cyborg.objects import graph as graph_obj
 from cyborg.objects import plan as plan_obj
 from cyborg.objects import schedulable as schedulable_obj
 from cyborg.objects import scheduler_factor as factor_obj
+from tests import binders
 from tests.db import seed
 
 GRAPH = {
@@ -160,16 +161,6 @@ def _plan(db, **kwargs) -> str:  # type: ignore[no-untyped-def]
     return uuid
 
 
-def _arq_calls(claimer=None) -> plan_claim.ARQCalls:  # type: ignore[no-untyped-def]
-    def bind(context, **kwargs):  # type: ignore[no-untyped-def]
-        bind_flow.bind_arqs(context, claimer=claimer, **kwargs)
-
-    def delete(context, *, uuids):  # type: ignore[no-untyped-def]
-        unbinding.delete_arqs(context, uuids=uuids, claimer=claimer)
-
-    return plan_claim.ARQCalls(bind_flow.create_arqs, bind, delete)
-
-
 def test_a_claim_without_placement_is_undone(db) -> None:  # type: ignore[no-untyped-def]
     _inventory(db)
     device_profiles.create_device_profile(
@@ -178,13 +169,13 @@ def test_a_claim_without_placement_is_undone(db) -> None:  # type: ignore[no-unt
     uuid = _plan(db, device_profile_name="one-gpu", max_devices=2)
     with pytest.raises(exception.PlacementNotConfigured):
         plan_claim.claim_plan(
+            binders.binder(),
             db.context,
             plan_uuid=uuid,
             device_profile_name=None,  # the plan's
             consumer_uuid=None,
             project_id="p1",
             visible_to_project="p1",
-            arqs=_arq_calls(),
         )
     plan = plan_obj.get_by_uuid(db.context, uuid)
     assert (plan.state, plan.consumer_uuid) == ("proposed", None)
@@ -207,13 +198,13 @@ def test_a_claim_needs_the_plans_profile(db, planned, asked, message) -> None:  
     uuid = _plan(db, device_profile_name=planned)
     with pytest.raises(exception.Invalid, match=message):
         plan_claim.claim_plan(
+            binders.binder(),
             db.context,
             plan_uuid=uuid,
             device_profile_name=asked,
             consumer_uuid=None,
             project_id="p1",
             visible_to_project="p1",
-            arqs=_arq_calls(),
         )
     assert plan_obj.get_by_uuid(db.context, uuid).state == "proposed"
 

@@ -10,12 +10,13 @@ import oslo_messaging
 import pytest
 
 from cyborg.common import exception
-from cyborg.conductor.binding import bind_flow, device_profiles
+from cyborg.conductor.binding import device_profiles
 from cyborg.conductor.inventory import programming
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import controlpath as controlpath_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
+from tests import binders
 from tests.db import seed
 
 IMAGE = "6a1c3f2e-8d4b-4c7a-9e1f-0b2d3c4e5f60"
@@ -85,7 +86,7 @@ def test_a_deployable_bound_to_an_instance_is_not_reprogrammed(db) -> None:  # t
     device_profiles.create_device_profile(
         db.context, name="fpga", groups=[{"resources:FPGA": "1"}]
     )
-    (arq,) = bind_flow.create_arqs(db.context, device_profile_name="fpga", project_id="p")
+    (arq,) = binders.binder().create(db.context, device_profile_name="fpga", project_id="p")
     arq_obj.update_state(
         db.context, arq, expected={"Initial"}, new_state="BindStarted",
         hostname="fpga-host", device_rp_uuid=rp_uuid, instance_uuid=IMAGE,

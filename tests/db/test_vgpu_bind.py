@@ -1,7 +1,7 @@
 """Binding ARQs to vGPU (MDEV) attach handles on every backend: the agent creates the
 mdev between the claim and Bound, and removes it before the handle is freed.
 
-The flows run as the conductor runs them (cyborg.conductor.binding.bind_flow, vgpu_bind) on a
+The flows run as the conductor runs them (cyborg.conductor.binding.bind_flow, vgpu) on a
 real database; only the agent's RPC API is a stand-in, which records each call and
 what the database said at that moment. The agent side is tested on its own
 (tests/unit/test_mdev.py) and with real processes (tests/functional/test_vgpu_mdev.py).
@@ -18,13 +18,14 @@ import pytest
 
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor.binding import bind_flow, device_profiles, unbinding, vgpu
+from cyborg.conductor.binding import device_profiles, vgpu
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import controlpath as controlpath_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
 from cyborg.objects import nova_notification
+from tests import binders
 from tests.db import seed
 
 State = constants.ARQState
@@ -84,11 +85,13 @@ def _arqs(db, count: int = 1, resource: str = "VGPU") -> list[str]:  # type: ign
     name = f"{resource.lower()}-{uuidlib.uuid4().hex[:8]}"
     group = {f"resources:{resource}": str(count)}
     device_profiles.create_device_profile(db.context, name=name, groups=[group])
-    return bind_flow.create_arqs(db.context, device_profile_name=name, project_id="p")
+    return binders.binder().create(db.context, device_profile_name=name, project_id="p")
 
 
 def _bind(db, agent: Agent, deployable, arqs: list[str], **kwargs: Any) -> None:  # type: ignore[no-untyped-def]
-    bind_flow.bind_arqs(
+    run_later = kwargs.pop("run_later", None)
+    mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
+    binders.binder(nova=True, mdevs=mdevs, run_later=run_later, **kwargs).bind(
         db.context,
         bindings={
             arq: {
@@ -98,9 +101,6 @@ def _bind(db, agent: Agent, deployable, arqs: list[str], **kwargs: Any) -> None:
             }
             for arq in arqs
         },
-        notify_nova=True,
-        mdevs=vgpu.MdevAgent(agent),  # type: ignore[arg-type]
-        **kwargs,
     )
 
 
@@ -214,10 +214,8 @@ def test_one_conductor_at_a_time_takes_a_held_handle(db) -> None:  # type: ignor
     agent = Agent()
     _bind(db, agent, deployable, [arq])
     agent.errors["remove"] = oslo_messaging.MessagingTimeout("down")
-    unbinding.unbind_arqs(
-        db.context,
-        uuids=[arq],
-        mdevs=vgpu.MdevAgent(agent),  # type: ignore[arg-type]
+    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(  # type: ignore[arg-type]
+        db.context, uuids=[arq]
     )
     later = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(1)
     (target,) = handle_obj.get_mdev_targets(db.context, held_before=later)
@@ -241,13 +239,13 @@ def test_unbind_and_delete_remove_the_mdev_before_freeing_the_handle(db, how: st
     del agent.calls[:]
 
     if how == "unbind":
-        unbinding.unbind_arqs(db.context, uuids=[first, second], mdevs=mdevs)
+        binders.binder(mdevs=mdevs).unbind(db.context, uuids=[first, second])
         after: tuple[str, None] | None = (State.UNBOUND, None)
     elif how == "delete by instance":
-        unbinding.delete_arqs(db.context, instance_uuid=INSTANCE, mdevs=mdevs)
+        binders.binder(mdevs=mdevs).delete(db.context, instance_uuid=INSTANCE)
         after = None
     else:
-        unbinding.delete_arqs(db.context, uuids=[first, second], mdevs=mdevs)
+        binders.binder(mdevs=mdevs).delete(db.context, uuids=[first, second])
         after = None
 
     assert sorted((c[0], c[1], c[2]["ah_uuid"]) for c in agent.calls) == sorted(
@@ -268,7 +266,7 @@ def test_unbind_with_the_agent_down_succeeds_and_leaves_the_handles_held(db) -> 
     agent.errors["remove"] = oslo_messaging.MessagingTimeout("down")
     del agent.calls[:]
     mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
-    unbinding.unbind_arqs(db.context, uuids=arqs, mdevs=mdevs)
+    binders.binder(mdevs=mdevs).unbind(db.context, uuids=arqs)
     assert {arq_obj.get_by_uuid(db.context, arq).state for arq in arqs} == {State.UNBOUND}
     assert list(_handles(db, deployable).values()) == [True, True]
     assert len(agent.calls) == 1  # one timeout per host, not one per mdev
@@ -293,12 +291,9 @@ def test_a_resumed_bind_creates_the_mdev_of_the_handle_it_holds(db) -> None:  # 
     )
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BIND_STARTED
     agent = Agent()
-    resumed = bind_flow.resume_abandoned_binds(
-        db.context,
-        datetime.timedelta(seconds=-1),
-        True,
-        None,
-        vgpu.MdevAgent(agent),  # type: ignore[arg-type]
+    mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
+    resumed = binders.binder(nova=True, mdevs=mdevs).resume_abandoned(
+        db.context, datetime.timedelta(seconds=-1)
     )
     assert resumed == [arq]
     bound = arq_obj.get_by_uuid(db.context, arq)
@@ -344,10 +339,8 @@ def test_pci_handles_never_ask_the_agent(db) -> None:  # type: ignore[no-untyped
     agent = Agent()
     _bind(db, agent, deployable, [arq])
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    unbinding.delete_arqs(
-        db.context,
-        uuids=[arq],
-        mdevs=vgpu.MdevAgent(agent),  # type: ignore[arg-type]
+    binders.binder(mdevs=vgpu.MdevAgent(agent)).delete(  # type: ignore[arg-type]
+        db.context, uuids=[arq]
     )
     assert agent.calls == []
     assert list(_handles(db, deployable).values()) == [False]

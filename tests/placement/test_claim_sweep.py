@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cyborg.common import constants
-from cyborg.conductor.binding import bind_flow
+from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.conductor.placement import claiming, sweep
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
@@ -98,7 +98,7 @@ def test_recorded_claims_novas_consumers_and_binds_in_progress_keep_their_units(
     arq_obj.update_state(
         db.context,
         binding,
-        expected=bind_flow.BINDABLE_STATES,
+        expected=arq_checks.BINDABLE_STATES,
         new_state=constants.ARQState.BIND_STARTED,
         hostname=host,
         instance_uuid=binding_instance,

@@ -9,16 +9,15 @@ from typing import Any
 
 import pytest
 
-from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor.binding import bind_flow, device_profiles, unbinding
-from cyborg.conductor.placement import claiming
-from cyborg.conductor.plans import candidate_devices, device_scope, plan_claim, planning
+from cyborg.conductor.binding import device_profiles
+from cyborg.conductor.plans import plan_claim, planning
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import plan as plan_obj
 from cyborg.objects.host_inventory import provider_uuid
+from tests import binders
 from tests.placement.test_sync import name, report
 
 MODEL = "A100-SXM4-80GB"
@@ -68,17 +67,6 @@ def hosts(db, conf, sync, client) -> list[str]:  # type: ignore[no-untyped-def]
     return names
 
 
-def free_providers(client: placement_client.PlacementClient):  # type: ignore[no-untyped-def]
-    def ask(queries: list[device_scope.Query]) -> set[str]:
-        free: set[str] = set()
-        for query in queries:
-            body = client.get_allocation_candidates(query)
-            free |= candidate_devices.free_providers(body)
-        return free
-
-    return ask
-
-
 def make_plans(db, client, **kwargs: Any) -> list[str]:  # type: ignore[no-untyped-def]
     graph = planning.create_graph(db.context, name=None, document=GRAPH, project_id="p1")
     args = {"objective": "latency", "max_devices": None, "count": 1, "driver": "graph_aware"}
@@ -86,30 +74,20 @@ def make_plans(db, client, **kwargs: Any) -> list[str]:  # type: ignore[no-untyp
         db.context,
         graph_uuid=graph,
         project_id="p1",
-        free_providers=free_providers(client),
+        free_providers=planning.free_in_placement(client),
         **{**args, **kwargs},
     )
 
 
-def arq_calls(claimer: claiming.Claimer) -> plan_claim.ARQCalls:
-    def bind(context: Any, **kwargs: Any) -> None:
-        bind_flow.bind_arqs(context, claimer=claimer, **kwargs)
-
-    def delete(context: Any, *, uuids: list[str]) -> None:
-        unbinding.delete_arqs(context, uuids=uuids, claimer=claimer)
-
-    return plan_claim.ARQCalls(bind_flow.create_arqs, bind, delete)
-
-
 def claim(db, claimer, plan: str, context: Any = None) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     return plan_claim.claim_plan(
+        binders.binder(claimer=claimer),
         context or db.context,
         plan_uuid=plan,
         device_profile_name=None,
         consumer_uuid=None,
         project_id="p1",
         visible_to_project="p1",
-        arqs=arq_calls(claimer),
     )
 
 
@@ -151,7 +129,7 @@ def test_a_claim_allocates_each_planned_device_for_one_consumer(
     assert (stored.state, stored.consumer_uuid) == ("claimed", consumer)
 
     # Deleting the consumer's ARQs gives the devices back.
-    unbinding.delete_arqs(db.context, instance_uuid=consumer, claimer=claimer)
+    binders.binder(claimer=claimer).delete(db.context, instance_uuid=consumer)
     assert client.get_consumer_allocations(consumer).allocations == {}
 
 
@@ -216,13 +194,13 @@ def test_a_profile_that_does_not_ask_for_the_planned_devices_is_400(
     [uuid_] = make_plans(db, client, max_devices=1)  # no profile: any GPU
     with pytest.raises(exception.Invalid, match="does not ask for deployable"):
         plan_claim.claim_plan(
+            binders.binder(claimer=claimer),
             db.context,
             plan_uuid=uuid_,
             device_profile_name="other",
             consumer_uuid=None,
             project_id="p1",
             visible_to_project="p1",
-            arqs=arq_calls(claimer),
         )
     assert plan_obj.get_by_uuid(db.context, uuid_).state == "proposed"
     assert arq_obj.get_all(db.context) == []

@@ -11,12 +11,13 @@ import pytest
 from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
-from cyborg.conductor.binding import bind_flow, device_profiles, unbinding
+from cyborg.conductor.binding import device_profiles, quota
 from cyborg.conductor.placement import claiming
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
 from cyborg.objects.host_inventory import provider_uuid
+from tests import binders
 from tests.placement.conftest import Recorder, make_conf
 from tests.placement.test_sync import FPGA, name, report
 
@@ -39,15 +40,21 @@ def arqs_of(
     """The ARQs of a profile, made first when ``groups`` are given."""
     if groups is not None:
         device_profiles.create_device_profile(db.context, name=profile, groups=groups)
-    return bind_flow.create_arqs(db.context, device_profile_name=profile, project_id=project)
+    return binders.binder().create(db.context, device_profile_name=profile, project_id=project)
 
 
-def bind(db: Any, claimer: Any, arqs: list[str], host: str, instance: str, **kwargs: Any) -> None:
-    bind_flow.bind_arqs(
+def bind(
+    db: Any,
+    claimer: Any,
+    arqs: list[str],
+    host: str,
+    instance: str,
+    *,
+    limits: quota.Limits | None = None,
+) -> None:
+    binders.binder(claimer=claimer, limits=limits).bind(
         db.context,
         bindings={arq: {"hostname": host, "instance_uuid": instance} for arq in arqs},
-        claimer=claimer,
-        **kwargs,
     )
 
 
@@ -109,10 +116,9 @@ def test_of_two_instances_racing_for_the_last_gpu_one_wins(db, client, claimer, 
         context = cyborg_context.get_admin_context()
         start.wait()
         try:
-            bind_flow.bind_arqs(
+            binders.binder(claimer=claiming.Claimer(client)).bind(
                 context,
                 bindings={arq: {"hostname": host, "instance_uuid": str(uuid.uuid4())}},
-                claimer=claiming.Claimer(client),
             )
         except Exception as err:
             errors[arq] = err
@@ -179,13 +185,13 @@ def test_unbind_and_delete_release_exactly_cyborgs_share(db, client, claimer, ho
     assert held.consumer_type == "INSTANCE"  # the consumer's own type is kept
     assert arq_claim.claimed_usage(db.context, "p1") == {"FPGA": 2}
 
-    unbinding.unbind_arqs(db.context, uuids=[first], claimer=claimer)
+    binders.binder(claimer=claimer).unbind(db.context, uuids=[first])
     assert allocations(client, instance) == {gpu: {"PGPU": 1}, board_of(host): {"FPGA": 1}}
     assert arq_obj.get_by_uuid(db.context, first).claimed_resources is None
-    unbinding.unbind_arqs(db.context, uuids=[first], claimer=claimer)  # idempotent
+    binders.binder(claimer=claimer).unbind(db.context, uuids=[first])  # idempotent
     assert allocations(client, instance) == {gpu: {"PGPU": 1}, board_of(host): {"FPGA": 1}}
 
-    unbinding.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
+    binders.binder(claimer=claimer).delete(db.context, instance_uuid=instance)
     assert allocations(client, instance) == {gpu: {"PGPU": 1}}
     assert arq_claim.claimed_usage(db.context, "p1") == {}
 
@@ -193,7 +199,7 @@ def test_unbind_and_delete_release_exactly_cyborgs_share(db, client, claimer, ho
     (third,) = arqs_of(db, "board", [BOARD])
     other = str(uuid.uuid4())
     bind(db, claimer, [third], host, other)
-    unbinding.delete_arqs(db.context, uuids=[third], claimer=claimer)
+    binders.binder(claimer=claimer).delete(db.context, uuids=[third])
     assert allocations(client, other) == {}
     assert client.get_provider_usages(board_of(host)) == {"FPGA": 0}
 
@@ -203,7 +209,7 @@ def test_a_failed_handle_claim_gives_the_share_back(db, client, claimer, host) -
     database (out of step): the ARQ fails and nothing stays claimed."""
     handles = arqs_of(db, "all16", [{**BOARD, "resources:FPGA": "16"}])
     nova_instance = str(uuid.uuid4())
-    bind_flow.bind_arqs(
+    binders.binder().bind(
         db.context,
         bindings={
             arq: {
@@ -231,12 +237,12 @@ def test_a_nova_bind_leaves_allocations_alone(db, client, claimer, host) -> None
     recorder = Recorder(client)
 
     binding = {"hostname": host, "device_rp_uuid": board_of(host), "instance_uuid": instance}
-    bind_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
+    binders.binder(claimer=claimer).bind(db.context, bindings={arq: binding})
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
     assert arq_obj.get_by_uuid(db.context, arq).claimed_resources is None
-    unbinding.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
-    bind_flow.bind_arqs(db.context, bindings={arq: binding}, claimer=claimer)
-    unbinding.delete_arqs(db.context, instance_uuid=instance, claimer=claimer)
+    binders.binder(claimer=claimer).unbind(db.context, uuids=[arq])
+    binders.binder(claimer=claimer).bind(db.context, bindings={arq: binding})
+    binders.binder(claimer=claimer).delete(db.context, instance_uuid=instance)
 
     assert recorder.take() == []  # not one request to Placement
     assert allocations(client, instance) == nova_made
@@ -267,12 +273,14 @@ def test_a_delete_that_cannot_release_stays_deleting_until_finished(
     # Placement unreachable: the delete is committed as Deleting and stops there.
     down = claiming.Claimer(placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9")))
     with pytest.raises(exception.CyborgException):
-        unbinding.delete_arqs(db.context, instance_uuid=instance, claimer=down)
+        binders.binder(claimer=down).delete(db.context, instance_uuid=instance)
     deleting = arq_obj.get_by_uuid(db.context, arq)
     assert deleting.state == State.DELETING  # resolved for Nova, not yet gone
     assert allocations(client, instance) == {board_of(host): {"FPGA": 1}}
-    assert unbinding.finish_abandoned_deletes(db.context, datetime.timedelta(hours=1)) == []
-    assert unbinding.finish_abandoned_deletes(db.context, datetime.timedelta(0), claimer) == [arq]
+    assert binders.binder().finish_abandoned_deletes(db.context, datetime.timedelta(hours=1)) == []
+    assert binders.binder(claimer=claimer).finish_abandoned_deletes(
+        db.context, datetime.timedelta(0)
+    ) == [arq]
     with pytest.raises(exception.ARQNotFound):
         arq_obj.get_by_uuid(db.context, arq)
     assert allocations(client, instance) == {}
@@ -286,11 +294,11 @@ def test_an_unbind_that_cannot_release_is_unbind_failed_and_can_be_retried(
     bind(db, claimer, [arq], host, instance)
     down = claiming.Claimer(placement_client.from_conf(make_conf(tmp_path, "http://127.0.0.1:9")))
     with pytest.raises(exception.CyborgException):
-        unbinding.unbind_arqs(db.context, uuids=[arq], claimer=down)
+        binders.binder(claimer=down).unbind(db.context, uuids=[arq])
     failed = arq_obj.get_by_uuid(db.context, arq)
     assert failed.state == State.UNBIND_FAILED
     assert failed.bind_failure_reason
     assert failed.attach_handle_uuid is not None  # still holds what it was bound to
-    unbinding.unbind_arqs(db.context, uuids=[arq], claimer=claimer)
+    binders.binder(claimer=claimer).unbind(db.context, uuids=[arq])
     assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
     assert allocations(client, instance) == {}

@@ -18,8 +18,9 @@ from oslo_config import cfg
 from oslo_limit import limit as oslo_limit
 
 from cyborg.common import constants, exception
-from cyborg.conductor.binding import bind_flow, quota, unbinding
+from cyborg.conductor.binding import quota
 from cyborg.objects import accelerator_request as arq_obj
+from tests import binders
 from tests.placement.test_standalone_bind import BOARD, GPU, allocations, arqs_of, bind, board_of
 
 State = constants.ARQState
@@ -35,13 +36,12 @@ def test_config_limits_count_only_what_cyborg_claimed(db, client, claimer, host,
     assert not quota.unified_limits_configured()
     # Nova's binds of the project (three FPGA functions) are Nova's to count.
     nova = arqs_of(db, "three", [{**BOARD, "resources:FPGA": "3"}])
-    bind_flow.bind_arqs(
+    binders.binder(limits=limits).bind(
         db.context,
         bindings={
             arq: {"hostname": host, "device_rp_uuid": board_of(host), "instance_uuid": "nova-vm"}
             for arq in nova
         },
-        limits=limits,
     )
     first = str(uuid.uuid4())
     bind(db, claimer, arqs_of(db, "board", [BOARD]), host, first, limits=limits)
@@ -61,7 +61,7 @@ def test_config_limits_count_only_what_cyborg_claimed(db, client, claimer, host,
     bind(db, claimer, arqs_of(db, "two", project="p2"), host, str(uuid.uuid4()), limits=limits)
     bind(db, claimer, arqs_of(db, "gpu", [GPU]), host, str(uuid.uuid4()), limits=limits)
     # Released claims no longer count.
-    unbinding.delete_arqs(db.context, instance_uuid=first, claimer=claimer)
+    binders.binder(claimer=claimer).delete(db.context, instance_uuid=first)
     bind(db, claimer, pair, host, second, limits=limits)
     assert allocations(client, second) == {board_of(host): {"FPGA": 2}}
 

@@ -8,7 +8,9 @@ so two conductors (or two threads of one) racing for the same ARQ cannot both wi
     any but Deleting --unbind--> Unbound   (releasing Placement failed: UnbindFailed)
     any --delete--> Deleting --allocations released--> (row removed)
 
-Unbinding and deleting are in cyborg.conductor.binding.unbinding.
+Unbinding and deleting are in cyborg.conductor.binding.unbinding; the collaborators
+(claimer, quota, FPGA programming, mdevs, background runner, Nova's outbox) come from
+the cyborg.conductor.binding.binder.Binder every function here takes.
 
 Each state is committed before the side effects of the next step start, and the
 event Nova is owed for a resolved ARQ is written in the transaction that resolves it.
@@ -32,7 +34,7 @@ import contextlib
 import datetime
 import functools
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from oslo_db import exception as db_exc
 from oslo_log import log
@@ -40,160 +42,58 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.conductor.binding import quota, standalone, vgpu
-from cyborg.conductor.placement import claiming
 from cyborg.db import api as db_api
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle, nova_notification
 from cyborg.objects import deployable as deployable_obj
-from cyborg.objects import device_profile as profile_obj
+
+if TYPE_CHECKING:  # the Binder calls in here with itself
+    from cyborg.conductor.binding.binder import Binder
 
 LOG = log.getLogger(__name__)
 
 State = constants.ARQState
-
-# A binding names where the ARQ goes; project_id (optional) also changes its owner.
-# Without device_rp_uuid Cyborg picks the device and claims it (standalone_bind).
-REQUIRED_BINDING_KEYS = ("hostname", "instance_uuid")
-OPTIONAL_BINDING_KEYS = ("device_rp_uuid", "project_id")
-
-BINDABLE_STATES = frozenset({State.INITIAL, State.UNBOUND})
-# An instance with an ARQ in one of these is being or was bound: Nova binds all of an
-# instance's ARQs in one request, and adding one to a bound instance is not supported.
-BINDING_STATES = frozenset({State.BIND_STARTED, State.BOUND})
-
-XILINX_TRAIT = "trait:CUSTOM_FPGA_XILINX"
-
-
-def accelerator_count(group: Mapping[str, str]) -> int:
-    """How many ARQs one device-profile group asks for (upstream's rule).
-
-    The sum of its ``resources:*`` amounts, except that a Xilinx FPGA is two PCI
-    functions (management and user PF), so it takes two ARQs per FPGA.
-    """
-    try:
-        if group.get(XILINX_TRAIT) == "required":
-            return 2 * int(group.get("resources:FPGA", 0))
-        return sum(int(value) for key, value in group.items() if key.startswith("resources:"))
-    except ValueError as err:
-        raise exception.Invalid(reason=f"a resources amount is not an integer: {err}") from err
-
-
-def create_arqs(
-    context: RequestContext,
-    *,
-    device_profile_name: str,
-    project_id: str | None,
-    visible_to_project: str | None = None,
-) -> list[str]:
-    """One Initial ARQ per accelerator the profile asks for; returns their uuids."""
-    profile = profile_obj.get_by_name(
-        context, device_profile_name, visible_to_project=visible_to_project
-    )
-    arqs = arq_obj.create_many(
-        context,
-        device_profile_id=profile.id,
-        device_profile_name=profile.name,
-        groups=profile.groups,
-        counts=[accelerator_count(group) for group in profile.groups],
-        project_id=project_id,
-    )
-    return [arq.uuid for arq in arqs]
-
-
-def _check_bindings(bindings: Mapping[str, Mapping[str, str]]) -> None:
-    """Refuse a malformed binding before any ARQ changes (400)."""
-    if not bindings:
-        raise exception.Invalid(reason="no accelerator requests to bind")
-    allowed = set(REQUIRED_BINDING_KEYS + OPTIONAL_BINDING_KEYS)
-    for uuid, binding in bindings.items():
-        absent = [key for key in REQUIRED_BINDING_KEYS if not binding.get(key)]
-        unknown = sorted(set(binding) - allowed)
-        if absent or unknown:
-            raise exception.Invalid(
-                reason=f"binding of {uuid}: missing {absent or 'nothing'}, "
-                f"unknown {unknown or 'nothing'}"
-            )
-
-
-def require_arqs(
-    context: RequestContext, uuids: list[str], project_id: str | None
-) -> dict[str, arq_obj.AcceleratorRequest]:
-    """The listed ARQs; 404 naming every one missing (or another project's). One query."""
-    found = {arq.uuid: arq for arq in arq_obj.get_all(context, uuids=uuids, project_id=project_id)}
-    missing = [uuid for uuid in uuids if uuid not in found]
-    if missing:
-        raise exception.ARQNotFound(uuid=", ".join(missing))
-    return found
-
-
-def _refuse_hot_add(context: RequestContext, bindings: Mapping[str, Mapping[str, str]]) -> None:
-    """One query over every ARQ of the instances named: none may be bound or binding."""
-    instances = {binding["instance_uuid"] for binding in bindings.values()}
-    taken = arq_obj.get_uuids_for_instances(context, instances, states=BINDING_STATES)
-    if taken:
-        raise exception.Invalid(
-            reason=f"the instance already has bound accelerator requests ({', '.join(taken)}); "
-            "bind all of an instance's accelerator requests in one request"
-        )
-
-
-class BindStep(Protocol):
-    """Agent work a bind needs before its handle is claimed (FPGA programming)."""
-
-    def needed(self, arq: arq_obj.AcceleratorRequest) -> bool: ...
-
-    def run(
-        self,
-        context: RequestContext,
-        arq: arq_obj.AcceleratorRequest,
-        deployable: deployable_obj.Deployable,
-    ) -> None: ...
-
-
-RunLater = Callable[[Callable[[], None]], None]
+ARQs = Mapping[str, arq_obj.AcceleratorRequest]
+Bindings = Mapping[str, Mapping[str, str]]
 
 
 def bind_arqs(
+    binder: "Binder",
     context: RequestContext,
     *,
-    bindings: Mapping[str, Mapping[str, str]],
+    bindings: Bindings,
     project_id: str | None = None,
-    notify_nova: bool = False,
-    step: BindStep | None = None,
-    run_later: RunLater | None = None,
-    claimer: claiming.Claimer | None = None,
-    limits: quota.Limits | None = None,
-    mdevs: vgpu.MdevAgent | None = None,
     pins: standalone.Pins | None = None,
 ) -> None:
     """Bind each ARQ to a free attach handle of the deployable at its ``device_rp_uuid``.
 
     All ARQs are attempted; those that fail end in BindFailed, and the first error is
-    raised once every ARQ has been tried. With ``notify_nova``, each result is also
-    written to the outbox of events for Nova, in the transaction that resolves it.
-    An ARQ that needs ``step`` (minutes of FPGA programming) or ``mdevs`` (an agent
-    call) is finished by ``run_later`` once it is BindStarted, so the caller gets its
-    answer at once. Without ``mdevs``, MDEV handles bind as PCI ones do (no mdev).
-    A binding without ``device_rp_uuid`` is bound without Nova: ``claimer`` picks and
-    claims its device in Placement, within the quota ``limits`` (standalone_bind);
-    ``pins`` names the provider an ARQ must take there.
+    raised once every ARQ has been tried. When the binder notifies Nova, each result of
+    Nova's binds is also written to the outbox of events for Nova, in the transaction
+    that resolves it. An ARQ whose bind waits on an agent (FPGA programming, a vGPU
+    mdev) is finished by the binder's background runner once it is BindStarted, so the
+    caller gets its answer at once. Without mdev agents, MDEV handles bind as PCI ones
+    do (no mdev). A binding without ``device_rp_uuid`` is bound without Nova: the
+    binder's claimer picks and claims its device in Placement, within the quota
+    (cyborg.conductor.binding.standalone); ``pins`` names the provider an ARQ must take.
     """
-    _check_bindings(bindings)
-    arqs = require_arqs(context, list(bindings), project_id)
-    _refuse_hot_add(context, bindings)
-    standalone.precheck(bindings, arqs, claimer, limits, pins)
+    arq_checks.check_bindings(bindings)
+    arqs = arq_checks.require_arqs(context, list(bindings), project_id)
+    arq_checks.refuse_hot_add(context, bindings)
+    standalone.precheck(bindings, arqs, binder.claimer, _limits(binder, context), pins)
     errors: list[Exception] = []
     unplaced: dict[str, Mapping[str, str]] = {}
     for uuid, binding in bindings.items():
         try:
             # Persisted before any side effect: a conductor that dies from here on
             # leaves a BindStarted ARQ that resume_abandoned_binds finishes.
-            # (_check_bindings let only the binding columns through.)
+            # (check_bindings let only the binding columns through.)
             arq_obj.update_state(
                 context,
                 uuid,
-                expected=BINDABLE_STATES,
+                expected=arq_checks.BINDABLE_STATES,
                 new_state=State.BIND_STARTED,
                 bind_failure_reason=None,
                 **binding,
@@ -205,61 +105,69 @@ def bind_arqs(
             unplaced[uuid] = binding  # placed below, with the other ARQs of its instance
             continue
         finish = functools.partial(
-            _finish_bind, context, arqs[uuid], binding["device_rp_uuid"], notify_nova, step, mdevs
+            _finish_bind,
+            binder,
+            context,
+            arqs[uuid],
+            binding["device_rp_uuid"],
+            binder.notifies_nova,
         )
-        _finish_now_or_later(finish, arqs[uuid], step, mdevs, run_later, errors)
-    if unplaced and claimer is not None:
-        errors += _bind_standalone(
-            context, unplaced, arqs, claimer, limits, step, run_later, mdevs, pins
-        )
+        _finish_now_or_later(binder, finish, arqs[uuid], errors)
+    if unplaced:
+        errors += _bind_standalone(binder, context, unplaced, arqs, pins)
     if errors:
         raise errors[0]
 
 
 def _bind_standalone(
+    binder: "Binder",
     context: RequestContext,
-    bindings: Mapping[str, Mapping[str, str]],
-    arqs: Mapping[str, arq_obj.AcceleratorRequest],
-    claimer: claiming.Claimer,
-    limits: quota.Limits | None,
-    step: BindStep | None,
-    run_later: RunLater | None,
-    mdevs: vgpu.MdevAgent | None = None,
-    pins: standalone.Pins | None = None,
+    bindings: Bindings,
+    arqs: ARQs,
+    pins: standalone.Pins | None,
 ) -> list[Exception]:
     """Claim devices for BindStarted ARQs, then finish them as Nova's (no Nova events)."""
-    claims, failed = standalone.claim(context, bindings, arqs, claimer, limits, pins)
+    assert binder.claimer is not None  # precheck refused standalone binds without one
+    claims, failed = standalone.claim(
+        context, bindings, arqs, binder.claimer, _limits(binder, context), pins
+    )
     errors: list[Exception] = []
     for uuid, err in failed.items():
-        _mark_failed(context, uuid, failure_reason(err), False)
+        _mark_failed(binder, context, uuid, arq_checks.failure_reason(err), False)
         if err not in errors:
             errors.append(err)
     for uuid, claimed in claims.items():
-        finish = standalone.releasing(
-            context,
-            claimer,
-            uuid,
-            claimed,
-            functools.partial(
-                _finish_bind, context, arqs[uuid], claimed.rp_uuid, False, step, mdevs
-            ),
-        )
-        _finish_now_or_later(finish, arqs[uuid], step, mdevs, run_later, errors)
+        finish = functools.partial(_finish_claimed, binder, context, arqs[uuid], claimed)
+        _finish_now_or_later(binder, finish, arqs[uuid], errors)
     return errors
 
 
+def _finish_claimed(
+    binder: "Binder",
+    context: RequestContext,
+    arq: arq_obj.AcceleratorRequest,
+    claimed: standalone.Claimed,
+) -> None:
+    """Finish a standalone bind on the provider claimed for it; the ARQ's share goes
+    back to Placement if that fails."""
+    try:
+        _finish_bind(binder, context, arq, claimed.rp_uuid, False)
+    except Exception:
+        assert binder.claimer is not None
+        standalone.give_back(context, binder.claimer, {arq.uuid: claimed})
+        raise
+
+
 def _finish_now_or_later(
+    binder: "Binder",
     finish: Callable[[], None],
     arq: arq_obj.AcceleratorRequest,
-    step: BindStep | None,
-    mdevs: vgpu.MdevAgent | None,
-    run_later: RunLater | None,
     errors: list[Exception],
 ) -> None:
-    """Hand a bind that waits on an agent to ``run_later``; finish the others now,
-    adding their failure to ``errors``."""
-    if run_later is not None and _later(arq, step, mdevs):
-        run_later(finish)
+    """Hand a bind that waits on an agent to the background runner; finish the others
+    now, adding their failure to ``errors``."""
+    if binder.run_later is not None and _waits_on_agent(binder, arq):
+        binder.run_later(functools.partial(_finish_in_background, binder, finish))
         return
     try:
         finish()
@@ -267,20 +175,30 @@ def _finish_now_or_later(
         errors.append(err)
 
 
-def _later(
-    arq: arq_obj.AcceleratorRequest, step: BindStep | None, mdevs: vgpu.MdevAgent | None
-) -> bool:
-    """Whether the ARQ's bind waits on an agent (FPGA programming, vGPU mdev)."""
-    return any(s is not None and s.needed(arq) for s in (step, mdevs))
+def _waits_on_agent(binder: "Binder", arq: arq_obj.AcceleratorRequest) -> bool:
+    """Whether the ARQ's bind calls an agent (FPGA programming, a vGPU mdev)."""
+    return any(s is not None and s.needed(arq) for s in (binder.programming, binder.mdevs))
+
+
+def _finish_in_background(binder: "Binder", finish: Callable[[], None]) -> None:
+    """A bind finished after its caller's answer: Nova hears of it at once."""
+    try:
+        finish()
+    finally:
+        if binder.nova is not None:
+            binder.nova.ring()
+
+
+def _limits(binder: "Binder", context: RequestContext) -> quota.Limits | None:
+    return None if binder.limits is None else binder.limits(context)
 
 
 def _finish_bind(
+    binder: "Binder",
     context: RequestContext,
     arq: arq_obj.AcceleratorRequest,
     device_rp_uuid: str,
     notify_nova: bool,
-    step: BindStep | None = None,
-    mdevs: vgpu.MdevAgent | None = None,
 ) -> None:
     """BindStarted -> Bound with a claimed handle, or -> BindFailed with the reason.
 
@@ -291,13 +209,13 @@ def _finish_bind(
     held = arq.attach_handle_id  # only a BindStarted ARQ holding an MDEV handle has one
     try:
         if held is None:
-            handle = _claim(context, arq, device_rp_uuid, notify_nova, step, mdevs)
-            if handle.attach_type not in _hold_types(mdevs):
+            handle = _claim_handle(binder, context, arq, device_rp_uuid, notify_nova)
+            if handle.attach_type not in _hold_types(binder):
                 LOG.info("Bound accelerator request %s to attach handle %s", uuid, handle.uuid)
                 return
             held = handle.id
-        if mdevs is not None:
-            vgpu.create(context, mdevs, held)
+        if binder.mdevs is not None:
+            vgpu.create(context, binder.mdevs, held)
         with db_api.context_manager.writer.using(context):
             arq_obj.update_state(
                 context,
@@ -310,30 +228,30 @@ def _finish_bind(
                 nova_notification.add(context, uuid, constants.NovaEventStatus.COMPLETED)
     except Exception as err:
         LOG.warning("Binding accelerator request %s failed: %s", uuid, err)
-        _mark_failed(context, uuid, failure_reason(err), notify_nova, held, mdevs)
+        _mark_failed(binder, context, uuid, arq_checks.failure_reason(err), notify_nova, held)
         raise
     LOG.info("Bound accelerator request %s to MDEV attach handle id=%s", uuid, held)
 
 
-def _hold_types(mdevs: vgpu.MdevAgent | None) -> frozenset[str]:
+def _hold_types(binder: "Binder") -> frozenset[str]:
     """The handle types a bind claims before agent work: MDEV when there are agents."""
-    return arq_obj.HELD_TYPES if mdevs is not None else frozenset()
+    return arq_obj.HELD_TYPES if binder.mdevs is not None else frozenset()
 
 
-def _claim(
+def _claim_handle(
+    binder: "Binder",
     context: RequestContext,
     arq: arq_obj.AcceleratorRequest,
     device_rp_uuid: str,
     notify_nova: bool,
-    step: BindStep | None,
-    mdevs: vgpu.MdevAgent | None,
 ) -> attach_handle.AttachHandle:
-    """Run ``step``, then claim a free handle: the ARQ is Bound (with Nova's event), or
-    BindStarted holding an MDEV handle whose mdev the caller creates next."""
+    """Program the FPGA if asked, then claim a free handle: the ARQ is Bound (with
+    Nova's event), or BindStarted holding an MDEV handle whose mdev comes next."""
     deployable = deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
+    step = binder.programming
     if step is not None and step.needed(arq):
         step.run(context, arq, deployable)
-    hold = _hold_types(mdevs)
+    hold = _hold_types(binder)
     # The claim's transaction writes first (see attach_free_handle): no read here.
     with db_api.context_manager.writer.using(context):
         try:
@@ -347,20 +265,13 @@ def _claim(
     return handle
 
 
-def failure_reason(err: Exception) -> str:
-    # Our exceptions carry messages fit for users; anything else may hold internals.
-    if isinstance(err, exception.CyborgException):
-        return str(err)[:255]
-    return f"internal error ({type(err).__name__}); see the conductor log"
-
-
 def _mark_failed(
+    binder: "Binder",
     context: RequestContext,
     uuid: str,
     reason: str,
     notify_nova: bool,
     held: int | None = None,
-    mdevs: vgpu.MdevAgent | None = None,
 ) -> None:
     """BindFailed; an ARQ holding MDEV handle ``held`` lets go of it, and its mdev (if
     the agent made it) is removed after the commit."""
@@ -374,15 +285,11 @@ def _mark_failed(
         LOG.info("Not marking accelerator request %s BindFailed: %s", uuid, err)
         return
     if held is not None:
-        vgpu.remove_held(context, mdevs, [held])
+        vgpu.remove_held(context, binder.mdevs, [held])
 
 
 def resume_abandoned_binds(
-    context: RequestContext,
-    older_than: datetime.timedelta,
-    notify_nova: bool,
-    step: BindStep | None = None,
-    mdevs: vgpu.MdevAgent | None = None,
+    binder: "Binder", context: RequestContext, older_than: datetime.timedelta
 ) -> list[str]:
     """Finish binds left in BindStarted for longer than ``older_than``.
 
@@ -398,6 +305,6 @@ def resume_abandoned_binds(
         )
         # A failure is logged and leaves the ARQ BindFailed: go on with the others.
         with contextlib.suppress(Exception):
-            notify = notify_nova and not standalone.is_standalone_arq(arq)
-            _finish_bind(context, arq, arq.device_rp_uuid or "", notify, step, mdevs)
+            notify = binder.notifies_nova and not standalone.is_standalone_arq(arq)
+            _finish_bind(binder, context, arq, arq.device_rp_uuid or "", notify)
     return [arq.uuid for arq in abandoned]

@@ -8,11 +8,11 @@ new function afterwards, which moves the provider's function traits in Placement
 """
 
 from collections.abc import Mapping
-from typing import Any
 
 from oslo_config import cfg
 from oslo_log import log
 
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.clients import glance
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
@@ -46,11 +46,11 @@ def requested_image(
 
 
 class FPGAProgrammingStep:
-    """The bind step that programs the FPGA (cyborg.conductor.binding.bind_flow.BindStep)."""
+    """The bind step that programs the FPGA (a binder.BindStep)."""
 
-    def __init__(self, conf: cfg.ConfigOpts, agent: Any) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, agent: agent_rpcapi.AgentAPI) -> None:
         self.conf = conf
-        self.agent = agent  # cyborg.agent.rpcapi.AgentAPI
+        self.agent = agent
 
     def needed(self, arq: arq_obj.AcceleratorRequest) -> bool:
         return needs_programming(arq.device_profile_group)

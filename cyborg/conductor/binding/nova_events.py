@@ -1,5 +1,8 @@
 """Deliver the accelerator-request-bound events owed to Nova (the outbox).
 
+Binds write the events in the transactions that resolve their ARQs; the periodic
+task delivers them every second, and at once when a bind rings (``NovaEvents``).
+
 One POST per instance, once none of its ARQs is still binding. An event Nova could
 not take now (down, 5xx) is tried again with exponential back-off; one older than
 MAX_AGE is dropped, since Nova stopped waiting for it long before.
@@ -7,7 +10,9 @@ MAX_AGE is dropped, since Nova stopped waiting for it long before.
 
 import datetime
 import itertools
+import threading
 
+from oslo_config import cfg
 from oslo_log import log
 from oslo_utils import timeutils
 
@@ -67,3 +72,29 @@ def deliver_due(context: RequestContext, client: nova.NovaClient) -> int:
             ", ".join(f"{e.arq_uuid}={e.status}" for e in batch),
         )
     return delivered
+
+
+class NovaEvents:
+    """The outbox's delivery: a bind rings, the periodic task waits for a ring (or its
+    next poll) and delivers what is due (a binder.NovaOutbox)."""
+
+    def __init__(self, client: nova.NovaClient) -> None:
+        self.client = client
+        self._rung = threading.Event()
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> "NovaEvents | None":
+        """None when ``[nova]`` is not configured: Nova is not told."""
+        client = nova.from_conf(conf)
+        return None if client is None else cls(client)
+
+    def ring(self) -> None:
+        self._rung.set()
+
+    def wait(self, timeout: float) -> None:
+        """Until a ring or ``timeout`` seconds, whichever comes first."""
+        self._rung.wait(timeout)
+        self._rung.clear()
+
+    def deliver_due(self, context: RequestContext) -> int:
+        return deliver_due(context, self.client)

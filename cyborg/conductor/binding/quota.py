@@ -119,8 +119,21 @@ def usage_callback(context: RequestContext) -> UsageCallback:
     return usage
 
 
+# The limits of one request: its context reads the usage.
+LimitsFor = Callable[[RequestContext], Limits]
+
+
 def limits_from_conf(conf: cfg.ConfigOpts, context: RequestContext) -> Limits:
     return ConfiguredLimits(conf, usage_callback(context))
+
+
+def configured(conf: cfg.ConfigOpts) -> LimitsFor:
+    """The limits the configuration selects, for each request (a Binder's ``limits``)."""
+
+    def limits(context: RequestContext) -> Limits:
+        return limits_from_conf(conf, context)
+
+    return limits
 
 
 def enforce(

@@ -1,20 +1,20 @@
 """Binds without Nova: the conductor picks the device and claims it in Placement itself.
 
 A binding with ``hostname`` and ``instance_uuid`` (any consumer uuid) but no
-``device_rp_uuid`` (API microversion 2.4) comes through here; cyborg.conductor.binding.bind_flow
-keeps the state machine. In order:
+``device_rp_uuid`` (API microversion 2.4) comes through here;
+cyborg.conductor.binding.bind_flow keeps the state machine. In order:
 
 ARQs may be pinned to a provider each (``pins``: a claimed plan names its devices);
 the others get whatever Placement's candidates offer on the host.
 
 1. ``precheck``, before any ARQ changes: Placement is configured (else 503) and each
    project stays within its quota (else 403; cyborg.conductor.binding.quota).
-2. arq_flow moves the ARQs to BindStarted.
+2. bind_flow moves the ARQs to BindStarted.
 3. ``claim``, per consumer: all of its ARQs in one Placement claim
    (cyborg.conductor.placement.claiming), each ARQ's provider and share recorded
    (cyborg.objects.arq_claim), then the quota checked again with the claim counted.
-4. arq_flow claims the attach handles as for Nova's binds, without events for Nova;
-   ``releasing`` gives an ARQ's share back when that fails.
+4. bind_flow claims the attach handles as for Nova's binds, without events for Nova,
+   and gives an ARQ's share back (``give_back``) when that fails.
 
 ``release`` runs before unbind and delete and removes the recorded shares, and only
 those, from each consumer's allocations. Binds that name a ``device_rp_uuid`` (Nova's)
@@ -22,7 +22,7 @@ never come here: Cyborg does not touch the allocations Nova made.
 """
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from oslo_log import log
 
@@ -204,25 +204,6 @@ def give_back(
         LOG.warning("Could not release the claims of %s: %s", ", ".join(claims), err)
         return
     arq_claim.forget_claims(context, list(claims))
-
-
-def releasing(
-    context: RequestContext,
-    claimer: claiming.Claimer,
-    uuid: str,
-    claimed: Claimed,
-    finish: Callable[[], None],
-) -> Callable[[], None]:
-    """``finish``, giving the ARQ's share back if it fails."""
-
-    def run() -> None:
-        try:
-            finish()
-        except Exception:
-            give_back(context, claimer, {uuid: claimed})
-            raise
-
-    return run
 
 
 def release(claimer: claiming.Claimer | None, arqs: Iterable[arq_obj.AcceleratorRequest]) -> None:

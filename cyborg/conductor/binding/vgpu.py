@@ -7,8 +7,8 @@ ARQ has it removed (cyborg.agent.manager.create_vgpu_mdev / remove_vgpu_mdev).
 
 One rule keeps the hosts and the database in step: **an mdev exists only while its
 handle is in use.** So a bind claims the handle before the mdev is created (the ARQ
-stays BindStarted meanwhile, see cyborg.conductor.binding.bind_flow), and an ARQ that lets go of
-an MDEV handle (unbind, delete, failed bind) leaves it in use, *held*, until the agent
+stays BindStarted meanwhile, see cyborg.conductor.binding.bind_flow), and an ARQ that
+lets go of an MDEV handle (unbind, delete, failed bind) leaves it in use, *held*, until the agent
 has removed the mdev; only then is the handle freed. A removal that fails (agent down)
 leaves the handle held, and the conductors' periodic task tries again
 (remove_abandoned). Both agent calls are idempotent, so repeating one is harmless.

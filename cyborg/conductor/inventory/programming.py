@@ -7,11 +7,10 @@ Cyborg leaves it unset). The agent's errors (image not found, download or tool
 failure) reach the API as they are; an agent that does not answer is a 503.
 """
 
-from typing import Any
-
 import oslo_messaging
 from oslo_log import log
 
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.objects import accelerator_request as arq_obj
@@ -56,13 +55,13 @@ def _target(
 
 def program_deployable(
     context: RequestContext,
-    agent: Any,
+    agent: agent_rpcapi.AgentAPI,
     *,
     deployable_uuid: str,
     image_uuid: str,
     for_bind: bool = False,
 ) -> None:
-    """Program ``deployable_uuid`` with ``image_uuid``; ``agent`` is an AgentAPI.
+    """Program ``deployable_uuid`` with ``image_uuid`` through the host's agent.
 
     ``for_bind``: the caller is binding an ARQ to it (cyborg.conductor.binding.fpga_step).
     """

@@ -17,28 +17,17 @@ Placement down), the claim's ARQs are deleted, which releases what they had clai
 the plan is proposed again and the first error is raised.
 """
 
-import dataclasses
-from collections.abc import Callable
-
 from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor.binding import binder as binder_mod
 from cyborg.conductor.plans import device_scope, planning
 from cyborg.objects import plan as plan_obj
 from cyborg.objects import schedulable as schedulable_obj
 from cyborg.objects.base import new_uuid
 
 LOG = log.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ARQCalls:
-    """What a claim needs of cyborg.conductor.binding.bind_flow and arq_release."""
-
-    create_arqs: Callable[..., list[str]]
-    bind_arqs: Callable[..., None]  # standalone binds: (context, bindings=, project_id=, pins=)
-    delete_arqs: Callable[..., None]  # (context, uuids=)
 
 
 def _profile_name(plan: plan_obj.Plan, asked: str | None) -> str:
@@ -81,6 +70,7 @@ def _check_devices(
 
 
 def claim_plan(
+    binder: binder_mod.Binder,
     context: RequestContext,
     *,
     plan_uuid: str,
@@ -88,12 +78,16 @@ def claim_plan(
     consumer_uuid: str | None,
     project_id: str | None,
     visible_to_project: str | None,
-    arqs: ARQCalls,
 ) -> tuple[str, list[str]]:
-    """Bind the plan's devices to a consumer; (the consumer, its ARQs)."""
+    """Bind the plan's devices to a consumer through ``binder``; (the consumer, its ARQs)."""
     plan = plan_obj.get_by_uuid(context, plan_uuid, project_id=visible_to_project)
     profile = _profile_name(plan, device_profile_name)
     _check_devices(context, plan, profile, visible_to_project)
+    if binder.claimer is None:
+        raise exception.PlacementNotConfigured(
+            "Claiming a plan claims its devices in Placement: set [placement] "
+            "auth_type and its options on the conductor."
+        )
     consumer = consumer_uuid or new_uuid()
     plan_obj.mark_claimed(context, plan_uuid, consumer)
     created: list[str] = []
@@ -101,7 +95,7 @@ def claim_plan(
         bindings: dict[str, dict[str, str]] = {}
         pins: dict[str, str] = {}
         for device in plan.result["devices"]:
-            uuids = arqs.create_arqs(
+            uuids = binder.create(
                 context,
                 device_profile_name=profile,
                 project_id=project_id,
@@ -111,21 +105,25 @@ def claim_plan(
             for uuid in uuids:  # two for a Xilinx board (two functions), else one
                 bindings[uuid] = {"hostname": device["host"], "instance_uuid": consumer}
                 pins[uuid] = device["rp_uuid"]
-        arqs.bind_arqs(context, bindings=bindings, project_id=project_id, pins=pins)
+        binder.bind(context, bindings=bindings, project_id=project_id, pins=pins)
     except Exception as err:
         LOG.warning("Claim of plan %s for %s failed, undoing it: %s", plan_uuid, consumer, err)
-        _undo(context, arqs, plan_uuid, consumer, created)
+        _undo(binder, context, plan_uuid, consumer, created)
         raise
     LOG.info("Plan %s claimed for %s with ARQs %s", plan_uuid, consumer, ", ".join(created))
     return consumer, created
 
 
 def _undo(
-    context: RequestContext, arqs: ARQCalls, plan_uuid: str, consumer: str, created: list[str]
+    binder: binder_mod.Binder,
+    context: RequestContext,
+    plan_uuid: str,
+    consumer: str,
+    created: list[str],
 ) -> None:
     try:
         if created:
-            arqs.delete_arqs(context, uuids=created)
+            binder.delete(context, uuids=created)
     except Exception as err:  # the plan stays claimed: its consumer still holds devices
         LOG.error("Could not delete ARQs %s of a failed claim: %s", ", ".join(created), err)
         return

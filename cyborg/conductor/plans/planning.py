@@ -3,7 +3,7 @@
 * ``create_graph`` analyses an uploaded graph (the scheduler's JSON graph format, or
   an ONNX model) with the scheduler's importers and stores the result.
 * ``create_plans`` builds the candidates from the live inventory that the device
-  profile and constraints allow (cyborg.conductor.plans.device_scope, plan_candidates; with
+  profile and constraints allow (cyborg.conductor.plans.device_scope, candidate_devices; with
   Placement, only providers that its allocation candidates say are free), loads the
   ``[scheduler] driver`` plugin and the learned factors, and stores up to ``count``
   ranked plans: the plugin's plan, then its plans with fewer devices allowed (per host
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from oslo_log import log
 
+from cyborg.clients import placement as placement_client
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor.plans import candidate_devices, device_scope
@@ -46,6 +47,18 @@ MAX_PLANS = 5
 NO_DEVICE = "no schedulable device in the inventory"
 NOTHING_MATCHES = "no schedulable device matches the device profile and constraints"
 FreeProviders = Callable[[list[device_scope.Query]], set[str]]
+
+
+def free_in_placement(client: placement_client.PlacementClient) -> FreeProviders:
+    """The providers Placement's allocation candidates offer for any of the queries."""
+
+    def free(queries: list[device_scope.Query]) -> set[str]:
+        found: set[str] = set()
+        for query in queries:
+            found |= candidate_devices.free_providers(client.get_allocation_candidates(query))
+        return found
+
+    return free
 
 
 def parse_graph(*, document: Any = None, onnx_b64: str | None = None) -> tuple[Graph, str]:
