@@ -17,10 +17,9 @@ from oslo_config import cfg
 from oslo_messaging._drivers import common as driver_common
 
 import cyborg.conf
-from cyborg.common import constants, exception, rpc
+from cyborg.common import constants, exception, profile_rules, rpc
 from cyborg.conductor import rpcapi
 from cyborg.conductor import server as conductor_server
-from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import attribute as attribute_obj
@@ -96,7 +95,7 @@ def _free_handles(db, deployable) -> int:  # type: ignore[no-untyped-def]
     ],
 )
 def test_accelerator_count(group: dict[str, str], count: int) -> None:
-    assert arq_checks.accelerator_count(group) == count
+    assert profile_rules.accelerator_count(group) == count
 
 
 @pytest.mark.parametrize(

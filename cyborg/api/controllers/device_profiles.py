@@ -10,7 +10,7 @@ from pecan import rest
 from cyborg.api import authz, microversion, pagination, request_state, validation
 from cyborg.api.schemas import device_profile as schema
 from cyborg.api.views import device_profile as view
-from cyborg.common import exception
+from cyborg.common import exception, profile_rules
 from cyborg.objects import device_profile as device_profile_obj
 from cyborg.policies import device_profile as policies
 
@@ -61,7 +61,7 @@ class DeviceProfilesController(rest.RestController):
         body = request_state.json_body()
         if isinstance(body, list):
             body = [
-                {**p, "groups": [schema.normalize_group(g) for g in p.get("groups") or []]}
+                {**p, "groups": [profile_rules.normalized(g) for g in p.get("groups") or []]}
                 if isinstance(p, dict) and isinstance(p.get("groups"), list)
                 else p
                 for p in body

@@ -3,6 +3,7 @@
 from typing import Any
 
 from cyborg.api.schemas import common
+from cyborg.common import profile_rules
 
 NAME = {
     "type": "string",
@@ -15,15 +16,18 @@ NAME = {
 GROUP: dict[str, Any] = {
     "type": "object",
     "minProperties": 1,
-    "maxProperties": 64,
+    "maxProperties": profile_rules.MAX_KEYS,
     "patternProperties": {
-        "^resources:[A-Z0-9_]{1,255}$": {
+        profile_rules.RESOURCES_KEY_PATTERN: {
             "type": "string",
-            "pattern": "^[1-9][0-9]{0,5}$",
+            "pattern": profile_rules.AMOUNT_PATTERN,
             "description_on_error": "a resources: value must be a positive integer",
         },
-        "^trait:[A-Z0-9_]{1,255}$": {"type": "string", "enum": ["required", "forbidden"]},
-        "^accel:[A-Za-z0-9_.:-]{1,255}$": {"type": "string", "maxLength": 255},
+        profile_rules.TRAIT_KEY_PATTERN: {
+            "type": "string",
+            "enum": list(profile_rules.TRAIT_VALUES),
+        },
+        profile_rules.ACCEL_KEY_PATTERN: {"type": "string", "maxLength": 255},
     },
     "additionalProperties": False,
     "description_on_error": (
@@ -59,16 +63,3 @@ DELETE_QUERY: dict[str, Any] = {
     "properties": {"value": {"type": "string", "minLength": 1, "maxLength": 65535}},
     "additionalProperties": False,
 }
-
-
-def normalize_group(group: Any) -> Any:
-    """Strip spaces around the name after the prefix ('resources: FPGA'), as upstream."""
-    if not isinstance(group, dict):
-        return group
-    normalized = {}
-    for key, value in group.items():
-        if isinstance(key, str) and ":" in key:
-            prefix, _, name = key.partition(":")
-            key = f"{prefix.strip()}:{name.strip()}"
-        normalized[key] = value.strip() if isinstance(value, str) else value
-    return normalized

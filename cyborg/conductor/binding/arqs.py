@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from cyborg.common import constants, exception
+from cyborg.common import constants, exception, profile_rules
 from cyborg.common.context import RequestContext
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import device_profile as profile_obj
@@ -21,23 +21,6 @@ BINDABLE_STATES = frozenset({State.INITIAL, State.UNBOUND})
 BINDING_STATES = frozenset({State.BIND_STARTED, State.BOUND})
 
 
-XILINX_TRAIT = "trait:CUSTOM_FPGA_XILINX"
-
-
-def accelerator_count(group: Mapping[str, str]) -> int:
-    """How many ARQs one device-profile group asks for (upstream's rule).
-
-    The sum of its ``resources:*`` amounts, except that a Xilinx FPGA is two PCI
-    functions (management and user PF), so it takes two ARQs per FPGA.
-    """
-    try:
-        if group.get(XILINX_TRAIT) == "required":
-            return 2 * int(group.get("resources:FPGA", 0))
-        return sum(int(value) for key, value in group.items() if key.startswith("resources:"))
-    except ValueError as err:
-        raise exception.Invalid(reason=f"a resources amount is not an integer: {err}") from err
-
-
 def create_arqs(
     context: RequestContext,
     *,
@@ -54,7 +37,7 @@ def create_arqs(
         device_profile_id=profile.id,
         device_profile_name=profile.name,
         groups=profile.groups,
-        counts=[accelerator_count(group) for group in profile.groups],
+        counts=[profile_rules.accelerator_count(group) for group in profile.groups],
         project_id=project_id,
     )
     return [arq.uuid for arq in created]

@@ -14,7 +14,7 @@ from oslo_log import log
 
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.clients import glance
-from cyborg.common import exception
+from cyborg.common import profile_rules
 from cyborg.common.context import RequestContext
 from cyborg.conductor.inventory import programming
 from cyborg.objects import accelerator_request as arq_obj
@@ -22,26 +22,17 @@ from cyborg.objects import deployable as deployable_obj
 
 LOG = log.getLogger(__name__)
 
-BITSTREAM_KEY = "accel:bitstream_id"
-FUNCTION_KEY = "accel:function_id"
-
-
-def needs_programming(group: Mapping[str, str]) -> bool:
-    return BITSTREAM_KEY in group or FUNCTION_KEY in group
-
 
 def requested_image(
     conf: cfg.ConfigOpts, context: RequestContext, group: Mapping[str, str]
 ) -> str | None:
     """The image the group asks to program, or None; Invalid for both keys at once."""
-    if BITSTREAM_KEY in group and FUNCTION_KEY in group:
-        raise exception.Invalid(
-            reason=f"a device profile group may give {BITSTREAM_KEY} or {FUNCTION_KEY}, not both"
-        )
-    if BITSTREAM_KEY in group:
-        return group[BITSTREAM_KEY]
-    if FUNCTION_KEY in group:
-        return glance.find_function_image(glance.adapter(conf, context), group[FUNCTION_KEY])
+    profile_rules.check_programming(group)
+    if profile_rules.BITSTREAM_KEY in group:
+        return group[profile_rules.BITSTREAM_KEY]
+    if profile_rules.FUNCTION_KEY in group:
+        function_id = group[profile_rules.FUNCTION_KEY]
+        return glance.find_function_image(glance.adapter(conf, context), function_id)
     return None
 
 
@@ -53,7 +44,7 @@ class FPGAProgrammingStep:
         self.agent = agent
 
     def needed(self, arq: arq_obj.AcceleratorRequest) -> bool:
-        return needs_programming(arq.device_profile_group)
+        return profile_rules.needs_programming(arq.device_profile_group)
 
     def run(
         self,

@@ -23,7 +23,7 @@ from oslo_log import log
 from oslo_utils import timeutils
 
 from cyborg.agent import rpcapi as agent_rpcapi
-from cyborg.common import exception
+from cyborg.common import exception, profile_rules
 from cyborg.common.context import RequestContext
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle
@@ -49,7 +49,7 @@ class MdevAgent:
     def needed(self, arq: arq_obj.AcceleratorRequest) -> bool:
         """Whether the ARQ's group asks for a vGPU (so its bind is finished in the
         background, as the agent is called); the handle's type decides the rest."""
-        return "resources:VGPU" in arq.device_profile_group
+        return profile_rules.asks_for_vgpu(arq.device_profile_group)
 
     def create(self, context: RequestContext, target: attach_handle.MdevTarget) -> None:
         self._call(context, self.agent.create_vgpu_mdev, target)

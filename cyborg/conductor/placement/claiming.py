@@ -28,7 +28,7 @@ from typing import Any
 from oslo_log import log
 
 from cyborg.clients import placement as placement_client
-from cyborg.common import exception
+from cyborg.common import exception, profile_rules
 from cyborg.objects import accelerator_request as arq_obj
 
 LOG = log.getLogger(__name__)
@@ -81,26 +81,6 @@ def split_units(resources: Mapping[str, int], count: int) -> list[dict[str, int]
     return shares
 
 
-def group_resources(group: Mapping[str, str]) -> dict[str, int]:
-    try:
-        return {
-            key.partition(":")[2]: int(value)
-            for key, value in group.items()
-            if key.startswith("resources:") and int(value) > 0
-        }
-    except ValueError as err:
-        raise exception.Invalid(reason=f"a resources amount is not an integer: {err}") from err
-
-
-def required_traits(group: Mapping[str, str]) -> tuple[str, ...]:
-    traits = []
-    for key, value in sorted(group.items()):
-        if key.startswith("trait:") and value in ("required", "forbidden"):
-            name = key.partition(":")[2]
-            traits.append(name if value == "required" else f"!{name}")
-    return tuple(traits)
-
-
 def group_requests(
     arqs: Sequence[arq_obj.AcceleratorRequest], pins: Mapping[str, str] | None = None
 ) -> list[GroupRequest]:
@@ -116,7 +96,7 @@ def group_requests(
     groups = []
     for (profile, group_id, provider), members in sorted(by_group.items()):
         spec = members[0].device_profile_group
-        shares = split_units(group_resources(spec), len(members))
+        shares = split_units(profile_rules.resources(spec), len(members))
         if not add_up(shares):
             raise exception.Invalid(
                 reason=f"group {group_id} of device profile {profile} asks for no resources: "
@@ -128,7 +108,7 @@ def group_requests(
                 group_id=group_id,
                 arq_uuids=tuple(a.uuid for a in members),
                 shares=tuple(shares),
-                required=required_traits(spec),
+                required=profile_rules.traits(spec),
                 provider=provider or None,
             )
         )

@@ -14,8 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cyborg.common import exception
-from cyborg.conductor.placement import claiming
+from cyborg.common import exception, profile_rules
 from cyborg.objects.schedulable import Schedulable
 
 DEFAULT_RC = "PGPU"
@@ -50,14 +49,13 @@ class Constraints:
 
 def profile_group(name: str, groups: Sequence[Mapping[str, str]]) -> ProfileGroup:
     """The one group of a plan's profile; 400 unless it asks for one unit of one class."""
-    resources = claiming.group_resources(groups[0]) if len(groups) == 1 else {}
-    if len(groups) != 1 or list(resources.values()) != [1]:
+    resource_class = profile_rules.single_unit_class(groups[0]) if len(groups) == 1 else None
+    if resource_class is None:
         raise exception.Invalid(
             reason=f"device profile {name} cannot plan or claim a graph: it needs exactly "
             "one group asking for one unit of one resource class (one ARQ per device)"
         )
-    (resource_class,) = resources
-    return ProfileGroup(name, resource_class, claiming.required_traits(groups[0]))
+    return ProfileGroup(name, resource_class, profile_rules.traits(groups[0]))
 
 
 def scheduler_model(row: Schedulable) -> str:
