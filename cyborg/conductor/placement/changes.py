@@ -1,4 +1,4 @@
-"""Plan what one host's resource providers in Placement must become (pure functions).
+"""What one host's resource providers in Placement must become: a change set (pure).
 
 Each deployable with a resource class is one provider, child of the host's compute node
 provider: ``name`` = the deployable's name, ``uuid`` = its ``rp_uuid`` (upstream's
@@ -110,7 +110,9 @@ class DeleteProvider:
 
 
 @dataclasses.dataclass
-class Plan:
+class ChangeSet:
+    """The writes that bring a host's providers in step, in the order they run."""
+
     create: list[DesiredProvider] = dataclasses.field(default_factory=list)
     set_inventories: list[SetInventories] = dataclasses.field(default_factory=list)
     set_traits: list[SetTraits] = dataclasses.field(default_factory=list)
@@ -177,10 +179,10 @@ def _same_inventories(actual: Inventories, wanted: Inventories) -> bool:
     return all(actual[rc].get(f) == wanted[rc][f] for rc in wanted for f in INVENTORY_FIELDS)
 
 
-def plan(desired: Iterable[DesiredProvider], actual: Iterable[ActualProvider]) -> Plan:
+def change_set(desired: Iterable[DesiredProvider], actual: Iterable[ActualProvider]) -> ChangeSet:
     """The writes that turn ``actual`` (our providers under the compute node) into
     ``desired``."""
-    result = Plan()
+    result = ChangeSet()
     existing = {p.uuid: p for p in actual}
     wanted = {p.uuid: p for p in desired}
     for uuid, provider in wanted.items():

@@ -94,7 +94,7 @@ class PlacementSync:
             root = self._compute_node(hostname, bool(desired), result)
             if root is not None:
                 actual = self._read(root, {p.uuid for p in desired}, full)
-                self._execute(changes.plan(desired, actual), root, result)
+                self._execute(changes.change_set(desired, actual), root, result)
         except exception.CyborgException as err:  # Placement unreachable or refusing
             result.problems.append(err.message)
             result.in_step = False
@@ -159,22 +159,22 @@ class PlacementSync:
     def _known(self, uuid: str, name: str) -> ActualProvider:
         return self._seen.get(uuid) or ActualProvider(uuid, name, None, {}, frozenset())
 
-    def _execute(self, plan: changes.Plan, root: str, result: SyncResult) -> None:
-        for resource_class in sorted(plan.resource_classes):
+    def _execute(self, change_set: changes.ChangeSet, root: str, result: SyncResult) -> None:
+        for resource_class in sorted(change_set.resource_classes):
             self.client.ensure_resource_class(resource_class)
-        self.client.ensure_traits(plan.traits)
-        for provider in plan.create:
+        self.client.ensure_traits(change_set.traits)
+        for provider in change_set.create:
             if self._guarded(result, provider.name, self._create, provider, root):
                 result.created.append(provider.name)
         updated = set()
-        for set_inventories in plan.set_inventories:
+        for set_inventories in change_set.set_inventories:
             if self._guarded(result, set_inventories.name, self._set_inventories, set_inventories):
                 updated.add(set_inventories.name)
-        for set_traits in plan.set_traits:
+        for set_traits in change_set.set_traits:
             if self._guarded(result, set_traits.name, self._set_traits, set_traits):
                 updated.add(set_traits.name)
         result.updated += sorted(updated)
-        for delete in plan.delete:
+        for delete in change_set.delete:
             self._guarded(result, delete.name, self._delete, delete, result)
 
     @staticmethod

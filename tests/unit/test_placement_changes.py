@@ -86,7 +86,7 @@ def test_invalid_classes_traits_and_empty_deployables_are_reported() -> None:
 
 def test_nothing_to_do_when_placement_matches() -> None:
     desired, _ = pp.desired_providers([deployable()])
-    assert pp.plan(desired, [actual(desired[0])]).empty
+    assert pp.change_set(desired, [actual(desired[0])]).empty
 
 
 def test_new_changed_and_gone_providers() -> None:
@@ -96,7 +96,7 @@ def test_new_changed_and_gone_providers() -> None:
     by_name = {p.name: p for p in desired}
     old_grown = pp.desired_providers([deployable("grown")])[0][0]
     gone = pp.desired_providers([deployable("gone")])[0][0]
-    plan = pp.plan(
+    plan = pp.change_set(
         desired,
         [
             actual(by_name["grown"], inventories=old_grown.inventories),
@@ -116,13 +116,13 @@ def test_new_changed_and_gone_providers() -> None:
 def test_a_provider_in_use_keeps_its_classes_reserved() -> None:
     old = pp.desired_providers([deployable()])[0][0]
     new = pp.desired_providers([deployable(resource_class="CUSTOM_ACCEL")])[0][0]
-    [change] = pp.plan([new], [actual(old)]).set_inventories
+    [change] = pp.change_set([new], [actual(old)]).set_inventories
     kept = pp.keep_in_use(change)
     assert kept is not None
     assert kept["FPGA"]["reserved"] == kept["FPGA"]["total"] == 4
     assert kept["CUSTOM_ACCEL"]["reserved"] == 0
 
-    [delete] = pp.plan([], [actual(old)]).delete
+    [delete] = pp.change_set([], [actual(old)]).delete
     reserved = pp.keep_in_use(delete)
     assert reserved == {"FPGA": {**old.inventories["FPGA"], "reserved": 4}}
     # Once reserved, keeping it writes nothing more.
