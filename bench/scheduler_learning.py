@@ -5,7 +5,7 @@ takes twice (or half) its roofline time, while the planner sees only the factors
 learned so far (cyborg/scheduler/factors.py). Each run plans with them (``plan_graph``,
 what the ``graph_aware`` plugin runs in the conductor), times one step in the simulator
 under the true costs, turns the timing into samples as the conductor's
-``plan_flow.step_samples`` does, and fits them with ``factors.fit_step_times``. Two
+``planning.step_samples`` does, and fits them with ``factors.fit_step_times``. Two
 kinds of measurement:
 
 ``device``
