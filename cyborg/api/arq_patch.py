@@ -25,7 +25,9 @@ def parse(
         if len(set(paths)) != len(paths):
             raise exception.Invalid(reason=f"the patch of {uuid} names a path twice")
         if schema.PROJECT_PATH in paths:
-            microversion.require(version, 1, "Setting project_id in a bind")
+            microversion.require(
+                version, microversion.PROJECT_ID_IN_BIND, "Setting project_id in a bind"
+            )
             if not is_admin:
                 raise exception.PolicyNotAuthorized(action="setting project_id of an ARQ")
         if ops == {"remove"}:
@@ -33,13 +35,16 @@ def parse(
             continue
         values = {op["path"].lstrip("/"): op.get("value") for op in operations}
         required: tuple[str, ...] = schema.BIND_PATHS
-        if version.at_least(schema.STANDALONE_BIND_VERSION):
+        if version.at_least(microversion.STANDALONE_BIND):
             required = schema.STANDALONE_BIND_PATHS
         absent = [p for p in required if not values.get(p.lstrip("/"))]
         if absent or any(value is None for value in values.values()):
             missing = ", ".join(absent) or "a value"
             if absent == ["/device_rp_uuid"]:
-                missing += " (from microversion 2.4 Cyborg can pick the device itself)"
+                missing += (
+                    f" (from microversion {microversion.STANDALONE_BIND} Cyborg can pick"
+                    " the device itself)"
+                )
             raise exception.Invalid(reason=f"Fields absent in patch of {uuid}: {missing}")
         for key in ("device_rp_uuid", "instance_uuid"):
             if key in values and not uuidutils.is_uuid_like(values[key]):

@@ -1,15 +1,16 @@
 """API microversions: ``OpenStack-API-Version: accelerator 2.x``.
 
-Versions (each adds to the one before):
+Versions (each adds to the one before), with the constant that gates each feature:
 
 * 2.0 - Ussuri baseline; the version a request without the header gets.
-* 2.1 - ``/project_id`` accepted in an ARQ bind patch (administrators only).
-* 2.2 - ``GET /v2/device_profiles/{name}`` accepts a profile name.
-* 2.3 - devices carry ``status`` (``enabled`` / ``maintaining``).
-* 2.4 - an ARQ bind patch may leave out ``/device_rp_uuid``: the conductor picks a
-  device on ``/hostname`` and claims it in Placement itself (standalone, no Nova),
-  within the project's quota (403 over it).
-* 2.5 - the graph-aware scheduler: ``/v2/graphs`` (upload, list, show),
+* 2.1 ``PROJECT_ID_IN_BIND`` - ``/project_id`` accepted in an ARQ bind patch
+  (administrators only).
+* 2.2 ``PROFILE_BY_NAME`` - ``GET /v2/device_profiles/{name}`` accepts a profile name.
+* 2.3 ``DEVICE_STATUS`` - devices carry ``status`` (``enabled`` / ``maintaining``).
+* 2.4 ``STANDALONE_BIND`` - an ARQ bind patch may leave out ``/device_rp_uuid``: the
+  conductor picks a device on ``/hostname`` and claims it in Placement itself
+  (standalone, no Nova), within the project's quota (403 over it).
+* 2.5 ``SCHEDULER`` - the graph-aware scheduler: ``/v2/graphs`` (upload, list, show),
   ``POST /v2/graphs/{uuid}/plans``, ``/v2/plans/{uuid}`` with ``claim`` and
   ``measurements``; 404 below 2.5.
 """
@@ -39,12 +40,20 @@ class Version(NamedTuple):
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
 
-    def at_least(self, minor: int) -> bool:
-        return self.minor >= minor
+    def at_least(self, needed: "Version") -> bool:
+        return self >= needed
 
+
+# One constant per version of the list above: a gate names the feature, never a number
+# (tests/unit/test_microversion_gates.py lists every gate).
+PROJECT_ID_IN_BIND = Version(2, 1)
+PROFILE_BY_NAME = Version(2, 2)
+DEVICE_STATUS = Version(2, 3)
+STANDALONE_BIND = Version(2, 4)
+SCHEDULER = Version(2, 5)
 
 MIN_VERSION = Version(2, 0)
-MAX_VERSION = Version(2, 5)
+MAX_VERSION = max(PROJECT_ID_IN_BIND, PROFILE_BY_NAME, DEVICE_STATUS, STANDALONE_BIND, SCHEDULER)
 
 
 class VersionNotAcceptable(exception.CyborgException):
@@ -87,16 +96,30 @@ def from_headers(headers: dict[str, str]) -> Version:
     return version
 
 
-def require(version: Version, minor: int, feature: str) -> None:
-    if not version.at_least(minor):
-        raise FeatureNeedsVersion(
-            feature=feature, version=f"2.{minor}", header=f"{HEADER}: {SERVICE_TYPE} 2.{minor}"
-        )
+def require(version: Version, needed: Version, feature: str) -> None:
+    """406 naming ``feature`` when ``version`` is older than ``needed``."""
+    if not version.at_least(needed):
+        raise FeatureNeedsVersion(feature=feature, version=str(needed), header=header_line(needed))
+
+
+def header_value(version: Version) -> str:
+    """What a client sends to ask for ``version``: ``accelerator 2.x``."""
+    return f"{SERVICE_TYPE} {version}"
+
+
+def header_line(version: Version) -> str:
+    """``OpenStack-API-Version: accelerator 2.x``, for messages that say what to send."""
+    return f"{HEADER}: {header_value(version)}"
+
+
+def versions_since(first: Version) -> list[Version]:
+    """The versions from ``first`` to MAX_VERSION."""
+    return [Version(first.major, minor) for minor in range(first.minor, MAX_VERSION.minor + 1)]
 
 
 def response_headers(version: Version) -> list[tuple[str, str]]:
     return [
-        (HEADER, f"{SERVICE_TYPE} {version}"),
+        (HEADER, header_value(version)),
         (MIN_HEADER, str(MIN_VERSION)),
         (MAX_HEADER, str(MAX_VERSION)),
         ("Vary", HEADER),

@@ -40,7 +40,7 @@ RESOURCES: dict[str, dict[str, Any]] = {
             "hostname": {"type": "string"},
             "status": {
                 "enum": constants.values(constants.DeviceStatus),
-                "description": "From microversion 2.3.",
+                "description": f"From microversion {microversion.DEVICE_STATUS}.",
             },
             **_TIMESTAMPS,
             "links": _LINKS,
@@ -105,7 +105,7 @@ RESOURCES: dict[str, dict[str, Any]] = {
     },
     "Graph": {
         "type": "object",
-        "description": "From microversion 2.5. 'analysis' when shown alone.",
+        "description": f"From microversion {microversion.SCHEDULER}. 'analysis' when shown alone.",
         "properties": {
             "uuid": {"type": "string"},
             "name": {"type": "string"},
@@ -123,7 +123,7 @@ RESOURCES: dict[str, dict[str, Any]] = {
     "Plan": {
         "type": "object",
         "description": (
-            "From microversion 2.5. 'result' holds the device of every node "
+            f"From microversion {microversion.SCHEDULER}. 'result' holds the device of every node "
             "('placement'), the devices used (deployable, provider, host, compute and "
             "memory), the estimates and the learned factors it used."
         ),
@@ -187,11 +187,11 @@ def _uuid_path(name: str = "uuid") -> dict[str, Any]:
 
 _BIND_DESCRIPTION = (
     "Bind ('add' of /hostname, /device_rp_uuid, /instance_uuid) or unbind ('remove') "
-    "ARQs; needs a service token. From microversion 2.4 a bind may leave out "
-    "/device_rp_uuid: Cyborg then picks a free device on /hostname from Placement's "
-    "allocation candidates and claims it for /instance_uuid (any consumer uuid); 403 "
-    "when that exceeds the project's quota, 409 when no device is free, 503 without "
-    "Placement. Unbind and delete release what Cyborg claimed."
+    f"ARQs; needs a service token. From microversion {microversion.STANDALONE_BIND} a bind "
+    "may leave out /device_rp_uuid: Cyborg then picks a free device on /hostname from "
+    "Placement's allocation candidates and claims it for /instance_uuid (any consumer "
+    "uuid); 403 when that exceeds the project's quota, 409 when no device is free, 503 "
+    "without Placement. Unbind and delete release what Cyborg claimed."
 )
 
 
@@ -220,12 +220,18 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {JSON: {"schema": _clean(schema)}}}
 
 
-# The scheduler's resources exist from microversion 2.5 (404 below).
-_AT_2_5 = {
-    "name": "OpenStack-API-Version",
+# The scheduler's resources exist from microversion.SCHEDULER (404 below).
+_SCHEDULER_HEADER = {
+    "name": microversion.HEADER,
     "in": "header",
     "required": True,
-    "schema": {"type": "string", "enum": ["accelerator 2.5"]},
+    "schema": {
+        "type": "string",
+        "enum": [
+            microversion.header_value(v)
+            for v in microversion.versions_since(microversion.SCHEDULER)
+        ],
+    },
 }
 
 
@@ -234,13 +240,13 @@ def _scheduler_paths() -> dict[str, Any]:
         "/v2/graphs": {
             "get": {
                 "operationId": "list_graphs",
-                "parameters": [_AT_2_5, *_query(graph_schema.LIST_QUERY)],
+                "parameters": [_SCHEDULER_HEADER, *_query(graph_schema.LIST_QUERY)],
                 "responses": {**_ok(200, _list_of("graphs", "Graph")), **_errors(400, 403, 404)},
             },
             "post": {
                 "operationId": "create_graph",
                 "description": "A graph in the JSON graph format, or {'onnx': base64}.",
-                "parameters": [_AT_2_5],
+                "parameters": [_SCHEDULER_HEADER],
                 "requestBody": _body(graph_schema.CREATE),
                 "responses": {**_ok(201, _ref("Graph"), "Created"), **_errors(400, 403, 404)},
             },
@@ -248,7 +254,7 @@ def _scheduler_paths() -> dict[str, Any]:
         "/v2/graphs/{uuid}": {
             "get": {
                 "operationId": "show_graph",
-                "parameters": [_AT_2_5, _uuid_path()],
+                "parameters": [_SCHEDULER_HEADER, _uuid_path()],
                 "responses": {**_ok(200, _ref("Graph")), **_errors(403, 404)},
             }
         },
@@ -257,7 +263,7 @@ def _scheduler_paths() -> dict[str, Any]:
                 "operationId": "create_plans",
                 "description": "Ranked plans of the graph on the free accelerators that "
                 "the device profile and constraints allow.",
-                "parameters": [_AT_2_5, _uuid_path()],
+                "parameters": [_SCHEDULER_HEADER, _uuid_path()],
                 "requestBody": _body(plan_schema.CREATE),
                 "responses": {
                     **_ok(201, _list_of("plans", "Plan"), "Created"),
@@ -268,7 +274,7 @@ def _scheduler_paths() -> dict[str, Any]:
         "/v2/plans/{uuid}": {
             "get": {
                 "operationId": "show_plan",
-                "parameters": [_AT_2_5, _uuid_path()],
+                "parameters": [_SCHEDULER_HEADER, _uuid_path()],
                 "responses": {**_ok(200, _ref("Plan")), **_errors(403, 404)},
             }
         },
@@ -279,7 +285,7 @@ def _scheduler_paths() -> dict[str, Any]:
                 "bound to each device of the plan for one consumer (a new uuid unless "
                 "named), the devices claimed in Placement; all or nothing. 503 without "
                 "Placement.",
-                "parameters": [_AT_2_5, _uuid_path()],
+                "parameters": [_SCHEDULER_HEADER, _uuid_path()],
                 "requestBody": {**_body(plan_schema.CLAIM), "required": False},
                 "responses": {**_ok(200, _ref("Plan")), **_errors(400, 403, 404, 409, 503)},
             }
@@ -289,7 +295,7 @@ def _scheduler_paths() -> dict[str, Any]:
                 "operationId": "measure_plan",
                 "description": "A measured step time, optionally each device's busy "
                 "time; the learned factors are updated.",
-                "parameters": [_AT_2_5, _uuid_path()],
+                "parameters": [_SCHEDULER_HEADER, _uuid_path()],
                 "requestBody": _body(plan_schema.MEASURE),
                 "responses": {**_ok(202, None, "Accepted"), **_errors(400, 403, 404)},
             }

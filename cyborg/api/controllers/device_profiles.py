@@ -51,7 +51,11 @@ class DeviceProfilesController(rest.RestController):
         if uuidutils.is_uuid_like(uuid_or_name):
             profile = device_profile_obj.get_by_uuid(ctx, uuid_or_name, visible_to_project=owner)
         else:
-            microversion.require(request_state.version(), 2, "Showing a device profile by name")
+            microversion.require(
+                request_state.version(),
+                microversion.PROFILE_BY_NAME,
+                "Showing a device profile by name",
+            )
             profile = device_profile_obj.get_by_name(ctx, uuid_or_name, visible_to_project=owner)
         return {"device_profile": view.show(profile, request_state.base_url())}
 

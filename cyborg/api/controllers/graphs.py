@@ -5,7 +5,7 @@ from typing import Any
 import pecan
 from pecan import rest
 
-from cyborg.api import authz, pagination, request_state, validation
+from cyborg.api import authz, microversion, pagination, request_state, validation
 from cyborg.api.schemas import graph as schema
 from cyborg.api.schemas import plan as plan_schema
 from cyborg.api.views import graph as view
@@ -16,15 +16,14 @@ from cyborg.objects import plan as plan_obj
 from cyborg.policies import graph as policies
 from cyborg.policies import plan as plan_policies
 
-MINOR = 5  # microversion 2.5
-
 
 def require_version() -> None:
-    """Below 2.5 the scheduler's resources do not exist."""
-    if not request_state.version().at_least(MINOR):
+    """Below microversion.SCHEDULER (2.5) the scheduler's resources do not exist."""
+    if not request_state.version().at_least(microversion.SCHEDULER):
         raise exception.NotFound(
             message="The resource could not be found (the scheduler's resources need "
-            "API microversion 2.5: OpenStack-API-Version: accelerator 2.5)."
+            f"API microversion {microversion.SCHEDULER}: "
+            f"{microversion.header_line(microversion.SCHEDULER)})."
         )
 
 

@@ -40,9 +40,9 @@ DELETE_QUERY: dict[str, Any] = {
 }
 
 BIND_PATHS = ("/hostname", "/device_rp_uuid", "/instance_uuid")
-# From 2.4 a bind may leave out /device_rp_uuid: Cyborg picks and claims the device.
+# From microversion.STANDALONE_BIND a bind may leave out /device_rp_uuid: Cyborg picks
+# and claims the device.
 STANDALONE_BIND_PATHS = ("/hostname", "/instance_uuid")
-STANDALONE_BIND_VERSION = 4
 PROJECT_PATH = "/project_id"
 
 _OPERATION: dict[str, Any] = {

@@ -20,6 +20,6 @@ def show(device: Device, base: str, version: microversion.Version) -> dict[str, 
         "updated_at": timestamp(device.updated_at),
         "links": links.self_link(base, "devices", device.uuid),
     }
-    if version.at_least(3):
+    if version.at_least(microversion.DEVICE_STATUS):
         body["status"] = device.status
     return body
