@@ -5,7 +5,6 @@ microversion → pecan (context hook, error hook) → handler.
 """
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import pecan
@@ -14,6 +13,7 @@ from oslo_middleware import http_proxy_to_wsgi, request_id
 
 from cyborg.api import auth, errors, hooks, middleware, request_state
 from cyborg.api.controllers import root
+from cyborg.conductor import rpcapi
 
 
 class _Pecan(pecan.Pecan):
@@ -26,19 +26,17 @@ class _Pecan(pecan.Pecan):
         super()._handle_empty_response_body(state)
 
 
-def _default_conductor(conf: cfg.ConfigOpts) -> Callable[[], Any]:
+def _default_conductor(conf: cfg.ConfigOpts) -> request_state.ConductorFactory:
     """A conductor RPC client made on first use, so it is created after a worker forks."""
 
     @functools.cache
-    def client() -> Any:
-        from cyborg.conductor import rpcapi
-
+    def client() -> rpcapi.ConductorAPI:
         return rpcapi.ConductorAPI(conf)
 
     return client
 
 
-def build(conf: cfg.ConfigOpts, conductor: Callable[[], Any] | None = None) -> Any:
+def build(conf: cfg.ConfigOpts, conductor: request_state.ConductorFactory | None = None) -> Any:
     """The complete WSGI application for ``conf``; ``conductor`` overrides the RPC client."""
     app: Any = _Pecan(
         root.RootController(),

@@ -1,6 +1,5 @@
 """Pecan hooks: hand each request its config, context and conductor client; map errors."""
 
-from collections.abc import Callable
 from typing import Any
 
 import oslo_messaging
@@ -14,7 +13,7 @@ from cyborg.common.context import RequestContext
 
 
 class RequestStateHook(hooks.PecanHook):
-    def __init__(self, conf: cfg.ConfigOpts, conductor: Callable[[], Any]) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, conductor: request_state.ConductorFactory) -> None:
         self.conf = conf
         self.conductor = conductor
 

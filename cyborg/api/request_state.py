@@ -1,5 +1,6 @@
 """What a handler needs about the current request, set up by cyborg.api.app's hook."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pecan
@@ -10,12 +11,16 @@ from cyborg.api import links, microversion, validation
 from cyborg.api.middleware import ENV_VERSION
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor import rpcapi
 
 ENV_CONF = "cyborg.conf"
 ENV_CONTEXT = "cyborg.context"
+# Holds a ConductorFactory: the client is made on first use, after a worker forks.
 ENV_CONDUCTOR = "cyborg.conductor"
 # A handler sets this when its empty answer must stay 200 (pecan would send 204).
 ENV_EMPTY_200 = "cyborg.empty_200"
+
+ConductorFactory = Callable[[], rpcapi.ConductorAPI]
 
 
 def conf() -> cfg.ConfigOpts:
@@ -30,8 +35,10 @@ def version() -> microversion.Version:
     return pecan.request.environ.get(ENV_VERSION, microversion.MIN_VERSION)
 
 
-def conductor() -> Any:
-    return pecan.request.environ[ENV_CONDUCTOR]()
+def conductor() -> rpcapi.ConductorAPI:
+    """The conductor RPC client every write of a handler goes through."""
+    factory: ConductorFactory = pecan.request.environ[ENV_CONDUCTOR]
+    return factory()
 
 
 def base_url() -> str:
