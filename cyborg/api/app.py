@@ -6,6 +6,7 @@ microversion → pecan (context hook, error hook) → handler.
 
 import functools
 from typing import Any
+from wsgiref.types import WSGIApplication
 
 import pecan
 from oslo_config import cfg
@@ -36,9 +37,11 @@ def _default_conductor(conf: cfg.ConfigOpts) -> request_state.ConductorFactory:
     return client
 
 
-def build(conf: cfg.ConfigOpts, conductor: request_state.ConductorFactory | None = None) -> Any:
+def build(
+    conf: cfg.ConfigOpts, conductor: request_state.ConductorFactory | None = None
+) -> WSGIApplication:
     """The complete WSGI application for ``conf``; ``conductor`` overrides the RPC client."""
-    app: Any = _Pecan(
+    app: WSGIApplication = _Pecan(
         root.RootController(),
         hooks=[
             hooks.RequestStateHook(conf, conductor or _default_conductor(conf)),

@@ -6,8 +6,8 @@ administrator of project ``admin`` holding a service token, so every operation w
 from the CLI against an all-in-one.
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from keystonemiddleware import auth_token
 from oslo_config import cfg
@@ -26,10 +26,10 @@ NOAUTH_DEFAULTS = {
 
 
 class NoAuth:
-    def __init__(self, app: Callable[..., Any]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if "HTTP_X_USER_ID" not in environ and "HTTP_X_PROJECT_ID" not in environ:
             environ.update(NOAUTH_DEFAULTS)
             environ.setdefault("HTTP_X_SERVICE_ROLES", "service")
@@ -40,17 +40,17 @@ class NoAuth:
 class KeystoneAuth:
     """keystonemiddleware for everything but the public version documents."""
 
-    def __init__(self, app: Callable[..., Any], conf: cfg.ConfigOpts) -> None:
+    def __init__(self, app: WSGIApplication, conf: cfg.ConfigOpts) -> None:
         self.app = app
         self.protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in PUBLIC_PATHS:
             return self.app(environ, start_response)
         return self.protected(environ, start_response)
 
 
-def wrap(app: Callable[..., Any], conf: cfg.ConfigOpts) -> Callable[..., Any]:
+def wrap(app: WSGIApplication, conf: cfg.ConfigOpts) -> WSGIApplication:
     if conf.auth_strategy == "noauth":
         LOG.warning(
             "API authentication is OFF ([DEFAULT] auth_strategy = noauth): identity is "

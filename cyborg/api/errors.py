@@ -5,8 +5,8 @@ Upstream wraps a WSME fault ``{"faultcode", "faultstring", "debuginfo"}`` as a J
 that nested string, so the shape is kept. Bodies never carry tracebacks, SQL or paths.
 """
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import webob
 from oslo_log import log
@@ -15,8 +15,6 @@ from oslo_serialization import jsonutils
 from cyborg.common import exception
 
 LOG = log.getLogger(__name__)
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def error_body(status: int, message: str) -> bytes:
@@ -49,10 +47,10 @@ def from_exception(err: exception.CyborgException) -> webob.Response:
 class FaultWrapper:
     """Turn anything that escaped the application into a 500 without internals."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             return self.app(environ, start_response)
         except exception.CyborgException as err:

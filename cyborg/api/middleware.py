@@ -1,7 +1,8 @@
 """Per-request WSGI middleware: JSON-only bodies, and the microversion of /v2 requests."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import webob
 
@@ -20,10 +21,10 @@ COLLECTIONS = frozenset(
 class LegacyPaths:
     """Route ``/<collection>...`` to ``/v2/<collection>...``, as upstream does."""
 
-    def __init__(self, app: Callable[..., Any]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.lstrip("/").split("/", 1)[0] in COLLECTIONS:
             environ["PATH_INFO"] = "/v2" + path
@@ -33,10 +34,10 @@ class LegacyPaths:
 class Microversion:
     """Parse the requested version (406 when unusable) and echo it on /v2 responses."""
 
-    def __init__(self, app: Callable[..., Any]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/v2"):
             return self.app(environ, start_response)
@@ -50,7 +51,9 @@ class Microversion:
         environ[ENV_VERSION] = version
         extra = microversion.response_headers(version)
 
-        def start_with_version(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+        def start_with_version(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
             return start_response(status, headers + extra, exc_info)
 
         return self.app(environ, start_with_version)
@@ -64,10 +67,10 @@ class RequestSanity:
     * A NUL character in the path or query string gets 400: databases reject it.
     """
 
-    def __init__(self, app: Callable[..., Any]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         raw = environ.get("PATH_INFO", "") + environ.get("QUERY_STRING", "")
         if "\x00" in raw or "%00" in raw:
             nul = exception.Invalid(reason="the URL must not contain NUL characters")

@@ -6,18 +6,16 @@ administrator). The all-in-one's conductor reaches it over HTTP like any Placeme
 """
 
 import os
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from oslo_config import cfg
 
 PREFIX = "/placement"
 ADMIN_TOKEN = "admin"  # noqa: S105 - noauth2 Placement's administrator, not a secret
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-
-def application(state_dir: str) -> WSGIApp:
+def application(state_dir: str) -> WSGIApplication:
     """Placement's WSGI application on ``<state_dir>/placement.sqlite`` (schema synced)."""
     from placement import conf as placement_conf
     from placement import db_api, deploy
@@ -30,14 +28,14 @@ def application(state_dir: str) -> WSGIApp:
     conf.set_override("sync_on_startup", True, group="placement_database")
     conf.set_override("auth_strategy", "noauth2", group="api")
     db_api.configure(conf)
-    app: WSGIApp = deploy.loadapp(conf)
+    app: WSGIApplication = deploy.loadapp(conf)
     return app
 
 
-def mount(main: WSGIApp, placement: WSGIApp) -> WSGIApp:
+def mount(main: WSGIApplication, placement: WSGIApplication) -> WSGIApplication:
     """One application: ``/placement...`` goes to Placement, the rest to ``main``."""
 
-    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def dispatch(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             return main(environ, start_response)
