@@ -51,7 +51,7 @@ class DevicesController(rest.RestController):
         device = device_obj.get_by_uuid(request_state.context(), uuid)
         return device_view.show(device, request_state.base_url(), request_state.version())
 
-    def _set_status(self, uuid: str, status: str) -> Any:
+    def _set_status(self, uuid: str, status: str) -> str:
         device_obj.get_by_uuid(request_state.context(), uuid)  # 404 before any side effect
         request_state.conductor().set_device_status(
             request_state.context(), uuid=uuid, status=status
@@ -61,12 +61,12 @@ class DevicesController(rest.RestController):
         return ""
 
     @pecan.expose()
-    def enable(self, uuid: str) -> Any:
+    def enable(self, uuid: str) -> str:
         authz.authorize(device_policies.ENABLE)
         return self._set_status(uuid, constants.DeviceStatus.ENABLED.value)
 
     @pecan.expose()
-    def disable(self, uuid: str) -> Any:
+    def disable(self, uuid: str) -> str:
         authz.authorize(device_policies.DISABLE)
         return self._set_status(uuid, constants.DeviceStatus.MAINTAINING.value)
 
