@@ -7,7 +7,8 @@
 #    (installing them from Debian's packages when missing).
 # 2. .venv is created with Python >= 3.11 and filled from requirements*.txt, pinned by
 #    upper-constraints.txt; reinstalled only when those files change.
-# 3. ruff, mypy, then pytest (DB tests on SQLite, MariaDB and PostgreSQL).
+# 3. ruff (lint, then formatting), mypy, then pytest (DB tests on SQLite, MariaDB and
+#    PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ tools/ensure-venv.sh --with-tests
 
 step "ruff"
 .venv/bin/ruff check cyborg tests tools bench doc
+
+step "ruff format"
+.venv/bin/ruff format --check cyborg tests tools bench doc
 
 step "mypy"
 .venv/bin/mypy
