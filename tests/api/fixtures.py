@@ -199,3 +199,19 @@ class SchedulerAPIFixture(StandaloneAPIFixture):
             name="one-gpu",
             groups=[{"resources:PGPU": "1", "trait:CUSTOM_FAKE_GPU": "required"}],
         )
+
+
+class KeystoneAPIFixture(APIFixture):
+    """APIFixture with ``auth_strategy = keystone`` and no Keystone behind it: requests
+    without a valid token never get past keystonemiddleware."""
+
+    WWW_AUTHENTICATE_URI = "https://keystone.example.com/identity"
+
+    def start_fixture(self) -> None:
+        super().start_fixture()
+        self.conf.set_override("auth_strategy", "keystone")
+        api_app.build(self.conf)  # registers [keystone_authtoken]
+        self.conf.set_override(
+            "www_authenticate_uri", self.WWW_AUTHENTICATE_URI, "keystone_authtoken"
+        )
+        self.app = api_app.build(self.conf)
