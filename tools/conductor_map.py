@@ -76,6 +76,19 @@ def load(folder: pathlib.Path, root: pathlib.Path) -> dict[str, Module]:
     return {m.name: m for m in (Module(p, root) for p in sorted(folder.rglob("*.py")))}
 
 
+def _arguments(call: ast.Call) -> list[ast.expr]:
+    return [*call.args, *(k.value for k in call.keywords)]
+
+
+def _is_partial(node: ast.expr) -> bool:
+    """``functools.partial(...)`` or ``partial(...)``."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "partial"
+
+
 class Walker:
     def __init__(self, modules: dict[str, Module]) -> None:
         self.modules = modules
@@ -114,7 +127,10 @@ class Walker:
                 return (target, func.attr)
         return None
 
-    def callees(self, key: Key) -> Iterator[Key]:
+    def callees(self, key: Key) -> Iterator[tuple[Key, tuple[Key, ...]]]:
+        """Each function ``key`` calls, in source order, with the functions it hands to
+        that call (callbacks and ``functools.partial``), which are read as called from
+        inside it: a reader who follows the call meets them there."""
         module = self.modules[key[0]]
         node = module.functions[key[1]]
         cls = key[1].split(".")[0] if "." in key[1] else None
@@ -122,18 +138,44 @@ class Walker:
             (n for n in ast.walk(node) if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
         )
+        handed_on = {id(arg) for call in calls for arg in _arguments(call) if _is_partial(arg)}
         for call in calls:
-            for target in self._targets(module, cls, call):
-                if target is not None:
-                    yield from self._function_keys(target)
+            if id(call) in handed_on:
+                continue  # read with the call it is handed to
+            callbacks = tuple(
+                target
+                for arg in _arguments(call)
+                for target in self._function_keys(self._callable(module, cls, arg))
+            )
+            targets = [
+                target
+                for found in self._targets(module, cls, call)
+                for target in self._function_keys(found)
+            ]
+            if not targets:  # handed to a call we cannot follow: read them here
+                for callback in callbacks:
+                    yield callback, ()
+                continue
+            for target in targets:
+                yield target, callbacks
+                callbacks = ()
+
+    def _callable(self, module: Module, cls: str | None, arg: ast.expr) -> Key | None:
+        """The function an argument names: ``f``, ``mod.f``, ``self.m``, ``partial(f, ...)``."""
+        if _is_partial(arg):
+            assert isinstance(arg, ast.Call)
+            arg = arg.args[0] if arg.args else arg
+        is_self = isinstance(arg, ast.Attribute) and getattr(arg.value, "id", None) == "self"
+        if is_self and cls:
+            assert isinstance(arg, ast.Attribute)
+            return (module.name, f"{cls}.{arg.attr}")
+        if isinstance(arg, ast.Name | ast.Attribute):
+            return self._resolve_name(module, arg)
+        return None
 
     def _targets(self, module: Module, cls: str | None, call: ast.Call) -> Iterator[Key | None]:
         func = call.func
         yield self._resolve_name(module, func)
-        # functools.partial(f, ...) and callbacks handed on: the functions named in args.
-        for arg in [*call.args, *(k.value for k in call.keywords)]:
-            if isinstance(arg, ast.Name | ast.Attribute):
-                yield self._resolve_name(module, arg)
         if isinstance(func, ast.Attribute):
             value = func.value
             if isinstance(value, ast.Name) and value.id == "self" and cls:
@@ -156,7 +198,9 @@ class Walker:
         definers = self.by_method.get(method, [])
         return definers[0] if len(definers) == 1 else None
 
-    def _function_keys(self, key: Key) -> Iterator[Key]:
+    def _function_keys(self, key: Key | None) -> Iterator[Key]:
+        if key is None:
+            return
         module = self.modules.get(key[0])
         if module is None:
             return
@@ -175,8 +219,10 @@ class Walker:
                 return
             seen.add(key)
             order.append((key, callers))
-            for callee in self.callees(key):
+            for callee, callbacks in self.callees(key):
                 visit(callee, (*callers, key[0]))
+                for callback in callbacks:  # called back from inside the callee
+                    visit(callback, (*callers, key[0], callee[0]))
 
         visit(start, ())
         return order
