@@ -33,7 +33,6 @@ from oslo_log import log
 from oslo_utils import uuidutils
 
 from cyborg.agent import drivers as agent_drivers
-from cyborg.agent import privileged
 from cyborg.clients import glance as glance_client
 from cyborg.common import exception, inventory
 from cyborg.common.context import RequestContext
@@ -180,6 +179,14 @@ def _lock(key: str) -> threading.Lock:
         return _LOCKS.setdefault(key, threading.Lock())
 
 
+def _run_privileged(argv: list[str], timeout: int) -> dict[str, Any]:
+    # oslo.privsep (which imports eventlet) is loaded when a tool first runs, not
+    # when the agent starts.
+    from cyborg.agent import privileged
+
+    return privileged.run_programming_tool(argv, timeout)
+
+
 class Programmer:
     """Everything fpga_program needs, so that tests can give their own tool runner."""
 
@@ -188,12 +195,12 @@ class Programmer:
         conf: cfg.ConfigOpts,
         drivers: Iterable[Driver],
         hostname: str,
-        run_tool: ToolRunner = privileged.run_programming_tool,
+        run_tool: ToolRunner | None = None,
     ) -> None:
         self.conf = conf
         self.drivers = list(drivers)
         self.hostname = hostname
-        self.run_tool = run_tool
+        self.run_tool = run_tool or _run_privileged
 
     def program(
         self,

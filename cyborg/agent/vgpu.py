@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from oslo_log import log
 
-from cyborg.agent import mdev, privileged
+from cyborg.agent import mdev
 from cyborg.common import exception
 
 LOG = log.getLogger(__name__)
@@ -22,18 +22,32 @@ LOG = log.getLogger(__name__)
 MdevOperation = Callable[[str, str, str], bool]
 
 
+# oslo.privsep (which imports eventlet) is loaded when an mdev is first made or
+# removed, not when the agent starts.
+def _create_privileged(parent: str, mdev_type: str, uuid: str) -> bool:
+    from cyborg.agent import privileged
+
+    return privileged.create_mdev(parent, mdev_type, uuid)
+
+
+def _remove_privileged(parent: str, mdev_type: str, uuid: str) -> bool:
+    from cyborg.agent import privileged
+
+    return privileged.remove_mdev(parent, mdev_type, uuid)
+
+
 class Mdevs:
     """Everything the two RPC methods need, so that tests can give their own operations."""
 
     def __init__(
         self,
         hostname: str,
-        create: MdevOperation = privileged.create_mdev,
-        remove: MdevOperation = privileged.remove_mdev,
+        create: MdevOperation | None = None,
+        remove: MdevOperation | None = None,
     ) -> None:
         self.hostname = hostname
-        self._create = create
-        self._remove = remove
+        self._create = create or _create_privileged
+        self._remove = remove or _remove_privileged
 
     def create(self, pci_addr: str, asked_type: str, ah_uuid: str) -> None:
         """Create the mdev (nothing to do when it exists)."""

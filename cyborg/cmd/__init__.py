@@ -1,5 +1,1 @@
-"""Console scripts. Importing this package selects the threading concurrency backend."""
-
-from cyborg.common import concurrency
-
-concurrency.use_threading()
+"""Console scripts (cyborg/__init__.py has chosen the threading backend)."""

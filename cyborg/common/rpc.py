@@ -16,17 +16,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from cyborg.common import concurrency
+import oslo_messaging
+from oslo_config import cfg
+from oslo_messaging.rpc import dispatcher
 
-# Before oslo.messaging is imported: it makes oslo.service pick its backend.
-concurrency.use_threading()
-
-import oslo_messaging  # noqa: E402
-from oslo_config import cfg  # noqa: E402
-from oslo_messaging.rpc import dispatcher  # noqa: E402
-
-from cyborg.common import context as cyborg_context  # noqa: E402
-from cyborg.common import exception  # noqa: E402
+from cyborg.common import context as cyborg_context
+from cyborg.common import exception
 
 # Modules whose exceptions a caller may rebuild (anything else becomes a RemoteError).
 ALLOWED_EXMODS = [exception.__name__]

@@ -1,15 +1,16 @@
 """Options of the [cyborg_privileged] group: the agent's oslo.privsep daemon.
 
-oslo.privsep owns these options (``oslo_privsep.priv_context.OPTS``); the agent's
-context (cyborg.agent.privileged) reads them from this group. They are listed here
-so that the sample config shows them with Cyborg's defaults.
+oslo.privsep owns these options (``oslo_privsep.priv_context.OPTS``): the agent's
+context (cyborg.agent.privileged) registers them on the global configuration, with
+Cyborg's capabilities, when the agent first needs the daemon. They are listed here so
+that the sample config shows them with Cyborg's defaults, and no service registers
+them otherwise: importing oslo.privsep imports eventlet, which only the agent's
+privileged work may pay for.
 """
 
 import copy
 
 from oslo_config import cfg
-from oslo_privsep import capabilities as caps
-from oslo_privsep import priv_context
 
 GROUP = cfg.OptGroup(
     "cyborg_privileged",
@@ -28,18 +29,22 @@ GROUP = cfg.OptGroup(
 # config writes that the drivers guard with CAP_SYS_ADMIN. The tools themselves are
 # started as root, so the allow-list in cyborg.agent.privileged is what keeps the
 # daemon from being a general root shell, not this list.
-CAPABILITIES = [caps.CAP_SYS_ADMIN, caps.CAP_DAC_OVERRIDE, caps.CAP_DAC_READ_SEARCH]
+# Linux capability numbers (linux/capability.h), as oslo_privsep.capabilities names them.
+CAP_DAC_OVERRIDE = 1
+CAP_DAC_READ_SEARCH = 2
+CAP_SYS_ADMIN = 21
+CAPABILITIES = [CAP_SYS_ADMIN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH]
 SAMPLE_CAPABILITIES = "CAP_SYS_ADMIN,CAP_DAC_OVERRIDE,CAP_DAC_READ_SEARCH"
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    # The library's own option objects, as its PrivContext registers them on cfg.CONF:
-    # registering the same objects twice is harmless.
-    conf.register_opts(priv_context.OPTS, group=GROUP.name)
-    conf.set_default("capabilities", CAPABILITIES, group=GROUP.name)
+    """Nothing: the agent's privsep context registers the group on the global
+    configuration itself (see the module's docstring)."""
 
 
 def list_opts() -> dict[str | cfg.OptGroup, list[cfg.Opt]]:
+    from oslo_privsep import priv_context  # the sample generator only
+
     opts = copy.deepcopy(priv_context.OPTS)
     for opt in opts:
         if opt.dest == "capabilities":

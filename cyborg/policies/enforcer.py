@@ -13,7 +13,7 @@ from oslo_policy import policy
 
 from cyborg import conf as cyborg_conf
 from cyborg import policies
-from cyborg.common import concurrency, exception
+from cyborg.common import exception
 from cyborg.conf import opts
 
 # id(conf) -> (conf, enforcer). Holding the conf keeps its id from being reused.
@@ -49,9 +49,6 @@ def get_enforcer_for_generator() -> policy.Enforcer:
     Those tools parse their own command line, so CONF gets none of it; it still reads
     /etc/cyborg/cyborg.conf to find the operator's policy file.
     """
-    # An entry point of its own: choose threads before set_lib_defaults imports
-    # oslo.messaging, which would otherwise make oslo.service pick eventlet.
-    concurrency.use_threading()
     conf = cfg.CONF
     cyborg_conf.register_opts(conf)
     opts.set_lib_defaults(conf)

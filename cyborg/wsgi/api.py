@@ -10,16 +10,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from cyborg.common import concurrency
+from oslo_config import cfg
+from oslo_log import log
 
-concurrency.use_threading()
-
-from oslo_config import cfg  # noqa: E402
-from oslo_log import log  # noqa: E402
-
-import cyborg.conf  # noqa: E402
-from cyborg.api import app  # noqa: E402
-from cyborg.db import api as db_api  # noqa: E402
+import cyborg.conf
+from cyborg.api import app
+from cyborg.db import api as db_api
 
 _lock = threading.Lock()
 _app: Any = None

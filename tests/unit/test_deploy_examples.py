@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
 
 import cyborg.conf
+from cyborg.conf import privileged as privileged_conf
 
 DEPLOY = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -29,7 +30,13 @@ UNITS = sorted(glob.glob(os.path.join(DEPLOY, "*.service")))
 
 def _load(path: str) -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
-    for group, group_opts in [*auth_token.list_opts(), *messaging_opts.list_opts()]:
+    # The libraries' groups, and the agent's privsep group (which only the agent's
+    # privileged context registers, when it starts its daemon).
+    for group, group_opts in [
+        *auth_token.list_opts(),
+        *messaging_opts.list_opts(),
+        *((g.name, o) for g, o in privileged_conf.list_opts().items()),
+    ]:
         conf.register_opts(group_opts, group=group)
     cyborg.conf.parse_args(["cyborg-test", "--config-file", path], conf=conf)
     return conf

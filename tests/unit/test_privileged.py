@@ -119,10 +119,25 @@ def test_a_tool_past_its_timeout(fake_tools: pathlib.Path) -> None:
 
 
 def test_the_options_have_cyborgs_capabilities() -> None:
+    from oslo_privsep import capabilities as caps
+
+    # cyborg.conf leaves the group to the agent's privsep context...
     conf = cfg.ConfigOpts()
     cyborg.conf.register_opts(conf)
     conf([], default_config_files=[], default_config_dirs=[], use_env=False)
-    assert conf.cyborg_privileged.capabilities == privileged_conf.CAPABILITIES
-    assert conf.cyborg_privileged.helper_command is None
-    # The global CONF, which the daemon reads, has them too.
+    assert "cyborg_privileged" not in conf
+    # ...which registers it on the global CONF, the one the daemon reads.
+    assert privileged.context.cfg_section == "cyborg_privileged"
     assert cfg.CONF.cyborg_privileged.capabilities == privileged_conf.CAPABILITIES
+    assert cfg.CONF.cyborg_privileged.helper_command is None
+    # Our capability numbers are oslo.privsep's (which we do not import to name them).
+    assert privileged_conf.CAPABILITIES == [
+        caps.CAP_SYS_ADMIN,
+        caps.CAP_DAC_OVERRIDE,
+        caps.CAP_DAC_READ_SEARCH,
+    ]
+    # The sample shows them by name.
+    ((_, options),) = privileged_conf.list_opts().items()
+    (listed,) = [opt for opt in options if opt.dest == "capabilities"]
+    assert listed.sample_default == privileged_conf.SAMPLE_CAPABILITIES
+    assert listed.default == privileged_conf.CAPABILITIES
