@@ -18,8 +18,8 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_log import log
 
+from cyborg.cmd import aio_usage, service
 from cyborg.cmd import api as api_cmd
-from cyborg.cmd import service
 from cyborg.db import migration
 from cyborg.wsgi import embedded_placement
 
@@ -82,31 +82,6 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
     return conductor
 
 
-def usage(root: str) -> str:
-    endpoint = f"{root}/v2"
-    placement = f"{root}{embedded_placement.PREFIX}"
-    return "\n".join(
-        [
-            f"cyborg-aio: API ready at {endpoint} (no authentication; Ctrl-C stops it)",
-            f"cyborg-aio: Placement at {placement} (token {embedded_placement.ADMIN_TOKEN})",
-            "Try, with the clients installed (tools/ensure-venv.sh --with-clients):",
-            f"  export OS_AUTH_TYPE=none OS_ENDPOINT={endpoint}",
-            "  openstack accelerator device list --long",
-            '  openstack accelerator device profile create gpu \'[{"resources:PGPU": "1"}]\'',
-            "  openstack accelerator device profile list",
-            "  openstack accelerator arq create gpu",
-            "  openstack accelerator arq list",
-            "  openstack accelerator deployable list",
-            "  openstack accelerator arq bind ARQ_UUID $(hostname -f) INSTANCE_UUID "
-            "DEPLOYABLE_RP_UUID admin",
-            "The devices' resource providers in the embedded Placement:",
-            f"  openstack --os-auth-type admin_token --os-token {embedded_placement.ADMIN_TOKEN} "
-            f"--os-endpoint {placement} --os-placement-api-version 1.39 "
-            "resource provider list",
-        ]
-    )
-
-
 def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
     """An agent thread: every driver, or the fake driver's host when none finds hardware."""
     from cyborg.agent import captures
@@ -132,9 +107,13 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
         context = cyborg_context.get_admin_context()
         # The first report is synced to the embedded Placement, served on our port.
         _wait_for_port(conf.api.port)
+        hinted = False
         while True:
             try:
                 tracker.report(context)
+                if not hinted and (hint := aio_usage.bind_hint(context, hostname)):
+                    print(hint, flush=True)
+                    hinted = True
             except Exception:
                 LOG.exception("cyborg-aio: agent report failed")
             time.sleep(conf.agent.report_interval)
@@ -171,7 +150,7 @@ class _AIOServer(api_cmd.Gunicorn):
         )
         start_conductor(self.conf)
         start_agent(self.conf)
-        print(usage(f"http://127.0.0.1:{self.conf.api.port}"), flush=True)
+        print(aio_usage.usage(f"http://127.0.0.1:{self.conf.api.port}"), flush=True)
         return embedded_placement.mount(app, placement)
 
 

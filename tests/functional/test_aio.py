@@ -146,3 +146,57 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
         assert len(_placement_cli(port, "resource", "provider", "list")) == len(providers)
     finally:
         _stop(process)
+
+
+def _wait_for_text(log_path: str, marker: str, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 120
+    text = ""
+    while time.monotonic() < deadline:
+        with open(log_path) as handle:
+            text = handle.read()
+        if marker in text:
+            return text
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    pytest.fail(f"cyborg-aio never printed {marker!r}:\n{text[-3000:]}", pytrace=False)
+
+
+def _printed_commands(text: str, after: str) -> list[str]:
+    """The indented command lines printed after the line containing ``after``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) + 1
+    commands = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        commands.append(line.strip())
+    return commands
+
+
+def test_the_printed_commands_run_as_shown(aio) -> None:  # type: ignore[no-untyped-def]
+    """The README's promise: paste what cyborg-aio prints, and it works."""
+    state, port, log_path = aio
+    process = _start(state, port, log_path)
+    try:
+        _wait_ready(log_path, process)
+        text = _wait_for_text(log_path, "Bind an ARQ to its GPU", process)
+        usage = _printed_commands(text, "Try, in another shell:")
+        hint = _printed_commands(text, "Bind an ARQ to its GPU")
+        assert usage[0].startswith("export OS_AUTH_TYPE=none")
+        assert all(BIN in line for line in usage[1:] + hint), "the client beside cyborg-aio"
+        script = "\n".join(["set -euo pipefail", *usage, *hint])
+        result = subprocess.run(
+            ["bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env={k: v for k, v in os.environ.items() if not k.startswith("OS_")},
+        )
+        assert result.returncode == 0, (script, result.stdout[-2000:], result.stderr[-2000:])
+        # The last command shows the ARQ: a Field/Value table whose state row says Bound.
+        state_rows = [row for row in result.stdout.splitlines() if row.startswith("| state")]
+        assert state_rows and "Bound" in state_rows[-1], result.stdout[-2000:]
+    finally:
+        _stop(process)
