@@ -31,14 +31,21 @@ DESCRIPTION = (
     "For trying Cyborg out and for development; use the separate services in production."
 )
 
+DEFAULT_STATE_DIR = platformdirs.user_data_dir("cyborg-aio")
+DEFAULT_PORT = 6666
 CLI_OPTS = [
     cfg.StrOpt(
         "state-dir",
-        default=platformdirs.user_data_dir("cyborg-aio"),
+        default=DEFAULT_STATE_DIR,
         sample_default="<user data dir>/cyborg-aio",
-        help="Directory for the database and other state; created if missing.",
+        help="Directory for the database and other state; created if missing "
+        f"(default: {DEFAULT_STATE_DIR}).",
     ),
-    cfg.PortOpt("port", default=6666, help="Port of the API on 127.0.0.1."),
+    cfg.PortOpt(
+        "port",
+        default=DEFAULT_PORT,
+        help=f"Port of the API and the embedded Placement on 127.0.0.1 (default: {DEFAULT_PORT}).",
+    ),
 ]
 
 
@@ -138,7 +145,27 @@ def _wait_for_port(port: int, seconds: float = 60) -> None:
             time.sleep(0.2)
 
 
+def port_taken(port: int) -> str | None:
+    """Why the all-in-one cannot listen on ``port``, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            return (
+                f"cannot listen on 127.0.0.1:{port} ({err.strerror}); another cyborg-aio "
+                "or another server has it: stop it, or choose a free port with --port"
+            )
+    return None
+
+
 class _AIOServer(api_cmd.Gunicorn):
+    def load_config(self) -> None:
+        super().load_config()
+        # Each all-in-one its own control socket, in its state directory: the default
+        # (~/.gunicorn/gunicorn.ctl) is shared with every other gunicorn of the user.
+        self.cfg.set("control_socket", os.path.join(self.conf.state_path, "gunicorn.ctl"))
+
     def load(self) -> Any:
         app = super().load()  # configures the database for this process
         placement = embedded_placement.application(self.conf.state_path)
@@ -158,6 +185,10 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     conf = conf if conf is not None else cfg.CONF
     conf.register_cli_opts(CLI_OPTS)
     service.prepare("cyborg-aio", DESCRIPTION, argv, conf)
+    refusal = port_taken(conf.port)
+    if refusal is not None:
+        print(f"cyborg-aio: {refusal}", file=sys.stderr)
+        return 2
     prepare_state(conf)
     configure_single_process(conf)
     embedded_placement.client_options(

@@ -63,3 +63,38 @@ def test_status_reports_an_unreachable_database_without_a_traceback(tmp_path) ->
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
     assert "Check that the database server is up" in result.stdout
+
+
+def test_aio_help_shows_its_defaults() -> None:
+    result = _run("cyborg-aio", "--help")
+    text = " ".join(result.stdout.split())
+    assert "(default: 6666)" in text
+    assert "cyborg-aio)." in text  # the state directory's default path
+
+
+def test_aio_on_a_busy_port_says_so_at_once_and_names_port(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("cyborg-aio", "--port", str(port), "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+    assert not (tmp_path / "s").exists()  # refused before touching any state
+
+
+def test_each_aio_has_its_own_gunicorn_control_socket(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from oslo_config import cfg
+
+    import cyborg.conf
+    from cyborg.cmd import aio
+
+    conf = cfg.ConfigOpts()
+    cyborg.conf.register_opts(conf)
+    conf([], default_config_files=[], default_config_dirs=[], use_env=False)
+    conf.set_override("state_path", str(tmp_path))
+    server = aio._AIOServer(conf)
+    assert server.cfg.control_socket == str(tmp_path / "gunicorn.ctl")
