@@ -142,6 +142,15 @@ def _pipeline_candidates(
     return found
 
 
+def _devices_phrase(limit: int, count: int) -> str:
+    """ "the device", "any of the 3 devices", "2 of the 4 devices"."""
+    if count == 1:
+        return "the device"
+    if limit >= count:
+        return f"any of the {count} devices"
+    return f"{limit} of the {count} devices"
+
+
 def plan_graph(
     model: CostModel,
     objective: str = "latency",
@@ -183,8 +192,7 @@ def plan_graph(
     budget.left -= budget.left / 2 - heft_budget.left
     if not candidates:
         raise NoFeasiblePlan(
-            f"no placement of {model.graph.name} fits the memory of "
-            f"{'any' if limit >= ev.m else f'{limit} of the'} {ev.m} devices"
+            f"no placement of {model.graph.name} fits the memory of {_devices_phrase(limit, ev.m)}"
         )
     candidates.sort(key=lambda c: (c.cost, len(set(c.assignment))))
     best = _search(ev, objective, candidates, limit, budget.left)
