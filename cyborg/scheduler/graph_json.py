@@ -9,7 +9,8 @@
                 "measured_seconds": {"T4": 0.0009}}],
      "edges": [{"src": "embed", "dst": "mm", "bytes": 4096}]}
 
-Every number is optional and defaults to 0; ``precision`` (fp32, tf32, fp16, bf16,
+Required: ``nodes``, each node's ``name`` and ``op_type``, each edge's ``src`` and
+``dst``. Every number is optional and defaults to 0; ``precision`` (fp32, tf32, fp16, bf16,
 fp8, int8) defaults to the graph's, which defaults to fp32. ``measured_seconds`` maps a
 device model to a measured time that replaces the roofline estimate on that model.
 """
