@@ -140,6 +140,26 @@ RESOURCES: dict[str, dict[str, Any]] = {
             "links": _LINKS,
         },
     },
+    "PlanClaim": {
+        "description": (
+            "The claimed plan, with the ARQs bound to its devices: 'arqs' lists their "
+            "uuids, 'accelerator_requests' the ARQs themselves (host, provider and attach "
+            "handle: where each device is)."
+        ),
+        "allOf": [
+            {"$ref": "#/components/schemas/Plan"},
+            {
+                "type": "object",
+                "properties": {
+                    "arqs": {"type": "array", "items": {"type": "string"}},
+                    "accelerator_requests": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/AcceleratorRequest"},
+                    },
+                },
+            },
+        ],
+    },
     "Error": {
         "type": "object",
         "required": ["error_message"],
@@ -287,7 +307,10 @@ def _scheduler_paths() -> dict[str, Any]:
                 "Placement.",
                 "parameters": [_SCHEDULER_HEADER, _uuid_path()],
                 "requestBody": {**_body(plan_schema.CLAIM), "required": False},
-                "responses": {**_ok(200, _ref("Plan")), **_errors(400, 403, 404, 409, 503)},
+                "responses": {
+                    **_ok(200, _ref("PlanClaim")),
+                    **_errors(400, 403, 404, 409, 503),
+                },
             }
         },
         "/v2/plans/{uuid}/measurements": {

@@ -8,7 +8,9 @@ from pecan import rest
 from cyborg.api import authz, request_state, validation
 from cyborg.api.controllers.graphs import require_version
 from cyborg.api.schemas import plan as schema
+from cyborg.api.views import accelerator_request as arq_view
 from cyborg.api.views import plan as view
+from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import plan as plan_obj
 from cyborg.policies import plan as policies
 
@@ -42,7 +44,15 @@ class PlansController(rest.RestController):
             visible_to_project=owner,
         )
         plan = plan_obj.get_by_uuid(ctx, uuid)
-        return {**view.show(plan, request_state.base_url()), "arqs": arqs}
+        base = request_state.base_url()
+        order = {arq_uuid: index for index, arq_uuid in enumerate(arqs)}
+        bound = sorted(arq_obj.get_all(ctx, uuids=arqs), key=lambda a: order[a.uuid])
+        return {
+            **view.show(plan, base),
+            "arqs": arqs,
+            # Where each device is: host, provider, attach handle.
+            "accelerator_requests": [arq_view.show(arq, base) for arq in bound],
+        }
 
     @pecan.expose()
     def measurements(self, uuid: str) -> str:
