@@ -8,7 +8,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from cyborg.common import rpc
+from cyborg.common import exception, rpc
 from cyborg.common.context import RequestContext
 
 TOPIC = "cyborg-agent"
@@ -30,9 +30,19 @@ class AgentAPI:
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
-        self._client = rpc.get_client(conf, TOPIC, self.RPC_API_VERSION)
+        self._client = rpc.get_client(
+            conf, TOPIC, self.RPC_API_VERSION, version_cap=conf.upgrade_levels.agent
+        )
 
     def _prepare(self, hostname: str, version: str, timeout: int | None = None) -> Any:
+        """A call to ``hostname``'s agent at ``version``; 409 when ``[upgrade_levels]
+        agent`` caps below it (the agents are older), before anything is sent."""
+        if not self._client.can_send_version(version):
+            raise exception.Conflict(
+                reason=f"this needs cyborg-agent with RPC API {version}, and "
+                f"[upgrade_levels] agent is {self.conf.upgrade_levels.agent}; upgrade "
+                "the agents first"
+            )
         return self._client.prepare(server=hostname, version=version, timeout=timeout)
 
     def get_inventory(self, context: RequestContext, hostname: str) -> list[dict[str, Any]]:

@@ -35,17 +35,19 @@ class ConductorAPI:
     * 1.4 - create_graph, create_plans, report_measurement, claim_plan (the
       graph-aware scheduler, API microversion 2.5).
     * 1.5 - create_plans takes device_profile_name and constraints;
-      report_measurement takes device_times_ms; claim_plan may leave out
-      device_profile_name (the plan's) and consumer_uuid (a new one), and claims the
-      devices in Placement. Sent at 1.5 only when one of these is used.
+      report_measurement takes device_times_ms (each sent at 1.5 only when one of
+      these is used); claim_plan may leave out device_profile_name (the plan's) and
+      consumer_uuid (a new one), and claims the devices in Placement: always sent at
+      1.5, since a 1.4 conductor's claim would not claim them.
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
     and argument of the older minors of its major version, so the API of release N and
     of N+1 both work against an N+1 conductor: upgrade conductors first, then the API.
-    A major bump (2.0) may drop old methods only after a release in which no caller
-    uses them. A ``[upgrade_levels] conductor`` cap, for running a new API against an
-    old conductor, is left for when a second minor version exists.
+    To run a new API (or agent) against older conductors, cap what it sends with
+    ``[upgrade_levels] conductor``: a request that needs more than the cap is refused
+    with 409 before anything changes. A major bump (2.0) may drop old methods only
+    after a release in which no caller uses them.
     """
 
     RPC_API_VERSION = "1.5"
@@ -54,10 +56,23 @@ class ConductorAPI:
         """Call the conductors on ``topic``, by default ``[conductor] topic``."""
         topic = topic or conf.conductor.topic
         self._conf = conf
-        self._client = rpc.get_client(conf, topic, self.RPC_API_VERSION)
+        self._client = rpc.get_client(
+            conf, topic, self.RPC_API_VERSION, version_cap=conf.upgrade_levels.conductor
+        )
 
     def _call(self, context: RequestContext, method: str, version: str, **kwargs: Any) -> Any:
+        self._require(version, method)
         return self._client.prepare(version=version).call(context, method, **kwargs)
+
+    def _require(self, version: str, what: str) -> None:
+        """409 when ``[upgrade_levels] conductor`` caps below ``version``: the request is
+        refused before anything is sent (an older conductor would not understand it)."""
+        if not self._client.can_send_version(version):
+            raise exception.Conflict(
+                reason=f"{what} needs cyborg-conductor with RPC API {version}, and "
+                f"[upgrade_levels] conductor is {self._conf.upgrade_levels.conductor}; "
+                "upgrade the conductors first"
+            )
 
     def create_device_profile(
         self,
@@ -225,11 +240,7 @@ class ConductorAPI:
         unknown image, 502 when Glance fails, 503 when the agent does not answer.
         Waits ``[agent] program_timeout`` plus PROGRAM_MARGIN seconds.
         """
-        if not self._client.can_send_version("1.2"):
-            raise exception.Conflict(
-                reason="programming needs cyborg-conductor with RPC API 1.2; "
-                "upgrade the conductors first"
-            )
+        self._require("1.2", "programming")
         timeout = self._conf.agent.program_timeout + PROGRAM_MARGIN
         self._client.prepare(version="1.2", timeout=timeout).call(
             context,
@@ -237,16 +248,6 @@ class ConductorAPI:
             deployable_uuid=deployable_uuid,
             image_uuid=image_uuid,
         )
-
-    def _call_scheduler(
-        self, context: RequestContext, method: str, needs: str = "1.4", **kwargs: Any
-    ) -> Any:
-        if not self._client.can_send_version(needs):
-            raise exception.Conflict(
-                reason=f"this request needs cyborg-conductor with RPC API {needs}; "
-                "upgrade the conductors first"
-            )
-        return self._call(context, method, needs, **kwargs)
 
     def create_graph(
         self,
@@ -260,9 +261,10 @@ class ConductorAPI:
         """Analyse and store a graph (JSON graph format, or base64 ONNX); returns its
         uuid. 400 with the reason for a graph that cannot be read."""
         return str(
-            self._call_scheduler(
+            self._call(
                 context,
                 "create_graph",
+                "1.4",
                 name=name,
                 document=document,
                 onnx_b64=onnx_b64,
@@ -287,7 +289,7 @@ class ConductorAPI:
         narrowed = {}
         if device_profile_name is not None or constraints is not None:
             narrowed = {"device_profile_name": device_profile_name, "constraints": constraints}
-        uuids = self._call_scheduler(
+        uuids = self._call(
             context,
             "create_plans",
             "1.5" if narrowed else "1.4",
@@ -311,7 +313,7 @@ class ConductorAPI:
     ) -> None:
         """Learn from a measured step of a plan (updates the stored factors)."""
         per_device = {} if device_times_ms is None else {"device_times_ms": device_times_ms}
-        self._call_scheduler(
+        self._call(
             context,
             "report_measurement",
             "1.5" if per_device else "1.4",
@@ -333,7 +335,7 @@ class ConductorAPI:
     ) -> list[str]:
         """Bind the profile's ARQs to each device of the plan, claimed in Placement;
         returns the ARQs (the plan's consumer_uuid says for whom)."""
-        uuids = self._call_scheduler(
+        uuids = self._call(
             context,
             "claim_plan",
             "1.5",

@@ -25,6 +25,7 @@ from cyborg.conf import (
     quota,
     scheduler,
     service_user,
+    upgrade_levels,
 )
 
 # Every module with static options; the dynamic [vgpu_<type>] groups are left out.
@@ -45,6 +46,7 @@ MODULES = [
     quota,
     scheduler,
     service_user,
+    upgrade_levels,
 ]
 
 
