@@ -1,6 +1,8 @@
 """cyborg-agent: discovers this host's accelerators and reports them to the conductor."""
 
 import functools
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -64,8 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:
             LOG.exception("Report failed; trying again in %ss", conf.agent.report_interval)
         stop.wait(conf.agent.report_interval)
-    server.stop()
-    server.wait()
+    if not rpc.stop_server(server, conf.graceful_shutdown_timeout):
+        # A call (an FPGA programming) outlived the grace period: leave without it.
+        LOG.warning(
+            "cyborg-agent stopping with calls still running after %ss",
+            conf.graceful_shutdown_timeout,
+        )
+        logging.shutdown()
+        os._exit(0)
     rpc.cleanup(conf)
     return 0
 

@@ -1,5 +1,7 @@
 """cyborg-conductor: the RPC service that owns the database and Placement sync."""
 
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A timed wait: the main thread must wake up for the signal handler to run.
     while not stop.wait(1):
         pass
-    server.stop(conf, conductor)
+    if not server.stop(conf, conductor):
+        # Past the grace period: threads still serving calls would keep the process
+        # alive, so leave without them (their work is resumed by another conductor).
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 

@@ -130,3 +130,13 @@ def get_server(
         serializer=RequestContextSerializer(),
         access_policy=dispatcher.DefaultRPCAccessPolicy,
     )
+
+
+def stop_server(server: oslo_messaging.MessageHandlingServer, seconds: float) -> bool:
+    """Stop taking messages and wait up to ``seconds`` for the calls being served;
+    whether they all finished (a service stopping on a signal then exits anyway)."""
+    server.stop()
+    waiter = threading.Thread(target=server.wait, name="stop-rpc-server", daemon=True)
+    waiter.start()
+    waiter.join(max(0.0, seconds))
+    return not waiter.is_alive()

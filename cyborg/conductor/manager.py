@@ -2,6 +2,7 @@
 to its flow module. See cyborg.conductor.rpcapi for the version history."""
 
 import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from typing import Any, ParamSpec, TypeVar
@@ -60,6 +61,15 @@ class ConductorManager:
             run_later=self._bind_pool.submit,
             nova=self.nova,
         )
+
+    def stop_background(self, timeout: float) -> bool:
+        """Take no more background binds and wait up to ``timeout`` seconds for those
+        running; whether they all finished (those not started stay BindStarted)."""
+        self._bind_pool.shutdown(wait=False, cancel_futures=True)
+        worker = threading.Thread(target=self._bind_pool.shutdown, daemon=True)
+        worker.start()
+        worker.join(max(0.0, timeout))
+        return not worker.is_alive()
 
     @_answers
     def create_device_profile(

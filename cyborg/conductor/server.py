@@ -2,19 +2,24 @@
 the all-in-one and tests)."""
 
 import dataclasses
+import time
 
 import oslo_messaging
 from oslo_config import cfg
+from oslo_log import log
 
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import rpc
 from cyborg.conductor import manager, periodic
+
+LOG = log.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class Conductor:
     rpc_server: oslo_messaging.MessageHandlingServer
     tasks: periodic.PeriodicTasks | None
+    endpoint: manager.ConductorManager
 
 
 def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
@@ -36,13 +41,31 @@ def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
     server.start()
     if tasks is not None:
         tasks.start()
-    return Conductor(server, tasks)
+    return Conductor(server, tasks, endpoint)
 
 
-def stop(conf: cfg.ConfigOpts, conductor: Conductor) -> None:
-    """Stop taking messages, let the calls in progress answer, close the transport."""
-    conductor.rpc_server.stop()
-    conductor.rpc_server.wait()
+def stop(conf: cfg.ConfigOpts, conductor: Conductor) -> bool:
+    """Stop taking messages and let the work in progress finish, for at most
+    ``[DEFAULT] graceful_shutdown_timeout`` seconds; close the transport.
+
+    False when work was still running at the deadline: the caller should exit anyway
+    (cyborg.cmd.conductor does). What is left is in a state another conductor resumes:
+    a bind stays BindStarted, a deletion Deleting.
+    """
+    deadline = time.monotonic() + conf.graceful_shutdown_timeout
+    calls = rpc.stop_server(conductor.rpc_server, conf.graceful_shutdown_timeout)
+    binds = conductor.endpoint.stop_background(deadline - time.monotonic())
     if conductor.tasks is not None:
         conductor.tasks.stop()
+    if not (calls and binds):
+        LOG.warning(
+            "Stopping after %ss with work still running (%s); another conductor "
+            "finishes or fails it",
+            conf.graceful_shutdown_timeout,
+            ", ".join(
+                what for what, finished in (("RPC calls", calls), ("binds", binds)) if not finished
+            ),
+        )
+        return False
     rpc.cleanup(conf)
+    return True
