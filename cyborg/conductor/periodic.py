@@ -40,6 +40,7 @@ class PeriodicTasks:
         self.conf = conf
         self.binder = binder
         self.nova = nova
+        self.sync = placement  # stale hosts' devices are reserved with it
         # The audit and the sweep, when Placement is configured and audits are on.
         self.placement = placement if conf.placement.audit_interval else None
         self.claim_sweep = (
@@ -74,6 +75,7 @@ class PeriodicTasks:
                     reports.mark_silent_hosts_stale,
                     self.conf,
                     context,
+                    self.sync,
                 )
                 _safely(
                     "Finishing abandoned binds",

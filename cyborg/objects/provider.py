@@ -27,7 +27,9 @@ class DeployableProvider:
     num_accelerators: int
     resource_class: str  # the ``rc`` attribute; "" when the driver set none
     traits: tuple[str, ...]  # the ``trait<N>`` attributes, by N
-    disabled: bool  # its device is in maintenance: the inventory is reserved
+    # Its device is in maintenance, or its host's agent is silent (stale): the whole
+    # inventory is reserved, so that nothing new is scheduled there.
+    disabled: bool
 
 
 @db_api.context_manager.reader
@@ -40,8 +42,10 @@ def load(context: RequestContext, hostname: str) -> list[DeployableProvider]:
             models.Deployable.rp_uuid,
             models.Deployable.num_accelerators,
             models.Device.status,
+            models.Host.state.label("host_state"),
         )
         .join(models.Device, models.Device.id == models.Deployable.device_id)
+        .outerjoin(models.Host, models.Host.hostname == models.Device.hostname)
         .where(models.Device.hostname == hostname)
         .order_by(models.Deployable.name)
     ).all()
@@ -67,7 +71,8 @@ def load(context: RequestContext, hostname: str) -> list[DeployableProvider]:
             num_accelerators=row.num_accelerators,
             resource_class=rcs.get(row.id, ""),
             traits=tuple(value for _, value in sorted(traits[row.id])),
-            disabled=row.status != constants.DeviceStatus.ENABLED.value,
+            disabled=row.status != constants.DeviceStatus.ENABLED.value
+            or row.host_state == constants.HostState.STALE.value,
         )
         for row in rows
     ]

@@ -70,17 +70,22 @@ def _report(
         host = host_obj.lock(context, hostname)
         if host is None:
             raise _UnknownHost()
+        back = host.state == constants.HostState.STALE.value
         if devices is None:
             if host.inventory_fingerprint != fingerprint:
                 return {"need_inventory": True}
-            if _liveness_due(conf, host):
+            if back or _liveness_due(conf, host):
                 host_obj.mark_seen(context, host)
+            if back:
+                _back_in_service(context, hostname, placement)
             return {"changed": False}
         reports = inventory.from_primitive(devices)
         actual = inventory.fingerprint(reports)
         if host.inventory_fingerprint == actual:
-            if _liveness_due(conf, host):
+            if back or _liveness_due(conf, host):
                 host_obj.mark_seen(context, host)
+            if back:
+                _back_in_service(context, hostname, placement)
             return {"changed": False, "fingerprint": actual}
         changes = diff.plan(host_inventory.load(context, hostname), reports)
         host_inventory.apply(context, hostname, changes)
@@ -102,13 +107,38 @@ def _report(
     return {"changed": True, "fingerprint": stored}
 
 
-def mark_silent_hosts_stale(conf: cfg.ConfigOpts, context: RequestContext) -> list[str]:
+def _back_in_service(
+    context: RequestContext, hostname: str, placement: provider_sync.PlacementSync | None
+) -> None:
+    """A stale host reported again (its row is locked): free its inventory in Placement."""
+    LOG.info("Host %s reports again: back in service", hostname)
+    if placement is not None and not placement.sync_host(context, hostname).in_step:
+        host_obj.forget_fingerprint(context, hostname)  # the next report syncs again
+
+
+def mark_silent_hosts_stale(
+    conf: cfg.ConfigOpts,
+    context: RequestContext,
+    placement: provider_sync.PlacementSync | None = None,
+) -> list[str]:
+    """Mark hosts silent for ``[conductor] host_stale_after`` stale; their names.
+
+    Their devices are kept, and with ``placement`` their inventories are reserved in
+    Placement, so that neither Nova nor standalone binds pick a device whose agent is
+    gone; the host's next report frees them again.
+    """
     cutoff = timeutils.utcnow() - datetime.timedelta(seconds=conf.conductor.host_stale_after)
     names = host_obj.mark_stale(context, cutoff)
     for name in names:
         LOG.warning(
-            "Host %s has not reported for %ss: marked stale (its devices are kept)",
+            "Host %s has not reported for %ss: marked stale (its devices are kept, "
+            "and reserved in Placement)",
             name,
             conf.conductor.host_stale_after,
         )
+        if placement is not None:
+            try:
+                placement.sync_locked(context, name)
+            except Exception:  # the audit repairs it; the other hosts go on
+                LOG.exception("Reserving the devices of stale host %s failed", name)
     return names
