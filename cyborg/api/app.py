@@ -1,7 +1,8 @@
 """The API's WSGI application: middleware stacked in one function.
 
-Request flow: proxy headers → request id → fault wrapper → authentication →
-microversion → pecan (context hook, error hook) → handler.
+Request flow: proxy headers → request id → fault wrapper → authentication → request
+sanity (JSON only, no NUL in URLs) → legacy paths → microversion → strict JSON body →
+pecan (context hook, error hook) → handler.
 """
 
 import functools
@@ -51,6 +52,7 @@ def build(
         guess_content_type_from_ext=False,
         debug=False,
     )
+    app = middleware.JSONBody(app)
     app = middleware.Microversion(app)
     app = middleware.LegacyPaths(app)
     app = middleware.RequestSanity(app)

@@ -5,10 +5,9 @@ from typing import Any
 
 import pecan
 from oslo_config import cfg
-from oslo_serialization import jsonutils
 
 from cyborg.api import links, microversion, validation
-from cyborg.api.middleware import ENV_VERSION
+from cyborg.api.middleware import ENV_JSON_BODY, ENV_VERSION
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor import rpcapi
@@ -50,10 +49,8 @@ def query() -> dict[str, str]:
 
 
 def json_body() -> Any:
-    body = pecan.request.body
-    if not body:
+    """The body, as cyborg.api.middleware.JSONBody parsed it; 400 when there is none."""
+    environ = pecan.request.environ
+    if ENV_JSON_BODY not in environ:
         raise exception.Invalid(reason="a JSON request body is required")
-    try:
-        return jsonutils.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise exception.Invalid(reason="the request body is not valid JSON") from err
+    return environ[ENV_JSON_BODY]
