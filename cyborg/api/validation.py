@@ -19,7 +19,17 @@ from jsonschema import validators
 
 from cyborg.common import exception
 
-_Validator = validators.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema"})
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """JSON Schema's "integer" matches 5.0 too, which the code then uses as a float
+    (a slice, a range: a 500); ours matches integers only."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Draft = validators.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema"})
+_Validator = validators.extend(
+    _Draft, type_checker=_Draft.TYPE_CHECKER.redefine("integer", _is_integer)
+)
 
 # Deeper than any body of the API (a graph is four levels deep), and shallow enough
 # for the schema validation, which recurses once per level.

@@ -85,3 +85,11 @@ def test_documents_built_in_python_are_checked_without_recursion() -> None:
         deep = [deep]
     with pytest.raises(exception.Invalid, match="nested more than 32"):
         validation.check_document(deep, "query")
+
+
+@pytest.mark.parametrize("value", [5.0, 1e2, True], ids=["5.0", "1e2", "true"])
+def test_an_integer_field_takes_integers_only(value: object) -> None:
+    schema = {"type": "object", "properties": {"count": {"type": "integer"}}}
+    validation.validate(schema, {"count": 5})
+    with pytest.raises(exception.Invalid, match="is not of type 'integer'"):
+        validation.validate(schema, {"count": value})
