@@ -1,11 +1,11 @@
 """Read a bind/unbind JSON-patch body into what the conductor needs."""
 
+import re
 from typing import Any
-
-from oslo_utils import uuidutils
 
 from cyborg.api import microversion
 from cyborg.api.schemas import accelerator_request as schema
+from cyborg.api.schemas import common
 from cyborg.common import exception
 
 
@@ -47,9 +47,10 @@ def parse(
                 )
             raise exception.Invalid(reason=f"Fields absent in patch of {uuid}: {missing}")
         for key in ("device_rp_uuid", "instance_uuid"):
-            if key in values and not uuidutils.is_uuid_like(values[key]):
+            if key in values and not re.fullmatch(common.CANONICAL_UUID_PATTERN, str(values[key])):
                 raise exception.InvalidParameterValue(
-                    name=f"/{key} of {uuid}", reason="not a UUID"
+                    name=f"/{key} of {uuid}",
+                    reason="not a UUID in its canonical form (8-4-4-4-12 hexadecimal digits)",
                 )
         bindings[uuid] = {key: str(value) for key, value in values.items()}
     return bindings, unbinds

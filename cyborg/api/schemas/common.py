@@ -6,6 +6,20 @@ UUID_PATTERN = "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-
 
 UUID: dict[str, Any] = {"type": "string", "pattern": UUID_PATTERN}
 
+# A uuid the client chooses and Cyborg stores (a profile's, a consumer's): only the
+# canonical 8-4-4-4-12 form, so it names its resource the way every lookup writes it.
+CANONICAL_UUID_PATTERN = (
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+CANONICAL_UUID: dict[str, Any] = {
+    "type": "string",
+    "pattern": CANONICAL_UUID_PATTERN,
+    "minLength": 36,
+    "maxLength": 36,
+    "description_on_error": "a UUID in its canonical form (8-4-4-4-12 hexadecimal digits) "
+    "is required",
+}
+
 # Database ids are 32-bit integers on every backend.
 MAX_ID = 2**31 - 1
 ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}

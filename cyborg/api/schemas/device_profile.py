@@ -43,7 +43,7 @@ PROFILE: dict[str, Any] = {
         "groups": {"type": "array", "minItems": 1, "maxItems": 64, "items": GROUP},
         # TEXT holds 64 KiB on MySQL: 16000 characters fit even at 4 bytes each.
         "description": {"type": ["string", "null"], "maxLength": 16000},
-        "uuid": common.UUID,
+        "uuid": common.CANONICAL_UUID,
     },
     "required": ["name", "groups"],
     "additionalProperties": False,

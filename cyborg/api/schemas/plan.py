@@ -37,7 +37,7 @@ CLAIM: dict[str, Any] = {
     "type": "object",
     "properties": {
         "device_profile_name": common.NAME,
-        "consumer_uuid": common.UUID,
+        "consumer_uuid": common.CANONICAL_UUID,
     },
     "additionalProperties": False,
 }
