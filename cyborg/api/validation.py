@@ -10,8 +10,10 @@ stack. All of these are refused with a 400 here, as are NUL characters, which th
 databases refuse too.
 """
 
+import functools
 import json
 import re
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import jsonschema
@@ -26,9 +28,25 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+@functools.cache
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A schema's pattern with ECMA-262's ``$`` (the end of the string), where Python's
+    also matches before a final line break ("name\\n" matched ``^[a-z]+$``)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 _Draft = validators.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema"})
 _Validator = validators.extend(
-    _Draft, type_checker=_Draft.TYPE_CHECKER.redefine("integer", _is_integer)
+    _Draft,
+    validators={"pattern": _pattern},
+    type_checker=_Draft.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 
 # Deeper than any body of the API (a graph is four levels deep), and shallow enough

@@ -93,3 +93,11 @@ def test_an_integer_field_takes_integers_only(value: object) -> None:
     validation.validate(schema, {"count": 5})
     with pytest.raises(exception.Invalid, match="is not of type 'integer'"):
         validation.validate(schema, {"count": value})
+
+
+def test_a_pattern_ends_at_the_end_of_the_string_not_before_a_line_break() -> None:
+    schema = {"type": "string", "pattern": "^[a-z]+$"}
+    validation.validate(schema, "name")
+    with pytest.raises(exception.Invalid, match="does not match"):
+        validation.validate(schema, "name\n")
+    validation.validate({"type": "string", "pattern": "cost \\$"}, "a cost $")
