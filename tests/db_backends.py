@@ -77,9 +77,8 @@ def create_database(backend: str, directory: str) -> str:
         else:
             connection.execute(sa.text(f"CREATE DATABASE {name}"))
     admin.dispose()
+    # No charset in the URL: the engines add it as the services' do (cyborg.db.api).
     url = sa.engine.make_url(ADMIN_URLS[backend]).set(database=name)
-    if backend == "mysql":
-        url = url.update_query_dict({"charset": "utf8mb4"})
     return url.render_as_string(hide_password=False)
 
 
@@ -105,7 +104,9 @@ def make_engine(url: str) -> sa.Engine:
 
     from cyborg.db import api as db_api
 
-    engine = engines.create_engine(url, sqlite_fk=True, mysql_sql_mode="TRADITIONAL")
+    engine = engines.create_engine(
+        db_api.connection_url(url), sqlite_fk=True, mysql_sql_mode="TRADITIONAL"
+    )
     db_api.tune_engine(engine)
     return engine
 

@@ -15,6 +15,7 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 
 import cyborg.conf
+from cyborg.db import api as db_api
 from cyborg.db import migration
 
 Handler = Callable[[cfg.ConfigOpts, sa.Engine], int]
@@ -86,7 +87,9 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     conf.register_cli_opt(COMMAND_OPT)
     cyborg.conf.parse_args(list(argv if argv is not None else sys.argv), conf=conf)
     engine = engines.create_engine(
-        conf.database.connection, sqlite_fk=True, mysql_sql_mode=conf.database.mysql_sql_mode
+        db_api.connection_url(conf.database.connection),
+        sqlite_fk=True,
+        mysql_sql_mode=conf.database.mysql_sql_mode,
     )
     try:
         handler: Handler = conf.command.func

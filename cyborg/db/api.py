@@ -32,11 +32,36 @@ _ENGINE_OPTIONS = (
 )
 
 
+def connection_url(url: str) -> str:
+    """``url`` with the connection character set every backend needs for all of UTF-8.
+
+    On MySQL/MariaDB oslo.db connects with ``charset=utf8`` unless the URL names one,
+    and MySQL's utf8 is utf8mb3: a character beyond the BMP (an emoji in a
+    description) is then refused by the server ("Incorrect string value"), although
+    the tables are utf8mb4. A URL without a charset gets ``utf8mb4``; one that names
+    a charset is the operator's choice and is kept. Other backends are unchanged.
+    """
+    if not url:
+        return url
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "mysql" or "charset" in parsed.query:
+        return url
+    return parsed.update_query_dict({"charset": "utf8mb4"}).render_as_string(hide_password=False)
+
+
+def engine_options(conf: cfg.ConfigOpts) -> dict[str, Any]:
+    """What enginefacade.configure() takes from ``[database]``."""
+    options = {name: conf.database[name] for name in _ENGINE_OPTIONS if name in conf.database}
+    for name in ("connection", "slave_connection"):
+        if options.get(name):
+            options[name] = connection_url(options[name])
+    return options
+
+
 def configure(conf: cfg.ConfigOpts) -> None:
     """Point the context manager at ``[database]``; call once per process, before use."""
-    options = {name: conf.database[name] for name in _ENGINE_OPTIONS if name in conf.database}
     # SQLite leaves foreign keys unenforced unless asked; the schema relies on them.
-    context_manager.configure(sqlite_fk=True, **options)
+    context_manager.configure(sqlite_fk=True, **engine_options(conf))
     tune_engine(get_engine())
 
 

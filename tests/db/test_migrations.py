@@ -1,5 +1,6 @@
 """Migrations on SQLite, MariaDB and PostgreSQL: they create the models' schema exactly."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -150,5 +151,37 @@ def test_spdk_controlpath_types_keep_existing_rows(empty_db_url: str) -> None:
                 .all()
             )
         assert kinds == ["PCI", "NVMF", "VHOST"]
+    finally:
+        engine.dispose()
+
+
+def test_utf8mb4_migration_converts_tables_in_another_character_set(empty_db_url: str) -> None:
+    """b8d4f2a6c1e9 converts tables not in utf8mb4 (MariaDB), and 4-byte characters fit
+    afterwards on every backend."""
+    engine = db_backends.make_engine(empty_db_url)
+    emoji = "\U0001f600 \U00020000"
+    insert = sa.text(
+        "INSERT INTO device_profiles (uuid, name, profile_json, description, created_at) "
+        "VALUES ('u1', 'p', '{}', :description, '2026-01-01')"
+    )
+    utf8mb4 = importlib.import_module("cyborg.db.migrations.versions.b8d4f2a6c1e9_utf8mb4_tables")
+    try:
+        migration.upgrade(engine, "f1b6d3a9c2e8")
+        if engine.dialect.name == "mysql":
+            with engine.begin() as connection:  # as upstream's utf8 (utf8mb3) tables are
+                for table in ("device_profiles", "graphs"):
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb3"
+                    )
+                assert utf8mb4.tables_to_convert(connection) == ["device_profiles", "graphs"]
+                with pytest.raises((sa.exc.DBAPIError, db_exc.DBError)):
+                    connection.execute(insert, {"description": emoji})
+        migration.upgrade(engine)
+        with engine.begin() as connection:
+            if engine.dialect.name == "mysql":
+                assert utf8mb4.tables_to_convert(connection) == []
+            connection.execute(insert, {"description": emoji})
+            stored = connection.execute(sa.text("SELECT description FROM device_profiles"))
+            assert stored.scalar_one() == emoji
     finally:
         engine.dispose()

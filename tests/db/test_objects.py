@@ -14,6 +14,7 @@ from cyborg.objects import controlpath as controlpath_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
 from cyborg.objects import device_profile as profile_obj
+from cyborg.objects import graph as graph_obj
 from cyborg.objects import pagination
 from tests.db import seed
 
@@ -175,6 +176,40 @@ def test_profile_deletable_while_arqs_keep_their_group(db) -> None:  # type: ign
     assert kept.device_profile_id is None
     assert kept.device_profile_name == "fpga"
     assert kept.device_profile_group == {"resources:FPGA": "1"}
+
+
+# Beyond the BMP: four bytes each in UTF-8 (MySQL's utf8mb3 refused them).
+FOUR_BYTES = "\U0001f600 \U0001d518\U0001d52b\U0001d526 \U00020000"
+
+
+def test_four_byte_characters_round_trip(db) -> None:  # type: ignore[no-untyped-def]
+    profile = profile_obj.create(
+        db.context,
+        name="emoji",
+        groups=[{"resources:FPGA": "1", "accel:function_id": FOUR_BYTES}],
+        description=FOUR_BYTES * 100,
+    )
+    graph = graph_obj.create(
+        db.context,
+        name=FOUR_BYTES,
+        format="json",
+        document={"name": FOUR_BYTES, "nodes": []},
+        nodes=0,
+        flops=0.0,
+        bytes_moved=0.0,
+        param_bytes=0.0,
+        project_id="p1",
+    )
+    stored = profile_obj.get_by_uuid(db.context, profile.uuid)
+    assert stored.description == FOUR_BYTES * 100
+    assert stored.groups[0]["accel:function_id"] == FOUR_BYTES
+    assert graph_obj.get_by_uuid(db.context, graph.uuid).name == FOUR_BYTES
+    with db.engine.connect() as connection:  # as stored, not only as the objects read it
+        description = connection.execute(
+            sa.text("SELECT description FROM device_profiles WHERE uuid = :uuid"),
+            {"uuid": profile.uuid},
+        ).scalar_one()
+    assert description == FOUR_BYTES * 100
 
 
 # --- accelerator requests ------------------------------------------------------------
