@@ -9,11 +9,19 @@ planner matches devices with them. A group maps keys of three kinds to strings:
   ``accel:function_id``: the FPGA image to program at bind time).
 
 Names are upper case, as Placement's are; spaces around the name after the prefix are
-stripped on the way in (``resources: FPGA``), as upstream does.
+stripped on the way in (``resources: FPGA``), as upstream does. A resource class is
+one of Placement's standard classes (os-resource-classes) or ``CUSTOM_<NAME>``.
+
+How much a profile may ask for is bounded (``check_size``): units per group, and the
+ARQs the whole profile makes, which is what one ``POST /v2/accelerator_requests``
+creates; the operator sets both (``[api] max_units_per_group`` and
+``max_arqs_per_request``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import os_resource_classes
 
 from cyborg.common import exception
 
@@ -21,7 +29,13 @@ RESOURCES = "resources:"
 TRAIT = "trait:"
 ACCEL = "accel:"
 
-RESOURCES_KEY_PATTERN = r"^resources:[A-Z0-9_]{1,255}$"
+STANDARD_RESOURCE_CLASSES: tuple[str, ...] = tuple(os_resource_classes.STANDARDS)
+# Placement's custom classes: CUSTOM_ and upper-case letters, digits and '_', 255 in all.
+CUSTOM_RESOURCE_CLASS_PATTERN = r"CUSTOM_[A-Z0-9_]{1,248}"
+RESOURCE_CLASS_PATTERN = "(?:{})".format(
+    "|".join([*STANDARD_RESOURCE_CLASSES, CUSTOM_RESOURCE_CLASS_PATTERN])
+)
+RESOURCES_KEY_PATTERN = rf"^resources:{RESOURCE_CLASS_PATTERN}$"
 TRAIT_KEY_PATTERN = r"^trait:[A-Z0-9_]{1,255}$"
 ACCEL_KEY_PATTERN = r"^accel:[A-Za-z0-9_.:-]{1,255}$"
 AMOUNT_PATTERN = r"^[1-9][0-9]{0,5}$"
@@ -60,6 +74,11 @@ def _amounts(group: Mapping[str, str]) -> dict[str, int]:
         raise exception.Invalid(reason=f"a resources amount is not an integer: {err}") from err
 
 
+def units(group: Mapping[str, str]) -> int:
+    """The units of every resource class the group asks for, together."""
+    return sum(_amounts(group).values())
+
+
 def resources(group: Mapping[str, str]) -> dict[str, int]:
     """What the group asks Placement for: {resource class: positive amount}."""
     return {rc: amount for rc, amount in _amounts(group).items() if amount > 0}
@@ -83,6 +102,35 @@ def accelerator_count(group: Mapping[str, str]) -> int:
     if group.get(XILINX_TRAIT) == "required":
         return 2 * amounts.get("FPGA", 0)
     return sum(amounts.values())
+
+
+def arq_count(groups: Sequence[Mapping[str, str]]) -> int:
+    """How many ARQs a profile with these groups makes: what one request creates."""
+    return sum(accelerator_count(group) for group in groups)
+
+
+def check_size(
+    groups: Sequence[Mapping[str, str]], *, max_units_per_group: int, max_arqs: int
+) -> None:
+    """400 for a profile that asks for more than one request may: a group of more
+    than ``max_units_per_group`` units, or more than ``max_arqs`` ARQs in all."""
+    for index, group in enumerate(groups):
+        asked = units(group)
+        if asked > max_units_per_group:
+            raise exception.Invalid(
+                reason=f"group {index} asks for {asked} units; a device profile group may "
+                f"ask for at most {max_units_per_group}"
+            )
+    check_arq_count(arq_count(groups), max_arqs)
+
+
+def check_arq_count(count: int, max_arqs: int) -> None:
+    """400 when a profile makes more ARQs than one request may create."""
+    if count > max_arqs:
+        raise exception.Invalid(
+            reason=f"the device profile makes {count} accelerator requests; one request "
+            f"may make at most {max_arqs}"
+        )
 
 
 def needs_programming(group: Mapping[str, str]) -> bool:

@@ -44,6 +44,25 @@ OPTS: list[cfg.Opt] = [
         help="Largest number of items a single list call returns, whatever limit the "
         "client asks for. Lower it to bound the cost of one request.",
     ),
+    cfg.IntOpt(
+        "max_units_per_group",
+        default=16,
+        min=1,
+        max=1024,
+        help="Largest number of units one device profile group may ask for, all its "
+        "resources:<RC> amounts together (resources:PGPU=8 is 8 units). A host holds "
+        "few accelerators; a group asking for more than any host has can never be "
+        "bound. Checked when a profile is created (400).",
+    ),
+    cfg.IntOpt(
+        "max_arqs_per_request",
+        default=64,
+        min=1,
+        max=1024,
+        help="Largest number of accelerator requests one device profile may make, "
+        "which is what one POST /v2/accelerator_requests creates (one per unit, two "
+        "per FPGA of a Xilinx board). Checked when a profile is created (400).",
+    ),
     cfg.BoolOpt(
         "noauth_allow_remote",
         default=False,

@@ -76,6 +76,12 @@ class DeviceProfilesController(rest.RestController):
             raise exception.Invalid(
                 reason=f"the groups take more than {MAX_GROUPS_JSON} bytes as JSON; split them"
             )
+        limits = request_state.conf().api
+        profile_rules.check_size(
+            profile["groups"],
+            max_units_per_group=limits.max_units_per_group,
+            max_arqs=limits.max_arqs_per_request,
+        )
         # Administrators' profiles are shared by every project; others' stay their own.
         project_id = None if authz.is_admin() else request_state.context().project_id
         uuid = request_state.conductor().create_device_profile(

@@ -32,7 +32,8 @@ GROUP: dict[str, Any] = {
     "additionalProperties": False,
     "description_on_error": (
         "each group maps 'resources:<RC>' to a count, 'trait:<TRAIT>' to 'required' or "
-        "'forbidden', or 'accel:<key>' to a string (names in upper case)"
+        "'forbidden', or 'accel:<key>' to a string; a resource class is a standard one "
+        "(such as PGPU, FPGA or VGPU) or CUSTOM_<NAME>, names in upper case"
     ),
 }
 
