@@ -1,7 +1,7 @@
 """Binders for tests that call the binding wing directly, as the conductor does."""
 
+from cyborg.conductor.binding import arqs, quota, vgpu
 from cyborg.conductor.binding import binder as binder_mod
-from cyborg.conductor.binding import quota, vgpu
 from cyborg.conductor.placement import claiming
 
 
@@ -19,6 +19,7 @@ def binder(
     *,
     claimer: claiming.Claimer | None = None,
     limits: quota.Limits | None = None,
+    arq_limits: arqs.ARQLimits | None = None,
     programming: binder_mod.BindStep | None = None,
     mdevs: vgpu.MdevAgent | None = None,
     run_later: binder_mod.RunLater | None = None,
@@ -29,6 +30,7 @@ def binder(
     return binder_mod.Binder(
         claimer=claimer,
         limits=None if limits is None else (lambda _context: limits),
+        arq_limits=arq_limits,
         programming=programming,
         mdevs=mdevs,
         run_later=run_later,

@@ -61,7 +61,9 @@ OPTS: list[cfg.Opt] = [
         max=1024,
         help="Largest number of accelerator requests one device profile may make, "
         "which is what one POST /v2/accelerator_requests creates (one per unit, two "
-        "per FPGA of a Xilinx board). Checked when a profile is created (400).",
+        "per FPGA of a Xilinx board). Checked when a profile is created, and by the "
+        "conductor before it creates ARQs from one (400), so a profile stored before "
+        "a lower limit makes no more either.",
     ),
     cfg.BoolOpt(
         "noauth_allow_remote",

@@ -1,20 +1,32 @@
-"""Options of the [quota] group: limits of the standalone binding path."""
+"""Options of the [quota] group: ARQs per project, and limits of the standalone
+binding path."""
 
 from oslo_config import cfg, types
 
 GROUP = cfg.OptGroup(
     "quota",
-    title="Quota of accelerators Cyborg claims itself",
-    help="Per-project limits on the accelerators the conductor claims in Placement "
-    "for binds without a device_rp_uuid (standalone use, without Nova). Accelerators "
+    title="Quota of accelerator requests, and of accelerators Cyborg claims itself",
+    help="accelerator_requests bounds the ARQs each project holds, whoever binds them. "
+    "limits bounds, per project, the accelerators the conductor claims in Placement "
+    "for binds without a device_rp_uuid (standalone use, without Nova); accelerators "
     "that Nova schedules and binds are counted by Nova's quota only. When [oslo_limit] "
     "names Cyborg's endpoint in Keystone (endpoint_id, or endpoint_service_type / "
     "endpoint_service_name, with the oslo.limit auth options), Keystone unified limits "
-    "named class:<resource class> apply instead of these, and a class without a "
+    "named class:<resource class> apply instead of limits, and a class without a "
     "registered limit cannot be claimed.",
 )
 
 OPTS: list[cfg.Opt] = [
+    cfg.IntOpt(
+        "accelerator_requests",
+        default=1000,
+        min=-1,
+        help="Largest number of accelerator requests (ARQs) one project may hold, in "
+        "any state, whether Nova or Cyborg binds them; -1 for no limit. Checked when "
+        "ARQs are created, and again once they are (two creates racing for the last "
+        "room may then both fail). Over it, POST /v2/accelerator_requests is refused "
+        "with 403. Keystone unified limits do not change it.",
+    ),
     cfg.Opt(
         "limits",
         type=types.Dict(value_type=types.Integer(min=0)),

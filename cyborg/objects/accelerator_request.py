@@ -147,6 +147,13 @@ def get_all(
 
 
 @db_api.context_manager.reader
+def count_in_project(context: RequestContext, project_id: str) -> int:
+    """How many ARQs the project holds, in any state (one indexed COUNT)."""
+    stmt = sa.select(sa.func.count()).where(ARQ_MODEL.project_id == project_id)
+    return int(context.session.execute(stmt).scalar_one())
+
+
+@db_api.context_manager.reader
 def get_bind_started_before(
     context: RequestContext, cutoff: datetime.datetime
 ) -> list[AcceleratorRequest]:

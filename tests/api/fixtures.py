@@ -201,6 +201,31 @@ class SchedulerAPIFixture(StandaloneAPIFixture):
         )
 
 
+class LimitsAPIFixture(APIFixture):
+    """APIFixture with small limits on what one request may ask for: ``[api]
+    max_units_per_group = 4``, ``max_arqs_per_request = 6``, ``[quota]
+    accelerator_requests = 8``; and a profile ``legacy-million``, stored as if before
+    the limits, that asks for 999,999 units of 8 classes in each of 8 groups."""
+
+    def config_args(self) -> list[str]:
+        path = os.path.join(self.tmp.name, "limits.conf")
+        with open(path, "w") as conf:
+            conf.write(
+                "[api]\nmax_units_per_group = 4\nmax_arqs_per_request = 6\n"
+                "[quota]\naccelerator_requests = 8\n"
+            )
+        return ["--config-file", path]
+
+    def seed(self) -> None:
+        super().seed()
+        classes = ["PGPU", "FPGA", "VGPU", *(f"CUSTOM_C{n}" for n in range(5))]
+        device_profiles.create_device_profile(
+            cyborg_context.get_admin_context(),
+            name="legacy-million",
+            groups=[{f"resources:{rc}": "999999" for rc in classes}] * 8,
+        )
+
+
 class KeystoneAPIFixture(APIFixture):
     """APIFixture with ``auth_strategy = keystone`` and no Keystone behind it: requests
     without a valid token never get past keystonemiddleware."""

@@ -1,5 +1,5 @@
 """The pure parts of standalone binds: request groups, candidate choice, allocation
-arithmetic, the bind patch at 2.4 and the quota's 403."""
+arithmetic, the bind patch at 2.4 and the quotas' 403s."""
 
 import datetime
 
@@ -120,3 +120,17 @@ def test_config_limits_and_the_403_name_limit_usage_and_request() -> None:
     )
     with pytest.raises(limit_exc.ProjectOverLimit):
         limits.enforce("p", {"class:FPGA": 2})
+
+
+def test_the_arq_quota_names_limit_usage_and_request() -> None:
+    quota.enforce_arq_count(None, "p", 10**6, 10**6)  # unlimited
+    quota.enforce_arq_count(8, "p", 5, 3)
+    with pytest.raises(exception.QuotaExceeded) as over:
+        quota.enforce_arq_count(8, "p", 6, 3)
+    assert over.value.code == 403
+    assert over.value.message == (
+        "Quota exceeded for project p: accelerator_requests limit 8, usage 6, requested 3"
+    )
+    quota.enforce_arq_count(8, "p", 8, 3, recheck=True)  # the 3 are in the usage
+    with pytest.raises(exception.QuotaExceeded, match="usage 9 with this request"):
+        quota.enforce_arq_count(8, "p", 9, 3, recheck=True)

@@ -6,6 +6,8 @@ all go through it. The collaborators it holds, each optional:
 * ``claimer``: claims devices in Placement for binds without Nova (None when
   Placement is not configured: such binds are refused with a 503);
 * ``limits``: the quota of those binds, looked up per request context;
+* ``arq_limits``: how many ARQs one request may create and one project hold (None:
+  no limit);
 * ``programming``: the FPGA programming step a bind may need first;
 * ``mdevs``: the agent calls that create and remove vGPU mdevs;
 * ``run_later``: runs the binds that wait on an agent, after ``bind`` has answered;
@@ -57,6 +59,7 @@ class Binder:
         *,
         claimer: claiming.Claimer | None = None,
         limits: quota.LimitsFor | None = None,
+        arq_limits: arqs.ARQLimits | None = None,
         programming: BindStep | None = None,
         mdevs: vgpu.MdevAgent | None = None,
         run_later: RunLater | None = None,
@@ -64,6 +67,7 @@ class Binder:
     ) -> None:
         self.claimer = claimer
         self.limits = limits
+        self.arq_limits = arq_limits
         self.programming = programming
         self.mdevs = mdevs
         self.run_later = run_later
@@ -85,6 +89,7 @@ class Binder:
         return cls(
             claimer=None if placement is None else claiming.Claimer(placement),
             limits=quota.configured(conf),
+            arq_limits=arqs.ARQLimits.from_conf(conf),
             programming=None if agent is None else fpga_step.FPGAProgrammingStep(conf, agent),
             mdevs=None if agent is None else vgpu.MdevAgent(agent),
             run_later=run_later,
@@ -109,12 +114,14 @@ class Binder:
         project_id: str | None,
         visible_to_project: str | None = None,
     ) -> list[str]:
-        """One Initial ARQ per accelerator the profile asks for; their uuids."""
+        """One Initial ARQ per accelerator the profile asks for, within
+        ``arq_limits``; their uuids."""
         return arqs.create_arqs(
             context,
             device_profile_name=device_profile_name,
             project_id=project_id,
             visible_to_project=visible_to_project,
+            limits=self.arq_limits,
         )
 
     def bind(

@@ -1,4 +1,5 @@
-"""Per-project limits on the accelerators Cyborg claims itself (binds without Nova).
+"""Per-project limits: on the accelerators Cyborg claims itself (binds without Nova),
+and on the number of ARQs a project holds (``enforce_arq_count``, at creation).
 
 Resources are named ``class:<resource class>`` (``class:FPGA``, ``class:PGPU``,
 ``class:CUSTOM_QAT``), as Nova names them in Keystone unified limits. Usage is what
@@ -164,3 +165,26 @@ def enforce(
                 for info in err.over_limit_info_list
             )
         raise exception.QuotaExceeded(project=project_id, details=details) from err
+
+
+# The name of the ARQ count in QuotaExceeded's details, as the class limits are named.
+ARQS = "accelerator_requests"
+
+
+def enforce_arq_count(
+    limit: int | None, project_id: str, usage: int, requested: int, *, recheck: bool = False
+) -> None:
+    """QuotaExceeded (403) when the project would hold more than ``limit`` ARQs (None:
+    unlimited). ``recheck``: the requested ARQs are created and in ``usage``."""
+    if limit is None:
+        return
+    if not recheck and usage + requested > limit:
+        details = f"{ARQS} limit {limit}, usage {usage}, requested {requested}"
+    elif recheck and usage > limit:
+        details = (
+            f"{ARQS} limit {limit}, usage {usage} with this request (another request of "
+            "the project created some meanwhile)"
+        )
+    else:
+        return
+    raise exception.QuotaExceeded(project=project_id, details=details)
