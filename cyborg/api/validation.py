@@ -134,9 +134,10 @@ def validate(schema: dict[str, Any], data: Any, what: str = "body") -> None:
     if not errors:
         return
     error = errors[0]
-    # Prefer the most specific error of a oneOf/anyOf.
+    # Of a oneOf/anyOf, the error of the alternative that matched deepest: a bare
+    # profile object with a bad uuid is told about its uuid, not that it is no list.
     while error.context:
-        error = min(error.context, key=lambda e: len(e.context or []))
+        error = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.context or [])))
     message = error.schema.get("description_on_error") if isinstance(error.schema, dict) else None
     detail = message or error.message
     if len(detail) > 300:

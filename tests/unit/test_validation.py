@@ -4,6 +4,7 @@ takes beyond JSON is a 400 with a message, never a RecursionError or a database 
 import pytest
 
 from cyborg.api import validation
+from cyborg.api.schemas import device_profile
 from cyborg.common import exception
 
 
@@ -101,3 +102,11 @@ def test_a_pattern_ends_at_the_end_of_the_string_not_before_a_line_break() -> No
     with pytest.raises(exception.Invalid, match="does not match"):
         validation.validate(schema, "name\n")
     validation.validate({"type": "string", "pattern": "cost \\$"}, "a cost $")
+
+
+def test_of_two_shapes_the_error_names_what_is_wrong_in_the_one_sent() -> None:
+    group = {"resources:PGPU": "1"}
+    profile = {"name": "p", "uuid": "8E505Ee0DfcB05A6-9daAFFfe9eFb98dc", "groups": [group]}
+    for body in (profile, [profile]):
+        with pytest.raises(exception.Invalid, match=r"uuid'. a UUID in its canonical form"):
+            validation.validate(device_profile.CREATE, body)
