@@ -110,6 +110,20 @@ class UnsupportedMediaType(CyborgException):
     code = 415
 
 
+class RequestBodyIncomplete(Invalid):
+    msg_fmt = "Invalid request: the body was cut off or malformed; send it again."
+
+
+class RequestTimeout(CyborgException):
+    msg_fmt = "The request body was not received in time; send it again."
+    code = 408
+
+
+class RequestBodyTooLarge(CyborgException):
+    msg_fmt = "The request body is larger than the %(limit)d bytes this API accepts."
+    code = 413
+
+
 class Conflict(CyborgException):
     msg_fmt = "Conflict: %(reason)s"
     code = 409

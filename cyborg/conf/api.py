@@ -65,6 +65,19 @@ OPTS: list[cfg.Opt] = [
         "conductor before it creates ARQs from one (400), so a profile stored before "
         "a lower limit makes no more either.",
     ),
+    cfg.IntOpt(
+        "max_request_body_size",
+        default=16 * 2**20,
+        min=1024,
+        help="Largest request body, in bytes, the API reads. A request that announces a "
+        "bigger Content-Length is refused with 413 before any of it is read; a chunked "
+        "body is refused with 413 as soon as it grows past the limit, having read at "
+        "most one byte more. The biggest legitimate bodies are ONNX models sent as "
+        "base64 to POST /v2/graphs: 16 MiB holds a model of about 12 MiB (weights "
+        "included; the scheduler needs only the graph). Raise it only together with "
+        "the broker's largest message (RabbitMQ 4 refuses messages over 16 MiB by "
+        "default), since the model travels to the conductor in one RPC message.",
+    ),
     cfg.BoolOpt(
         "noauth_allow_remote",
         default=False,

@@ -240,3 +240,17 @@ class KeystoneAPIFixture(APIFixture):
             "www_authenticate_uri", self.WWW_AUTHENTICATE_URI, "keystone_authtoken"
         )
         self.app = api_app.build(self.conf)
+
+
+class BodyLimitAPIFixture(APIFixture):
+    """APIFixture with ``[api] max_request_body_size`` at BODY_LIMIT bytes; sets
+    GABBI_LONG_TEXT, a text of 3000 characters that takes a body past it."""
+
+    BODY_LIMIT = 2048
+
+    def config_args(self) -> list[str]:
+        os.environ["GABBI_LONG_TEXT"] = "x" * 3000
+        path = os.path.join(self.tmp.name, "limits.conf")
+        with open(path, "w") as conf:
+            conf.write(f"[api]\nmax_request_body_size = {self.BODY_LIMIT}\n")
+        return ["--config-file", path]
