@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import oslo_messaging
 import webob.exc
 from oslo_config import cfg
 from pecan import hooks
@@ -30,11 +29,9 @@ class ErrorHook(hooks.PecanHook):
     def on_error(self, state: Any, err: Exception) -> Any:
         if isinstance(err, exception.CyborgException):
             return errors.from_exception(err)
-        if isinstance(err, oslo_messaging.MessagingTimeout):
-            # The request was fine; the conductor is down or overloaded.
-            return errors.error_response(
-                503, "The conductor did not answer in time; try again later."
-            )
+        response = errors.unavailable(err)  # the database or the conductor: 503
+        if response is not None:
+            return response
         if isinstance(err, webob.exc.HTTPException) and err.code >= 400:
             # pecan's own 404/405 (no such route or method), in our envelope.
             response = errors.error_response(err.code, err.explanation or err.title)

@@ -254,3 +254,21 @@ class BodyLimitAPIFixture(APIFixture):
         with open(path, "w") as conf:
             conf.write(f"[api]\nmax_request_body_size = {self.BODY_LIMIT}\n")
         return ["--config-file", path]
+
+
+class DatabaseDownAPIFixture(APIFixture):
+    """APIFixture whose database goes away once seeded: the pool is emptied and a
+    directory takes the SQLite file's place, so every connection the API (or the
+    conductor) opens fails, as it does when a database server is down."""
+
+    def start_fixture(self) -> None:
+        super().start_fixture()
+        self.path = str(sa.engine.make_url(self.url).database)
+        self.engine.dispose()
+        os.rename(self.path, self.path + ".away")
+        os.mkdir(self.path)
+
+    def stop_fixture(self) -> None:
+        os.rmdir(self.path)
+        os.rename(self.path + ".away", self.path)
+        super().stop_fixture()

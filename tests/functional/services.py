@@ -226,11 +226,14 @@ def deployment(
     api: bool = True,
     conductor: bool = True,
     extra_conf: str = "",
+    services_database: Callable[[str], str] | None = None,
 ) -> Iterator[Deployment]:
     """A database, a conductor and an API (no-auth) on a free port.
 
     ``seeded`` fills the database with a few fake devices (the first deployable on
-    provider DEVICE_RP); ``extra_conf`` is appended to every process's config.
+    provider DEVICE_RP); ``extra_conf`` is appended to every process's config;
+    ``services_database`` maps the database's URL to the one the services get (a
+    proxy's, say), while the test's own queries use the database directly.
     """
     require_rabbitmq()
     with tempfile.TemporaryDirectory() as directory:
@@ -242,13 +245,14 @@ def deployment(
             _prepare_database(url, seeded)
             port = free_port()
             run = uuid.uuid4().hex[:12]  # own exchange and topic: parallel runs never meet
+            services_url = services_database(url) if services_database else url
             deployed = Deployment(
                 directory,
                 url,
                 f"[DEFAULT]\nauth_strategy = noauth\ntransport_url = {RABBIT_URL}\n"
                 f"control_exchange = cyborg-test-{run}\n"
                 f"host = functional-{uuid.uuid4().hex[:6]}\n"
-                f"[database]\nconnection = {url}\n"
+                f"[database]\nconnection = {services_url}\n"
                 f"[conductor]\ntopic = cyborg-conductor-{run}\n"
                 f"[api]\nhost_ip = 127.0.0.1\nport = {port}\napi_workers = 1\n"
                 f"[oslo_policy]\npolicy_file = {directory}/policy.yaml\n" + extra_conf,
