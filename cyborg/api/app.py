@@ -1,8 +1,9 @@
 """The API's WSGI application: middleware stacked in one function.
 
-Request flow: proxy headers → request id → body limit → fault wrapper →
-authentication → request sanity (JSON only, no NUL in URLs) → legacy paths →
-microversion → strict JSON body → pecan (context hook, error hook) → handler.
+Request flow: (no-auth: loopback clients only) → proxy headers → request id → body
+limit → fault wrapper → authentication → request sanity (JSON only, no NUL in URLs)
+→ legacy paths → microversion → strict JSON body → pecan (context hook, error hook)
+→ handler.
 """
 
 import functools
@@ -61,4 +62,5 @@ def build(
     app = body_limit.BodyLimit(app, conf.api.max_request_body_size)
     app = request_id.RequestId(app)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    app = auth.guard_noauth(app, conf)
     return app

@@ -1,6 +1,5 @@
 """cyborg-api: the REST API (v2, compatible with upstream Cyborg) under gunicorn."""
 
-import ipaddress
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +8,7 @@ from gunicorn.app import base as gunicorn_base
 from oslo_config import cfg
 from oslo_log import log
 
+from cyborg.api import auth
 from cyborg.cmd import service
 
 LOG = log.getLogger(__name__)
@@ -49,11 +49,7 @@ def refuse_remote_noauth(conf: cfg.ConfigOpts) -> str | None:
     """Why the API must not start, or None: no-auth listens on loopback unless allowed."""
     if conf.auth_strategy != "noauth" or conf.api.noauth_allow_remote:
         return None
-    try:
-        loopback = ipaddress.ip_address(conf.api.host_ip).is_loopback
-    except ValueError:
-        loopback = conf.api.host_ip == "localhost"
-    if loopback:
+    if auth.is_loopback(conf.api.host_ip):
         return None
     return (
         f"refusing to serve without authentication on {conf.api.host_ip}: set "

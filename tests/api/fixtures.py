@@ -56,9 +56,15 @@ def _current_app() -> Any:
 
 
 def setup_app() -> Any:
-    """gabbi's intercept: called before the fixture starts, so the app is built lazily."""
+    """gabbi's intercept: called before the fixture starts, so the app is built lazily.
+
+    A story plays a client on another host with the header ``x-test-remote-addr``: it
+    becomes ``REMOTE_ADDR``, the socket peer a WSGI server reports (127.0.0.1 without).
+    """
 
     def application(environ: dict[str, Any], start_response: Any) -> Any:
+        if "HTTP_X_TEST_REMOTE_ADDR" in environ:
+            environ["REMOTE_ADDR"] = environ.pop("HTTP_X_TEST_REMOTE_ADDR")
         return _current_app()(environ, start_response)
 
     return application
@@ -272,3 +278,13 @@ class DatabaseDownAPIFixture(APIFixture):
         os.rmdir(self.path)
         os.rename(self.path + ".away", self.path)
         super().stop_fixture()
+
+
+class RemoteNoAuthAPIFixture(APIFixture):
+    """APIFixture with ``[api] noauth_allow_remote = true``."""
+
+    def config_args(self) -> list[str]:
+        path = os.path.join(self.tmp.name, "remote.conf")
+        with open(path, "w") as conf:
+            conf.write("[api]\nnoauth_allow_remote = true\n")
+        return ["--config-file", path]

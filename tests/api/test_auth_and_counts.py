@@ -1,6 +1,7 @@
-"""No-auth's loopback rule; SQL statements per list.
+"""No-auth's loopback rule for cyborg-api's listening address; SQL statements per list.
 
-Keystone mode's public and protected paths are the story gabbits/keystone-auth.yaml.
+Keystone mode's public and protected paths are the story gabbits/keystone-auth.yaml;
+no-auth's refusal of remote clients, per request, gabbits/noauth-remote.yaml.
 """
 
 from typing import Any
@@ -35,12 +36,25 @@ def _get(app: Any, path: str, **headers: str) -> webob.Response:
     ("host", "allow", "refused"),
     [
         ("127.0.0.1", False, False),
+        ("127.0.1.1", False, False),
         ("::1", False, False),
+        ("::ffff:127.0.0.1", False, False),
+        ("localhost", False, False),
         ("0.0.0.0", False, True),
+        ("cyborg.example.com", False, True),
         ("10.1.2.3", True, False),
     ],
     # No "::" in test ids: pytest-xdist splits node ids on it.
-    ids=["ipv4-loopback", "ipv6-loopback", "any-address", "remote-allowed"],
+    ids=[
+        "ipv4-loopback",
+        "ipv4-loopback-net",
+        "ipv6-loopback",
+        "ipv4-mapped-loopback",
+        "localhost",
+        "any-address",
+        "host-name",
+        "remote-allowed",
+    ],
 )
 def test_noauth_listens_on_loopback_unless_allowed(host: str, allow: bool, refused: bool) -> None:
     conf = _conf(auth_strategy="noauth", api__host_ip=host, api__noauth_allow_remote=allow)

@@ -1,13 +1,16 @@
 """What a real cyborg-api (gunicorn) does with requests no client library sends: bodies
-over [api] max_request_body_size, chunked bodies that do not end. Raw sockets on
-loopback (tests/raw_http.py)."""
+over [api] max_request_body_size, chunked bodies that do not end; and
+cyborg.wsgi.api:application under a gunicorn of its own. Raw sockets on loopback
+(tests/raw_http.py)."""
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests import raw_http
+from tests import raw_http, service_process
 from tests.functional import services
 
 BODY_LIMIT = 4096
@@ -80,3 +83,48 @@ def test_a_chunked_body_within_the_limit_is_read_whole(api: services.Deployment)
     # The handler parsed the whole body: its schema refuses it.
     assert response.status == 400
     assert "[1, 2] is not of type 'object'" in response.fault()["faultstring"]
+
+
+@pytest.fixture
+def wsgi_app(api: services.Deployment) -> Iterator[int]:
+    """``cyborg.wsgi.api:application`` under plain gunicorn with the API's no-auth
+    configuration, on a port of its own; yields the port."""
+    port = services.free_port()
+    log_path = api.log_path("gunicorn")
+    with open(log_path, "ab") as log:
+        command = [os.path.join(services.BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}"]
+        process = subprocess.Popen(
+            [*command, "--workers", "1", "cyborg.wsgi.api:application"],
+            env={**os.environ, "CYBORG_CONFIG_FILES": api.conf_path},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=services.REPOSITORY,
+            start_new_session=True,
+        )
+    try:
+        api.wait_for(
+            lambda: (
+                process.poll() is not None or service_process.answers(f"http://127.0.0.1:{port}/")
+            ),
+            60,
+            "gunicorn serving cyborg.wsgi.api:application",
+        )
+        assert process.poll() is None, service_process.tail(log_path)
+        yield port
+    finally:
+        service_process.stop(process)
+
+
+def _get(port: int, path: str, headers: dict[str, str]) -> raw_http.Response:
+    with raw_http.connect(port) as sock:
+        sock.sendall(raw_http.request_head("GET", path, {**headers, "Connection": "close"}))
+        return raw_http.read_response(sock)
+
+
+def test_the_wsgi_application_refuses_remote_clients_without_authentication(
+    wsgi_app: int,
+) -> None:
+    assert _get(wsgi_app, "/v2/devices", ADMIN).status == 200
+    refused = _get(wsgi_app, "/v2/devices", {**ADMIN, "X-Forwarded-For": "203.0.113.7"})
+    assert refused.status == 403
+    assert "serves clients on its own host only" in refused.fault()["faultstring"]
