@@ -10,8 +10,13 @@ from oslo_log import log
 
 from cyborg.api import auth
 from cyborg.cmd import service
+from cyborg.wsgi import gunicorn_worker
 
 LOG = log.getLogger(__name__)
+
+# Threads per worker process: requests being served at once, since a client still
+# sending its request holds none.
+THREADS = 8
 
 DESCRIPTION = (
     "Run the Cyborg REST API (v2) on [api] host_ip and [api] port with [api] api_workers "
@@ -30,9 +35,17 @@ class Gunicorn(gunicorn_base.BaseApplication):
         settings = {
             "bind": f"{api.host_ip}:{api.port}",
             "workers": api.api_workers,
-            "worker_class": "gthread",
-            "threads": 8,
+            # gthread, reading header blocks in its event loop: slow clients hold no thread.
+            "worker_class": gunicorn_worker.configured(api.request_read_timeout),
+            "threads": THREADS,
+            # gthread's main loop beats while threads serve, so this only catches a
+            # worker whose loop is stuck; request_read_timeout bounds slow clients.
             "timeout": 120,
+            # Idle kept-alive connections wait in the event loop, costing no thread.
+            "keepalive": 5,
+            "limit_request_line": 4094,
+            "limit_request_fields": 100,
+            "limit_request_field_size": 8190,
             "proc_name": "cyborg-api",
         }
         for name, value in settings.items():

@@ -78,6 +78,16 @@ OPTS: list[cfg.Opt] = [
         "the broker's largest message (RabbitMQ 4 refuses messages over 16 MiB by "
         "default), since the model travels to the conductor in one RPC message.",
     ),
+    cfg.IntOpt(
+        "request_read_timeout",
+        default=30,
+        min=1,
+        help="Seconds a client of the standalone API server (cyborg-api) has to send a "
+        "request's line and headers, and as long again for its body. A slower client is "
+        "answered 408 and disconnected. While a request is still arriving it holds no "
+        "worker thread, so slow or stalled clients do not delay anyone else. Ignored "
+        "under an external WSGI server, which has its own timeouts.",
+    ),
     cfg.BoolOpt(
         "noauth_allow_remote",
         default=False,
