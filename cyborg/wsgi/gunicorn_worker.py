@@ -13,12 +13,17 @@ request_read_timeout``) to send its header block, and as long again for its body
 slower one is answered 408 (if it sent anything) and disconnected. A header block over
 MAX_HEADER_BLOCK bytes is answered 431. Idle connections cost no thread either.
 
+gunicorn answers what it cannot parse itself (400, a request line over its limit 414,
+too many or too large header fields 431, ...) with an HTML page; this worker answers
+the same statuses in upstream Cyborg's JSON error envelope, as the application does.
+
 It builds on gunicorn's gthread worker (gunicorn 27): ``enqueue_req`` is where a
 connection with something to read goes to the thread pool, ``murder_keepalived`` runs
 on every turn of the event loop, ``handle_request`` serves one parsed request in a
-thread. TLS, HTTP/2 and the uwsgi protocol are left to gthread as they are (cyborg-api
-serves none of them). ``tests/unit/test_gunicorn_worker.py`` fails when gunicorn no
-longer has the methods this worker builds on.
+thread, ``handle_error`` writes gunicorn's own error answers. TLS, HTTP/2 and the uwsgi
+protocol are left to gthread as they are (cyborg-api serves none of them).
+``tests/unit/test_gunicorn_worker.py`` fails when gunicorn no longer has the methods
+this worker builds on.
 """
 
 import contextlib
@@ -28,6 +33,7 @@ import selectors
 import time
 from typing import Any
 
+from gunicorn import util
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
@@ -89,6 +95,44 @@ class ReadDeadline:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
+
+
+class _Capture:
+    """Stands in for a client's socket while gunicorn writes its HTML error answer."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self.written = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+    def send(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def envelope_for(html_answer: bytes | bytearray, err: BaseException) -> bytes | None:
+    """The JSON answer with the status of gunicorn's HTML one (None if it wrote none).
+
+    The message is gunicorn's description of what it could not parse, shortened; a
+    server error says nothing about itself.
+    """
+    status_line = bytes(html_answer).split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    status, reason = int(parts[1]), parts[2] if len(parts) > 2 else ""
+    if status >= 500:
+        message = "An unexpected error occurred while reading the request."
+    else:
+        detail = str(err)
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        message = f"{reason or 'Bad Request'}: {detail}" if detail else reason
+    return error_response(status, reason, message)
 
 
 @dataclasses.dataclass
@@ -176,6 +220,15 @@ class ThreadWorker(gthread.ThreadWorker):
             deadline = time.monotonic() + self.request_read_timeout
             unreader.sock = ReadDeadline(conn.sock, deadline)
         return super().handle_request(req, conn)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """gunicorn's own error answer (its status, its log lines), in the envelope."""
+        capture = _Capture(client)
+        super().handle_error(req, capture, addr, exc)
+        answer = envelope_for(capture.written, exc)
+        if answer is not None:
+            with contextlib.suppress(OSError):
+                util.write_nonblock(client, answer)
 
     def murder_keepalived(self, force: bool = False) -> None:
         """Also close connections whose header block did not arrive in time (with 408,

@@ -1,7 +1,8 @@
 """What a real cyborg-api (gunicorn) does with requests no client library sends: bodies
 over [api] max_request_body_size, chunked bodies that do not end, clients that send
-half a request and stall; and cyborg.wsgi.api:application under a gunicorn of its own.
-Raw sockets on loopback (tests/raw_http.py)."""
+half a request and stall, requests gunicorn cannot parse; and
+cyborg.wsgi.api:application under a gunicorn of its own. Raw sockets on loopback
+(tests/raw_http.py)."""
 
 import contextlib
 import json
@@ -200,6 +201,59 @@ def test_a_header_block_over_64_kib_is_431(api: services.Deployment) -> None:
     assert response.fault()["faultstring"] == (
         "The request line and headers must fit in 65536 bytes."
     )
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        (
+            b"GET /v2/devices?" + b"q" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414,
+            "URI Too Long: ",
+        ),
+        (
+            b"GET / HTTP/1.1\r\n"
+            + b"".join(b"X-Field-%d: x\r\n" % n for n in range(101))
+            + b"\r\n",
+            431,
+            "Request Header Fields Too Large: ",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n",
+            431,
+            "Request Header Fields Too Large: ",
+        ),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, "Bad Request: "),
+        (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, "Bad Request: "),
+    ],
+    ids=["request-line", "header-count", "header-size", "request-line-garbage", "header"],
+)
+def test_what_gunicorn_cannot_parse_is_answered_in_the_envelope(
+    api: services.Deployment, request_bytes: bytes, status: int, message: str
+) -> None:
+    with raw_http.connect(_port(api)) as sock:
+        sock.sendall(request_bytes)
+        response = raw_http.read_response(sock)
+    assert response.status == status
+    assert response.headers["content-type"] == "application/json"
+    fault = response.fault()
+    assert fault["faultcode"] == "Client"
+    assert fault["faultstring"].startswith(message)
+    assert len(fault["faultstring"]) < 300
+    assert fault["debuginfo"] is None
+
+
+def test_a_malformed_chunk_is_400_in_the_envelope(api: services.Deployment) -> None:
+    head = raw_http.request_head(
+        "POST",
+        "/v2/device_profiles",
+        {**ADMIN, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
+    with raw_http.connect(_port(api)) as sock:
+        sock.sendall(head + b"zz\r\n{}\r\n0\r\n\r\n")
+        response = raw_http.read_response(sock)
+    assert response.status == 400
+    assert "body was cut off or malformed" in response.fault()["faultstring"]
 
 
 @pytest.fixture

@@ -2,10 +2,13 @@
 it tells a header block is complete. The worker itself is tested in a real cyborg-api:
 tests/functional/test_http_front.py."""
 
+import json
 import socket
 import time
 
 import pytest
+from gunicorn import util
+from gunicorn.http import errors as http_errors
 from gunicorn.http import unreader
 from gunicorn.workers import gthread
 
@@ -13,7 +16,15 @@ from cyborg.wsgi import gunicorn_worker
 
 
 @pytest.mark.parametrize(
-    "method", ["enqueue_req", "murder_keepalived", "handle_request", "handle", "finish_request"]
+    "method",
+    [
+        "enqueue_req",
+        "murder_keepalived",
+        "handle_request",
+        "handle_error",
+        "handle",
+        "finish_request",
+    ],
 )
 def test_gthread_still_has_what_the_worker_builds_on(method: str) -> None:
     assert callable(getattr(gthread.ThreadWorker, method, None)), (
@@ -96,3 +107,62 @@ def test_error_answers_are_the_envelope_and_close_the_connection() -> None:
     assert b"Connection: close" in head
     assert f"Content-Length: {len(body)}".encode() in head
     assert body.startswith(b'{"error_message": "{\\"faultcode\\": \\"Client\\"')
+
+
+class _Written:
+    def __init__(self) -> None:
+        self.data = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+    def gettimeout(self) -> float:
+        return 0.0
+
+
+def _html_answer(status: int, reason: str) -> bytes:
+    """What gunicorn writes for an error: util.write_error's HTML page."""
+    written = _Written()
+    util.write_error(written, status, reason, "<details>")
+    return written.data
+
+
+def _fault(answer: bytes) -> tuple[bytes, dict[str, object]]:
+    head, body = answer.split(b"\r\n\r\n", 1)
+    return head, json.loads(json.loads(body)["error_message"])
+
+
+def test_gunicorns_html_error_becomes_the_envelope_with_its_status() -> None:
+    err = http_errors.LimitRequestLine(5000, 4094)
+    answer = gunicorn_worker.envelope_for(_html_answer(414, "URI Too Long"), err)
+    assert answer is not None
+    head, fault = _fault(answer)
+    assert head.startswith(b"HTTP/1.1 414 URI Too Long\r\n")
+    assert b"Content-Type: application/json" in head
+    assert fault == {
+        "faultcode": "Client",
+        "faultstring": f"URI Too Long: {err}",
+        "debuginfo": None,
+    }
+
+
+def test_a_long_description_is_shortened() -> None:
+    err = http_errors.InvalidRequestLine("x" * 5000)
+    answer = gunicorn_worker.envelope_for(_html_answer(400, "Bad Request"), err)
+    assert answer is not None
+    assert len(str(_fault(answer)[1]["faultstring"])) < 220
+
+
+def test_a_server_error_says_nothing_of_itself() -> None:
+    answer = gunicorn_worker.envelope_for(
+        _html_answer(500, "Internal Server Error"), RuntimeError("/etc/secret")
+    )
+    assert answer is not None
+    head, fault = _fault(answer)
+    assert head.startswith(b"HTTP/1.1 500 ")
+    assert fault["faultcode"] == "Server"
+    assert "secret" not in str(fault)
+
+
+def test_nothing_written_means_nothing_to_answer() -> None:
+    assert gunicorn_worker.envelope_for(b"", ValueError()) is None
