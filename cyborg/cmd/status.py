@@ -9,10 +9,8 @@ the option to fix and never show a password.
 """
 
 import contextlib
-import ssl
 import sys
 from collections.abc import Iterable
-from typing import Any
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
@@ -23,6 +21,7 @@ from oslo_upgradecheck import common_checks, upgradecheck
 import cyborg.conf
 from cyborg.clients import adapters
 from cyborg.clients import placement as placement_client
+from cyborg.common import rpc
 from cyborg.conf import opts
 from cyborg.db import migration
 
@@ -80,25 +79,6 @@ def check_schema(conf: cfg.ConfigOpts) -> upgradecheck.Result:
     return Result(Code.SUCCESS, f"Schema at head ({head}).")
 
 
-def _rabbit_ssl(conf: cfg.ConfigOpts) -> Any:
-    """kombu's ``ssl`` argument from [oslo_messaging_rabbit], as the rabbit driver builds it."""
-    rabbit = conf.oslo_messaging_rabbit
-    if not rabbit.ssl:
-        return False
-    params = {
-        key: value
-        for key, value in (
-            ("keyfile", rabbit.ssl_key_file),
-            ("certfile", rabbit.ssl_cert_file),
-            ("ca_certs", rabbit.ssl_ca_file),
-        )
-        if value
-    }
-    if rabbit.ssl_ca_file:
-        params["cert_reqs"] = ssl.CERT_REQUIRED
-    return params or True
-
-
 def _register(conf: cfg.ConfigOpts, pairs: Iterable[tuple[str, list[cfg.Opt]]]) -> None:
     """Register a library's (group, options) pairs, as its config generator lists them."""
     for group, group_opts in pairs:
@@ -108,52 +88,24 @@ def _register(conf: cfg.ConfigOpts, pairs: Iterable[tuple[str, list[cfg.Opt]]]) 
                 conf.register_opt(opt, group=group)
 
 
-def _register_messaging_opts(conf: cfg.ConfigOpts) -> None:
-    from oslo_messaging import opts as messaging_opts
-
-    rabbit = [pair for pair in messaging_opts.list_opts() if pair[0] == "oslo_messaging_rabbit"]
-    _register(conf, rabbit)
-
-
 def check_rabbitmq(conf: cfg.ConfigOpts, timeout: float = TIMEOUT) -> upgradecheck.Result:
     """Every broker of ``[DEFAULT] transport_url`` accepts an AMQP login."""
-    import kombu
     import oslo_messaging
 
-    _register_messaging_opts(conf)
     try:
-        url = oslo_messaging.TransportURL.parse(conf)
+        logins = rpc.probe_brokers(conf, timeout)
     except oslo_messaging.InvalidTransportURL as err:
         return Result(Code.FAILURE, f"[DEFAULT] transport_url is not a valid URL: {err.msg}")
-    driver = url.transport.removeprefix("kombu+")
-    if driver == "fake":
+    if logins.driver == "fake":
         return Result(Code.WARNING, "transport_url is fake://: RPC works inside one process only.")
-    if driver not in ("rabbit", "amqp"):
-        return Result(Code.WARNING, f"Not checked: transport {url.transport!r} is not RabbitMQ.")
-    hosts = url.hosts or [oslo_messaging.TransportHost(hostname="localhost")]
-    failures = []
-    for host in hosts:
-        name = f"{host.username or 'guest'}@{host.hostname or 'localhost'}:{host.port or 5672}"
-        connection = kombu.Connection(
-            hostname=host.hostname or "localhost",
-            port=host.port or 5672,
-            userid=host.username or "guest",
-            password=host.password or "guest",
-            virtual_host=url.virtual_host or "/",
-            ssl=_rabbit_ssl(conf),
-            login_method=conf.oslo_messaging_rabbit.rabbit_login_method,
-            connect_timeout=timeout,
-            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+    if logins.tried == 0:
+        return Result(
+            Code.WARNING, f"Not checked: transport {logins.transport!r} is not RabbitMQ."
         )
-        try:
-            connection.ensure_connection(max_retries=0)  # one attempt, no back-off
-        except Exception as err:  # socket, TLS and AMQP errors: all mean "cannot use it"
-            failures.append(f"{name}/{url.virtual_host or ''} ({_brief(err, host.password)})")
-        finally:
-            connection.release()
-    if not failures:
-        return Result(Code.SUCCESS, f"RabbitMQ answers ({len(hosts)} host(s)).")
-    code = Code.FAILURE if len(failures) == len(hosts) else Code.WARNING
+    if not logins.failures:
+        return Result(Code.SUCCESS, f"RabbitMQ answers ({logins.tried} host(s)).")
+    failures = [f"{f.broker} ({_brief(f.error, f.password)})" for f in logins.failures]
+    code = Code.FAILURE if not logins.usable else Code.WARNING
     return Result(
         code,
         f"Cannot log in to RabbitMQ at {'; '.join(failures)}. Check [DEFAULT] transport_url "

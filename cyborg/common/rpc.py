@@ -1,4 +1,5 @@
-"""oslo.messaging plumbing shared by every service: transports, clients and servers.
+"""oslo.messaging plumbing shared by every service: transports, clients and servers,
+and a login to each broker (for cyborg-status and the API's health check).
 
 The control exchange is ``cyborg`` (set as oslo.messaging's default by
 cyborg.conf.opts.set_lib_defaults); the URL is ``[DEFAULT] transport_url``.
@@ -11,7 +12,10 @@ in the API as the same class (a ``<Name>_Remote`` subclass) with the same ``.mes
 and ``.code``. Anything else arrives as ``oslo_messaging.RemoteError`` (an HTTP 500).
 """
 
+import contextlib
+import dataclasses
 import importlib
+import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -140,3 +144,94 @@ def stop_server(server: oslo_messaging.MessageHandlingServer, seconds: float) ->
     waiter.start()
     waiter.join(max(0.0, seconds))
     return not waiter.is_alive()
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerFailure:
+    broker: str  # user@host:port/virtual host, without the password
+    error: BaseException
+    password: str | None  # to mask, should the error repeat it
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerLogins:
+    """What probe_brokers found: the transport's driver, how many brokers it tried to
+    log in to (none for a driver other than RabbitMQ's), and the logins that failed."""
+
+    transport: str  # as transport_url names it: rabbit, kombu+rabbit, fake, ...
+    tried: int
+    failures: tuple[BrokerFailure, ...]
+
+    @property
+    def driver(self) -> str:
+        return self.transport.removeprefix("kombu+")
+
+    @property
+    def usable(self) -> bool:
+        """RPC can work: some broker accepted a login, or there was none to try."""
+        return len(self.failures) < self.tried or self.tried == 0
+
+
+def _rabbit_ssl(conf: cfg.ConfigOpts) -> Any:
+    """kombu's ``ssl`` argument from [oslo_messaging_rabbit], as the rabbit driver builds it."""
+    rabbit = conf.oslo_messaging_rabbit
+    if not rabbit.ssl:
+        return False
+    params = {
+        key: value
+        for key, value in (
+            ("keyfile", rabbit.ssl_key_file),
+            ("certfile", rabbit.ssl_cert_file),
+            ("ca_certs", rabbit.ssl_ca_file),
+        )
+        if value
+    }
+    if rabbit.ssl_ca_file:
+        params["cert_reqs"] = ssl.CERT_REQUIRED
+    return params or True
+
+
+def _register_rabbit_opts(conf: cfg.ConfigOpts) -> None:
+    from oslo_messaging import opts as messaging_opts
+
+    for group, group_opts in messaging_opts.list_opts():
+        if group != "oslo_messaging_rabbit":
+            continue
+        for opt in group_opts:
+            # oslo.messaging may have registered its own copy already.
+            with contextlib.suppress(cfg.DuplicateOptError):
+                conf.register_opt(opt, group=group)
+
+
+def probe_brokers(conf: cfg.ConfigOpts, timeout: float) -> BrokerLogins:
+    """Log in to every RabbitMQ broker of ``[DEFAULT] transport_url``, once each, with
+    ``timeout`` seconds for each step; raises oslo_messaging.InvalidTransportURL."""
+    import kombu
+
+    _register_rabbit_opts(conf)
+    url = oslo_messaging.TransportURL.parse(conf)
+    if url.transport.removeprefix("kombu+") not in ("rabbit", "amqp"):
+        return BrokerLogins(url.transport, 0, ())
+    hosts = url.hosts or [oslo_messaging.TransportHost(hostname="localhost")]
+    failures = []
+    for host in hosts:
+        connection = kombu.Connection(
+            hostname=host.hostname or "localhost",
+            port=host.port or 5672,
+            userid=host.username or "guest",
+            password=host.password or "guest",
+            virtual_host=url.virtual_host or "/",
+            ssl=_rabbit_ssl(conf),
+            login_method=conf.oslo_messaging_rabbit.rabbit_login_method,
+            connect_timeout=timeout,
+            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+        )
+        try:
+            connection.ensure_connection(max_retries=0)  # one attempt, no back-off
+        except Exception as err:  # socket, TLS and AMQP errors: all mean "cannot use it"
+            name = f"{host.username or 'guest'}@{host.hostname or 'localhost'}"
+            broker = f"{name}:{host.port or 5672}/{url.virtual_host or ''}"
+            failures.append(BrokerFailure(broker, err, host.password))
+        finally:
+            connection.release()
+    return BrokerLogins(url.transport, len(hosts), tuple(failures))
