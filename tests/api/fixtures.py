@@ -7,6 +7,7 @@ production. Identity comes from no-auth headers, so stories act as personas.
 
 import datetime
 import os
+import socket
 import tempfile
 import uuid
 from typing import Any
@@ -288,3 +289,15 @@ class RemoteNoAuthAPIFixture(APIFixture):
         with open(path, "w") as conf:
             conf.write("[api]\nnoauth_allow_remote = true\n")
         return ["--config-file", path]
+
+
+class BrokerDownAPIFixture(APIFixture):
+    """APIFixture whose RPC transport is RabbitMQ on a closed loopback port: no broker
+    accepts a login (the in-process conductor stays on its fake:// transport)."""
+
+    def start_fixture(self) -> None:
+        super().start_fixture()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        self.conf.set_override("transport_url", f"rabbit://guest:guest@127.0.0.1:{closed}/")

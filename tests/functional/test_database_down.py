@@ -1,6 +1,7 @@
 """cyborg-api and cyborg-conductor on PostgreSQL, reached through a loopback proxy
 (tests/tcp_proxy.py) that the test cuts: the database seems to stop, then to come
-back, while the machine's shared server keeps running."""
+back, while the machine's shared server keeps running. Requests get 503, and so does
+the health check."""
 
 import json
 import urllib.error
@@ -46,8 +47,10 @@ def deployed() -> Iterator[Proxied]:
 
 
 def _call(api: services.Deployment, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """``path`` under /v2, or from the root when it starts with ``//``."""
+    url = api.endpoint.removesuffix("/v2") + path[1:] if path.startswith("//") else None
     request = urllib.request.Request(
-        api.endpoint + path,
+        url or api.endpoint + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={**ADMIN, "Content-Type": "application/json"},
@@ -68,6 +71,10 @@ def test_requests_are_503_while_the_database_is_down(deployed: Proxied) -> None:
     api, proxy = deployed.api, deployed.proxy
     assert proxy is not None
     assert _call(api, "GET", "/device_profiles")[0] == 200
+    assert _call(api, "GET", "//healthcheck") == (
+        200,
+        {"status": "OK", "checks": {"database": "OK", "message_broker": "OK"}},
+    )
 
     proxy.cut()
     status, body = _call(api, "GET", "/device_profiles")
@@ -88,7 +95,20 @@ def test_requests_are_503_while_the_database_is_down(deployed: Proxied) -> None:
     assert status == 503, body
     assert _fault(body)["faultstring"] == "The database is unavailable; try again later."
 
+    # The health check probes at most every 5 seconds: wait for it to notice.
+    status, body = api.wait_for(
+        lambda: (answer := _call(api, "GET", "//healthcheck"))[0] == 503 and answer,
+        60,
+        "the health check to see the database down",
+    )
+    assert _fault(body)["faultstring"] == (
+        "The API cannot serve requests: the database does not answer."
+    )
+
     proxy.restore()
     api.wait_for(
         lambda: _call(api, "GET", "/device_profiles")[0] == 200, 60, "the API to read again"
+    )
+    api.wait_for(
+        lambda: _call(api, "GET", "//healthcheck")[0] == 200, 60, "the health check to recover"
     )
