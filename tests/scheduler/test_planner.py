@@ -86,12 +86,12 @@ def test_a_graph_too_big_for_one_device_is_split() -> None:
     one = build_cost_model(
         synthetic.transformer(24, hidden=8192, seq=256), synthetic.device_set([T4])
     )
-    with pytest.raises(NoFeasiblePlan, match="fits the memory of the device$"):
+    with pytest.raises(NoFeasiblePlan, match=r"fits the memory of the device$"):
         plan_graph(one, "latency")
     two_t4s = build_cost_model(
         synthetic.transformer(24, hidden=8192, seq=256), synthetic.device_set([T4] * 2)
     )
-    with pytest.raises(NoFeasiblePlan, match="fits the memory of any of the 2 devices$"):
+    with pytest.raises(NoFeasiblePlan, match=r"fits the memory of any of the 2 devices$"):
         plan_graph(two_t4s, "latency")
 
 
