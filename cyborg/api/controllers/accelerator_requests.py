@@ -6,6 +6,7 @@ import pecan
 from pecan import rest
 
 from cyborg.api import arq_patch, authz, pagination, request_state, validation
+from cyborg.api.controllers import expose
 from cyborg.api.schemas import accelerator_request as schema
 from cyborg.api.schemas import common
 from cyborg.api.views import accelerator_request as view
@@ -75,7 +76,7 @@ class AcceleratorRequestsController(rest.RestController):
         base = request_state.base_url()
         return {"arqs": [view.show(arq, base) for arq in arqs]}
 
-    @pecan.expose()
+    @expose.without_body
     def patch(self, uuid: str | None = None) -> str:
         """Bind (``add``) or unbind (``remove``) ARQs; Nova patches the collection."""
         authz.authorize(policies.UPDATE)
@@ -95,7 +96,7 @@ class AcceleratorRequestsController(rest.RestController):
         pecan.response.status = 202
         return ""
 
-    @pecan.expose()
+    @expose.without_body
     def delete(self, uuid: str | None = None, **_: Any) -> None:
         authz.authorize(policies.DELETE)
         query = request_state.query()

@@ -8,6 +8,7 @@ from oslo_utils import uuidutils
 from pecan import rest
 
 from cyborg.api import authz, microversion, pagination, request_state, validation
+from cyborg.api.controllers import expose
 from cyborg.api.schemas import device_profile as schema
 from cyborg.api.views import device_profile as view
 from cyborg.common import exception, profile_rules
@@ -98,7 +99,7 @@ class DeviceProfilesController(rest.RestController):
         pecan.response.location = f"{base}/v2/device_profiles/{created.uuid}"
         return view.show(created, base)
 
-    @pecan.expose()
+    @expose.without_body
     def delete(self, uuid_or_names: str | None = None, **_: Any) -> None:
         authz.authorize(policies.DELETE)
         query = request_state.query()

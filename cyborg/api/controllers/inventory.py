@@ -6,6 +6,7 @@ import pecan
 from pecan import rest
 
 from cyborg.api import authz, pagination, request_state, validation
+from cyborg.api.controllers import expose
 from cyborg.api.request_state import ENV_EMPTY_200
 from cyborg.api.schemas import inventory as schema
 from cyborg.api.views import attribute as attribute_view
@@ -60,12 +61,12 @@ class DevicesController(rest.RestController):
         pecan.response.status = 200
         return ""
 
-    @pecan.expose()
+    @expose.without_body
     def enable(self, uuid: str) -> str:
         authz.authorize(device_policies.ENABLE)
         return self._set_status(uuid, constants.DeviceStatus.ENABLED.value)
 
-    @pecan.expose()
+    @expose.without_body
     def disable(self, uuid: str) -> str:
         authz.authorize(device_policies.DISABLE)
         return self._set_status(uuid, constants.DeviceStatus.MAINTAINING.value)
@@ -166,7 +167,7 @@ class AttributesController(rest.RestController):
         pecan.response.location = f"{base}/v2/attributes/{uuid}"
         return attribute_view.show(attribute, base)
 
-    @pecan.expose()
+    @expose.without_body
     def delete(self, uuid: str | None = None) -> None:
         if uuid is None:
             raise exception.MethodNotAllowed(method="DELETE", path="/v2/attributes")

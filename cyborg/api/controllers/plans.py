@@ -6,6 +6,7 @@ import pecan
 from pecan import rest
 
 from cyborg.api import authz, request_state, validation
+from cyborg.api.controllers import expose
 from cyborg.api.controllers.graphs import require_version
 from cyborg.api.schemas import plan as schema
 from cyborg.api.views import accelerator_request as arq_view
@@ -54,7 +55,7 @@ class PlansController(rest.RestController):
             "accelerator_requests": [arq_view.show(arq, base) for arq in bound],
         }
 
-    @pecan.expose()
+    @expose.without_body
     def measurements(self, uuid: str) -> str:
         """A measured step time of the plan (and optionally each device's busy time):
         202, the factors are updated."""
