@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyborg.common import exception
+from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
@@ -62,7 +62,9 @@ def get_all(
 ) -> list[Device]:
     stmt = sa.select(models.Device)
     if device_type is not None:
-        stmt = stmt.where(models.Device.type == device_type)
+        # No device has a type outside the enum (which PostgreSQL would not compare).
+        known = device_type in constants.values(constants.DeviceType)
+        stmt = stmt.where(models.Device.type == device_type if known else sa.false())
     if vendor is not None:
         stmt = stmt.where(models.Device.vendor == vendor)
     if hostname is not None:

@@ -49,6 +49,8 @@ def test_device_filters_and_status_update(db) -> None:  # type: ignore[no-untype
     _device(db, "host2", 2)
     assert [d.uuid for d in device_obj.get_all(db.context, hostname="host1")] == [first.uuid]
     assert device_obj.get_all(db.context, vendor="nope") == []
+    # A type outside the enum matches nothing (PostgreSQL would refuse to compare it).
+    assert device_obj.get_all(db.context, device_type="fake_type") == []
     updated = device_obj.update(db.context, first.uuid, status="maintaining")
     assert updated.status == "maintaining"
     assert device_obj.get_by_uuid(db.context, first.uuid).updated_at is not None
