@@ -64,6 +64,8 @@ class AcceleratorRequestsController(rest.RestController):
         authz.authorize(policies.CREATE)
         body = request_state.json_body()
         validation.validate(schema.CREATE, body)
+        if not body["device_profile_name"]:
+            raise exception.DeviceProfileNotFound(name="''")
         ctx = request_state.context()
         uuids = request_state.conductor().create_arqs(
             ctx,

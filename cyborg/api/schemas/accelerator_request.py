@@ -7,10 +7,11 @@ from cyborg.api.schemas import common
 CREATE: dict[str, Any] = {
     "type": "object",
     "properties": {
+        # Any string is looked up, as upstream does: one that names no profile (the
+        # empty one too) is 404.
         "device_profile_name": {
             "type": "string",
-            "minLength": 1,
-            "maxLength": 255,
+            "maxLength": 65535,
             "description_on_error": "'device_profile_name' must name an existing profile",
         },
         # Accepted for client compatibility; upstream ignores them too.
