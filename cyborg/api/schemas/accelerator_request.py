@@ -22,8 +22,12 @@ CREATE: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+# Any string, as upstream: an instance that has no ARQ (a non-uuid included) lists
+# none, and deleting its ARQs is the usual idempotent 204.
+INSTANCE: dict[str, Any] = {"type": "string", "maxLength": 65535}
+
 LIST_QUERY = common.list_query(
-    instance=common.UUID,
+    instance=INSTANCE,
     bind_state={
         "type": "string",
         "enum": ["resolved"],
@@ -35,7 +39,7 @@ DELETE_QUERY: dict[str, Any] = {
     "type": "object",
     "properties": {
         "arqs": {"type": "string", "minLength": 1, "maxLength": 65535},
-        "instance": common.UUID,
+        "instance": INSTANCE,
     },
     "additionalProperties": False,
 }
