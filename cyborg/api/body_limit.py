@@ -108,4 +108,7 @@ class BodyLimit:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if length or (length is None and chunked):
             environ["wsgi.input"] = LimitedInput(environ["wsgi.input"], self.limit, length)
+            # The wrapper cannot seek: webob must copy the body rather than rewind the
+            # stream it was told (by whoever built the environ) it could rewind.
+            environ.pop("webob.is_body_seekable", None)
         return self.app(environ, start_response)
