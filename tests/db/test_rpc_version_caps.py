@@ -89,6 +89,19 @@ def _capped(conf: cfg.ConfigOpts, tmp_path: pathlib.Path, **caps: str) -> cfg.Co
     return capped
 
 
+def _plan_with_a_profile(db: Any, api: rpcapi.ConductorAPI) -> None:
+    """A plan narrowed by a device profile: a 1.5 call."""
+    api.create_plans(
+        db.context,
+        graph_uuid=str(uuidlib.uuid4()),
+        objective="latency",
+        max_devices=None,
+        count=1,
+        project_id="p",
+        device_profile_name="gpu",
+    )
+
+
 def test_a_capped_api_works_with_an_older_conductor(db, older_conductor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     api = rpcapi.ConductorAPI(_capped(older_conductor, tmp_path, conductor="1.4"))
     deployable = seed.bindable_deployable(db.context, handles=1)
@@ -101,15 +114,7 @@ def test_a_capped_api_works_with_an_older_conductor(db, older_conductor, tmp_pat
     api.unbind_arqs(db.context, uuids=[arq])
     # A plan narrowed by a device profile needs 1.5: refused, nothing sent.
     with pytest.raises(exception.Conflict) as refused:
-        api.create_plans(
-            db.context,
-            graph_uuid=str(uuidlib.uuid4()),
-            objective="latency",
-            max_devices=None,
-            count=1,
-            project_id="p",
-            device_profile_name="gpu",
-        )
+        _plan_with_a_profile(db, api)
     assert refused.value.code == 409
     assert "RPC API 1.5" in refused.value.message
     assert "upgrade the conductors first" in refused.value.message
@@ -130,15 +135,7 @@ def test_without_the_cap_the_older_conductor_refuses_what_it_does_not_know(
     cannot take it."""
     api = rpcapi.ConductorAPI(older_conductor)
     with pytest.raises(oslo_messaging.UnsupportedVersion):
-        api.create_plans(
-            db.context,
-            graph_uuid=str(uuidlib.uuid4()),
-            objective="latency",
-            max_devices=None,
-            count=1,
-            project_id="p",
-            device_profile_name="gpu",
-        )
+        _plan_with_a_profile(db, api)
 
 
 def test_newer_agents_report_to_an_older_conductor(db, older_conductor) -> None:  # type: ignore[no-untyped-def]
