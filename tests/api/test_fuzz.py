@@ -2,7 +2,11 @@
 
 schemathesis generates requests for every operation of the document (valid and
 invalid bodies, queries, paths and headers) and sends them to the in-process API,
-backed by a real database and conductor. Derandomised, so CI runs are repeatable.
+backed by a real database and conductor. Each example also draws a microversion
+(2.0 to the newest) and a persona (admin, member, reader, another project's member,
+a service), so every version and role meets the generated input; no answer may be a
+5xx or carry a traceback, SQL, a file path or an internal URL. Derandomised, so CI
+runs are repeatable.
 
 The hostile inputs of the hardening issue's own fuzz run follow, as fixed cases on
 every backend: bodies nested 100,000 deep, NaN and Infinity, unpaired surrogates and
@@ -19,8 +23,9 @@ import hypothesis
 import pytest
 import schemathesis
 import webob
+from hypothesis import strategies as st
 
-from cyborg.api import openapi
+from cyborg.api import microversion, openapi
 from tests import db_backends
 from tests.api import fixtures
 
@@ -42,7 +47,41 @@ def wsgi_app(request: pytest.FixtureRequest) -> Iterator[Any]:
         deployment.stop_fixture()
 
 
+VERSIONS = [
+    microversion.header_value(v) for v in microversion.versions_since(microversion.MIN_VERSION)
+]
+PERSONAS = {
+    "admin": {"X-Roles": "admin,member,reader", "X-Project-Id": "fuzz"},
+    "member": {"X-Roles": "member,reader", "X-Project-Id": "fuzz"},
+    "reader": {"X-Roles": "reader", "X-Project-Id": "fuzz"},
+    "other-member": {"X-Roles": "member,reader", "X-Project-Id": "other"},
+    "service": {"X-Roles": "service", "X-Service-Roles": "service", "X-Project-Id": "service"},
+}
+# What an error body must never show: a traceback, SQL or its driver, a source file,
+# this checkout's paths, an internal URL.
+LEAKS = (
+    "Traceback",
+    'File "',
+    "site-packages",
+    "/cyborg/",
+    "sqlalchemy",
+    "pymysql",
+    "psycopg",
+    "SELECT ",
+    "INSERT INTO",
+    "UPDATE ",
+    "oslo_",
+    "http://127.0.0.1",
+)
+
+
+def assert_no_leak(text: str, what: str) -> None:
+    for leak in LEAKS:
+        assert leak not in text, f"{what}: the answer shows {leak!r}: {text[:500]}"
+
+
 @schema.parametrize()
+@schema.given(version=st.sampled_from(VERSIONS), persona=st.sampled_from(sorted(PERSONAS)))
 @hypothesis.settings(
     max_examples=25,
     deadline=None,
@@ -50,11 +89,19 @@ def wsgi_app(request: pytest.FixtureRequest) -> Iterator[Any]:
     database=None,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
-def test_no_request_gets_a_server_error(case: schemathesis.Case, wsgi_app: Any) -> None:
+def test_no_request_gets_a_server_error(
+    case: schemathesis.Case, version: str, persona: str, wsgi_app: Any
+) -> None:
+    # Operations that declare the version header have it fuzzed already.
+    headers = {"OpenStack-API-Version": version}
+    headers.update(case.headers or {})
+    headers.update({"X-User-Id": f"fuzz-{persona}", **PERSONAS[persona]})
+    case.headers = headers
     response = case.call(app=wsgi_app)
-    assert response.status_code < 500, (
-        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
-    )
+    what = f"{case.method} {case.formatted_path} at {version} as {persona}"
+    assert response.status_code < 500, f"{what} -> {response.status_code}: {response.text[:500]}"
+    if response.status_code >= 400:
+        assert_no_leak(response.text, what)
 
 
 def test_the_served_document_is_the_fuzzed_one(wsgi_app: Any) -> None:
@@ -159,3 +206,22 @@ def test_four_byte_text_round_trips_through_the_api(wsgi_app: Any) -> None:
         assert shown.json["device_profile"]["groups"] == [{"accel:function_id": text}]
     finally:
         _call(wsgi_app, "DELETE", f"/v2/device_profiles/{created.json['uuid']}", b"")
+
+
+INJECTED = "x\r\nSet-Cookie: injected=1\r\nX-Injected: 1"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["X-Openstack-Request-Id", "OpenStack-API-Version", "Accept", "X-Forwarded-Proto"],
+)
+def test_header_injection_reaches_no_response_header(wsgi_app: Any, header: str) -> None:
+    """A header value carrying CR LF (as a WSGI server behind a lax proxy may pass on)
+    is never copied into a response header, where it would split the answer."""
+    request = webob.Request.blank("/v2/device_profiles", headers={**ADMIN, header: INJECTED})
+    response = request.get_response(wsgi_app)
+    assert response.status_int < 500, response.text
+    for name, value in response.headerlist:
+        assert "\r" not in value and "\n" not in value, (name, value)
+        assert name.lower() not in ("set-cookie", "x-injected"), (name, value)
+    assert_no_leak(response.text, f"{header} with CR LF")
