@@ -38,6 +38,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   .venv/bin/python -c 'import cyborg.db.models' # fail here if the install did not work
   echo "$wanted" >"$stamp"
 fi
+# The kubelet gRPC stubs are generated, not committed; this rewrites only stale ones.
+.venv/bin/python tools/generate-protos.py
 
 # python-openstackclient 10.4+ has its own `openstack accelerator` commands (replacing
 # python-cyborgclient's); the tests drive them from a venv of their own.

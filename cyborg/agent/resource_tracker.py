@@ -32,6 +32,8 @@ class ResourceTracker:
         self.conductor = conductor
         self.before_discovery = before_discovery  # e.g. refresh the vendor tools' output
         self.acknowledged: str | None = None  # fingerprint the conductor last stored
+        # Called with every successful discovery (e.g. the kubelet device plugins).
+        self.listeners: list[Callable[[list[inventory.DeviceReport]], None]] = []
         self._lock = threading.Lock()
 
     def discover(self) -> list[inventory.DeviceReport] | None:
@@ -45,6 +47,11 @@ class ResourceTracker:
             except Exception:
                 LOG.exception("Driver %s failed; not reporting this cycle", driver.name)
                 return None
+        for listener in self.listeners:
+            try:
+                listener(devices)
+            except Exception:  # a listener's failure must not stop the report
+                LOG.exception("Inventory listener %r failed", listener)
         return devices
 
     def report(self, context: RequestContext) -> dict[str, Any] | None:

@@ -5,8 +5,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import oslo_messaging
+from oslo_config import cfg
 from oslo_log import log
 
 from cyborg.agent import captures, manager
@@ -18,6 +20,9 @@ from cyborg.common import rpc
 from cyborg.conductor import rpcapi
 from cyborg.conf import gpu_devices
 
+if TYPE_CHECKING:
+    from cyborg.kubernetes.device_plugins import DevicePlugins
+
 LOG = log.getLogger(__name__)
 
 DESCRIPTION = (
@@ -25,6 +30,20 @@ DESCRIPTION = (
     "discover accelerators every [agent] report_interval seconds and report them to the "
     "conductor over RPC, as host [agent] resource_provider_name."
 )
+
+
+def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePlugins | None":
+    """The kubelet device plugins, fed by every discovery, when [kubernetes] asks."""
+    if not conf.kubernetes.device_plugin_enabled:
+        return None
+    # Imported here: grpc and the generated stubs are needed only with the plugins on.
+    from cyborg.kubernetes import device_plugins
+
+    plugins = device_plugins.DevicePlugins(device_plugins.Settings.from_conf(conf))
+    tracker.listeners.append(plugins.update)
+    plugins.start()
+    LOG.info("kubelet device plugins on, in %s", conf.kubernetes.device_plugin_dir)
+    return plugins
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             captures.capture, conf.agent.sysfs_root, conf.agent.enabled_drivers
         ),
     )
+    plugins = _device_plugins(conf, tracker)
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     server = rpc.get_server(conf, target, [manager.AgentManager(tracker, conf)])
     stop = service.stop_on_signals("cyborg-agent")
@@ -66,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:
             LOG.exception("Report failed; trying again in %ss", conf.agent.report_interval)
         stop.wait(conf.agent.report_interval)
+    if plugins is not None:
+        plugins.stop()
     if not rpc.stop_server(server, conf.graceful_shutdown_timeout):
         # A call (an FPGA programming) outlived the grace period: leave without it.
         LOG.warning(

@@ -19,6 +19,9 @@ ATTR_MEMORY_BANDWIDTH_GBPS = "memory_bandwidth_gbps"
 ATTR_PEER_LINKS = "peer_links"  # JSON list of {"peer": <pci address>, "type": "nvlink"}
 ATTR_PRODUCT_ID = "product_id"
 ATTR_FUNCTION_ID = "function_id"  # FPGA accelerator function loaded
+ATTR_HEALTH = "health"  # HEALTHY (also when absent) or UNHEALTHY
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
 
 
 def pci_address_info(address: str) -> dict[str, str]:

@@ -26,9 +26,10 @@ ALLOWED: dict[str, set[str]] = {
     "conductor": {"common", "conf", "db", "objects", "clients", "scheduler", "agent"},
     "api": {"common", "conf", "objects", "policies", "scheduler", "conductor"},
     "wsgi": {"common", "conf", "db", "api"},
+    "kubernetes": {"common"},
     "cmd": {
         "common", "conf", "version", "db", "objects", "clients", "scheduler", "drivers",
-        "agent", "conductor", "api", "wsgi",
+        "agent", "conductor", "api", "wsgi", "kubernetes",
     },
 }  # fmt: skip
 # package -> {other package: the only module of it that may be imported}
