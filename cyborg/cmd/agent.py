@@ -65,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             captures.capture, conf.agent.sysfs_root, conf.agent.enabled_drivers
         ),
     )
-    plugins = _device_plugins(conf, tracker)
+    try:
+        plugins = _device_plugins(conf, tracker)
+    except ImportError as err:  # the gRPC stubs were not generated at install
+        print(f"cyborg-agent: {err}", file=sys.stderr)
+        return 2
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     server = rpc.get_server(conf, target, [manager.AgentManager(tracker, conf)])
     stop = service.stop_on_signals("cyborg-agent")
