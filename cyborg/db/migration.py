@@ -2,6 +2,7 @@
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -22,8 +23,43 @@ def _config(connection: sa.engine.Connection | None = None) -> alembic_config.Co
 
 @contextlib.contextmanager
 def _connected(engine: sa.engine.Engine) -> Iterator[alembic_config.Config]:
-    with engine.begin() as connection:
-        yield _config(connection)
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            with connection.begin():
+                yield _config(connection)
+            return
+        with _sqlite_foreign_keys_deferred(connection):
+            yield _config(connection)
+
+
+def _sqlite_pragma(connection: sa.engine.Connection, statement: str) -> Any:
+    """Run a PRAGMA on the driver's connection: outside any transaction (SQLAlchemy's
+    would begin one, in which ``PRAGMA foreign_keys`` does nothing)."""
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None  # a live connection, just checked out
+    return driver_connection.execute(statement).fetchall()
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_deferred(connection: sa.engine.Connection) -> Iterator[None]:
+    """Migrate with SQLite's foreign keys off, checked before commit.
+
+    SQLite alters a table by copying it and dropping the original; with foreign keys
+    enforced, that DROP deletes the rows that reference the table (ON DELETE CASCADE:
+    every attach handle of a control path) or fails (ON DELETE RESTRICT). The copy has
+    the same rows and ids, so the references hold again once it is renamed: checked
+    with ``PRAGMA foreign_key_check`` before the transaction commits.
+    """
+    enforced = _sqlite_pragma(connection, "PRAGMA foreign_keys")[0][0]
+    _sqlite_pragma(connection, "PRAGMA foreign_keys = OFF")
+    try:
+        with connection.begin():
+            yield
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left foreign keys broken: {broken}")
+    finally:
+        _sqlite_pragma(connection, f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
 
 
 def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
