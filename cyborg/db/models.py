@@ -39,6 +39,8 @@ TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 # Microsecond timestamps everywhere (MySQL's DATETIME defaults to whole seconds).
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
+# Double precision everywhere: MySQL's FLOAT is single and read back to six digits.
+DOUBLE = sa.Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql")
 
 
 def enum_type(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
@@ -300,9 +302,9 @@ class Graph(TimestampMixin, Base):
     # cyborg.scheduler.graph_json's document of the analysed graph (MEDIUMTEXT on MySQL).
     graph_json: Mapped[str] = mapped_column(sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql"))
     nodes: Mapped[int] = mapped_column(sa.Integer)
-    flops: Mapped[float] = mapped_column(sa.Float)
-    bytes_moved: Mapped[float] = mapped_column(sa.Float)  # read + written by all nodes
-    param_bytes: Mapped[float] = mapped_column(sa.Float)
+    flops: Mapped[float] = mapped_column(DOUBLE)
+    bytes_moved: Mapped[float] = mapped_column(DOUBLE)  # read + written by all nodes
+    param_bytes: Mapped[float] = mapped_column(DOUBLE)
 
 
 class Plan(TimestampMixin, Base):
@@ -339,7 +341,7 @@ class SchedulerFactor(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     op_type: Mapped[str] = mapped_column(sa.String(255))
     device_model: Mapped[str] = mapped_column(sa.String(255))
-    factor: Mapped[float] = mapped_column(sa.Float)
+    factor: Mapped[float] = mapped_column(DOUBLE)
     samples: Mapped[int] = mapped_column(sa.Integer, default=0)
     # Incremented by every update: a writer that read an older version lost a race.
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
