@@ -16,6 +16,7 @@ Create Date: 2026-12-03
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "b8d4f2a6c1e9"
 down_revision = "f1b6d3a9c2e8"
@@ -57,9 +58,41 @@ def tables_to_convert(connection: sa.Connection) -> list[str]:
     return sorted(name for name in found if name in TABLES)
 
 
+# The schema's TEXT columns: CONVERT TO widens each to MEDIUMTEXT (sized for 4 bytes a
+# character), which the models do not declare. Their bytes are unchanged (a character
+# of utf8mb3 is the same bytes in utf8mb4), so they fit TEXT again.
+TEXT_COLUMNS = {
+    "attributes": ("value",),
+    "device_profiles": ("profile_json", "description"),
+    "devices": ("std_board_info", "vendor_board_info"),
+    "extended_accelerator_requests": ("device_profile_group", "claimed_resources"),
+    "plans": ("request_json",),
+}
+
+WIDENED = sa.text(
+    """
+    SELECT column_name, is_nullable FROM information_schema.columns
+    WHERE table_schema = DATABASE() AND table_name = :table AND data_type = 'mediumtext'
+    """
+)
+
+
+def _restore_text_columns(connection: sa.Connection, table: str) -> None:
+    for name, nullable in connection.execute(WIDENED, {"table": table}):
+        if name in TEXT_COLUMNS.get(table, ()):
+            op.alter_column(
+                table,
+                name,
+                type_=sa.Text(),
+                existing_type=mysql.MEDIUMTEXT(),
+                existing_nullable=nullable == "YES",
+            )
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name != "mysql":
         return
     for table in tables_to_convert(connection):
         op.execute(f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4")
+        _restore_text_columns(connection, table)
