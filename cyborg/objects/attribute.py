@@ -73,6 +73,20 @@ def get_for_deployables(
     return by_deployable
 
 
+@db_api.context_manager.reader
+def hostname_of(context: RequestContext, uuid: str) -> str:
+    """The host of the device whose deployable has the attribute."""
+    hostname = context.session.scalar(
+        sa.select(models.Device.hostname)
+        .join(models.Deployable, models.Deployable.device_id == models.Device.id)
+        .join(models.Attribute, models.Attribute.deployable_id == models.Deployable.id)
+        .where(models.Attribute.uuid == uuid)
+    )
+    if hostname is None:
+        raise exception.AttributeNotFound(uuid=uuid)
+    return str(hostname)
+
+
 @db_api.context_manager.writer
 def create(context: RequestContext, *, deployable_id: int, key: str, value: str) -> Attribute:
     row = models.Attribute(uuid=base.new_uuid(), deployable_id=deployable_id, key=key, value=value)

@@ -3,9 +3,11 @@
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor.placement import provider_sync
+from cyborg.db import api as db_api
 from cyborg.objects import attribute as attribute_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
+from cyborg.objects import host as host_obj
 
 
 def set_device_status(
@@ -37,4 +39,16 @@ def create_attribute(
 
 
 def delete_attribute(context: RequestContext, *, uuid: str) -> None:
-    attribute_obj.delete(context, uuid)
+    """Delete an attribute; what the host's driver reports comes back with its next report.
+
+    The ``rc`` and ``trait<N>`` attributes are the driver's, and they are what the
+    deployable's resource provider is published from: without its ``rc`` the next sync
+    unpublishes the provider. As upstream, whose agents always send every device, the
+    next report restores them (and the provider): forgetting the host's fingerprint
+    makes the agent send its devices again although they did not change.
+    """
+    hostname = attribute_obj.hostname_of(context, uuid)
+    with db_api.context_manager.writer.using(context):
+        host_obj.lock(context, hostname)  # as a report does, before the inventory's rows
+        attribute_obj.delete(context, uuid)
+        host_obj.forget_fingerprint(context, hostname)
