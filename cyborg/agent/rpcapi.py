@@ -34,24 +34,37 @@ class AgentAPI:
             conf, TOPIC, self.RPC_API_VERSION, version_cap=conf.upgrade_levels.agent
         )
 
-    def _prepare(self, hostname: str, version: str, timeout: int | None = None) -> Any:
-        """A call to ``hostname``'s agent at ``version``; 409 when ``[upgrade_levels]
-        agent`` caps below it (the agents are older), before anything is sent."""
+    def _call(
+        self,
+        context: RequestContext,
+        hostname: str,
+        version: str,
+        method: str,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``method`` on ``hostname``'s agent at ``version``; 409 when
+        ``[upgrade_levels] agent`` caps below it (the agents are older), before anything
+        is sent, or when the agent that took it is older."""
         if not self._client.can_send_version(version):
             raise exception.Conflict(
                 reason=f"this needs cyborg-agent with RPC API {version}, and "
                 f"[upgrade_levels] agent is {self.conf.upgrade_levels.agent}; upgrade "
                 "the agents first"
             )
-        return self._client.prepare(server=hostname, version=version, timeout=timeout)
+        client = self._client.prepare(server=hostname, version=version, timeout=timeout)
+        upgrade = "upgrade the agents first ([upgrade_levels] agent caps what is sent)"
+        with rpc.older_peers_refuse(method, version, "cyborg-agent", upgrade):
+            return client.call(context, method, **kwargs)
 
     def get_inventory(self, context: RequestContext, hostname: str) -> list[dict[str, Any]]:
         """What the host's drivers see now."""
-        return list(self._prepare(hostname, "1.0").call(context, "get_inventory"))
+        return list(self._call(context, hostname, "1.0", "get_inventory"))
 
     def report_now(self, context: RequestContext, hostname: str) -> dict[str, Any] | None:
         """Make the host's agent discover and report at once."""
-        return self._prepare(hostname, "1.0").call(context, "report_now")
+        result: dict[str, Any] | None = self._call(context, hostname, "1.0", "report_now")
+        return result
 
     def fpga_program(
         self,
@@ -68,9 +81,12 @@ class AgentAPI:
         """
         timeout = self.conf.agent.program_timeout + PROGRAM_MARGIN
         return bool(
-            self._prepare(hostname, "1.1", timeout).call(
+            self._call(
                 context,
+                hostname,
+                "1.1",
                 "fpga_program",
+                timeout,
                 controlpath_id=controlpath_id,
                 bitstream_uuid=bitstream_uuid,
                 driver_name=driver_name,
@@ -87,8 +103,15 @@ class AgentAPI:
         ah_uuid: str,
     ) -> None:
         """Create mdev ``ah_uuid`` of ``asked_type`` on ``pci_addr`` (idempotent)."""
-        self._prepare(hostname, "1.2", MDEV_TIMEOUT).call(
-            context, "create_vgpu_mdev", pci_addr=pci_addr, asked_type=asked_type, ah_uuid=ah_uuid
+        self._call(
+            context,
+            hostname,
+            "1.2",
+            "create_vgpu_mdev",
+            MDEV_TIMEOUT,
+            pci_addr=pci_addr,
+            asked_type=asked_type,
+            ah_uuid=ah_uuid,
         )
 
     def remove_vgpu_mdev(
@@ -101,6 +124,13 @@ class AgentAPI:
         ah_uuid: str,
     ) -> None:
         """Remove mdev ``ah_uuid`` of ``asked_type`` from ``pci_addr`` (idempotent)."""
-        self._prepare(hostname, "1.2", MDEV_TIMEOUT).call(
-            context, "remove_vgpu_mdev", pci_addr=pci_addr, asked_type=asked_type, ah_uuid=ah_uuid
+        self._call(
+            context,
+            hostname,
+            "1.2",
+            "remove_vgpu_mdev",
+            MDEV_TIMEOUT,
+            pci_addr=pci_addr,
+            asked_type=asked_type,
+            ah_uuid=ah_uuid,
         )

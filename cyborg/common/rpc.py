@@ -17,7 +17,7 @@ import dataclasses
 import importlib
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import oslo_messaging
@@ -134,6 +134,26 @@ def get_server(
         serializer=RequestContextSerializer(),
         access_policy=dispatcher.DefaultRPCAccessPolicy,
     )
+
+
+@contextlib.contextmanager
+def older_peers_refuse(what: str, version: str, peer: str, upgrade: str) -> Iterator[None]:
+    """A 409 when the ``peer`` that took a call is older than ``version``.
+
+    Its dispatcher refused the call before running anything (oslo.messaging's
+    UnsupportedVersion; over a broker, a RemoteError naming it, which would be a 500).
+    ``upgrade``: what to upgrade, or cap in ``[upgrade_levels]``, so that it works.
+    """
+    try:
+        yield
+    except (oslo_messaging.UnsupportedVersion, oslo_messaging.RemoteError) as err:
+        remote = isinstance(err, oslo_messaging.RemoteError)
+        if remote and err.exc_type != "UnsupportedVersion":
+            raise
+        raise exception.Conflict(
+            reason=f"{what} needs {peer} with RPC API {version}, which the {peer} that "
+            f"took it does not support; {upgrade}"
+        ) from err
 
 
 def stop_server(server: oslo_messaging.MessageHandlingServer, seconds: float) -> bool:

@@ -62,7 +62,9 @@ class ConductorAPI:
 
     def _call(self, context: RequestContext, method: str, version: str, **kwargs: Any) -> Any:
         self._require(version, method)
-        return self._client.prepare(version=version).call(context, method, **kwargs)
+        upgrade = "upgrade the conductors first ([upgrade_levels] conductor caps what is sent)"
+        with rpc.older_peers_refuse(method, version, "cyborg-conductor", upgrade):
+            return self._client.prepare(version=version).call(context, method, **kwargs)
 
     def _require(self, version: str, what: str) -> None:
         """409 when ``[upgrade_levels] conductor`` caps below ``version``: the request is

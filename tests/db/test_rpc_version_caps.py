@@ -132,9 +132,9 @@ def test_without_the_cap_the_older_conductor_refuses_what_it_does_not_know(
     db, older_conductor, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     """What the cap is for: uncapped, a 1.5 call reaches the older conductor, which
-    cannot take it."""
+    refuses it before doing anything: a 409 naming what to upgrade."""
     api = rpcapi.ConductorAPI(older_conductor)
-    with pytest.raises(oslo_messaging.UnsupportedVersion):
+    with pytest.raises(exception.Conflict, match=r"RPC API 1\.5, which the cyborg-conductor"):
         _plan_with_a_profile(db, api)
 
 
@@ -181,7 +181,7 @@ def test_a_capped_conductor_works_with_older_agents(db, older_agent) -> None:  #
     assert "upgrade the agents first" in refused.value.message
     # Uncapped, the older agent cannot take the call.
     conf.clear_override("agent", "upgrade_levels")
-    with pytest.raises(oslo_messaging.UnsupportedVersion):
+    with pytest.raises(exception.Conflict, match="which the cyborg-agent that took it"):
         agent_rpcapi.AgentAPI(conf).create_vgpu_mdev(
             db.context, "old-agent-host", pci_addr="0000:3b:00.0", asked_type="t", ah_uuid="u"
         )
