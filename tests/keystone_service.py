@@ -123,7 +123,7 @@ class KeystoneService:
                     process.kill()
                     process.wait()
 
-    def start(self, timeout: float = 60) -> str:
+    def start(self, timeout: float = 300) -> str:
         """Set up the database and keys, bootstrap, start the server; return auth_url."""
         require_installed()
         os.makedirs(self.directory, exist_ok=True)
