@@ -56,3 +56,14 @@ if [ "${1:-}" = "--with-tests" ] && [ ! -x .venv/keystone/bin/gunicorn ]; then
   "$python" -m venv .venv/keystone
   quiet .venv/keystone/bin/python -m pip install -q keystone==30.0.0 gunicorn==27.0.1
 fi
+
+# Upstream's API conformance suite (tests/functional/test_conformance.py): tempest and
+# cyborg-tempest-plugin, pinned in tempest-requirements.txt, in a venv of their own.
+tempest_stamp=.venv/tempest/.cyborg-tempest-requirements
+if [ "${1:-}" = "--with-tests" ] &&
+   { [ ! -f "$tempest_stamp" ] || [ "$(cat "$tempest_stamp")" != "$(sha256sum <tempest-requirements.txt)" ]; }; then
+  echo "ensure-venv: installing tempest-requirements.txt into .venv/tempest"
+  [ -x .venv/tempest/bin/python ] || "$python" -m venv .venv/tempest
+  quiet .venv/tempest/bin/python -m pip install -q -r tempest-requirements.txt
+  sha256sum <tempest-requirements.txt >"$tempest_stamp"
+fi

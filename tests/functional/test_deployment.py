@@ -146,18 +146,24 @@ def start_keystone(keystone: keystone_service.KeystoneService) -> None:
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[Cloud]:
+    yield from running_cloud()
+
+
+def running_cloud(extra_conf: str = "") -> Iterator[Cloud]:
+    """run_cloud in a directory of its own; a service that cannot start fails the test."""
     problem = ""
     try:
         keystone_service.require_installed()
         with tempfile.TemporaryDirectory() as directory:
-            yield from run_cloud(directory)
+            yield from run_cloud(directory, extra_conf)
     except (keystone_service.KeystoneUnavailable, placement_service.PlacementUnavailable) as err:
         problem = str(err)
     if problem:  # outside the except: the message alone, without a chain of tracebacks
         pytest.fail(problem, pytrace=False)
 
 
-def run_cloud(directory: str) -> Iterator[Cloud]:
+def run_cloud(directory: str, extra_conf: str = "") -> Iterator[Cloud]:
+    """The cloud of this module; ``extra_conf`` is appended to the Cyborg services' config."""
     keystone = keystone_service.KeystoneService(os.path.join(directory, "keystone"))
     placement = placement_service.PlacementService(
         os.path.join(directory, "placement"),
@@ -169,7 +175,7 @@ def run_cloud(directory: str) -> Iterator[Cloud]:
         keystone_up = pool.submit(start_keystone, keystone)
         try:
             placement.start()
-            conf = cyborg_conf(keystone)
+            conf = cyborg_conf(keystone) + extra_conf
             with services.deployment("mysql", seeded=False, extra_conf=conf) as deployment:
                 keystone_up.result()
                 keystone.create_service("placement", "placement", placement.endpoint)
