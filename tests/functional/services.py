@@ -92,12 +92,15 @@ class Deployment:
         conf_path = os.path.join(self.directory, f"{name}.conf")
         with open(conf_path, "w") as conf:
             conf.write(_read(self.conf_path) + extra_conf)
-        process = subprocess.Popen(
-            [*command, "--config-file", conf_path, "--log-file", self.log_path(name)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            cwd=REPOSITORY,
-        )
+        # What a process prints besides its log (gunicorn's messages, warnings,
+        # tracebacks) lands in <name>.out, which a test can read like its log.
+        with open(os.path.join(self.directory, f"{name}.out"), "ab") as output:
+            process = subprocess.Popen(
+                [*command, "--config-file", conf_path, "--log-file", self.log_path(name)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=REPOSITORY,
+            )
         self.processes[name] = process
         return process
 
