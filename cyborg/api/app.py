@@ -1,9 +1,9 @@
 """The API's WSGI application: middleware stacked in one function.
 
-Request flow: (no-auth: loopback clients only) → proxy headers → request id → body
-limit → fault wrapper → health check (/healthcheck) → authentication → request sanity
-(JSON only, no NUL in URLs) → legacy paths → microversion → strict JSON body → pecan
-(context hook, error hook) → handler.
+Request flow: (no-auth: loopback clients only) → proxy headers → request id → a
+fresh log context → body limit → fault wrapper → health check (/healthcheck) →
+authentication → request sanity (JSON only, no NUL in URLs) → legacy paths →
+microversion → strict JSON body → pecan (context hook, error hook) → handler.
 """
 
 import functools
@@ -14,7 +14,16 @@ import pecan
 from oslo_config import cfg
 from oslo_middleware import http_proxy_to_wsgi, request_id
 
-from cyborg.api import auth, body_limit, errors, healthcheck, hooks, middleware, request_state
+from cyborg.api import (
+    auth,
+    body_limit,
+    errors,
+    healthcheck,
+    hooks,
+    log_context,
+    middleware,
+    request_state,
+)
 from cyborg.api.controllers import root
 from cyborg.conductor import rpcapi
 
@@ -61,6 +70,7 @@ def build(
     app = healthcheck.Healthcheck(app, conf)
     app = errors.FaultWrapper(app)
     app = body_limit.BodyLimit(app, conf.api.max_request_body_size)
+    app = log_context.FreshLogContext(app)
     app = request_id.RequestId(app)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
     app = auth.guard_noauth(app, conf)
