@@ -32,7 +32,7 @@ from tests import fake_nova, keystone_service, placement_service
 from tests.functional import services
 
 HOSTS = ("compute-1", "compute-2")
-PASSWORD = "secret"  # every user's but the admin's
+PASSWORD = "user-secret-5c1e"  # every user's but the admin's; distinct, for log checks
 SERVICE_USERS = {"cyborg": ["admin", "service"], "placement": ["service"], "nova": ["service"]}
 GROUPS = [{"resources:PGPU": "1", "trait:CUSTOM_FAKE_GPU": "required"}]
 PLACEMENT = {"service_type": "placement", "interface": "public"}
