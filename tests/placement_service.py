@@ -70,6 +70,11 @@ class PlacementService:
     def config_path(self) -> str:
         return os.path.join(self.directory, "placement.conf")
 
+    @property
+    def pid(self) -> int | None:
+        """The gunicorn master's process id, once started."""
+        return self._process.pid if self._process is not None else None
+
     def _write_config(self) -> None:
         auth = "noauth2" if self.keystone_authtoken is None else "keystone"
         with open(self.config_path, "w") as conf:

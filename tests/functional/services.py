@@ -105,13 +105,19 @@ class Deployment:
         return process
 
     def start_swarm(
-        self, name: str, hosts: list[str], devices: int, inventory_dir: str = ""
+        self,
+        name: str,
+        hosts: list[str],
+        devices: int,
+        inventory_dir: str = "",
+        report_interval: int = 1,
     ) -> None:
         """Agents of ``hosts`` in one process (tests/functional/agent_swarm.py)."""
         self._spawn(
             name,
             [sys.executable, "-m", "tests.functional.agent_swarm"],
-            f"[agent]\nreport_interval = 1\n[swarm]\nhosts = {','.join(hosts)}\n"
+            f"[agent]\nreport_interval = {report_interval}\n"
+            f"[swarm]\nhosts = {','.join(hosts)}\n"
             f"devices = {devices}\ninventory_dir = {inventory_dir}\n",
         )
 
