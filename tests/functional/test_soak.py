@@ -8,12 +8,16 @@ Latency and RSS are printed (``pytest -s`` shows them), never asserted.
 import pytest
 
 from bench import soak
+from tests import placement_service
 from tests.functional import services
 
 
 def test_a_minute_of_mixed_load_has_no_5xx_and_loses_or_strands_no_arq() -> None:
     services.require_rabbitmq()
-    result = soak.run(duration=60, clients=4, swarm_hosts=8, settle=60)
+    try:
+        result = soak.run(duration=60, clients=4, swarm_hosts=8, settle=60)
+    except placement_service.PlacementUnavailable as err:
+        pytest.fail(str(err), pytrace=False)
     figures = soak.report(result)
     print(figures)
     if result.failures():
