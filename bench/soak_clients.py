@@ -183,6 +183,8 @@ class Client:
                           json=patch, headers=headers)  # fmt: skip
         if bound is not None and bound.status_code == 202:
             state = self._wait_resolved(arq_uuid, headers)
+            if state == "Bound" and device_rp:
+                self._resolved_for_nova(arq_uuid, instance, headers)
             if state == "Bound":
                 self._unbind(style, arq_uuid, device_rp is not None, headers)
             elif state == "BindFailed":
@@ -213,6 +215,18 @@ class Client:
                 return str(arq["state"])
             time.sleep(0.05)
         return None  # the final check reports it stuck in BindStarted
+
+    def _resolved_for_nova(self, arq_uuid: str, instance: str, headers: dict[str, str]) -> None:
+        """nova-compute's read of the instance's ARQs, each with its attach handle."""
+        query = {"instance": instance, "bind_state": "resolved"}
+        listed = self.call("arq list (Nova)", "GET", "/accelerator_requests", (200,),
+                           params=query, headers=headers)  # fmt: skip
+        if listed is None or listed.status_code != 200:
+            return
+        seen = [(a["uuid"], a["state"], bool(a["attach_handle_type"]))
+                for a in listed.json()["arqs"]]  # fmt: skip
+        if seen != [(arq_uuid, "Bound", True)]:
+            self.recorder.problem("unexpected", f"instance {instance} has ARQs {seen}")
 
     def _unbind(self, style: str, arq_uuid: str, device_rp: bool, headers: dict[str, str]) -> None:
         patch = {arq_uuid: unbinding(device_rp)}
