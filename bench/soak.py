@@ -1,6 +1,7 @@
 """A soak of a real multi-process deployment under mixed load (``tox -e soak``).
 
   python bench/soak.py [--duration 600] [--clients 6] [--swarm-hosts 12] [--settle 60]
+      [--rss-interval 60]
 
 The deployment is bench/soak_cloud.py's: cyborg-api under gunicorn (two workers), two
 cyborg-conductors, two cyborg-agents and a swarm of reporting hosts on the fake
@@ -15,7 +16,8 @@ it prints requests and p50/p99 latency per kind, the 5xx and unanswered requests
 lost ARQs (created and answered, then missing without a delete), stuck ARQs (still
 BindStarted or Deleting, or still there after their delete was answered), what is
 left held (attach handles in use, Placement usage of the soak's project, device
-profiles the soak deleted), and the RSS of each process at the start and the end.
+profiles the soak deleted), and the RSS of each process at the start and the end,
+and every ``--rss-interval`` seconds in between.
 Exits 1 on any 5xx, unanswered request, lost or stuck ARQ or leftover; latency and
 RSS are figures to read, never a reason to fail.
 """
@@ -49,8 +51,10 @@ class Result:
     lost: dict[str, str]
     stuck: dict[str, str]
     leftovers: list[str]
-    rss_start: dict[int, tuple[str, int]]
-    rss_end: dict[int, tuple[str, int]]
+    rss_start: soak_rss.Snapshot
+    rss_end: soak_rss.Snapshot
+    rss_samples: list[soak_rss.Snapshot]
+    rss_interval: float
 
     def failures(self) -> list[str]:
         """Why the soak failed; empty when it passed."""
@@ -143,6 +147,7 @@ def run(
     swarm_hosts: int = 12,
     settle: float = 60,
     directory: str | None = None,
+    rss_interval: float = 60,
 ) -> Result:
     """Deploy, load for ``duration`` seconds, settle, judge; raises if deploying fails."""
     with (
@@ -151,13 +156,18 @@ def run(
     ):
         _create_profiles(cloud)
         rss_start = soak_rss.snapshot(cloud.pids())
-        recorder, ledger = soak_clients.run(cloud, clients, duration)
+        sampler = soak_rss.Sampler(cloud.pids, rss_interval)
+        sampler.start()
+        try:
+            recorder, ledger = soak_clients.run(cloud, clients, duration)
+        finally:
+            sampler.stop()
         arqs = _settle(cloud, settle)
         lost, stuck = _judge_arqs(arqs, ledger)
         leftovers = _leftovers(cloud)
         rss_end = soak_rss.snapshot(cloud.pids())
     return Result(duration, clients, recorder, ledger, lost, stuck, leftovers,
-                  rss_start, rss_end)  # fmt: skip
+                  rss_start, rss_end, sampler.samples, rss_interval)  # fmt: skip
 
 
 def report(result: Result) -> str:
@@ -184,6 +194,8 @@ def report(result: Result) -> str:
     lines += [f"  {u}: {why}" for u, why in list(result.stuck.items())[: soak_record.SAMPLES]]
     lines.append(f"left held: {'; '.join(result.leftovers) or 'nothing'}")
     lines += ["", *soak_rss.table(result.rss_start, result.rss_end)]
+    trend = soak_rss.trend(result.rss_start, result.rss_samples, result.rss_interval)
+    lines += ["", *trend] if trend else []
     failures = result.failures()
     lines += ["", f"FAIL: {'; '.join(failures)}" if failures else "PASS"]
     return "\n".join(lines)
@@ -196,10 +208,13 @@ def main() -> int:
     parser.add_argument("--swarm-hosts", type=int, default=12, help="simulated agents")
     parser.add_argument("--settle", type=float, default=60,
                         help="seconds ARQs get to leave BindStarted/Deleting")  # fmt: skip
+    parser.add_argument("--rss-interval", type=float, default=60,
+                        help="seconds between RSS samples during the load")  # fmt: skip
     args = parser.parse_args()
     concurrency.use_threading()
     try:
-        result = run(args.duration, args.clients, args.swarm_hosts, args.settle)
+        result = run(args.duration, args.clients, args.swarm_hosts, args.settle,
+                     rss_interval=args.rss_interval)  # fmt: skip
     except pytest.fail.Exception as err:  # the deployment's own wait_for failures
         print(f"soak: the deployment failed: {err}", file=sys.stderr)
         return 2

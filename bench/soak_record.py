@@ -2,6 +2,7 @@
 request, the server errors, and a ledger of the ARQs they created."""
 
 import dataclasses
+import math
 import statistics
 import threading
 import time
@@ -86,7 +87,7 @@ class Recorder:
 def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile."""
     ordered = sorted(values)
-    rank = max(1, round(fraction * len(ordered) + 0.5))
+    rank = max(1, math.ceil(fraction * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
 
 

@@ -5,6 +5,8 @@ by pid, so a worker that was replaced shows as one that ended and one that began
 """
 
 import os
+import threading
+from collections.abc import Callable
 
 Snapshot = dict[int, tuple[str, int]]  # pid -> (label, RSS in KiB)
 
@@ -58,4 +60,40 @@ def table(start: Snapshot, end: Snapshot) -> list[str]:
         last = f"{after / 1024:.1f}" if pid in end else "-"
         change = f"{(after - before) / 1024:+.1f}" if pid in start and pid in end else ""
         lines.append(f"{label:<24} {pid:>8} {first:>14} {last:>12} {change:>8}")
+    return lines
+
+
+class Sampler:
+    """Snapshots every ``interval`` seconds in a thread, between ``start`` and ``stop``:
+    whether a process's RSS levels off or keeps climbing."""
+
+    def __init__(self, pids: Callable[[], dict[str, int]], interval: float) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.samples: list[Snapshot] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="soak-rss", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append(snapshot(self.pids()))
+
+
+def trend(start: Snapshot, samples: list[Snapshot], interval: float) -> list[str]:
+    """RSS in MiB of each process of ``start`` at every sample, one line per process."""
+    if not samples:
+        return []
+    head = " ".join(f"{(n + 1) * interval:>6.0f}s" for n in range(len(samples)))
+    lines = [f"{'RSS MiB over the load':<24} {'pid':>8} {'start':>7} {head}"]
+    for pid, (label, kib) in sorted(start.items(), key=lambda item: (item[1][0], item[0])):
+        values = [s[pid][1] / 1024 if pid in s else None for s in samples]
+        shown = " ".join(f"{v:>7.1f}" if v is not None else f"{'-':>7}" for v in values)
+        lines.append(f"{label:<24} {pid:>8} {kib / 1024:>7.1f} {shown}")
     return lines
