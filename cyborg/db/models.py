@@ -110,6 +110,23 @@ class Host(TimestampMixin, Base):
     )
 
 
+class Conductor(TimestampMixin, Base):
+    """One run of a conductor process: its host and when it last said it was alive.
+
+    Each start is a new row (a new ``uuid``), so the binds of a conductor killed and
+    started again on the same host are known to be abandoned. ``heartbeat_at`` is
+    NULL once the run has stopped (a clean stop, or a newer run on its host).
+    """
+
+    __tablename__ = "conductors"
+    __table_args__ = (sa.Index("ix_conductors_hostname", "hostname"), TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    heartbeat_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, default=_utcnow)
+
+
 class ControlpathID(TimestampMixin, Base):
     """How the host addresses a device (its PF's PCI address, as sorted-key JSON)."""
 
@@ -257,6 +274,9 @@ class ExtendedAcceleratorRequest(TimestampMixin, Base):
     # device_rp_uuid, claimed by Cyborg (a bind without device_rp_uuid). NULL when the
     # allocation, if any, is Nova's: Cyborg never changes those.
     claimed_resources: Mapped[str | None] = mapped_column(sa.Text)
+    # The uuid of the conductor run (conductors.uuid) binding it, while BindStarted:
+    # another conductor takes the bind over once that run's heartbeat stops.
+    binding_conductor: Mapped[str | None] = mapped_column(sa.String(36))
 
     attach_handle: Mapped[AttachHandle | None] = relationship(lazy="raise", viewonly=True)
     deployable: Mapped[Deployable | None] = relationship(lazy="raise", viewonly=True)

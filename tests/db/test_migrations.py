@@ -35,6 +35,7 @@ def _dbsync(url: str, *args: str) -> int:
 def test_models_declare_every_upstream_table_and_ours() -> None:
     assert {
         "hosts",
+        "conductors",
         "devices",
         "deployables",
         "attributes",
@@ -183,5 +184,31 @@ def test_utf8mb4_migration_converts_tables_in_another_character_set(empty_db_url
             connection.execute(insert, {"description": emoji})
             stored = connection.execute(sa.text("SELECT description FROM device_profiles"))
             assert stored.scalar_one() == emoji
+    finally:
+        engine.dispose()
+
+
+def test_conductor_liveness_migration_keeps_binds_without_a_conductor(empty_db_url: str) -> None:
+    """a9c4e7b2d5f3: an ARQ binding before it names no conductor (the bind timeout's)."""
+    engine = db_backends.make_engine(empty_db_url)
+    try:
+        migration.upgrade(engine, "b8d4f2a6c1e9")
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO extended_accelerator_requests (uuid, state, substate, "
+                    "device_profile_name, device_profile_group, device_profile_group_id, "
+                    "created_at) VALUES ('a1', 'BindStarted', 'Initial', 'p', '{}', 0, "
+                    "'2026-01-01')"
+                )
+            )
+        migration.upgrade(engine)
+        with engine.connect() as connection:
+            owner = connection.execute(
+                sa.text("SELECT binding_conductor FROM extended_accelerator_requests")
+            )
+            assert owner.scalar_one() is None
+            runs = connection.execute(sa.text("SELECT COUNT(*) FROM conductors"))
+            assert runs.scalar_one() == 0
     finally:
         engine.dispose()
