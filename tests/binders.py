@@ -24,9 +24,11 @@ def binder(
     mdevs: vgpu.MdevAgent | None = None,
     run_later: binder_mod.RunLater | None = None,
     nova: binder_mod.NovaOutbox | bool = False,
+    conductor: str | None = None,
 ) -> binder_mod.Binder:
     """A Binder with these collaborators; ``nova=True`` writes Nova's events (to an
-    Outbox nobody delivers), ``limits`` apply to every request."""
+    Outbox nobody delivers), ``limits`` apply to every request, ``conductor`` is the
+    conductor run its binds record (cyborg.objects.conductor)."""
     return binder_mod.Binder(
         claimer=claimer,
         limits=None if limits is None else (lambda _context: limits),
@@ -35,4 +37,5 @@ def binder(
         mdevs=mdevs,
         run_later=run_later,
         nova=Outbox() if nova is True else (nova or None),
+        conductor=conductor,
     )

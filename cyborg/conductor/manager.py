@@ -43,10 +43,12 @@ class ConductorManager:
         *,
         agent: agent_rpcapi.AgentAPI | None = None,
         tell_nova: bool = False,
+        conductor: str | None = None,
     ) -> None:
         """``agent``: the agents' RPC API (FPGA programming and vGPU mdevs during binds;
         without it binds do neither); ``tell_nova``: write Nova's events for the
-        periodic task to deliver (when ``[nova]`` is configured)."""
+        periodic task to deliver (when ``[nova]`` is configured); ``conductor``: the
+        uuid this conductor's heartbeat is written under, recorded by its binds."""
         self.conf = conf or cfg.CONF
         self._agent = agent  # made on first use by program_deployable when None
         # Binds that wait on an agent finish here, after bind_arqs has answered.
@@ -60,6 +62,7 @@ class ConductorManager:
             agent=agent,
             run_later=self._bind_pool.submit,
             nova=self.nova,
+            conductor=conductor,
         )
 
     def stop_background(self, timeout: float) -> bool:

@@ -1,8 +1,10 @@
 """The conductor's background work, in one thread beside its RPC server.
 
 Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale, and through
-the conductor's Binder finish binds and deletions a dead conductor left half done and
-retry the removal of vGPU mdevs an agent did not answer for. Every ``[placement]
+the conductor's Binder take over the binds of conductors that stopped
+(cyborg.conductor.binding.takeover), finish binds and deletions left half done for
+``[conductor] bind_timeout``, and retry the removal of vGPU mdevs an agent did not
+answer for. Every ``[placement]
 audit_interval`` seconds: resync Placement with every host's devices (drift repair) and
 give back units Cyborg claimed but never recorded (cyborg.conductor.placement.sweep).
 Every second, and at once when a bind rings: deliver the events owed to Nova. Several
@@ -67,6 +69,7 @@ class PeriodicTasks:
         next_periodic = time.monotonic()
         next_audit = time.monotonic() + self.conf.placement.audit_interval
         bind_timeout = datetime.timedelta(seconds=self.conf.conductor.bind_timeout)
+        dead_after = datetime.timedelta(seconds=self.conf.conductor.conductor_dead_after)
         while not self._stop.is_set():
             if time.monotonic() >= next_periodic:
                 next_periodic = time.monotonic() + self.conf.periodic_interval
@@ -76,6 +79,12 @@ class PeriodicTasks:
                     self.conf,
                     context,
                     self.sync,
+                )
+                _safely(
+                    "Taking over the binds of stopped conductors",
+                    self.binder.take_over_abandoned,
+                    context,
+                    dead_after,
                 )
                 _safely(
                     "Finishing abandoned binds",

@@ -10,7 +10,7 @@ from oslo_log import log
 
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import rpc
-from cyborg.conductor import manager, periodic
+from cyborg.conductor import liveness, manager, periodic
 
 LOG = log.getLogger(__name__)
 
@@ -20,16 +20,25 @@ class Conductor:
     rpc_server: oslo_messaging.MessageHandlingServer
     tasks: periodic.PeriodicTasks | None
     endpoint: manager.ConductorManager
+    heartbeat: liveness.Heartbeat | None = None
 
 
 def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
     """Serve ConductorManager on ``[conductor] topic`` as server ``[DEFAULT] host``.
 
-    ``background`` also runs the periodic tasks, which deliver Nova's events (tests
-    of one call leave them out, and Nova is then not told).
+    ``background`` also runs the periodic tasks, which deliver Nova's events and take
+    over the binds of conductors that stopped, and the heartbeat by which the others
+    know this one is alive (tests of one call leave them out: Nova is then not told,
+    and the binds name no conductor).
     """
+    heartbeat = liveness.Heartbeat(conf) if background else None
+    if heartbeat is not None:
+        heartbeat.start()
     endpoint = manager.ConductorManager(
-        conf, agent=agent_rpcapi.AgentAPI(conf), tell_nova=background
+        conf,
+        agent=agent_rpcapi.AgentAPI(conf),
+        tell_nova=background,
+        conductor=None if heartbeat is None else heartbeat.uuid,
     )
     tasks = (
         periodic.PeriodicTasks(conf, endpoint.binder, endpoint.placement, endpoint.nova)
@@ -41,7 +50,7 @@ def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
     server.start()
     if tasks is not None:
         tasks.start()
-    return Conductor(server, tasks, endpoint)
+    return Conductor(server, tasks, endpoint, heartbeat)
 
 
 def stop(conf: cfg.ConfigOpts, conductor: Conductor) -> bool:
@@ -50,13 +59,16 @@ def stop(conf: cfg.ConfigOpts, conductor: Conductor) -> bool:
 
     False when work was still running at the deadline: the caller should exit anyway
     (cyborg.cmd.conductor does). What is left is in a state another conductor resumes:
-    a bind stays BindStarted, a deletion Deleting.
+    a bind stays BindStarted, a deletion Deleting. The heartbeat stops last, saying
+    this conductor has stopped: the others take its binds over at once.
     """
     deadline = time.monotonic() + conf.graceful_shutdown_timeout
     calls = rpc.stop_server(conductor.rpc_server, conf.graceful_shutdown_timeout)
     binds = conductor.endpoint.stop_background(deadline - time.monotonic())
     if conductor.tasks is not None:
         conductor.tasks.stop()
+    if conductor.heartbeat is not None:
+        conductor.heartbeat.stop()
     if not (calls and binds):
         LOG.warning(
             "Stopping after %ss with work still running (%s); another conductor "

@@ -35,10 +35,23 @@ OPTS: list[cfg.Opt] = [
         "bind_timeout",
         default=300,
         min=1,
-        help="Seconds an accelerator request may stay BindStarted before a conductor "
-        "takes it for abandoned (its conductor died mid-bind) and finishes the bind, "
-        "ending in Bound or BindFailed and telling Nova. Keep it above the longest "
-        "FPGA programming time.",
+        help="Seconds an accelerator request may stay BindStarted without a change "
+        "before any conductor takes its bind over and finishes it, ending in Bound or "
+        "BindFailed and telling Nova, whatever became of the conductor binding it (one "
+        "that hangs; binds started before conductors recorded heartbeats). Binds of a "
+        "conductor that stopped are taken over sooner, after conductor_dead_after. Keep "
+        "it above the longest FPGA programming time.",
+    ),
+    cfg.IntOpt(
+        "conductor_dead_after",
+        default=180,
+        min=3,
+        help="Seconds without a heartbeat after which a conductor is taken for dead, "
+        "and another conductor takes over the binds it left BindStarted at its next "
+        "periodic run ([DEFAULT] periodic_interval), finishing or failing each. Every "
+        "conductor writes its heartbeat to the database every third of this; one that "
+        "stops cleanly, or starts again on its host, hands its binds over at once. Keep "
+        "it well above the conductors' clock skew and a database failover's length.",
     ),
 ]
 

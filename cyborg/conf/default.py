@@ -46,8 +46,8 @@ OPTS: list[cfg.Opt] = [
         min=0,
         help="Seconds a conductor or agent stopping on SIGTERM or SIGINT lets the calls "
         "it is serving finish. Then it exits anyway: a bind still running stays "
-        "BindStarted and another conductor finishes or fails it (after [conductor] "
-        "bind_timeout); an FPGA programming the agent had started is left to its tool. "
+        "BindStarted and another conductor finishes or fails it at its next periodic "
+        "run; an FPGA programming the agent had started is left to its tool. "
         "0 waits for nothing.",
     ),
     cfg.IntOpt(

@@ -56,6 +56,8 @@ class AcceleratorRequest:
     bind_failure_reason: str | None
     # This ARQ's share of its instance's allocation, claimed by Cyborg (standalone bind).
     claimed_resources: dict[str, int] | None = None
+    # The conductor run binding it (cyborg.objects.conductor), while BindStarted.
+    binding_conductor: str | None = None
     # Joined from the attach handle and deployable the ARQ is bound to.
     attach_handle_type: str | None = None
     attach_handle_uuid: str | None = None
@@ -153,16 +155,10 @@ def count_in_project(context: RequestContext, project_id: str) -> int:
     return int(context.session.execute(stmt).scalar_one())
 
 
-@db_api.context_manager.reader
-def get_bind_started_before(
-    context: RequestContext, cutoff: datetime.datetime
-) -> list[AcceleratorRequest]:
-    """ARQs in BindStarted since before ``cutoff`` (their binder may have died)."""
-    stmt = _select().where(
-        ARQ_MODEL.state == constants.ARQState.BIND_STARTED.value,
-        ARQ_MODEL.updated_at < cutoff,
-    )
-    return _from_result(context.session.execute(stmt.order_by(ARQ_MODEL.id)))
+def _fenced(where: list[Any], fence: str | None) -> list[Any]:
+    """``where``, and only while conductor run ``fence`` is binding the ARQ (when given):
+    a conductor whose bind another took over cannot write it any more."""
+    return where if fence is None else [*where, ARQ_MODEL.binding_conductor == fence]
 
 
 @db_api.context_manager.writer
@@ -209,10 +205,12 @@ def update_state(
     expected: Collection[str],
     new_state: str,
     holding_handle: int | None = None,
+    fence: str | None = None,
     **values: Any,
 ) -> None:
     """Compare-and-swap: move ``uuid`` to ``new_state`` only from one of ``expected``
-    (and only while it holds attach handle ``holding_handle``, when given).
+    (and only while it holds attach handle ``holding_handle``, and while conductor run
+    ``fence`` is binding it, when given).
 
     Of two callers racing for the same transition, exactly one succeeds; the other
     gets ARQStateConflict naming the state it found.
@@ -220,6 +218,7 @@ def update_state(
     where = [ARQ_MODEL.uuid == uuid, ARQ_MODEL.state.in_(list(expected))]
     if holding_handle is not None:
         where.append(ARQ_MODEL.attach_handle_id == holding_handle)
+    where = _fenced(where, fence)
     result = context.session.execute(
         sa.update(ARQ_MODEL)
         .where(*where)
@@ -233,6 +232,8 @@ def update_state(
     wanted = ", ".join(sorted(expected))
     if holding_handle is not None:
         wanted += f" (holding attach handle id={holding_handle})"
+    if fence is not None:
+        wanted += " (bound by this conductor, not one that took its bind over)"
     raise exception.ARQStateConflict(uuid=uuid, actual=actual, expected=wanted)
 
 
@@ -283,6 +284,7 @@ _UNBOUND_VALUES: dict[str, Any] = {
     "attach_handle_id": None,
     "deployable_id": None,
     "claimed_resources": None,  # released in Placement before the unbind
+    "binding_conductor": None,
 }
 
 
@@ -299,7 +301,12 @@ def get_uuids_for_instances(
 
 @db_api.context_manager.writer
 def attach_free_handle(
-    context: RequestContext, uuid: str, *, deployable_id: int, hold_types: Collection[str] = ()
+    context: RequestContext,
+    uuid: str,
+    *,
+    deployable_id: int,
+    hold_types: Collection[str] = (),
+    fence: str | None = None,
 ) -> attach_handle.AttachHandle:
     """Claim a free handle of the deployable for a BindStarted ARQ and make it Bound.
 
@@ -307,7 +314,8 @@ def attach_free_handle(
     the ARQ BindStarted, holding the handle; update_state(..., holding_handle=) makes
     it Bound once the agent is done, fail_bind lets go of it.
     One transaction: if the ARQ left BindStarted meanwhile (unbound, deleted), nothing
-    changes; if no handle is free, the ARQ stays BindStarted (NoFreeAttachHandle).
+    changes; if no handle is free, the ARQ stays BindStarted (NoFreeAttachHandle); nor
+    if ``fence`` (this conductor run) is no longer the one binding it.
     The ARQ is written before the handle is read: on SQLite that first write takes the
     database's write lock, so a concurrent bind waits for this one and then finds the
     handle taken, instead of both reading it free and one failing "database is locked".
@@ -317,12 +325,14 @@ def attach_free_handle(
         uuid,
         expected={constants.ARQState.BIND_STARTED},
         new_state=constants.ARQState.BIND_STARTED,
+        fence=fence,
         deployable_id=deployable_id,
     )
     handle = attach_handle.claim_free(context, deployable_id)
     values: dict[str, Any] = {"attach_handle_id": handle.id}
     if handle.attach_type not in hold_types:
         values["state"] = constants.ARQState.BOUND.value
+        values["binding_conductor"] = None
     context.session.execute(
         sa.update(ARQ_MODEL)
         .where(ARQ_MODEL.uuid == uuid)
@@ -334,7 +344,12 @@ def attach_free_handle(
 
 @db_api.context_manager.writer
 def fail_bind(
-    context: RequestContext, uuid: str, *, reason: str, holding_handle: int | None = None
+    context: RequestContext,
+    uuid: str,
+    *,
+    reason: str,
+    holding_handle: int | None = None,
+    fence: str | None = None,
 ) -> None:
     """BindStarted -> BindFailed with ``reason`` (ARQStateConflict from any other state).
 
@@ -348,7 +363,9 @@ def fail_bind(
         expected={constants.ARQState.BIND_STARTED},
         new_state=constants.ARQState.BIND_FAILED,
         holding_handle=holding_handle,
+        fence=fence,
         bind_failure_reason=reason,
+        binding_conductor=None,
         **let_go,
     )
     if holding_handle is not None:

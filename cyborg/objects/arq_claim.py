@@ -22,10 +22,14 @@ from cyborg.objects import base
 
 @db_api.context_manager.writer
 def record_claims(
-    context: RequestContext, claims: dict[str, tuple[str, dict[str, int]]]
+    context: RequestContext,
+    claims: dict[str, tuple[str, dict[str, int]]],
+    *,
+    fence: str | None = None,
 ) -> list[str]:
-    """Store {uuid: (device_rp_uuid, share)} on ARQs still BindStarted; return those
-    uuids. An ARQ unbound or deleted meanwhile is left out: its share is not recorded."""
+    """Store {uuid: (device_rp_uuid, share)} on ARQs still BindStarted (by conductor
+    run ``fence``, when given); return those uuids. An ARQ unbound, deleted or taken
+    over meanwhile is left out: its share is not recorded."""
     recorded = []
     for uuid, (rp_uuid, share) in claims.items():
         result = context.session.execute(
@@ -33,6 +37,7 @@ def record_claims(
             .where(
                 arq.ARQ_MODEL.uuid == uuid,
                 arq.ARQ_MODEL.state == constants.ARQState.BIND_STARTED.value,
+                *([] if fence is None else [arq.ARQ_MODEL.binding_conductor == fence]),
             )
             .values(
                 device_rp_uuid=rp_uuid,

@@ -123,6 +123,6 @@ def test_a_bind_cut_short_by_a_conductor_crash_is_finished_and_nova_told(cloud) 
     assert (events[-1]["tag"], events[-1]["status"]) == (arq["uuid"], "completed")
     (bound,) = api(deployment, "GET", f"/accelerator_requests?instance={instance}")["arqs"]
     assert bound["state"] == "Bound"
-    assert "finishing its bind" in deployment.log("conductor")
+    assert "Taking over the bind of accelerator request" in deployment.log("conductor")
     api(deployment, "DELETE", f"/accelerator_requests?instance={instance}")
     api(deployment, "DELETE", "/device_profiles/crash-gpu")

@@ -47,7 +47,8 @@ CONDUCTOR_WINGS: dict[str, set[str]] = {
     "rpcapi": set(),
     "manager": {"binding", "inventory", "placement", "plans"},
     "periodic": {"binding", "inventory", "placement"},
-    "server": {"manager", "periodic"},
+    "liveness": set(),
+    "server": {"manager", "periodic", "liveness"},
 }
 
 

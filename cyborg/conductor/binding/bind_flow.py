@@ -27,18 +27,19 @@ stays in use ("held") until the agent has removed the mdev, then is freed. Unbin
 delete do the same: the handle is held in their transaction, the mdev removed after
 the commit, the handle freed last. A removal the agent does not answer is retried
 by the periodic task; a conductor that dies after 1 leaves a BindStarted ARQ that
-resume_abandoned_binds takes on from 2.
+another takes over (cyborg.conductor.binding.takeover) and goes on with from 2.
+
+A bind records the conductor run doing it, and each of its later writes holds only
+while that run is still the one binding the ARQ (``fence``): a conductor whose bind
+was taken over, because it looked dead, can no longer change it.
 """
 
-import contextlib
-import datetime
 import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from oslo_db import exception as db_exc
 from oslo_log import log
-from oslo_utils import timeutils
 
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
@@ -87,8 +88,8 @@ def bind_arqs(
     unplaced: dict[str, Mapping[str, str]] = {}
     for uuid, binding in bindings.items():
         try:
-            # Persisted before any side effect: a conductor that dies from here on
-            # leaves a BindStarted ARQ that resume_abandoned_binds finishes.
+            # Persisted before any side effect, naming this conductor: if it dies
+            # from here on, another takes the BindStarted ARQ over (takeover).
             # (check_bindings let only the binding columns through.)
             arq_obj.update_state(
                 context,
@@ -96,6 +97,7 @@ def bind_arqs(
                 expected=arq_checks.BINDABLE_STATES,
                 new_state=State.BIND_STARTED,
                 bind_failure_reason=None,
+                binding_conductor=binder.conductor,
                 **binding,
             )
         except Exception as err:
@@ -129,7 +131,7 @@ def _bind_standalone(
     """Claim devices for BindStarted ARQs, then finish them as Nova's (no Nova events)."""
     assert binder.claimer is not None  # precheck refused standalone binds without one
     claims, failed = standalone.claim(
-        context, bindings, arqs, binder.claimer, _limits(binder, context), pins
+        context, bindings, arqs, binder.claimer, _limits(binder, context), pins, binder.conductor
     )
     errors: list[Exception] = []
     for uuid, err in failed.items():
@@ -223,6 +225,8 @@ def _finish_bind(
                 expected={State.BIND_STARTED},
                 new_state=State.BOUND,
                 holding_handle=held,
+                fence=binder.conductor,
+                binding_conductor=None,
             )
             if notify_nova:
                 nova_notification.add(context, uuid, constants.NovaEventStatus.COMPLETED)
@@ -256,7 +260,11 @@ def _claim_handle(
     with db_api.context_manager.writer.using(context):
         try:
             handle = arq_obj.attach_free_handle(
-                context, arq.uuid, deployable_id=deployable.id, hold_types=hold
+                context,
+                arq.uuid,
+                deployable_id=deployable.id,
+                hold_types=hold,
+                fence=binder.conductor,
             )
         except db_exc.DBReferenceError as err:  # an agent report removed it meanwhile
             raise exception.DeviceRemovedDuringBind(rp_uuid=device_rp_uuid) from err
@@ -277,34 +285,32 @@ def _mark_failed(
     the agent made it) is removed after the commit."""
     try:
         with db_api.context_manager.writer.using(context):
-            arq_obj.fail_bind(context, uuid, reason=reason, holding_handle=held)
+            arq_obj.fail_bind(
+                context, uuid, reason=reason, holding_handle=held, fence=binder.conductor
+            )
             if notify_nova:
                 nova_notification.add(context, uuid, constants.NovaEventStatus.FAILED)
     except exception.CyborgException as err:
-        # Unbound or deleted meanwhile: whoever did that owns its state now.
+        # Unbound, deleted or taken over meanwhile: whoever did that owns its state now.
         LOG.info("Not marking accelerator request %s BindFailed: %s", uuid, err)
         return
     if held is not None:
         vgpu.remove_held(context, binder.mdevs, [held])
 
 
-def resume_abandoned_binds(
-    binder: "Binder", context: RequestContext, older_than: datetime.timedelta
-) -> list[str]:
-    """Finish binds left in BindStarted for longer than ``older_than``.
+def resume_bind(
+    binder: "Binder", context: RequestContext, arq: arq_obj.AcceleratorRequest, unplaced: str
+) -> None:
+    """Finish a bind this conductor has taken over (cyborg.conductor.binding.takeover):
+    Bound or BindFailed, and Nova is told either way.
 
-    A conductor that died mid-bind left them; binding them again ends each in Bound
-    or BindFailed, and Nova is told either way. Returns the uuids resumed.
+    A bind without Nova that had claimed no device yet fails with ``unplaced``, the
+    reason: its conductor may have claimed one in Placement without recording it (the
+    claim sweep gives that back), so claiming again could take two.
     """
-    abandoned = arq_obj.get_bind_started_before(context, timeutils.utcnow() - older_than)
-    for arq in abandoned:
-        LOG.warning(
-            "Accelerator request %s has been binding since %s: finishing its bind",
-            arq.uuid,
-            arq.updated_at,
-        )
-        # A failure is logged and leaves the ARQ BindFailed: go on with the others.
-        with contextlib.suppress(Exception):
-            notify = binder.notifies_nova and not standalone.is_standalone_arq(arq)
-            _finish_bind(binder, context, arq, arq.device_rp_uuid or "", notify)
-    return [arq.uuid for arq in abandoned]
+    notify = binder.notifies_nova and not standalone.is_standalone_arq(arq)
+    if not arq.device_rp_uuid:
+        LOG.warning("Accelerator request %s: %s", arq.uuid, unplaced)
+        _mark_failed(binder, context, arq.uuid, unplaced, notify)
+        return
+    _finish_bind(binder, context, arq, arq.device_rp_uuid, notify)

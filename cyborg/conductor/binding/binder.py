@@ -12,7 +12,11 @@ all go through it. The collaborators it holds, each optional:
 * ``mdevs``: the agent calls that create and remove vGPU mdevs;
 * ``run_later``: runs the binds that wait on an agent, after ``bind`` has answered;
 * ``nova``: where the results Nova waits for are delivered from; None: Nova is not
-  told (no Nova configured, or a conductor that runs no periodic task).
+  told (no Nova configured, or a conductor that runs no periodic task);
+* ``conductor``: the uuid of this conductor's run (cyborg.conductor.liveness), which
+  its binds record so that another conductor takes them over if it stops; None: its
+  binds record none (a conductor without a heartbeat), and only the bind timeout
+  takes them over.
 """
 
 import datetime
@@ -24,7 +28,15 @@ from oslo_config import cfg
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.clients import placement as placement_client
 from cyborg.common.context import RequestContext
-from cyborg.conductor.binding import arqs, bind_flow, fpga_step, quota, unbinding, vgpu
+from cyborg.conductor.binding import (
+    arqs,
+    bind_flow,
+    fpga_step,
+    quota,
+    takeover,
+    unbinding,
+    vgpu,
+)
 from cyborg.conductor.placement import claiming
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import deployable as deployable_obj
@@ -64,6 +76,7 @@ class Binder:
         mdevs: vgpu.MdevAgent | None = None,
         run_later: RunLater | None = None,
         nova: NovaOutbox | None = None,
+        conductor: str | None = None,
     ) -> None:
         self.claimer = claimer
         self.limits = limits
@@ -72,6 +85,7 @@ class Binder:
         self.mdevs = mdevs
         self.run_later = run_later
         self.nova = nova
+        self.conductor = conductor
 
     @classmethod
     def for_conductor(
@@ -82,6 +96,7 @@ class Binder:
         agent: agent_rpcapi.AgentAPI | None,
         run_later: RunLater | None,
         nova: NovaOutbox | None,
+        conductor: str | None = None,
     ) -> "Binder":
         """A conductor's binder: claims through ``placement`` (None: standalone binds
         are refused), quota from ``conf``, FPGA programming and vGPU mdevs through
@@ -94,6 +109,7 @@ class Binder:
             mdevs=None if agent is None else vgpu.MdevAgent(agent),
             run_later=run_later,
             nova=nova,
+            conductor=conductor,
         )
 
     @property
@@ -156,11 +172,25 @@ class Binder:
             self, context, uuids=uuids, instance_uuid=instance_uuid, project_id=project_id
         )
 
+    def take_over_abandoned(
+        self, context: RequestContext, dead_after: datetime.timedelta
+    ) -> list[str]:
+        """Take over and finish the binds of conductors silent for ``dead_after`` or
+        stopped; the uuids this conductor took."""
+        try:
+            return takeover.take_over_from_dead(self, context, dead_after)
+        finally:
+            self._ring_nova()
+
     def resume_abandoned(
         self, context: RequestContext, older_than: datetime.timedelta
     ) -> list[str]:
-        """Finish binds a dead conductor left BindStarted; their uuids."""
-        return bind_flow.resume_abandoned_binds(self, context, older_than)
+        """Take over and finish binds left BindStarted, unchanged, for ``older_than``
+        whoever was binding them; the uuids this conductor took."""
+        try:
+            return takeover.take_over_timed_out(self, context, older_than)
+        finally:
+            self._ring_nova()
 
     def finish_abandoned_deletes(
         self, context: RequestContext, older_than: datetime.timedelta

@@ -121,15 +121,26 @@ def claim(
     claimer: claiming.Claimer,
     limits: quota.Limits | None,
     pins: Pins | None = None,
+    fence: str | None = None,
 ) -> tuple[dict[str, Claimed], dict[str, Exception]]:
-    """Claim devices for BindStarted ARQs: (claims by ARQ, errors by ARQ)."""
+    """Claim devices for BindStarted ARQs: (claims by ARQ, errors by ARQ). The claims
+    are recorded only on ARQs conductor run ``fence`` is still binding (when given)."""
     claimed: dict[str, Claimed] = {}
     failed: dict[str, Exception] = {}
     for (consumer, hostname), uuids in _by_consumer(bindings).items():
         try:
             claimed.update(
                 _claim_consumer(
-                    context, consumer, hostname, uuids, bindings, arqs, claimer, limits, pins
+                    context,
+                    consumer,
+                    hostname,
+                    uuids,
+                    bindings,
+                    arqs,
+                    claimer,
+                    limits,
+                    pins,
+                    fence=fence,
                 )
             )
         except Exception as err:
@@ -148,6 +159,8 @@ def _claim_consumer(
     claimer: claiming.Claimer,
     limits: quota.Limits | None,
     pins: Pins | None,
+    *,
+    fence: str | None,
 ) -> dict[str, Claimed]:
     groups = claiming.group_requests([arqs[uuid] for uuid in uuids], pins)
     ours = {d.rp_uuid for d in deployable_obj.get_all(context, hostname=hostname) if d.rp_uuid}
@@ -166,9 +179,11 @@ def _claim_consumer(
         for uuid, share in zip(group.arq_uuids, group.shares, strict=True)
     }
     recorded = set(
-        arq_claim.record_claims(context, {u: (c.rp_uuid, c.share) for u, c in claims.items()})
+        arq_claim.record_claims(
+            context, {u: (c.rp_uuid, c.share) for u, c in claims.items()}, fence=fence
+        )
     )
-    # Unbound or deleted while we claimed: theirs goes back at once.
+    # Unbound, deleted or taken over while we claimed: theirs goes back at once.
     _release(claimer, [c for u, c in claims.items() if u not in recorded])
     kept = {uuid: c for uuid, c in claims.items() if uuid in recorded}
     shares = {uuid: c.share for uuid, c in kept.items()}
