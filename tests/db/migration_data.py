@@ -478,6 +478,26 @@ _PRECISE_FACTOR = {
     "factor": 0.123456789012345,
 }
 
+# A live conductor run and one that stopped.
+_CONDUCTORS = [
+    {
+        "id": 1,
+        "uuid": "c0ffee00-0000-4000-8000-000000000001",
+        "hostname": "controller-1",
+        "heartbeat_at": T2,
+        "created_at": T0,
+        "updated_at": T2,
+    },
+    {
+        "id": 2,
+        "uuid": "c0ffee00-0000-4000-8000-000000000002",
+        "hostname": "controller-2",
+        "heartbeat_at": None,
+        "created_at": T0,
+        "updated_at": T1,
+    },
+]
+
 # Rows each revision lets a deployment hold, in insertion order (parents first).
 ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     FIRST: [
@@ -498,12 +518,14 @@ ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     "e5a3c8d2b7f4": [("extended_accelerator_requests", [_CLAIMED])],
     "f1b6d3a9c2e8": [("graphs", _GRAPHS), ("plans", _PLANS), ("scheduler_factors", _FACTORS)],
     "9c4e7a2d5b13": [("graphs", [_PRECISE_GRAPH]), ("scheduler_factors", [_PRECISE_FACTOR])],
+    "a9c4e7b2d5f3": [("conductors", _CONDUCTORS)],
 }
 
 # Columns a revision adds to rows already there, with the value they get.
 ADDED_COLUMNS: dict[str, dict[str, Row]] = {
     "d7e2b9c4f1a6": {"extended_accelerator_requests": {"bind_failure_reason": None}},
     "e5a3c8d2b7f4": {"extended_accelerator_requests": {"claimed_resources": None}},
+    "a9c4e7b2d5f3": {"extended_accelerator_requests": {"binding_conductor": None}},
 }
 
 

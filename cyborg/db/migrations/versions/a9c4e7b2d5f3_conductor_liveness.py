@@ -6,7 +6,7 @@ before this revision have no binding conductor: binds they are in are taken over
 after ``[conductor] bind_timeout`` as before.
 
 Revision ID: a9c4e7b2d5f3
-Revises: b8d4f2a6c1e9
+Revises: 9c4e7a2d5b13
 Create Date: 2026-12-03
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
 revision = "a9c4e7b2d5f3"
-down_revision = "b8d4f2a6c1e9"
+down_revision = "9c4e7a2d5b13"
 branch_labels = None
 depends_on = None
 
