@@ -43,7 +43,7 @@ def _default_conductor(conf: cfg.ConfigOpts) -> request_state.ConductorFactory:
 
     @functools.cache
     def client() -> rpcapi.ConductorAPI:
-        return rpcapi.ConductorAPI(conf)
+        return rpcapi.ConductorAPI(conf, recover_lost_replies=True)
 
     return client
 

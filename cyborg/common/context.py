@@ -14,6 +14,24 @@ class RequestContext(oslo_context.RequestContext):
     # Set by enginefacade's decorator as a property; declared for type checkers only.
     session: orm.Session
 
+    # A conductor call's id and deadline travel with the context (cyborg.common.deadline).
+    FROM_DICT_EXTRA_KEYS = ["call_id", "deadline"]
+
+    def __init__(
+        self, *args: Any, call_id: str | None = None, deadline: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.call_id = call_id
+        self.deadline = deadline
+        # Set by the conductor while it serves the call.
+        self.call_guard: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dict(super().to_dict())
+        values["call_id"] = self.call_id
+        values["deadline"] = self.deadline
+        return values
+
     def to_policy_values(self) -> Any:
         values = super().to_policy_values()
         values["project_id"] = self.project_id

@@ -199,6 +199,43 @@ class AgentUnavailable(CyborgException):
     code = 503
 
 
+class DeadlineExpired(CyborgException):
+    """A conductor call that arrived, or would have committed, after its caller stopped
+    waiting (cyborg.common.deadline): nothing was changed. No one reads the answer."""
+
+    msg_fmt = "The caller of %(method)s stopped waiting; nothing was changed."
+    code = 503
+
+
+class ConductorUnavailable(CyborgException):
+    """The conductor did not answer, and the call's deadline guarantees it changed
+    nothing and never will (cyborg.conductor.call_recovery)."""
+
+    msg_fmt = "The conductor did not answer in time and nothing was changed; try again later."
+    code = 503
+
+
+class ConductorCallPending(CyborgException):
+    """The conductor accepted the call but its answer was lost: the work is done or
+    will be finished; the resource itself tells its state."""
+
+    msg_fmt = (
+        "The request was accepted but its answer was lost; the work is done or in "
+        "progress. Read the resource for its result instead of repeating the request."
+    )
+    code = 202
+
+
+class ConductorAnswer(CyborgException):
+    """A conductor's answer whose reply was lost, read back from the call's record."""
+
+    msg_fmt = "%(message)s"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.code = int(kwargs.pop("status", self.code))
+        super().__init__(message, **kwargs)
+
+
 class PlacementError(CyborgException):
     """Placement could not be reached or answered with an error we cannot act on."""
 

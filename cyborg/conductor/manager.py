@@ -13,6 +13,7 @@ from oslo_config import cfg
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor import serving
 from cyborg.conductor.binding import binder, device_profiles, nova_events
 from cyborg.conductor.inventory import operator_changes, programming, reports
 from cyborg.conductor.placement import provider_sync
@@ -24,8 +25,19 @@ R = TypeVar("R")
 
 def _answers(func: Callable[P, R]) -> Callable[P, R]:
     """Our exceptions are answers (404, 409, ...), not faults: the RPC server logs them
-    at debug level instead of with a traceback, and still sends them to the caller."""
-    expected = oslo_messaging.expected_exceptions(exception.CyborgException)(func)
+    at debug level instead of with a traceback, and still sends them to the caller.
+
+    Every call is served within its caller's deadline (cyborg.conductor.serving).
+    """
+
+    @functools.wraps(func)
+    def within_deadline(*args: P.args, **kwargs: P.kwargs) -> R:
+        context = args[1] if len(args) > 1 else None  # (self, context, ...)
+        if not isinstance(context, RequestContext):
+            return func(*args, **kwargs)
+        return serving.serve(context, func.__name__, lambda: func(*args, **kwargs))
+
+    expected = oslo_messaging.expected_exceptions(exception.CyborgException)(within_deadline)
     return functools.wraps(func)(expected)
 
 
@@ -189,6 +201,7 @@ class ConductorManager:
     ) -> None:
         if self._agent is None:
             self._agent = agent_rpcapi.AgentAPI(self.conf)
+        serving.accept(context)  # before the agent programs anything
         programming.program_deployable(
             context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
         )

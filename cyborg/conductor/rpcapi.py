@@ -3,10 +3,12 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import oslo_messaging
 from oslo_config import cfg
 
-from cyborg.common import exception, rpc
+from cyborg.common import deadline, exception, rpc
 from cyborg.common.context import RequestContext
+from cyborg.conductor import call_recovery
 
 # The default of [conductor] topic (upstream's; queues on RabbitMQ are named after it).
 TOPIC = "cyborg-conductor"
@@ -15,6 +17,10 @@ TOPIC = "cyborg-conductor"
 # itself waits 10 seconds longer for the agent: cyborg.agent.rpcapi.PROGRAM_MARGIN).
 PROGRAM_MARGIN = 20
 
+# Reconnections to try when the broker is down before a call gives up sending (None
+# would block the caller for the whole outage, far past its deadline).
+SEND_RETRIES = 2
+
 
 class ConductorAPI:
     """Calls to cyborg-conductor on ``[conductor] topic`` (``cyborg-conductor``),
@@ -22,7 +28,9 @@ class ConductorAPI:
 
     Every method is a blocking ``call`` that returns uuids (or nothing); the caller
     re-reads what it needs through cyborg.objects. Errors arrive as the
-    cyborg.common.exception class the conductor raised, with its ``.code``.
+    cyborg.common.exception class the conductor raised, with its ``.code``. Every
+    call carries a deadline in its context (``call_id``, ``deadline``): the conductor
+    neither starts nor commits it later (see doc/source/admin/broker-outages.rst).
 
     Version history:
 
@@ -52,19 +60,53 @@ class ConductorAPI:
 
     RPC_API_VERSION = "1.5"
 
-    def __init__(self, conf: cfg.ConfigOpts, topic: str | None = None) -> None:
-        """Call the conductors on ``topic``, by default ``[conductor] topic``."""
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        topic: str | None = None,
+        *,
+        recover_lost_replies: bool = False,
+    ) -> None:
+        """Call the conductors on ``topic``, by default ``[conductor] topic``.
+
+        ``recover_lost_replies`` (the API, which reads the database): a call that
+        timed out or could not be sent answers what its record says once its deadline
+        has passed (cyborg.conductor.call_recovery), instead of raising.
+        """
         topic = topic or conf.conductor.topic
         self._conf = conf
         self._client = rpc.get_client(
             conf, topic, self.RPC_API_VERSION, version_cap=conf.upgrade_levels.conductor
         )
+        self._recovery = call_recovery.CallRecovery() if recover_lost_replies else None
 
     def _call(self, context: RequestContext, method: str, version: str, **kwargs: Any) -> Any:
+        return self._call_waiting(None, context, method, version, kwargs)
+
+    def _call_waiting(
+        self,
+        timeout: float | None,
+        context: RequestContext,
+        method: str,
+        version: str,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Call ``method`` with a deadline ``[conductor] deadline_margin`` seconds before
+        this caller stops waiting (``timeout``, by default rpc_response_timeout)."""
         self._require(version, method)
+        timeout = float(timeout or self._conf.rpc_response_timeout)
+        margin = float(min(self._conf.conductor.deadline_margin, timeout / 2))
+        context.call_id = deadline.new_call_id()
+        context.deadline = deadline.deadline_after(timeout, margin)
+        client = self._client.prepare(version=version, timeout=timeout, retry=SEND_RETRIES)
         upgrade = "upgrade the conductors first ([upgrade_levels] conductor caps what is sent)"
-        with rpc.older_peers_refuse(method, version, "cyborg-conductor", upgrade):
-            return self._client.prepare(version=version).call(context, method, **kwargs)
+        try:
+            with rpc.older_peers_refuse(method, version, "cyborg-conductor", upgrade):
+                return client.call(context, method, **kwargs)
+        except (oslo_messaging.MessagingTimeout, oslo_messaging.MessageDeliveryFailure):
+            if self._recovery is None:
+                raise
+            return self._recovery.answer(context, method, margin)
 
     def _require(self, version: str, what: str) -> None:
         """409 when ``[upgrade_levels] conductor`` caps below ``version``: the request is
@@ -242,13 +284,12 @@ class ConductorAPI:
         unknown image, 502 when Glance fails, 503 when the agent does not answer.
         Waits ``[agent] program_timeout`` plus PROGRAM_MARGIN seconds.
         """
-        self._require("1.2", "programming")
-        timeout = self._conf.agent.program_timeout + PROGRAM_MARGIN
-        self._client.prepare(version="1.2", timeout=timeout).call(
+        self._call_waiting(
+            self._conf.agent.program_timeout + PROGRAM_MARGIN,
             context,
             "program_deployable",
-            deployable_uuid=deployable_uuid,
-            image_uuid=image_uuid,
+            "1.2",
+            {"deployable_uuid": deployable_uuid, "image_uuid": image_uuid},
         )
 
     def create_graph(

@@ -53,6 +53,17 @@ OPTS: list[cfg.Opt] = [
         "stops cleanly, or starts again on its host, hands its binds over at once. Keep "
         "it well above the conductors' clock skew and a database failover's length.",
     ),
+    cfg.IntOpt(
+        "deadline_margin",
+        default=5,
+        min=1,
+        help="Seconds before a caller stops waiting for a conductor call (after "
+        "rpc_response_timeout) that the call's deadline falls: a conductor starts and "
+        "commits a call only before its deadline, so a caller that timed out can tell "
+        "for sure whether it happened. Keep it above the clock skew between the API, "
+        "agent and conductor hosts (run NTP) and well below rpc_response_timeout. Set "
+        "it in the callers' configuration (cyborg-api, cyborg-agent).",
+    ),
 ]
 
 

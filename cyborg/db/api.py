@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 
+from cyborg.db import commit_guard  # noqa: F401 - registers the deadline checks of commits
+
 context_manager = enginefacade.transaction_context()
 
 # oslo.db [database] options that enginefacade.configure() understands.

@@ -365,3 +365,24 @@ class SchedulerFactor(TimestampMixin, Base):
     samples: Mapped[int] = mapped_column(sa.Integer, default=0)
     # Incremented by every update: a writer that read an older version lost a race.
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+
+class ConductorCall(Base):
+    """What a conductor call committed, for a caller that lost the reply.
+
+    Written in the call's first commit that writes (its acceptance, made only inside
+    the call's deadline: cyborg.db.commit_guard), with the answer when the call noted
+    it before that commit; ``outcome`` is filled when the call ends. A call without a
+    row changed nothing and never will. Rows are pruned after a day.
+    """
+
+    __tablename__ = "conductor_calls"
+    __table_args__ = (sa.Index("ix_conductor_calls_created_at", "created_at"), TABLE_ARGS)
+
+    call_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    method: Mapped[str] = mapped_column(sa.String(64))
+    # JSON: {"result": ...} or {"error": {"code": int, "message": str}}; NULL: unknown.
+    outcome: Mapped[str | None] = mapped_column(sa.Text)
+    finished: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=_utcnow)

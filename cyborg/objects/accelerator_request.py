@@ -170,13 +170,18 @@ def create_many(
     groups: Sequence[dict[str, str]],
     counts: Sequence[int],
     project_id: str | None,
+    uuids: Sequence[str] | None = None,
 ) -> list[AcceleratorRequest]:
-    """Create ``counts[i]`` ARQs for group ``i`` of a profile: two statements in all."""
+    """Create ``counts[i]`` ARQs for group ``i`` of a profile: two statements in all.
+
+    ``uuids``: the new ARQs' uuids, in order (``sum(counts)`` of them; new ones if None).
+    """
     # Bulk inserts bypass the ORM column defaults, so the timestamp is set here.
     now = timeutils.utcnow()
+    given = iter(uuids) if uuids is not None else None
     rows = [
         {
-            "uuid": base.new_uuid(),
+            "uuid": base.new_uuid() if given is None else next(given),
             "project_id": project_id,
             "state": constants.ARQState.INITIAL.value,
             "substate": "Initial",
@@ -192,7 +197,7 @@ def create_many(
     if not rows:
         return []
     context.session.execute(sa.insert(ARQ_MODEL), rows)
-    uuids = [row["uuid"] for row in rows]
+    uuids = [str(row["uuid"]) for row in rows]
     stmt = _select().where(ARQ_MODEL.uuid.in_(uuids)).order_by(ARQ_MODEL.id)
     return _from_result(context.session.execute(stmt))
 

@@ -88,8 +88,17 @@ def hostname_of(context: RequestContext, uuid: str) -> str:
 
 
 @db_api.context_manager.writer
-def create(context: RequestContext, *, deployable_id: int, key: str, value: str) -> Attribute:
-    row = models.Attribute(uuid=base.new_uuid(), deployable_id=deployable_id, key=key, value=value)
+def create(
+    context: RequestContext,
+    *,
+    deployable_id: int,
+    key: str,
+    value: str,
+    uuid: str | None = None,
+) -> Attribute:
+    row = models.Attribute(
+        uuid=uuid or base.new_uuid(), deployable_id=deployable_id, key=key, value=value
+    )
     with (
         base.duplicates_as("attribute with this key on this deployable"),
         base.references_as(exception.DeployableNotFound(uuid=f"id={deployable_id}")),

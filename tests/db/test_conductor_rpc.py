@@ -32,6 +32,8 @@ State = constants.ARQState
 # CAS to BindStarted, deployable + its attributes, CAS to Bound, lock + claim + re-read
 # the handle, link it: the budget the statement-count test holds bind to.
 PER_ARQ_BIND_STATEMENTS = 8
+# Each call that writes: its record, inserted with its first commit, finished at its end.
+CALL_RECORD_STATEMENTS = 2
 
 
 def make_conf(directory: pathlib.Path, transport_url: str) -> cfg.ConfigOpts:
@@ -227,7 +229,7 @@ def test_bind_costs_a_fixed_number_of_statements_per_arq(db, conductor) -> None:
         )
     # The "already bound?" check covers every ARQ of the instance in one query.
     assert len([sql for sql in statements if "instance_uuid IN" in sql]) == 1
-    assert len(statements) == 2 + PER_ARQ_BIND_STATEMENTS * len(arqs)
+    assert len(statements) == 2 + CALL_RECORD_STATEMENTS + PER_ARQ_BIND_STATEMENTS * len(arqs)
 
 
 def test_bind_of_several_arqs_fails_only_those_that_cannot_bind(db, conductor) -> None:  # type: ignore[no-untyped-def]

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from oslo_config import cfg
 from oslo_log import log
 
-from cyborg.common import constants, exception, profile_rules
+from cyborg.common import constants, deadline, exception, profile_rules
 from cyborg.common.context import RequestContext
 from cyborg.conductor.binding import quota
 from cyborg.objects import accelerator_request as arq_obj
+from cyborg.objects import base
 from cyborg.objects import device_profile as profile_obj
 
 LOG = log.getLogger(__name__)
@@ -65,6 +66,8 @@ def create_arqs(
     if limits.per_request is not None:
         profile_rules.check_arq_count(sum(counts), limits.per_request)
     _check_quota(context, limits.per_project, project_id, sum(counts))
+    new_uuids = [base.new_uuid() for _ in range(sum(counts))]
+    deadline.note_result(context, new_uuids)  # stored with the insert, for a lost reply
     created = arq_obj.create_many(
         context,
         device_profile_id=profile.id,
@@ -72,6 +75,7 @@ def create_arqs(
         groups=profile.groups,
         counts=counts,
         project_id=project_id,
+        uuids=new_uuids,
     )
     uuids = [arq.uuid for arq in created]
     _check_quota(context, limits.per_project, project_id, len(uuids), created=uuids)

@@ -2,8 +2,9 @@
 
 from collections.abc import Sequence
 
-from cyborg.common import exception
+from cyborg.common import deadline, exception
 from cyborg.common.context import RequestContext
+from cyborg.objects import base
 from cyborg.objects import device_profile as profile_obj
 
 
@@ -16,6 +17,8 @@ def create_device_profile(
     uuid: str | None = None,
     project_id: str | None = None,
 ) -> str:
+    uuid = uuid or base.new_uuid()
+    deadline.note_result(context, uuid)  # stored with the insert, for a lost reply
     profile = profile_obj.create(
         context,
         name=name,

@@ -1,10 +1,11 @@
 """Changes operators make to the inventory: device status and deployable attributes."""
 
-from cyborg.common import constants, exception
+from cyborg.common import constants, deadline, exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
 from cyborg.objects import attribute as attribute_obj
+from cyborg.objects import base
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
 from cyborg.objects import host as host_obj
@@ -35,7 +36,11 @@ def create_attribute(
     context: RequestContext, *, deployable_uuid: str, key: str, value: str
 ) -> str:
     deployable = deployable_obj.get_by_uuid(context, deployable_uuid)
-    return attribute_obj.create(context, deployable_id=deployable.id, key=key, value=value).uuid
+    uuid = base.new_uuid()
+    deadline.note_result(context, uuid)  # stored with the insert, for a lost reply
+    return attribute_obj.create(
+        context, deployable_id=deployable.id, key=key, value=value, uuid=uuid
+    ).uuid
 
 
 def delete_attribute(context: RequestContext, *, uuid: str) -> None:
