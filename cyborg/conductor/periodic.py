@@ -25,10 +25,13 @@ from cyborg.conductor.binding import binder as binder_mod
 from cyborg.conductor.binding import nova_events
 from cyborg.conductor.inventory import reports
 from cyborg.conductor.placement import provider_sync, sweep
+from cyborg.objects import conductor_call
 
 LOG = log.getLogger(__name__)
 
 NOVA_POLL_SECONDS = 1.0
+# Records of conductor calls outlive every caller's wait by far (broker-outages.rst).
+CALL_RECORDS_KEPT = datetime.timedelta(days=1)
 
 
 class PeriodicTasks:
@@ -97,6 +100,9 @@ class PeriodicTasks:
                     self.binder.finish_abandoned_deletes,
                     context,
                     bind_timeout,
+                )
+                _safely(
+                    "Pruning old call records", conductor_call.prune, context, CALL_RECORDS_KEPT
                 )
                 _safely(
                     "Removing the mdevs of held vGPU handles",
