@@ -133,15 +133,23 @@ class PlacementClient:
         try:
             response = self.adapter.request(url, method, **kwargs)
         except ks_exc.ClientException as err:
-            raise exception.PlacementError(method=method, url=url, reason=str(err)) from err
+            LOG.error("Placement request %s %s failed: %s", method, url, err)
+            raise exception.PlacementError() from err
         if response.status_code in ok:
             return response
         code, detail = _error(response)
         if handle and response.status_code in handle:
             handle[response.status_code](code, detail)
-        raise exception.PlacementError(
-            method=method, url=url, reason=f"HTTP {response.status_code} {code} {detail}".strip()
+        # Placement's own 5xx details can hold its database driver's errors: log only.
+        LOG.error(
+            "Placement request %s %s failed: HTTP %s %s %s",
+            method,
+            url,
+            response.status_code,
+            code,
+            detail[:500],
         )
+        raise exception.PlacementError()
 
     def _with_generation(
         self,

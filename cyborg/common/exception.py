@@ -237,9 +237,13 @@ class ConductorAnswer(CyborgException):
 
 
 class PlacementError(CyborgException):
-    """Placement could not be reached or answered with an error we cannot act on."""
+    """Placement could not be reached or answered with an error we cannot act on.
 
-    msg_fmt = "Placement request %(method)s %(url)s failed: %(reason)s"
+    The message is for users: Placement's URL and its error (which may be a database
+    driver's) are logged where this is raised (cyborg.clients.placement), never
+    answered."""
+
+    msg_fmt = "The Placement service could not complete a request; try again later."
     code = 503
 
 
