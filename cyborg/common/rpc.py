@@ -30,6 +30,22 @@ from cyborg.common import exception
 # Modules whose exceptions a caller may rebuild (anything else becomes a RemoteError).
 ALLOWED_EXMODS = [exception.__name__]
 
+
+def _send_failures() -> tuple[type[Exception], ...]:
+    failures: list[type[Exception]] = [oslo_messaging.MessageDeliveryFailure]
+    try:  # the rabbit driver lets kombu's through when it cannot connect at all
+        import kombu.exceptions
+
+        failures.append(kombu.exceptions.OperationalError)
+    except ImportError:
+        pass
+    return tuple(failures)
+
+
+# What a call raises when it could not be sent (the broker unreachable after the
+# call's retries): the message may or may not have reached the broker.
+SEND_FAILURES = _send_failures()
+
 # (id of the ConfigOpts, URL) -> (that ConfigOpts, its transport). The ConfigOpts is
 # kept so that its id cannot be reused by another one while the entry lives.
 _TRANSPORTS: dict[tuple[int, str], tuple[cfg.ConfigOpts, oslo_messaging.Transport]] = {}

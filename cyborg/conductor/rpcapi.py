@@ -103,7 +103,10 @@ class ConductorAPI:
         try:
             with rpc.older_peers_refuse(method, version, "cyborg-conductor", upgrade):
                 return client.call(context, method, **kwargs)
-        except (oslo_messaging.MessagingTimeout, oslo_messaging.MessageDeliveryFailure):
+        except exception.DeadlineExpired as err:
+            # It arrived late, was refused, and the refusal still found us waiting.
+            raise exception.ConductorUnavailable() from err
+        except (oslo_messaging.MessagingTimeout, *rpc.SEND_FAILURES):
             if self._recovery is None:
                 raise
             return self._recovery.answer(context, method, margin)

@@ -236,13 +236,16 @@ def deployment(
     conductor: bool = True,
     extra_conf: str = "",
     services_database: Callable[[str], str] | None = None,
+    conductor_conf: str = "",
+    api_conf: str = "",
 ) -> Iterator[Deployment]:
     """A database, a conductor and an API (no-auth) on a free port.
 
     ``seeded`` fills the database with a few fake devices (the first deployable on
     provider DEVICE_RP); ``extra_conf`` is appended to every process's config;
     ``services_database`` maps the database's URL to the one the services get (a
-    proxy's, say), while the test's own queries use the database directly.
+    proxy's, say), while the test's own queries use the database directly;
+    ``conductor_conf`` and ``api_conf`` are appended to that one process's config.
     """
     require_rabbitmq()
     with tempfile.TemporaryDirectory() as directory:
@@ -268,9 +271,9 @@ def deployment(
             )
             try:
                 if conductor:
-                    deployed.start_conductor()
+                    deployed.start_conductor(extra_conf=conductor_conf)
                 if api:
-                    deployed.start("api", "api")
+                    deployed.start("api", "api", api_conf)
                     deployed.wait_for(lambda: _answers(port), 60, "cyborg-api")
                     deployed.endpoint = f"http://127.0.0.1:{port}/v2"
                 yield deployed
