@@ -20,9 +20,17 @@ LOG = log.getLogger(__name__)
 
 R = TypeVar("R")
 
+# Calls refused when late but whose commits are not held to the deadline: an agent's
+# report is a snapshot its agent sends again whatever the answer, and reports of one
+# host are serialized by its row lock. Holding a full report of a large host to the
+# deadline would drop it again and again on a loaded conductor, and the host would
+# never converge.
+COMMITS_AFTER_DEADLINE = frozenset({"report_inventory"})
+
 
 def admit(context: RequestContext, method: str) -> deadline.CallGuard | None:
-    """The call's guard, on ``context``; DeadlineExpired when its caller gave up."""
+    """The call's guard, on ``context``; DeadlineExpired when its caller gave up.
+    None: the call is not guarded (no deadline, or COMMITS_AFTER_DEADLINE)."""
     if context.deadline is None or context.call_id is None:
         return None
     guard = deadline.CallGuard(
@@ -38,6 +46,8 @@ def admit(context: RequestContext, method: str) -> deadline.CallGuard | None:
             context.request_id,
         )
         raise exception.DeadlineExpired(method=method)
+    if method in COMMITS_AFTER_DEADLINE:
+        return None
     context.call_guard = guard
     return guard
 

@@ -236,3 +236,14 @@ def test_recovery_of_an_unfinished_call(db) -> None:  # type: ignore[no-untyped-
             with pytest.raises(exception.ConductorCallPending) as pending:
                 _recovery().answer(caller, method, 0)
             assert pending.value.code == 202
+
+
+def test_agent_reports_are_refused_late_but_commit_late(db) -> None:  # type: ignore[no-untyped-def]
+    """A late report is dropped on arrival; one that started in time commits however
+    long it takes (a large host's report would otherwise never land on a busy
+    conductor)."""
+    with pytest.raises(exception.DeadlineExpired):
+        serving.admit(_call_context(-1), "report_inventory")
+    context = _call_context(60)
+    assert serving.admit(context, "report_inventory") is None
+    assert deadline.guard_of(context) is None  # its commits are not checked
