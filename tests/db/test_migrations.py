@@ -36,6 +36,7 @@ def test_models_declare_every_upstream_table_and_ours() -> None:
     assert {
         "hosts",
         "conductors",
+        "conductor_calls",
         "devices",
         "deployables",
         "attributes",

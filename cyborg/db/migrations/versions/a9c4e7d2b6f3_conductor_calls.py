@@ -1,7 +1,7 @@
 """What each conductor call committed, for callers that lost the reply.
 
 Revision ID: a9c4e7d2b6f3
-Revises: b8d4f2a6c1e9
+Revises: a9c4e7b2d5f3
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import mysql
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
 revision = "a9c4e7d2b6f3"
-down_revision = "b8d4f2a6c1e9"
+down_revision = "a9c4e7b2d5f3"
 branch_labels = None
 depends_on = None
 
