@@ -9,7 +9,9 @@ import threading
 
 class TCPProxy:
     """Forwards 127.0.0.1:``port`` to ``target``. ``cut()`` closes every forwarded
-    connection and refuses new ones (a stopped server); ``restore()`` undoes it."""
+    connection and refuses new ones (a stopped server); ``restore()`` undoes it.
+    ``hold()`` keeps connections open but forwards nothing (a server that hangs):
+    ``stalled`` counts the chunks waiting; ``release()`` lets them through."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -17,7 +19,16 @@ class TCPProxy:
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self.port = 0
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.stalled = 0
         self.restore()
+
+    def hold(self) -> None:
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
 
     def restore(self) -> None:
         listener = socket.socket()
@@ -40,6 +51,7 @@ class TCPProxy:
 
     def close(self) -> None:
         self.cut()
+        self.release()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -65,6 +77,8 @@ class TCPProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                if not self._flowing.is_set():
+                    self._stall()
                 sink.sendall(data)
         except OSError:
             pass
@@ -74,6 +88,13 @@ class TCPProxy:
                 self._sockets.discard(sink)
             _close(source)
             _close(sink)
+
+    def _stall(self) -> None:
+        with self._lock:
+            self.stalled += 1
+        self._flowing.wait()
+        with self._lock:
+            self.stalled -= 1
 
 
 def _close(sock: socket.socket) -> None:

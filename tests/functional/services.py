@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -84,9 +84,12 @@ class Deployment:
     def log(self, name: str) -> str:
         return _read(self.log_path(name))
 
-    def start(self, name: str, program: str, extra_conf: str = "") -> subprocess.Popen[bytes]:
-        """Run ``cyborg-<program>`` as ``name`` with the base config plus ``extra_conf``."""
-        return self._spawn(name, [os.path.join(BIN, f"cyborg-{program}")], extra_conf)
+    def start(
+        self, name: str, program: str, extra_conf: str = "", prefix: Sequence[str] = ()
+    ) -> subprocess.Popen[bytes]:
+        """Run ``cyborg-<program>`` as ``name`` with the base config plus ``extra_conf``;
+        ``prefix`` goes before the command (``ip netns exec <name>``, say)."""
+        return self._spawn(name, [*prefix, os.path.join(BIN, f"cyborg-{program}")], extra_conf)
 
     def _spawn(self, name: str, command: list[str], extra_conf: str) -> subprocess.Popen[bytes]:
         conf_path = os.path.join(self.directory, f"{name}.conf")
@@ -134,6 +137,7 @@ class Deployment:
         inventory: list[dict[str, Any]] | None = None,
         report_interval: int = 1,
         extra_conf: str = "",
+        prefix: Sequence[str] = (),
     ) -> str:
         """An agent for ``hostname`` on the fake driver; ``inventory`` fills its file."""
         name = f"agent-{hostname}"
@@ -146,7 +150,7 @@ class Deployment:
         if inventory is not None:
             self.write_inventory(hostname, inventory)
             lines += ["[fake_driver]", f"inventory_file = {self.inventory_path(hostname)}"]
-        self.start(name, "agent", "\n".join(lines) + "\n" + extra_conf)
+        self.start(name, "agent", "\n".join(lines) + "\n" + extra_conf, prefix)
         return name
 
     def inventory_path(self, hostname: str) -> str:
@@ -238,6 +242,8 @@ def deployment(
     services_database: Callable[[str], str] | None = None,
     conductor_conf: str = "",
     api_conf: str = "",
+    rabbit_url: str = "",
+    database_url: str = "",
 ) -> Iterator[Deployment]:
     """A database, a conductor and an API (no-auth) on a free port.
 
@@ -246,11 +252,14 @@ def deployment(
     ``services_database`` maps the database's URL to the one the services get (a
     proxy's, say), while the test's own queries use the database directly;
     ``conductor_conf`` and ``api_conf`` are appended to that one process's config.
+    ``rabbit_url`` and ``database_url`` (an empty database, kept afterwards) name
+    servers of the test's own instead of the machine's.
     """
-    require_rabbitmq()
+    if not rabbit_url:
+        require_rabbitmq()
     with tempfile.TemporaryDirectory() as directory:
         try:
-            url = db_backends.create_database(backend, directory)
+            url = database_url or db_backends.create_database(backend, directory)
         except db_backends.BackendUnavailable as err:
             pytest.fail(str(err), pytrace=False)
         try:
@@ -261,7 +270,7 @@ def deployment(
             deployed = Deployment(
                 directory,
                 url,
-                f"[DEFAULT]\nauth_strategy = noauth\ntransport_url = {RABBIT_URL}\n"
+                f"[DEFAULT]\nauth_strategy = noauth\ntransport_url = {rabbit_url or RABBIT_URL}\n"
                 f"control_exchange = cyborg-test-{run}\n"
                 f"host = functional-{uuid.uuid4().hex[:6]}\n"
                 f"[database]\nconnection = {services_url}\n"
@@ -281,7 +290,8 @@ def deployment(
                 deployed.stop_all()
                 deployed.close()
         finally:
-            db_backends.drop_database(url)
+            if not database_url:
+                db_backends.drop_database(url)
 
 
 def _prepare_database(url: str, seeded: bool) -> None:
