@@ -61,11 +61,13 @@ def error_response(
 
 
 def from_exception(err: exception.CyborgException) -> webob.Response:
+    """The error's own message, or its ``public_msg`` when the message holds internals
+    (then only the log has them)."""
     if err.code >= 500:
         LOG.error("Request failed: %s", err.message)
     else:
         LOG.info("Request refused (%s): %s", err.code, err.message)
-    return error_response(err.code, err.message)
+    return error_response(err.code, err.public_msg or err.message)
 
 
 def database_down(err: BaseException) -> bool:

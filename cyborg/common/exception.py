@@ -12,6 +12,9 @@ class CyborgException(Exception):
 
     msg_fmt = "An unknown error occurred."
     code = 500
+    # What the API answers instead of the message, when the message names what only
+    # operators should see (a service's URL, a library's error); the log keeps it.
+    public_msg: str | None = None
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         self.kwargs = kwargs
@@ -245,6 +248,7 @@ class PlacementError(CyborgException):
 
     msg_fmt = "The Placement service could not complete a request; try again later."
     code = 503
+    public_msg: str | None = "Placement is unavailable or failed the request; try again later."
 
 
 class PlacementNotConfigured(PlacementError):
@@ -252,6 +256,7 @@ class PlacementNotConfigured(PlacementError):
         "Placement is not configured: set [placement] auth_type (admin_token with token "
         "and endpoint_override, or password with the cyborg service user's credentials)."
     )
+    public_msg = None  # says which options to set, nothing more
 
 
 class ResourceProviderNotFound(NotFound):
@@ -293,3 +298,4 @@ class QuotaExceeded(Forbidden):
 class QuotaLimitsUnavailable(CyborgException):
     msg_fmt = "The quota limits could not be read: %(reason)s"
     code = 503
+    public_msg = "The quota limits could not be read; try again later."
