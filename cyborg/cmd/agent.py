@@ -4,6 +4,8 @@ import functools
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -79,6 +81,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         hostname,
         ", ".join(conf.agent.enabled_drivers),
     )
+    # Reports run beside the main thread: one waiting on a conductor that is gone
+    # (up to rpc_response_timeout, twice) must not hold up a shutdown.
+    reports = threading.Thread(
+        target=_report_until, args=(tracker, conf, stop), name="agent-reports", daemon=True
+    )
+    reports.start()
+    while not stop.wait(1):  # a timed wait: the main thread must wake for signals
+        pass
+    deadline = time.monotonic() + conf.graceful_shutdown_timeout
+    if plugins is not None:
+        plugins.stop()
+    calls = rpc.stop_server(server, conf.graceful_shutdown_timeout)
+    reports.join(max(0.0, deadline - time.monotonic()))
+    report = not reports.is_alive()
+    closed = calls and report and rpc.cleanup_within(conf, deadline - time.monotonic())
+    if not closed:
+        # A call (an FPGA programming) or a report outlived the grace period: leave
+        # without it (the conductor stores the next report the agent sends).
+        unfinished = [w for w, done in (("calls", calls), ("a report", report)) if not done]
+        LOG.warning(
+            "cyborg-agent stopping after %ss with %s unfinished",
+            conf.graceful_shutdown_timeout,
+            " and ".join(unfinished) or "the broker connections' closing",
+        )
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+def _report_until(tracker: ResourceTracker, conf: cfg.ConfigOpts, stop: threading.Event) -> None:
+    """Report every ``[agent] report_interval`` seconds until ``stop`` is set."""
     context = cyborg_context.get_admin_context()
     while not stop.is_set():
         try:
@@ -90,18 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:
             LOG.exception("Report failed; trying again in %ss", conf.agent.report_interval)
         stop.wait(conf.agent.report_interval)
-    if plugins is not None:
-        plugins.stop()
-    if not rpc.stop_server(server, conf.graceful_shutdown_timeout):
-        # A call (an FPGA programming) outlived the grace period: leave without it.
-        LOG.warning(
-            "cyborg-agent stopping with calls still running after %ss",
-            conf.graceful_shutdown_timeout,
-        )
-        logging.shutdown()
-        os._exit(0)
-    rpc.cleanup(conf)
-    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ class Gunicorn(gunicorn_base.BaseApplication):
             "timeout": 120,
             # Idle kept-alive connections wait in the event loop, costing no thread.
             "keepalive": 5,
+            # On SIGTERM, requests being served get this long, then workers are killed.
+            "graceful_timeout": self.conf.graceful_shutdown_timeout,
             "limit_request_line": 4094,
             "limit_request_fields": 100,
             "limit_request_field_size": 8190,

@@ -174,12 +174,27 @@ def older_peers_refuse(what: str, version: str, peer: str, upgrade: str) -> Iter
 
 def stop_server(server: oslo_messaging.MessageHandlingServer, seconds: float) -> bool:
     """Stop taking messages and wait up to ``seconds`` for the calls being served;
-    whether they all finished (a service stopping on a signal then exits anyway)."""
-    server.stop()
-    waiter = threading.Thread(target=server.wait, name="stop-rpc-server", daemon=True)
-    waiter.start()
-    waiter.join(max(0.0, seconds))
-    return not waiter.is_alive()
+    whether they all finished (a service stopping on a signal then exits anyway).
+    Stopping itself talks to the broker and may take seconds: it counts too."""
+
+    def stop_and_wait() -> None:
+        server.stop()
+        server.wait()
+
+    return _within(stop_and_wait, seconds, "stop-rpc-server")
+
+
+def cleanup_within(conf: cfg.ConfigOpts, seconds: float) -> bool:
+    """``cleanup(conf)`` for at most ``seconds``; whether it finished (closing the
+    connections to a broker takes a round trip each, or long when it does not answer)."""
+    return _within(lambda: cleanup(conf), seconds, "close-transports")
+
+
+def _within(work: Any, seconds: float, name: str) -> bool:
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    return not worker.is_alive()
 
 
 @dataclasses.dataclass(frozen=True)

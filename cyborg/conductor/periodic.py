@@ -60,12 +60,19 @@ class PeriodicTasks:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Stop after the round in progress, without waiting for it."""
         self._stop.set()
         self._idle.set()
         if self.nova is not None:
             self.nova.ring()
-        self._thread.join(timeout=30)
+
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop after the round in progress; whether it ended within ``timeout``
+        seconds (a round waiting on Placement or the database may not)."""
+        self.request_stop()
+        self._thread.join(timeout=max(0.0, timeout))
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         context = cyborg_context.get_admin_context()

@@ -63,21 +63,28 @@ def stop(conf: cfg.ConfigOpts, conductor: Conductor) -> bool:
     this conductor has stopped: the others take its binds over at once.
     """
     deadline = time.monotonic() + conf.graceful_shutdown_timeout
+    if conductor.tasks is not None:
+        conductor.tasks.request_stop()  # its round ends while the calls finish
     calls = rpc.stop_server(conductor.rpc_server, conf.graceful_shutdown_timeout)
     binds = conductor.endpoint.stop_background(deadline - time.monotonic())
-    if conductor.tasks is not None:
-        conductor.tasks.stop()
+    tasks = conductor.tasks is None or conductor.tasks.stop(deadline - time.monotonic())
     if conductor.heartbeat is not None:
         conductor.heartbeat.stop()
-    if not (calls and binds):
+    if not (calls and binds and tasks):
         LOG.warning(
             "Stopping after %ss with work still running (%s); another conductor "
             "finishes or fails it",
             conf.graceful_shutdown_timeout,
             ", ".join(
-                what for what, finished in (("RPC calls", calls), ("binds", binds)) if not finished
+                what
+                for what, finished in (
+                    ("RPC calls", calls),
+                    ("binds", binds),
+                    ("periodic tasks", tasks),
+                )
+                if not finished
             ),
         )
         return False
-    rpc.cleanup(conf)
-    return True
+    # Past the deadline the caller exits without closing the broker connections.
+    return rpc.cleanup_within(conf, deadline - time.monotonic())

@@ -44,11 +44,12 @@ OPTS: list[cfg.Opt] = [
         "graceful_shutdown_timeout",
         default=60,
         min=0,
-        help="Seconds a conductor or agent stopping on SIGTERM or SIGINT lets the calls "
-        "it is serving finish. Then it exits anyway: a bind still running stays "
-        "BindStarted and another conductor finishes or fails it at its next periodic "
-        "run; an FPGA programming the agent had started is left to its tool. "
-        "0 waits for nothing.",
+        help="Seconds a service stopping on SIGTERM or SIGINT lets the work it is doing "
+        "finish: cyborg-api's requests being served, a conductor's calls, binds and "
+        "periodic tasks, an agent's calls and report. Then it exits anyway: a bind still "
+        "running stays BindStarted and another conductor takes it over (see [conductor] "
+        "conductor_dead_after); a report is sent again by the agent; an FPGA "
+        "programming the agent had started is left to its tool. 0 waits for nothing.",
     ),
     cfg.IntOpt(
         "periodic_interval",
