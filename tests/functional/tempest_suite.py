@@ -3,9 +3,14 @@
 Tempest and the plugin live in a virtual environment of their own, ``.venv/tempest``
 (tools/ensure-venv.sh --with-tests; versions pinned in tempest-requirements.txt):
 their requirements are not Cyborg's. ``run`` writes a ``tempest.conf`` for a cloud
-(identity v3, the admin that creates each test class's users, the accelerator
-service), runs the API tests, never the scenario ones (they boot servers through
-Nova), and returns each test's result, read from tempest's subunit stream.
+(identity v3, the accounts tempest tests as, the accelerator service), runs the
+API tests, never the scenario ones (they boot servers through Nova), and returns
+each test's result, read from tempest's subunit stream.
+
+Tempest authenticates as pre-provisioned accounts (``ACCOUNTS``, which the caller
+creates in Keystone once for every run) rather than its dynamic credentials: those
+create and delete a project, its users and their role assignments for each test
+class, some six hundred Keystone requests per run that took most of its time.
 
 Environment:
   CYBORG_TEST_TEMPEST_VENV  the virtual environment holding tempest and the plugin
@@ -35,14 +40,39 @@ _ATTRIBUTES = re.compile(r"\[[^\]]*\]$")
 
 
 @dataclasses.dataclass(frozen=True)
+class Account:
+    """A user of tempest's accounts file, in domain Default."""
+
+    username: str
+    project: str  # "" for a system-scoped account
+    roles: tuple[str, ...]
+
+
+PROJECT = "tempest"
+PASSWORD = "tempest-secret"
+# The personas every class of the plugin asks for (base.BaseAPITest.credentials plus
+# test_srbac's system_admin), one account each: tempest locks an account while a
+# class holds it, and runs one class at a time. "admin" and "project_admin" are two
+# accounts with the admin role; "primary" is the project member. Tempest puts the
+# project personas in the project of the first one a class gets, as its dynamic
+# credentials do, so they share one; the service user has a project of its own.
+ACCOUNTS = (
+    Account("tempest-admin", PROJECT, ("admin",)),
+    Account("tempest-project-admin", PROJECT, ("admin",)),
+    Account("tempest-manager", PROJECT, ("manager",)),
+    Account("tempest-member", PROJECT, ("member",)),
+    Account("tempest-reader", PROJECT, ("reader",)),
+    Account("tempest-service", "tempest-service", ("service",)),
+    Account("tempest-system-admin", "", ("admin",)),
+)
+
+
+@dataclasses.dataclass(frozen=True)
 class Cloud:
     """What tempest.conf needs to know of the cloud under test."""
 
     auth_url: str  # Keystone's v3 URL
     region: str
-    admin_user: str
-    admin_password: str
-    admin_project: str
     enforce_new_defaults: bool  # Cyborg's [oslo_policy] enforce_new_defaults
 
 
@@ -65,16 +95,28 @@ def require_installed() -> None:
         pytest.fail(f"{VENV} lacks tempest or cyborg-tempest-plugin. {HOW_TO_FIX}", pytrace=False)
 
 
+def accounts_yaml() -> str:
+    """Tempest's accounts file (``[auth] test_accounts_file``) of ACCOUNTS."""
+    entries = []
+    for account in ACCOUNTS:
+        scope = f"project_name: {account.project}\n  project_domain_name: Default"
+        entry = (
+            f"- username: {account.username}\n  password: {PASSWORD}\n"
+            f"  user_domain_name: Default\n  {scope if account.project else 'system: all'}\n"
+            f"  roles: [{', '.join(account.roles)}]\n"
+        )
+        entries.append(entry)
+    return "".join(entries)
+
+
 def tempest_conf(cloud: Cloud, directory: str) -> str:
     """A tempest.conf for the Cyborg API tests and nothing else."""
     unavailable = ("nova", "glance", "cinder", "neutron", "swift", "placement")
     return (
         f"[DEFAULT]\nlog_dir = {directory}\nlog_file = tempest.log\n"
         f"[oslo_concurrency]\nlock_path = {directory}/locks\n"
-        # Each test class gets a project and users with the roles it asks for.
-        "[auth]\nuse_dynamic_credentials = true\n"
-        f"admin_username = {cloud.admin_user}\nadmin_password = {cloud.admin_password}\n"
-        f"admin_project_name = {cloud.admin_project}\nadmin_domain_name = Default\n"
+        "[auth]\nuse_dynamic_credentials = false\n"
+        f"test_accounts_file = {directory}/accounts.yaml\n"
         f"[identity]\nauth_version = v3\nuri_v3 = {cloud.auth_url}\nregion = {cloud.region}\n"
         "[identity-feature-enabled]\napi_v2 = false\n"
         "[service_available]\ncyborg = true\n" + "".join(f"{s} = false\n" for s in unavailable)
@@ -82,21 +124,23 @@ def tempest_conf(cloud: Cloud, directory: str) -> str:
     )  # fmt: skip
 
 
-def run(cloud: Cloud, directory: str, concurrency: int = 1) -> dict[str, Result]:
+def run(cloud: Cloud, directory: str) -> dict[str, Result]:
     """Run the plugin's API tests against ``cloud``; results by test id, shortened
     to what follows ``cyborg_tempest_plugin.tests.api.`` (a class that skips itself
     has one result, ``setUpClass (<module>.<class>)``).
 
-    One test at a time by default: the test Keystone keeps its data in SQLite, which
-    fails ("database is locked") when two classes create their users at once.
+    One test class at a time: ACCOUNTS holds one account of each persona, which a
+    class locks while it runs.
     """
     require_installed()
     conf = os.path.join(directory, "tempest.conf")
     with open(conf, "w") as handle:
         handle.write(tempest_conf(cloud, directory))
+    with open(os.path.join(directory, "accounts.yaml"), "w") as handle:
+        handle.write(accounts_yaml())
     stream, output = os.path.join(directory, "results.subunit"), os.path.join(directory, "run.log")
     command = [os.path.join(VENV, "bin", "tempest"), "run", "--config-file", conf, "--subunit"]
-    command += ["--concurrency", str(concurrency), "--regex", "^" + re.escape(API_TESTS)]
+    command += ["--concurrency", "1", "--regex", "^" + re.escape(API_TESTS)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "TEMPEST_"))}
     with open(stream, "wb") as out, open(output, "wb") as err:
         # Exits 1 when a test fails: the results say which.

@@ -2,7 +2,8 @@
 
 The cloud of test_deployment.py (a real Keystone and Placement, cyborg-api under
 gunicorn with keystonemiddleware, a conductor and two fake-driver agents over
-RabbitMQ, MariaDB), once per policy mode: ``[oslo_policy] enforce_new_defaults``
+RabbitMQ, MariaDB), started once, with tempest's accounts in its Keystone; its
+cyborg-api is restarted for each policy mode: ``[oslo_policy] enforce_new_defaults``
 and ``enforce_scope`` on, as upstream's secure-RBAC jobs run, where the plugin runs
 all 42 of its API tests (upstream passes them all), and off, where it skips its 9
 secure-RBAC tests (upstream passes the other 33). Every test must pass but the
@@ -22,9 +23,9 @@ from collections.abc import Iterable, Iterator
 import pytest
 from keystoneauth1 import session as ks_session
 
-from tests import keystone_service
-from tests.functional import tempest_suite
-from tests.functional.test_deployment import running_cloud
+from tests import keystone_service, service_process
+from tests.functional import services, tempest_suite
+from tests.functional.test_deployment import Cloud, running_cloud
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEPARTURES_FILE = os.path.join(HERE, "conformance_departures.csv")
@@ -74,28 +75,54 @@ def inventory_reported(session: ks_session.Session) -> bool:
     return len(devices) == DEVICES and bool(attributes)
 
 
-@pytest.fixture(scope="module", params=list(MODES))
-def suite(request: pytest.FixtureRequest) -> Iterator[Suite]:
-    mode = MODES[request.param]
+def provision(keystone: keystone_service.KeystoneService) -> None:
+    """tempest_suite.ACCOUNTS in Keystone, once for both modes."""
+    for project in {a.project for a in tempest_suite.ACCOUNTS if a.project}:
+        keystone.create_project(project)
+    password = tempest_suite.PASSWORD
+    for account in tempest_suite.ACCOUNTS:
+        if account.project:
+            keystone.create_user(account.username, password, account.project, [*account.roles])
+        else:  # Keystone wants a default project; its token is the system's
+            user = keystone.create_user(account.username, password, tempest_suite.PROJECT, [])
+            for role in account.roles:
+                keystone.grant_system_role(user, role)
+
+
+def serve_api(deployment: services.Deployment, mode: Mode) -> None:
+    """cyborg-api anew with ``mode``'s policy, on the same port: the rest of the
+    cloud, which the policy does not concern, stays up."""
+    deployment.stop("api")
+    deployment.start("api", "api", policy_conf(mode))
+    url = deployment.endpoint  # its version document needs no token
+    deployment.wait_for(lambda: service_process.answers(url), 60, "cyborg-api")
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[Cloud]:
     tempest_suite.require_installed()  # before minutes of starting services
-    with contextlib.contextmanager(running_cloud)(policy_conf(mode)) as cloud:
+    with contextlib.contextmanager(running_cloud)() as cloud:
         admin = cloud.session("admin")
         cloud.deployment.wait_for(lambda: inventory_reported(admin), 120, "both inventories")
-        target = tempest_suite.Cloud(
-            auth_url=cloud.keystone.auth_url,
-            region=keystone_service.REGION,
-            admin_user="admin",
-            admin_password=keystone_service.ADMIN_PASSWORD,
-            admin_project="admin",
-            enforce_new_defaults=mode.enforce_new_defaults,
-        )
-        with tempfile.TemporaryDirectory() as directory:
-            results = tempest_suite.run(target, directory)
-            logs = {
-                path: errors(path)
-                for path in (cloud.keystone.log_path, cloud.deployment.log_path("api"))
-            }
-    yield Suite(mode, results, logs)
+        provision(cloud.keystone)
+        yield cloud
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def suite(request: pytest.FixtureRequest, cloud: Cloud) -> Suite:
+    mode = MODES[request.param]
+    serve_api(cloud.deployment, mode)
+    target = tempest_suite.Cloud(
+        auth_url=cloud.keystone.auth_url,
+        region=keystone_service.REGION,
+        enforce_new_defaults=mode.enforce_new_defaults,
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        results = tempest_suite.run(target, directory)
+    logs = {
+        path: errors(path) for path in (cloud.keystone.log_path, cloud.deployment.log_path("api"))
+    }
+    return Suite(mode, results, logs)
 
 
 def errors(log: str) -> str:
