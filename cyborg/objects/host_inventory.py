@@ -78,6 +78,11 @@ class Changes:
         )
 
 
+def is_placement_attribute(key: str) -> bool:
+    """``rc`` and ``trait<N>``: the driver's attributes a provider is published from."""
+    return key == "rc" or _TRAIT_KEY.match(key) is not None
+
+
 def attribute_rows(deployable: DeployableReport) -> dict[str, str]:
     """The attribute rows a deployable is stored as: rc, trait0..N, then its facts."""
     rows = {"rc": deployable.resource_class}

@@ -89,3 +89,24 @@ def test_a_deleted_trait_attribute_comes_back_with_the_next_report(
     assert tree(client, compute_node)[board]["traits"] == {"OWNER_CYBORG"}
     agent.report(db.context)
     assert tree(client, compute_node) == expected_default(hostname, compute_node)
+
+
+def test_deleting_an_operators_attribute_keeps_the_others(
+    db, conf, sync, client, hostname, compute_node
+) -> None:  # type: ignore[no-untyped-def]
+    """Only the driver's rc and traits force the next report to send every device: that
+    report would drop every attribute operators added to the host."""
+    agent = ResourceTracker(hostname, [FakeInventory(hostname)], Conductor(db, conf, sync))
+    agent.report(db.context)
+    (deployable,) = [
+        d for d in deployable_obj.get_all(db.context) if d.name == name(hostname, FPGA)
+    ]
+    kept = operator_changes.create_attribute(
+        db.context, deployable_uuid=deployable.uuid, key="rack", value="r1"
+    )
+    gone = operator_changes.create_attribute(
+        db.context, deployable_uuid=deployable.uuid, key="row", value="7"
+    )
+    operator_changes.delete_attribute(db.context, uuid=gone)
+    assert agent.report(db.context) == {"changed": False}
+    assert attribute_obj.get_by_uuid(db.context, kept).value == "r1"

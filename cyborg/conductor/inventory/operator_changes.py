@@ -5,7 +5,7 @@ from cyborg.common.context import RequestContext
 from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
 from cyborg.objects import attribute as attribute_obj
-from cyborg.objects import base
+from cyborg.objects import base, host_inventory
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
 from cyborg.objects import host as host_obj
@@ -44,14 +44,20 @@ def create_attribute(
 
 
 def delete_attribute(context: RequestContext, *, uuid: str) -> None:
-    """Delete an attribute; what the host's driver reports comes back with its next report.
+    """Delete an attribute; the driver's ``rc`` and ``trait<N>`` come back with the
+    host's next report.
 
-    The ``rc`` and ``trait<N>`` attributes are the driver's, and they are what the
-    deployable's resource provider is published from: without its ``rc`` the next sync
-    unpublishes the provider. As upstream, whose agents always send every device, the
-    next report restores them (and the provider): forgetting the host's fingerprint
-    makes the agent send its devices again although they did not change.
+    Those two are what the deployable's resource provider is published from: without
+    its ``rc`` the next sync unpublishes the provider. As upstream, whose agents always
+    send every device, the next report restores them (and the provider): forgetting
+    the host's fingerprint makes the agent send its devices again although they did
+    not change. Any other attribute is only deleted: a full report also drops the
+    attributes operators added to that host, which deleting one of them must not do.
     """
+    attribute = attribute_obj.get_by_uuid(context, uuid)
+    if not host_inventory.is_placement_attribute(attribute.key):
+        attribute_obj.delete(context, uuid)
+        return
     hostname = attribute_obj.hostname_of(context, uuid)
     with db_api.context_manager.writer.using(context):
         host_obj.lock(context, hostname)  # as a report does, before the inventory's rows
