@@ -17,7 +17,7 @@ import cyborg.conf
 from cyborg.common import context as cyborg_context
 from cyborg.common import rpc
 from cyborg.conductor import rpcapi
-from tests.functional import services
+from tests.functional import client_threads, services
 from tests.functional.fault_cloud import ADMIN
 
 PROFILE = "gpu"  # the device profile the fault tests' ARQs come from
@@ -70,29 +70,18 @@ def arq_state(deployment: services.Deployment, arq: str) -> str:
     return str(api(deployment, "GET", f"/accelerator_requests/{arq}").json()["state"])
 
 
-class Load:
+class Load(client_threads.ClientThreads):
     """Threads creating ARQs through the API, one project per request, until stopped;
     what each request was answered is kept, to check against what was stored."""
 
     def __init__(
         self, deployment: services.Deployment, threads: int = 3, endpoint: str = ""
     ) -> None:
+        super().__init__(threads)
         self.deployment = deployment
         self.endpoint = endpoint or deployment.endpoint
         self.answers: dict[str, tuple[int, list[str]]] = {}  # project -> status, ARQs
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def __enter__(self) -> "Load":
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=180)
 
     def _run(self) -> None:
         while not self._stop.is_set():

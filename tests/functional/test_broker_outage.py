@@ -24,7 +24,7 @@ import pytest
 
 from cyborg.common import exception
 from tests import tcp_proxy
-from tests.functional import services
+from tests.functional import client_threads, services
 
 ADMIN = {"X-User-Id": "admin", "X-Project-Id": "admin", "X-Roles": "admin,member,reader"}
 RPC_TIMEOUT = 6  # rpc_response_timeout of the services: short, so outages outlast it
@@ -104,24 +104,15 @@ def _call(endpoint: str, method: str, path: str, body: Any = None) -> tuple[int,
         return err.code, json.loads(err.read() or b"null")
 
 
-class Clients:
+class Clients(client_threads.ClientThreads):
     """Threads that create an ARQ, then delete the one they created before, forever."""
 
+    join_timeout = 300.0
+
     def __init__(self, endpoint: str, ledger: Ledger) -> None:
+        super().__init__(CLIENTS)
         self.endpoint = endpoint
         self.ledger = ledger
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(CLIENTS)]
-
-    def __enter__(self) -> "Clients":
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=300)
 
     def _run(self) -> None:
         mine: list[str] = []
