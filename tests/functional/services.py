@@ -30,6 +30,7 @@ RABBIT_URL = os.environ.get("CYBORG_TEST_RABBIT_URL", "rabbit://guest:guest@127.
 BIN = os.path.dirname(sys.executable)
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEVICE_RP = "22222222-0000-4000-8000-000000000001"
+STOP_GRACE = 10  # [DEFAULT] graceful_shutdown_timeout of the services started here
 
 
 def free_port() -> int:
@@ -163,7 +164,7 @@ class Deployment:
             json.dump(inventory, handle)
         os.replace(path + ".tmp", path)
 
-    def stop(self, name: str, timeout: float = 20) -> int:
+    def stop(self, name: str, timeout: float = 2 * STOP_GRACE) -> int:
         """SIGTERM and wait: the process must stop cleanly in time."""
         process = self.processes.pop(name)
         process.terminate()
@@ -270,7 +271,10 @@ def deployment(
             deployed = Deployment(
                 directory,
                 url,
+                # A grace well inside stop()'s wait, so a service stopping on SIGTERM
+                # is judged by its own bound (an extra_conf may set another).
                 f"[DEFAULT]\nauth_strategy = noauth\ntransport_url = {rabbit_url or RABBIT_URL}\n"
+                f"graceful_shutdown_timeout = {STOP_GRACE}\n"
                 f"control_exchange = cyborg-test-{run}\n"
                 f"host = functional-{uuid.uuid4().hex[:6]}\n"
                 f"[database]\nconnection = {services_url}\n"
