@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     server = rpc.get_server(conf, target, [manager.AgentManager(tracker, conf)])
-    stop = service.stop_on_signals("cyborg-agent")
+    stop = service.stop_on_signals("cyborg-agent", conf.graceful_shutdown_timeout)
     server.start()
     LOG.info(
         "cyborg-agent running as %s with drivers %s",

@@ -23,7 +23,7 @@ DESCRIPTION = (
 def main(argv: Sequence[str] | None = None) -> int:
     conf = service.prepare("cyborg-conductor", DESCRIPTION, argv)
     db_api.configure(conf)
-    stop = service.stop_on_signals("cyborg-conductor")
+    stop = service.stop_on_signals("cyborg-conductor", conf.graceful_shutdown_timeout)
     conductor = server.start(conf)
     LOG.info("cyborg-conductor listening on topic %s as %s", conf.conductor.topic, conf.host)
     # A timed wait: the main thread must wake up for the signal handler to run.

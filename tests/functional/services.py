@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -169,11 +170,16 @@ class Deployment:
         process = self.processes.pop(name)
         process.terminate()
         try:
-            return process.wait(timeout=timeout)
+            code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
             pytest.fail(f"{name} did not stop within {timeout}s on SIGTERM", pytrace=False)
+        if "after the stop signal; exiting without the rest" in self.log(name):
+            # Its stop watchdog ended it: bounded, but something hung; say what.
+            stacks = _read(os.path.join(self.directory, f"{name}.out"))[-6000:]
+            warnings.warn(f"{name} was cut short by its stop watchdog:\n{stacks}", stacklevel=2)
+        return code
 
     def kill(self, name: str) -> None:
         """SIGKILL: a crash, with no chance to finish anything."""
