@@ -19,9 +19,19 @@ ATTR_MEMORY_BANDWIDTH_GBPS = "memory_bandwidth_gbps"
 ATTR_PEER_LINKS = "peer_links"  # JSON list of {"peer": <pci address>, "type": "nvlink"}
 ATTR_PRODUCT_ID = "product_id"
 ATTR_FUNCTION_ID = "function_id"  # FPGA accelerator function loaded
-ATTR_HEALTH = "health"  # HEALTHY (also when absent) or UNHEALTHY
+ATTR_HEALTH = "health"  # HEALTHY (also when absent), UNHEALTHY or FATAL
+ATTR_HEALTH_REASON = "health_reason"  # why not healthy, e.g. "XID 79: GPU fell off the bus"
+ATTR_DRIVER_VERSION = "driver_version"  # the kernel driver's or firmware's version
+ATTR_UUID = "device_uuid"  # the vendor's device uuid (nvidia-smi's GPU-...)
+ATTR_PRODUCT_NAME = "product_name"  # the marketing name, e.g. "NVIDIA H200"
 HEALTHY = "healthy"
-UNHEALTHY = "unhealthy"
+UNHEALTHY = "unhealthy"  # stop placing work on it; what runs there may go on
+FATAL = "fatal"  # what runs there is lost too (a GPU off the bus, uncorrectable ECC)
+
+
+def is_healthy(attributes: Mapping[str, str]) -> bool:
+    """Whether a deployable's attributes say it may take work (no health: healthy)."""
+    return attributes.get(ATTR_HEALTH, HEALTHY).lower() == HEALTHY
 
 
 def pci_address_info(address: str) -> dict[str, str]:

@@ -72,7 +72,6 @@ def _deployable_devices(
     device: inventory.DeviceReport, deployable: inventory.DeployableReport, name: str
 ) -> Iterable[PluginDevice]:
     attributes = dict(deployable.attributes)
-    health = attributes.get(inventory.ATTR_HEALTH, inventory.HEALTHY).lower()
     for handle in deployable.attach_handles:
         if handle.attach_type in _PCI_HANDLES:
             yield PluginDevice(
@@ -80,7 +79,7 @@ def _deployable_devices(
                 resource_name=name,
                 device_type=device.type,
                 deployable=deployable.name,
-                healthy=health != inventory.UNHEALTHY,
+                healthy=inventory.is_healthy(attributes),
                 numa_node=_numa_node(attributes.get(inventory.ATTR_NUMA_NODE)),
                 nvlink_peers=_nvlink_peers(attributes.get(inventory.ATTR_PEER_LINKS)),
             )
