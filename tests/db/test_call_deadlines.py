@@ -139,7 +139,8 @@ def test_the_acceptance_commit_stores_the_noted_answer(db) -> None:  # type: ign
     assert sorted(a.uuid for a in arq_obj.get_all(db.context)) == sorted(uuids)
 
 
-def test_an_error_after_acceptance_is_recorded(db) -> None:  # type: ignore[no-untyped-def]
+def _fail_after_commit() -> cyborg_context.RequestContext:
+    """A device-profile create served with a deadline that commits, then raises a 409."""
     context = _call_context(60)
 
     def create_then_fail() -> None:
@@ -148,6 +149,11 @@ def test_an_error_after_acceptance_is_recorded(db) -> None:  # type: ignore[no-u
 
     with pytest.raises(exception.Conflict):
         serving.serve(context, "create_device_profile", create_then_fail)
+    return context
+
+
+def test_an_error_after_acceptance_is_recorded(db) -> None:  # type: ignore[no-untyped-def]
+    context = _fail_after_commit()
     record = conductor_call.get(db.context, context.call_id)
     assert record is not None and record.finished
     assert record.outcome == {"error": {"code": 409, "message": "Conflict: after the commit"}}
@@ -209,14 +215,7 @@ def test_recovery_answers_from_the_record(db) -> None:  # type: ignore[no-untype
 
 
 def test_recovery_raises_the_recorded_error(db) -> None:  # type: ignore[no-untyped-def]
-    context = _call_context(60)
-
-    def create_then_fail() -> None:
-        _create_profile(context, "kept")
-        raise exception.Conflict(reason="after the commit")
-
-    with pytest.raises(exception.Conflict):
-        serving.serve(context, "create_device_profile", create_then_fail)
+    context = _fail_after_commit()
     with pytest.raises(exception.ConductorAnswer) as answer:
         _recovery().answer(_caller_context(context.call_id), "create_device_profile", 0)
     assert (answer.value.code, answer.value.message) == (409, "Conflict: after the commit")

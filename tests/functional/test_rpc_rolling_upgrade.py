@@ -200,8 +200,8 @@ def _newer_agent(conf: cfg.ConfigOpts, hardware: Hardware) -> agent_manager.Agen
     )
 
 
-def _plan_with_a_profile(api: rpcapi.ConductorAPI) -> None:
-    """A plan narrowed by a device profile: a 1.5 call."""
+def _plan(api: rpcapi.ConductorAPI, **newer: Any) -> None:
+    """Plans for a graph no conductor knows (a 1.4 call; 1.5 with ``newer`` arguments)."""
     api.create_plans(
         cyborg_context.get_admin_context(),
         graph_uuid="7b2f7d76-3c0e-4bb0-a4a4-4b6f3a5b9c11",
@@ -209,8 +209,13 @@ def _plan_with_a_profile(api: rpcapi.ConductorAPI) -> None:
         max_devices=None,
         count=1,
         project_id="p",
-        device_profile_name="gpu",
+        **newer,
     )
+
+
+def _plan_with_a_profile(api: rpcapi.ConductorAPI) -> None:
+    """A plan narrowed by a device profile: a 1.5 call."""
+    _plan(api, device_profile_name="gpu")
 
 
 def _bind_and_unbind(api: rpcapi.ConductorAPI, host: str) -> None:
@@ -300,14 +305,7 @@ def test_an_older_api_works_with_a_newer_conductor(conf: cfg.ConfigOpts) -> None
         # The 1.4 plan call (no profile): the newer conductor takes the older arguments;
         # the unknown graph is an answer rebuilt from the wire, not a version error.
         with pytest.raises(exception.NotFound) as missing:
-            older_api.create_plans(
-                cyborg_context.get_admin_context(),
-                graph_uuid="7b2f7d76-3c0e-4bb0-a4a4-4b6f3a5b9c11",
-                objective="latency",
-                max_devices=None,
-                count=1,
-                project_id="p",
-            )
+            _plan(older_api)
         assert missing.value.code == 404
 
 
