@@ -153,10 +153,10 @@ def address(controlpath: Mapping[str, str]) -> str:
     return f"{parts[0]}:{parts[1]}:{parts[2]}.{parts[3]}"
 
 
-def _leaves(drivers: Iterable[Driver]) -> Iterator[Driver]:
+def leaves(drivers: Iterable[Driver]) -> Iterator[Driver]:
     for driver in drivers:
         if isinstance(driver, agent_drivers.FirstThatFinds):
-            yield from _leaves(driver.drivers)
+            yield from leaves(driver.drivers)
         else:
             yield driver
 
@@ -166,7 +166,7 @@ def find_driver(
 ) -> ProgrammableDriver | None:
     """The programmable driver that reports a device at ``controlpath``, if any."""
     wanted = inventory.canonical_json(controlpath)
-    for driver in _leaves(drivers):
+    for driver in leaves(drivers):
         if not isinstance(driver, ProgrammableDriver):
             continue
         if any(device.controlpath == wanted for device in driver.discover()):
@@ -215,14 +215,7 @@ class Programmer:
             raise exception.InvalidParameterValue(name="bitstream_uuid", reason="not a UUID")
         controlpath = _parse_controlpath(controlpath_id)
         where = address(controlpath)
-        driver = find_driver(self.drivers, controlpath)
-        if driver is None:
-            raise exception.FPGAProgramError(
-                address=where,
-                host=self.hostname,
-                reason=f"no enabled programmable driver (deployable driver "
-                f"{driver_name or 'unknown'}) reports a device there",
-            )
+        driver = self._driver(controlpath, driver_name)
         with (
             _lock(inventory.canonical_json(controlpath)),
             # Private (0600), deleted on leaving the block whatever happens.
@@ -241,6 +234,31 @@ class Programmer:
             self._run(argv, left, where)
         LOG.info("Programmed %s with image %s using %s", where, bitstream_uuid, driver.name)
         return True
+
+    def program_file(self, controlpath_id: Mapping[str, Any] | str, path: str) -> bool:
+        """Program the device at ``controlpath_id`` with the local bitstream ``path``
+        (the caller has checked the operator allows it)."""
+        controlpath = _parse_controlpath(controlpath_id)
+        where = address(controlpath)
+        driver = self._driver(controlpath, None)
+        with _lock(inventory.canonical_json(controlpath)):
+            argv = driver.program_command(controlpath, path)
+            self._run(argv, self.conf.agent.program_timeout, where)
+        LOG.info("Programmed %s with %s using %s", where, os.path.basename(path), driver.name)
+        return True
+
+    def _driver(
+        self, controlpath: Mapping[str, str], driver_name: str | None
+    ) -> ProgrammableDriver:
+        driver = find_driver(self.drivers, controlpath)
+        if driver is None:
+            raise exception.FPGAProgramError(
+                address=address(controlpath),
+                host=self.hostname,
+                reason=f"no enabled programmable driver (deployable driver "
+                f"{driver_name or 'unknown'}) reports a device there",
+            )
+        return driver
 
     def _run(self, argv: list[str], timeout: int, where: str) -> None:
         tool = os.path.basename(argv[0])

@@ -56,6 +56,14 @@ OPTS: list[cfg.Opt] = [
         help="Where the CDI specs of device_plugin_cdi are written, one file per "
         "resource name (cyborg-<kind>.json).",
     ),
+    # FPGAs programmed for pods (cyborg.kubernetes.fpga_bitstreams).
+    cfg.ListOpt(
+        "fpga_bitstream_dirs",
+        default=[],
+        help="Directories on the node whose files a ResourceClaim may name as the "
+        "bitstream of an FPGA (FPGAConfig bitstream.file: a plain file name, looked up "
+        "in these directories in order). Empty: pods may name Glance images only.",
+    ),
 ]
 
 
