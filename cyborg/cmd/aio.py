@@ -160,12 +160,6 @@ def port_taken(port: int) -> str | None:
 
 
 class _AIOServer(api_cmd.Gunicorn):
-    def load_config(self) -> None:
-        super().load_config()
-        # Each all-in-one its own control socket, in its state directory: the default
-        # (~/.gunicorn/gunicorn.ctl) is shared with every other gunicorn of the user.
-        self.cfg.set("control_socket", os.path.join(self.conf.state_path, "gunicorn.ctl"))
-
     def load(self) -> Any:
         app = super().load()  # configures the database for this process
         placement = embedded_placement.application(self.conf.state_path)

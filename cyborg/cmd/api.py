@@ -49,6 +49,10 @@ class Gunicorn(gunicorn_base.BaseApplication):
             "limit_request_fields": 100,
             "limit_request_field_size": 8190,
             "proc_name": "cyborg-api",
+            # gunicorn's control socket is one per user (~/.gunicorn/gunicorn.ctl): a
+            # second cyborg-api (or any gunicorn app) on the host would take it over,
+            # and nothing of Cyborg's uses it.
+            "control_socket_disable": True,
         }
         for name, value in settings.items():
             self.cfg.set(name, value)

@@ -86,15 +86,18 @@ def test_aio_on_a_busy_port_says_so_at_once_and_names_port(tmp_path) -> None:  #
     assert not (tmp_path / "s").exists()  # refused before touching any state
 
 
-def test_each_aio_has_its_own_gunicorn_control_socket(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_no_api_server_takes_the_users_gunicorn_control_socket(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The default socket (~/.gunicorn/gunicorn.ctl) is one per user: a second server
+    # would take it over from the first.
     from oslo_config import cfg
 
     import cyborg.conf
     from cyborg.cmd import aio
+    from cyborg.cmd import api as api_cmd
 
     conf = cfg.ConfigOpts()
     cyborg.conf.register_opts(conf)
     conf([], default_config_files=[], default_config_dirs=[], use_env=False)
     conf.set_override("state_path", str(tmp_path))
-    server = aio._AIOServer(conf)
-    assert server.cfg.control_socket == str(tmp_path / "gunicorn.ctl")
+    for server in (aio._AIOServer(conf), api_cmd.Gunicorn(conf)):
+        assert server.cfg.control_socket_disable is True
