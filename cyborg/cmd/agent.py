@@ -24,6 +24,7 @@ from cyborg.conf import gpu_devices
 
 if TYPE_CHECKING:
     from cyborg.kubernetes.device_plugins import DevicePlugins
+    from cyborg.kubernetes.dra.plugins import DRAPlugins
 
 LOG = log.getLogger(__name__)
 
@@ -48,6 +49,19 @@ def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePl
     return plugins
 
 
+def _dra_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DRAPlugins | None":
+    """The DRA kubelet plugins, fed by every discovery, when [kubernetes] asks."""
+    if not conf.kubernetes.dra_enabled:
+        return None
+    from cyborg.kubernetes.dra import plugins as dra_plugins
+
+    plugins = dra_plugins.DRAPlugins(dra_plugins.Settings.from_conf(conf))
+    plugins.start()
+    tracker.listeners.append(plugins.update)
+    LOG.info("DRA kubelet plugins on, in %s", conf.kubernetes.dra_plugin_dir)
+    return plugins
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     conf = service.prepare("cyborg-agent", DESCRIPTION, argv)
     hostname = conf.agent.resource_provider_name
@@ -69,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         plugins = _device_plugins(conf, tracker)
+        dra = _dra_plugins(conf, tracker)
     except ImportError as err:  # the gRPC stubs were not generated at install
         print(f"cyborg-agent: {err}", file=sys.stderr)
         return 2
@@ -92,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     deadline = time.monotonic() + conf.graceful_shutdown_timeout
     if plugins is not None:
         plugins.stop()
+    if dra is not None:
+        dra.stop()
     calls = rpc.stop_server(server, conf.graceful_shutdown_timeout)
     reports.join(max(0.0, deadline - time.monotonic()))
     report = not reports.is_alive()

@@ -1,4 +1,4 @@
-"""Options of the [kubernetes] group: the agent's kubelet device plugin."""
+"""Options of the [kubernetes] group: the agent's kubelet device plugin and DRA plugin."""
 
 from oslo_config import cfg
 
@@ -63,6 +63,47 @@ OPTS: list[cfg.Opt] = [
         help="Directories on the node whose files a ResourceClaim may name as the "
         "bitstream of an FPGA (FPGAConfig bitstream.file: a plain file name, looked up "
         "in these directories in order). Empty: pods may name Glance images only.",
+    ),
+    # The DRA kubelet plugin (cyborg.kubernetes.dra).
+    cfg.BoolOpt(
+        "dra_enabled",
+        default=False,
+        help="Run a DRA kubelet plugin (DRAPlugin v1, with v1beta1 for 1.32 and 1.33 "
+        "kubelets) for each DRA driver, <kind>.<resource_domain>, whose device types in "
+        "dra_device_types the host has. Pods then get the devices through "
+        "ResourceClaims. Do not serve a device type both here and in "
+        "device_plugin_types: the two would hand out the same devices.",
+    ),
+    cfg.StrOpt(
+        "dra_plugin_dir",
+        default="/var/lib/kubelet/plugins",
+        help="The kubelet's plugins directory: each DRA driver serves "
+        "<dra_plugin_dir>/<driver>/dra.sock.",
+    ),
+    cfg.StrOpt(
+        "plugins_registry_dir",
+        default="/var/lib/kubelet/plugins_registry",
+        help="The directory the kubelet's plugin watcher watches: each DRA driver puts "
+        "its registration socket <driver>-reg.sock there.",
+    ),
+    cfg.StrOpt(
+        "dra_checkpoint_dir",
+        help="Where each DRA driver keeps what it prepared, <driver>.json, so that a "
+        "restarted agent answers the kubelet's retries the same. Default: "
+        "<dra_plugin_dir>/<driver>/checkpoint.json.",
+    ),
+    cfg.ListOpt(
+        "dra_device_types",
+        default=["GPU", "FPGA", "SSD"],
+        help="Device types (as in GET /v2/devices) served through DRA; each gets its "
+        "own driver name: GPU gpu, FPGA fpga, SSD nvme, AICHIP aichip, QAT qat, NIC nic "
+        "(then .<resource_domain>).",
+    ),
+    cfg.StrOpt(
+        "node_name",
+        help="This host's Kubernetes node name: the pool of its DRA devices in the "
+        "ResourceClaims' allocations. Default: the host name, lowercased (the kubelet's "
+        "default).",
     ),
 ]
 

@@ -22,7 +22,7 @@ def spec_file_name(resource_name: str) -> str:
     return f"cyborg-{resource_name.rsplit('/', 1)[-1]}.json"
 
 
-def _edits(device: PluginDevice, nodes: Sequence[str]) -> dict[str, Any]:
+def container_edits(device: PluginDevice, nodes: Sequence[str]) -> dict[str, Any]:
     # CDI refuses a device without edits; the variable also tells the container which
     # function it got when there is no device node (a test FPGA, a fake host).
     variable = "CYBORG_PCI_" + re.sub(r"[^A-Za-z0-9]", "_", device.id).upper()
@@ -39,15 +39,18 @@ def spec(
         "cdiVersion": CDI_VERSION,
         "kind": resource_name,
         "devices": [
-            {"name": d.id, "containerEdits": _edits(d, nodes.get(d.id, ()))} for d in devices
+            {"name": d.id, "containerEdits": container_edits(d, nodes.get(d.id, ()))}
+            for d in devices
         ],
     }
 
 
-def write(directory: str, document: Mapping[str, Any]) -> str:
-    """Write the spec atomically (a runtime may read it at any moment); its path."""
+def write(directory: str, document: Mapping[str, Any], file_name: str | None = None) -> str:
+    """Write the spec atomically (a runtime may read it at any moment); its path.
+
+    The file is named after the spec's kind unless ``file_name`` is given."""
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, spec_file_name(str(document["kind"])))
+    path = os.path.join(directory, file_name or spec_file_name(str(document["kind"])))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cyborg-", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(document, handle, indent=2, sort_keys=True)

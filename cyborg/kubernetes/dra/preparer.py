@@ -1,0 +1,169 @@
+"""Prepare and unprepare one driver's claims: the work behind the DRA gRPC calls.
+
+Prepare: read the claim (``ClaimSource``), take its devices of this driver in this
+node's pool, look each up in the latest inventory (an unknown or unhealthy device is
+refused), let the ``DeviceOwner`` make the claim their owner, write the claim's CDI
+spec and then its checkpoint entry. A claim in the checkpoint is answered from there,
+so a retry, also one after a plugin restart, gets the same devices and CDI names.
+Unprepare: release, remove the spec, then the entry. Every failure is a
+``PrepareFailed`` whose message is what the kubelet puts in the pod's events.
+"""
+
+import dataclasses
+import os
+import threading
+
+from oslo_log import log
+
+from cyborg.kubernetes.devices import PluginDevice
+from cyborg.kubernetes.dra import claim_cdi, claims
+from cyborg.kubernetes.dra.checkpoint import Checkpoint, PreparedClaim, PreparedDevice
+from cyborg.kubernetes.dra.driver_devices import DriverDevices
+from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, DeviceRefused
+
+LOG = log.getLogger(__name__)
+
+
+class PrepareFailed(Exception):
+    """The claim was not (un)prepared; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareSettings:
+    driver: str  # gpu.cyborg.openstack.org
+    pool: str  # this node's pool: the Kubernetes node name
+    cdi_spec_dir: str
+
+
+class Preparer:
+    def __init__(
+        self,
+        settings: PrepareSettings,
+        devices: DriverDevices,
+        source: claims.ClaimSource,
+        owner: DeviceOwner,
+        checkpoint: Checkpoint,
+    ) -> None:
+        self.settings = settings
+        self.devices = devices
+        self.source = source
+        self.owner = owner
+        self.checkpoint = checkpoint
+        # One change at a time: the owner's check and the checkpoint entry go together.
+        self._lock = threading.Lock()
+
+    def prepare(self, ref: ClaimRef) -> PreparedClaim:
+        done = self.checkpoint.get(ref.uid)
+        if done is not None:
+            return self._again(done)
+        allocated = self._allocated(ref)  # the API call, outside the lock
+        with self._lock:
+            done = self.checkpoint.get(ref.uid)  # a concurrent call for the same claim
+            if done is not None:
+                return self._again(done)
+            chosen = {a.device_name: self._usable(a.device_name) for a in allocated}
+            self._claim(ref, list(chosen.values()))
+            try:
+                return self._record(ref, allocated, chosen)
+            except OSError as err:
+                self._undo(ref)
+                raise PrepareFailed(f"writing the CDI spec or checkpoint of claim {ref} "
+                                    f"failed: {err}") from err  # fmt: skip
+
+    def unprepare(self, claim_uid: str) -> None:
+        """Undo a prepare; a claim never prepared (or already undone) is no error."""
+        with self._lock:
+            try:
+                self.owner.release(claim_uid)
+            except Exception as err:
+                raise PrepareFailed(f"releasing claim {claim_uid} failed: {err}") from err
+            try:
+                claim_cdi.remove(self.settings.cdi_spec_dir, self.settings.driver, claim_uid)
+                self.checkpoint.remove(claim_uid)
+            except OSError as err:
+                raise PrepareFailed(f"removing claim {claim_uid} failed: {err}") from err
+
+    def _again(self, done: PreparedClaim) -> PreparedClaim:
+        """The checkpointed answer; the spec is written again if it went missing."""
+        path = os.path.join(
+            self.settings.cdi_spec_dir, claim_cdi.file_name(self.settings.driver, done.ref.uid)
+        )
+        if not os.path.exists(path):
+            try:
+                claim_cdi.write(self.settings.cdi_spec_dir, self.settings.driver,
+                                done.ref.uid, done.cdi_spec)  # fmt: skip
+            except OSError as err:
+                raise PrepareFailed(f"writing the CDI spec of claim {done.ref} failed: "
+                                    f"{err}") from err  # fmt: skip
+        return done
+
+    def _allocated(self, ref: ClaimRef) -> tuple[claims.AllocatedDevice, ...]:
+        try:
+            claim = self.source.get(ref.namespace, ref.name)
+        except claims.ClaimNotFound as err:
+            name = f"{ref.namespace}/{ref.name}"
+            raise PrepareFailed(f"ResourceClaim {name} not found: {err}") from err
+        except Exception as err:  # the API server or its client: the kubelet retries
+            raise PrepareFailed(f"reading ResourceClaim {ref.namespace}/{ref.name} failed: "
+                                f"{err}") from err  # fmt: skip
+        try:
+            return claims.allocated_devices(claim, ref, self.settings.driver, self.settings.pool)
+        except claims.ClaimUnusable as err:
+            raise PrepareFailed(str(err)) from err
+
+    def _usable(self, device_name: str) -> PluginDevice:
+        device = self.devices.get(device_name)
+        if device is None:
+            raise PrepareFailed(f"device {device_name} of {self.settings.driver} is not on "
+                                f"this node (unknown, or removed)")  # fmt: skip
+        if not device.healthy:
+            raise PrepareFailed(f"device {device_name} ({device.id}) of "
+                                f"{self.settings.driver} is unhealthy")  # fmt: skip
+        return device
+
+    def _claim(self, ref: ClaimRef, devices: list[PluginDevice]) -> None:
+        try:
+            self.owner.claim(ref, devices)
+        except DeviceRefused as err:
+            raise PrepareFailed(err.reason) from err
+        except Exception as err:
+            raise PrepareFailed(f"taking the devices of claim {ref} failed: {err}") from err
+
+    def _record(
+        self,
+        ref: ClaimRef,
+        allocated: tuple[claims.AllocatedDevice, ...],
+        chosen: dict[str, PluginDevice],
+    ) -> PreparedClaim:
+        driver, directory = self.settings.driver, self.settings.cdi_spec_dir
+        nodes = {d.id: self.devices.nodes(d.id) for d in chosen.values()}
+        spec = claim_cdi.spec(driver, ref.uid, chosen, nodes)
+        prepared = PreparedClaim(
+            ref=ref,
+            devices=tuple(
+                PreparedDevice(
+                    device_name=a.device_name,
+                    pool_name=a.pool_name,
+                    request_names=a.request_names,
+                    pci_address=chosen[a.device_name].id,
+                    cdi_device_ids=(claim_cdi.cdi_device_id(driver, ref.uid, a.device_name),),
+                )
+                for a in allocated
+            ),
+            cdi_spec=spec,
+        )
+        claim_cdi.write(directory, driver, ref.uid, spec)
+        self.checkpoint.put(prepared)
+        LOG.info("%s: prepared claim %s with %s", driver, ref,
+                 ", ".join(d.pci_address for d in prepared.devices))  # fmt: skip
+        return prepared
+
+    def _undo(self, ref: ClaimRef) -> None:
+        try:
+            claim_cdi.remove(self.settings.cdi_spec_dir, self.settings.driver, ref.uid)
+        except OSError:
+            LOG.exception("Removing the CDI spec of claim %s failed", ref)
+        try:
+            self.owner.release(ref.uid)
+        except Exception:
+            LOG.exception("Releasing claim %s after a failed prepare failed", ref)
