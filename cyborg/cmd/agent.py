@@ -24,6 +24,7 @@ from cyborg.conf import gpu_devices
 
 if TYPE_CHECKING:
     from cyborg.kubernetes.device_plugins import DevicePlugins
+    from cyborg.kubernetes.dra.claims import ClaimSource
     from cyborg.kubernetes.dra.plugins import DRAPlugins
 
 LOG = log.getLogger(__name__)
@@ -49,13 +50,17 @@ def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePl
     return plugins
 
 
-def _dra_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DRAPlugins | None":
-    """The DRA kubelet plugins, fed by every discovery, when [kubernetes] asks."""
+def _dra_plugins(
+    conf: cfg.ConfigOpts, tracker: ResourceTracker, source: "ClaimSource | None" = None
+) -> "DRAPlugins | None":
+    """The DRA kubelet plugins, fed by every discovery, when [kubernetes] asks.
+
+    ``source`` reads ResourceClaims; without one every claim fails to prepare."""
     if not conf.kubernetes.dra_enabled:
         return None
     from cyborg.kubernetes.dra import plugins as dra_plugins
 
-    plugins = dra_plugins.DRAPlugins(dra_plugins.Settings.from_conf(conf))
+    plugins = dra_plugins.DRAPlugins(dra_plugins.Settings.from_conf(conf), source)
     plugins.start()
     tracker.listeners.append(plugins.update)
     LOG.info("DRA kubelet plugins on, in %s", conf.kubernetes.dra_plugin_dir)
