@@ -361,3 +361,23 @@ def test_the_dra_plugins_are_off_by_default() -> None:
     tracker = ResourceTracker(NODE, [], None)
     assert agent_cmd._dra_plugins(conf, tracker) is None
     assert tracker.listeners == []
+
+
+def test_an_unreadable_checkpoint_keeps_only_its_driver_off() -> None:
+    directory = tempfile.mkdtemp(prefix="dra-", dir="/tmp")
+    node = Node(directory)
+    try:
+        broken = os.path.join(node.plugin_dir, FPGA, "checkpoint.json")
+        os.makedirs(os.path.dirname(broken))
+        with open(broken, "w") as handle:
+            handle.write("{not json")
+        node.kubelet.start()
+        node.start_plugins()
+        node.kubelet.endpoint(GPU)
+        assert node.plugins is not None and FPGA not in node.plugins.plugins
+        os.unlink(broken)  # what the log tells the operator to do
+        node.discover(THREE_GPUS)
+        assert node.kubelet.endpoint(FPGA).service == "v1.DRAPlugin"
+    finally:
+        node.close()
+        shutil.rmtree(directory)

@@ -17,6 +17,7 @@ from typing import Any
 from oslo_log import log
 
 from cyborg.common import inventory
+from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claims
 from cyborg.kubernetes.dra.checkpoint import CheckpointCorrupt
 from cyborg.kubernetes.dra.driver_devices import by_driver
@@ -75,12 +76,19 @@ class DRAPlugins:
             if self._stopped:
                 return
             for driver in sorted(set(found) | set(self.plugins)):
-                plugin = self.plugins.get(driver) or self._plugin(driver)
-                if plugin is None:
-                    continue
-                plugin.update(found.get(driver, ()))
-                if not plugin.serving():
-                    plugin.serve()
+                try:
+                    self._update(driver, found.get(driver, ()))
+                except Exception:  # one driver's trouble (a socket it cannot make)
+                    LOG.exception("%s: DRA plugin update failed; trying again at the "
+                                  "next discovery", driver)  # fmt: skip
+
+    def _update(self, driver: str, devices: Sequence[PluginDevice]) -> None:
+        plugin = self.plugins.get(driver) or self._plugin(driver)
+        if plugin is None:
+            return
+        plugin.update(devices)
+        if not plugin.serving():
+            plugin.serve()
 
     def _plugin(self, driver: str) -> DRAPlugin | None:
         try:
