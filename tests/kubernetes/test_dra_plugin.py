@@ -182,6 +182,18 @@ def test_a_restarted_plugin_answers_the_retry_from_its_checkpoint(node: Node) ->
     assert "already prepared for claim team-a/train (uid-train)" in refused.error
 
 
+def test_a_restarted_kubelet_registers_the_running_plugins_again(node: Node) -> None:
+    node.claims.put(_claim("train", A))
+    first = node.kubelet.prepare(GPU, _ref("train"))
+    node.kubelet.stop()
+    # A kubelet that starts finds the sockets already in plugins_registry.
+    node.kubelet = KubeletDRAStandIn(node.registry_dir)
+    node.kubelet.start()
+    assert node.kubelet.prepare(GPU, _ref("train")) == first
+    node.kubelet.wait_for_health(GPU, lambda h: len(h) == 3, "a health stream again")
+    assert sorted(node.kubelet.registrations) == [FPGA, GPU]
+
+
 def test_unknown_devices_wrong_uid_and_wrong_pool_are_refused_per_claim(node: Node) -> None:
     node.claims.put(_claim("good", C))
     node.claims.put(_claim("ghost", "0000:00:00.0"))
