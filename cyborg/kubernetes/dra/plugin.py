@@ -97,7 +97,7 @@ class DRAPlugin:
         self.stop()
         os.makedirs(os.path.dirname(self.socket_path), exist_ok=True)
         os.makedirs(self.options.registry_dir, exist_ok=True)
-        health = servicers.HealthServicer(self.options.pool, self.devices)
+        health = self._health = servicers.HealthServicer(self.options.pool, self.devices)
         plugin = servicers.DRAServicer(self.driver, self.preparer)
         service = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         dra_grpc.add_DRAPluginServicer_to_server(plugin, service)
@@ -107,7 +107,6 @@ class DRAPlugin:
         registrar = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         registration_grpc.add_RegistrationServicer_to_server(self.registration, registrar)
         self._start(registrar, self.registration_path)
-        self._health = health
         LOG.info("%s: DRA plugin on %s, registration on %s", self.driver, self.socket_path,
                  self.registration_path)  # fmt: skip
 
