@@ -21,12 +21,11 @@ starts only on a programmed FPGA; a refused or failed programming fails the prep
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from oslo_utils import uuidutils
 
-from cyborg.agent import programming
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception, inventory
 
@@ -100,8 +99,6 @@ def bitstreams_by_request(
 class DeviceProgrammer(Protocol):
     """cyborg.agent.programming.Programmer, as far as pods need it."""
 
-    drivers: list[Any]
-
     def program(
         self,
         context: cyborg_context.RequestContext,
@@ -116,8 +113,14 @@ class DeviceProgrammer(Protocol):
 class PodProgrammer:
     """Programs the FPGA behind a PCI function with a pod's bitstream."""
 
-    def __init__(self, programmer: DeviceProgrammer, allowed_dirs: Sequence[str]) -> None:
+    def __init__(
+        self,
+        programmer: DeviceProgrammer,
+        allowed_dirs: Sequence[str],
+        discover: Callable[[], Iterable[inventory.DeviceReport]],
+    ) -> None:
         self.programmer = programmer
+        self.discover = discover  # what the programmable drivers find now
         self.allowed_dirs = [os.path.realpath(d) for d in allowed_dirs if d]
 
     def program(self, pci_address: str, bitstream: Bitstream) -> None:
@@ -147,11 +150,10 @@ class PodProgrammer:
         """The control path (the board's physical function) of the device that has
         ``pci_address`` among its attach handles, as the drivers discover it now."""
         wanted = inventory.canonical_json(inventory.pci_address_info(pci_address))
-        for driver in programming.leaves(self.programmer.drivers):
-            for device in driver.discover():
-                handles = (h for d in device.deployables for h in d.attach_handles)
-                if device.controlpath == wanted or any(h.attach_info == wanted for h in handles):
-                    return device.controlpath
+        for device in self.discover():
+            handles = (h for d in device.deployables for h in d.attach_handles)
+            if device.controlpath == wanted or any(h.attach_info == wanted for h in handles):
+                return device.controlpath
         raise exception.FPGAProgramError(
             address=pci_address, host="this node", reason="no driver reports this device now"
         )

@@ -54,7 +54,8 @@ def cel_matches(expression: str, driver: str, device: Mapping[str, Any]) -> bool
     slice. Quantities compare as strings here: cel-python has no quantity()."""
     environment = celpy.Environment()
     program = environment.program(environment.compile(expression))
-    result = program.evaluate(celpy.json_to_cel({"device": _cel_device(driver, device)}))
+    activation = {"device": celpy.json_to_cel(_cel_device(driver, device))}
+    result = program.evaluate(activation)
     if isinstance(result, Exception):
         raise result
     return bool(result)

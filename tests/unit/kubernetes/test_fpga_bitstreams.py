@@ -90,9 +90,12 @@ def test_a_bad_config_is_refused_with_its_reason(parameters: Any, reason: str) -
         fpga_bitstreams.bitstreams_by_request(claim(opaque(parameters)), DRIVER, ["fpga"])
 
 
+def discover() -> list[Any]:
+    return IntelFPGADriver(None, root=str(HOSTS / "intel-pac-a10"), hostname="n").discover()
+
+
 class RecordingProgrammer:
     def __init__(self) -> None:
-        self.drivers = [IntelFPGADriver(None, root=str(HOSTS / "intel-pac-a10"), hostname="n")]
         self.calls: list[tuple[Any, ...]] = []
 
     def program(self, context: Any, controlpath_id: Any, bitstream_uuid: str,
@@ -107,7 +110,7 @@ class RecordingProgrammer:
 
 def test_a_virtual_function_is_programmed_through_its_board(tmp_path: pathlib.Path) -> None:
     recorder = RecordingProgrammer()
-    programmer = fpga_bitstreams.PodProgrammer(recorder, [])
+    programmer = fpga_bitstreams.PodProgrammer(recorder, [], discover)
     programmer.program("0000:5e:00.1", Bitstream(image=IMAGE))
     assert recorder.calls == [("image", INTEL_PF, IMAGE)]
 
@@ -117,7 +120,7 @@ def test_a_local_file_comes_from_an_allowed_directory(tmp_path: pathlib.Path) ->
     first.mkdir(), second.mkdir()
     (second / "crypto.gbs").write_bytes(b"bits")
     recorder = RecordingProgrammer()
-    programmer = fpga_bitstreams.PodProgrammer(recorder, [str(first), str(second)])
+    programmer = fpga_bitstreams.PodProgrammer(recorder, [str(first), str(second)], discover)
     programmer.program("0000:5e:00.2", Bitstream(file="crypto.gbs"))
     assert recorder.calls == [("file", INTEL_PF, str(second / "crypto.gbs"))]
 
@@ -127,19 +130,19 @@ def test_links_out_of_the_directory_and_missing_files_are_refused(tmp_path: path
     allowed.mkdir(), outside.mkdir()
     (outside / "secret").write_bytes(b"x")
     (allowed / "link.gbs").symlink_to(outside / "secret")
-    programmer = fpga_bitstreams.PodProgrammer(RecordingProgrammer(), [str(allowed)])
+    programmer = fpga_bitstreams.PodProgrammer(RecordingProgrammer(), [str(allowed)], discover)
     for name in ("link.gbs", "missing.gbs"):
         with pytest.raises(InvalidConfig, match=f"no bitstream file {name}"):
             programmer.program("0000:5e:00.1", Bitstream(file=name))
 
 
 def test_local_files_are_refused_when_no_directory_is_allowed() -> None:
-    programmer = fpga_bitstreams.PodProgrammer(RecordingProgrammer(), [])
+    programmer = fpga_bitstreams.PodProgrammer(RecordingProgrammer(), [], discover)
     with pytest.raises(InvalidConfig, match="fpga_bitstream_dirs is empty"):
         programmer.program("0000:5e:00.1", Bitstream(file="crypto.gbs"))
 
 
 def test_a_device_no_driver_reports_is_refused() -> None:
-    programmer = fpga_bitstreams.PodProgrammer(RecordingProgrammer(), [])
+    programmer = fpga_bitstreams.PodProgrammer(RecordingProgrammer(), [], discover)
     with pytest.raises(exception.FPGAProgramError, match="no driver reports"):
         programmer.program("0000:99:00.0", Bitstream(image=IMAGE))
