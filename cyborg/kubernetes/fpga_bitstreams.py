@@ -10,6 +10,7 @@ A claim (or its DeviceClass) may give the FPGA driver an opaque configuration::
         bitstream:
           image: 8a4d9c8e-...      # a Glance image, downloaded as VM binds do
           # or: file: crypto.gbs   # a file in one of [kubernetes] fpga_bitstream_dirs
+        # or, short for the image: bitstream: 8a4d9c8e-...
 
 The allocation carries the class's and the claim's configurations, in that order, each
 for some of the claim's requests (all of them when it names none); for every device
@@ -57,6 +58,8 @@ def parse(parameters: Any) -> Bitstream:
     if unknown:
         raise InvalidConfig(f"unknown FPGAConfig fields: {', '.join(unknown)}")
     bitstream = parameters.get("bitstream")
+    if isinstance(bitstream, str):  # the short form: a Glance image uuid
+        bitstream = {"image": bitstream}
     if not isinstance(bitstream, Mapping) or len(bitstream) != 1:
         raise InvalidConfig("bitstream must name exactly one of image and file")
     ((source, value),) = bitstream.items()

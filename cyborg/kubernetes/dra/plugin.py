@@ -22,6 +22,7 @@ from cyborg.kubernetes.dra.checkpoint import Checkpoint
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
 from cyborg.kubernetes.dra.ownership import OwnerFactory
 from cyborg.kubernetes.dra.preparer import Preparer, PrepareSettings
+from cyborg.kubernetes.fpga_bitstreams import PodProgrammer
 from cyborg.kubernetes.stubs import dra_grpc, dra_health_grpc, registration_grpc
 
 LOG = log.getLogger(__name__)
@@ -67,6 +68,7 @@ class DRAPlugin:
         options: DRAOptions,
         source: claims.ClaimSource,
         owner_factory: OwnerFactory,
+        programmer: PodProgrammer | None = None,
     ) -> None:
         self.driver = driver
         self.options = options
@@ -76,7 +78,9 @@ class DRAPlugin:
         self.checkpoint = Checkpoint(checkpoint_path(options, driver), driver)
         settings = PrepareSettings(driver, options.pool, options.cdi_spec_dir)
         owner = owner_factory(driver, self.checkpoint)
-        self.preparer = Preparer(settings, self.devices, source, owner, self.checkpoint)
+        self.preparer = Preparer(
+            settings, self.devices, source, owner, self.checkpoint, programmer
+        )
         self.registration = servicers.RegistrationServicer(driver, self.socket_path)
         self._health: servicers.HealthServicer | None = None
         self._servers: list[tuple[grpc.Server, str]] = []  # in start order

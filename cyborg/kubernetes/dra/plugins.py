@@ -17,12 +17,15 @@ from typing import Any
 from oslo_log import log
 
 from cyborg.common import inventory
+from cyborg.common.constants import DeviceType
+from cyborg.kubernetes import dra_names
 from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claims
 from cyborg.kubernetes.dra.checkpoint import CheckpointCorrupt
 from cyborg.kubernetes.dra.driver_devices import by_driver
 from cyborg.kubernetes.dra.ownership import LocalOwner, OwnerFactory
 from cyborg.kubernetes.dra.plugin import DRAOptions, DRAPlugin
+from cyborg.kubernetes.fpga_bitstreams import PodProgrammer
 
 LOG = log.getLogger(__name__)
 
@@ -61,8 +64,12 @@ class DRAPlugins:
         settings: Settings,
         source: claims.ClaimSource | None = None,
         owner_factory: OwnerFactory = LocalOwner,
+        programmer: PodProgrammer | None = None,
     ) -> None:
         self.settings = settings
+        # Programs FPGAs with the bitstreams claims name; the FPGA driver's plugin only.
+        self.programmer = programmer
+        self.fpga_driver = dra_names.driver_name(settings.resource_domain, DeviceType.FPGA)
         self.source: claims.ClaimSource = source or claims.NoClaimSource()
         self.owner_factory = owner_factory
         self.plugins: dict[str, DRAPlugin] = {}
@@ -92,7 +99,10 @@ class DRAPlugins:
 
     def _plugin(self, driver: str) -> DRAPlugin | None:
         try:
-            plugin = DRAPlugin(driver, self.settings.options, self.source, self.owner_factory)
+            programmer = self.programmer if driver == self.fpga_driver else None
+            plugin = DRAPlugin(
+                driver, self.settings.options, self.source, self.owner_factory, programmer
+            )
         except CheckpointCorrupt as err:
             if driver not in self._broken:  # one error per driver, not one per report
                 LOG.error("%s: not serving DRA claims: %s (move it away to start afresh; "

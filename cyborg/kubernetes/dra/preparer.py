@@ -12,9 +12,11 @@ Unprepare: release, remove the spec, then the entry. Every failure is a
 import dataclasses
 import os
 import threading
+from typing import Any
 
 from oslo_log import log
 
+from cyborg.kubernetes import fpga_bitstreams
 from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi, claims
 from cyborg.kubernetes.dra.checkpoint import Checkpoint, PreparedClaim, PreparedDevice
@@ -43,12 +45,14 @@ class Preparer:
         source: claims.ClaimSource,
         owner: DeviceOwner,
         checkpoint: Checkpoint,
+        programmer: fpga_bitstreams.PodProgrammer | None = None,
     ) -> None:
         self.settings = settings
         self.devices = devices
         self.source = source
         self.owner = owner
         self.checkpoint = checkpoint
+        self.programmer = programmer  # the FPGA driver's: claims may name bitstreams
         # One change at a time: the owner's check and the checkpoint entry go together.
         self._lock = threading.Lock()
 
@@ -56,13 +60,16 @@ class Preparer:
         done = self.checkpoint.get(ref.uid)
         if done is not None:
             return self._again(done)
-        allocated = self._allocated(ref)  # the API call, outside the lock
+        claim, allocated = self._allocated(ref)  # the API call, outside the lock
+        bitstreams = self._bitstreams(claim, allocated)
         with self._lock:
             done = self.checkpoint.get(ref.uid)  # a concurrent call for the same claim
             if done is not None:
                 return self._again(done)
             chosen = {a.device_name: self._usable(a.device_name) for a in allocated}
             self._claim(ref, list(chosen.values()))
+            # Owned first, then programmed: nothing else may program it meanwhile.
+            self._program(ref, bitstreams, chosen)
             try:
                 return self._record(ref, allocated, chosen)
             except OSError as err:
@@ -97,7 +104,9 @@ class Preparer:
                                     f"{err}") from err  # fmt: skip
         return done
 
-    def _allocated(self, ref: ClaimRef) -> tuple[claims.AllocatedDevice, ...]:
+    def _allocated(
+        self, ref: ClaimRef
+    ) -> tuple[dict[str, Any], tuple[claims.AllocatedDevice, ...]]:
         try:
             claim = self.source.get(ref.namespace, ref.name)
         except claims.ClaimNotFound as err:
@@ -107,9 +116,52 @@ class Preparer:
             raise PrepareFailed(f"reading ResourceClaim {ref.namespace}/{ref.name} failed: "
                                 f"{err}") from err  # fmt: skip
         try:
-            return claims.allocated_devices(claim, ref, self.settings.driver, self.settings.pool)
+            allocated = claims.allocated_devices(
+                claim, ref, self.settings.driver, self.settings.pool
+            )
         except claims.ClaimUnusable as err:
             raise PrepareFailed(str(err)) from err
+        return claim, allocated
+
+    def _bitstreams(
+        self, claim: dict[str, Any], allocated: tuple[claims.AllocatedDevice, ...]
+    ) -> dict[str, fpga_bitstreams.Bitstream]:
+        """{device name: the bitstream its request's opaque config names}."""
+        if self.programmer is None:
+            return {}
+        requests = {r for a in allocated for r in a.request_names}
+        try:
+            found = fpga_bitstreams.bitstreams_by_request(claim, self.settings.driver, requests)
+        except fpga_bitstreams.InvalidConfig as err:
+            raise PrepareFailed(f"the FPGA configuration of the claim is invalid: {err}") from err
+        by_device: dict[str, fpga_bitstreams.Bitstream] = {}
+        for device in allocated:
+            named = {found[r] for r in device.request_names if r in found}
+            if len(named) > 1:
+                raise PrepareFailed(f"device {device.device_name} is given two bitstreams")
+            if named:
+                by_device[device.device_name] = named.pop()
+        return by_device
+
+    def _program(
+        self,
+        ref: ClaimRef,
+        bitstreams: dict[str, fpga_bitstreams.Bitstream],
+        chosen: dict[str, PluginDevice],
+    ) -> None:
+        """Program each device its bitstream; on a failure give the claim's devices back."""
+        assert self.programmer is not None or not bitstreams
+        for name, bitstream in sorted(bitstreams.items()):
+            device = chosen[name]
+            try:
+                self.programmer.program(device.id, bitstream)  # type: ignore[union-attr]
+            except Exception as err:
+                self._undo(ref)
+                reason = getattr(err, "message", None) or str(err)  # cyborg's, else its text
+                what = f"programming FPGA {device.id} with {bitstream.describe()}"
+                raise PrepareFailed(f"{what} failed: {reason}") from err
+            LOG.info("%s: programmed %s with %s for claim %s", self.settings.driver, device.id,
+                     bitstream.describe(), ref)  # fmt: skip
 
     def _usable(self, device_name: str) -> PluginDevice:
         device = self.devices.get(device_name)

@@ -14,12 +14,15 @@ from collections.abc import Sequence
 
 import pytest
 
+from cyborg.common import exception
 from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi
 from cyborg.kubernetes.dra.checkpoint import Checkpoint
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
 from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, DeviceRefused, LocalOwner
 from cyborg.kubernetes.dra.preparer import PrepareFailed, Preparer, PrepareSettings
+from cyborg.kubernetes.fpga_bitstreams import Bitstream
+from tests.kubernetes import schemas
 from tests.kubernetes.claims import Claims, allocated_claim
 
 GPU = "gpu.cyborg.openstack.org"
@@ -151,3 +154,84 @@ def test_a_failed_release_keeps_the_claim_prepared(tmp_path: pathlib.Path) -> No
         setup.preparer.unprepare("u1")
     assert setup.preparer.checkpoint.get("u1") is not None
     assert (setup.cdi_dir / claim_cdi.file_name(GPU, "u1")).exists()
+
+
+# -- FPGAs programmed with the bitstream a claim names --------------------------------
+
+FPGA = "fpga.cyborg.openstack.org"
+F = PluginDevice("0000:5e:00.1", "cyborg.openstack.org/fpga", "FPGA", "dep-f")
+DEV_F = "pci-0000-5e-00-1"
+IMAGE = "6a1c3f2e-8d4b-4c7a-9e1f-0b2d3c4e5f60"
+
+
+class RecordingPodProgrammer:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls: list[tuple[str, Bitstream]] = []
+
+    def program(self, pci_address: str, bitstream: Bitstream) -> None:
+        self.calls.append((pci_address, bitstream))
+        if self.error is not None:
+            raise self.error
+
+
+def _fpga_setup(
+    tmp_path: pathlib.Path, owner: RecordingOwner, programmer: RecordingPodProgrammer
+) -> Setup:
+    devices = DriverDevices()
+    devices.replace([F], {})
+    checkpoint = Checkpoint(str(tmp_path / "checkpoint.json"), FPGA)
+    source = Claims()
+    settings = PrepareSettings(FPGA, "node-1", str(tmp_path / "cdi"))
+    preparer = Preparer(settings, devices, source, owner, checkpoint,
+                        programmer)  # type: ignore[arg-type]  # fmt: skip
+    return Setup(preparer, source, devices, tmp_path / "cdi")
+
+
+def _put_fpga(setup: Setup, uid: str, parameters: dict[str, object]) -> ClaimRef:
+    claim = allocated_claim("ns", f"c-{uid}", uid, FPGA, "node-1", [DEV_F], FPGA)
+    claim["status"]["allocation"]["devices"]["config"] = [
+        {"source": "FromClaim", "opaque": {"driver": FPGA, "parameters": parameters}}
+    ]
+    schemas.validate(claim)
+    setup.claims.put(claim)
+    return ClaimRef("ns", f"c-{uid}", uid)
+
+
+def _fpga_config(**bitstream: str) -> dict[str, object]:
+    return {"apiVersion": "fpga.cyborg.openstack.org/v1alpha1", "kind": "FPGAConfig",
+            "bitstream": bitstream}  # fmt: skip
+
+
+def test_an_fpga_is_programmed_once_after_it_is_owned(tmp_path: pathlib.Path) -> None:
+    owner, programmer = RecordingOwner(), RecordingPodProgrammer()
+    setup = _fpga_setup(tmp_path, owner, programmer)
+    ref = _put_fpga(setup, "u1", _fpga_config(image=IMAGE))
+    first = setup.preparer.prepare(ref)
+    assert owner.claimed == [("u1", [F.id])]
+    assert programmer.calls == [(F.id, Bitstream(image=IMAGE))]
+    assert setup.preparer.prepare(ref) == first  # a retry: not programmed again
+    assert len(programmer.calls) == 1
+
+
+def test_a_failed_programming_fails_the_prepare_and_frees_the_device(
+    tmp_path: pathlib.Path,
+) -> None:
+    owner = RecordingOwner()
+    programmer = RecordingPodProgrammer(exception.FPGAProgramError(
+        address=F.id, host="node-1", reason="fpgaconf exited with status 1"))  # fmt: skip
+    setup = _fpga_setup(tmp_path, owner, programmer)
+    with pytest.raises(PrepareFailed, match=f"programming FPGA {F.id} with image {IMAGE} "
+                       "failed: .*fpgaconf exited with status 1"):  # fmt: skip
+        setup.preparer.prepare(_put_fpga(setup, "u1", _fpga_config(image=IMAGE)))
+    assert owner.released == ["u1"]
+    assert setup.preparer.checkpoint.get("u1") is None
+    assert not (setup.cdi_dir / claim_cdi.file_name(FPGA, "u1")).exists()
+
+
+def test_an_invalid_fpga_config_fails_before_the_device_is_taken(tmp_path: pathlib.Path) -> None:
+    owner, programmer = RecordingOwner(), RecordingPodProgrammer()
+    setup = _fpga_setup(tmp_path, owner, programmer)
+    with pytest.raises(PrepareFailed, match="FPGA configuration of the claim is invalid"):
+        setup.preparer.prepare(_put_fpga(setup, "u1", _fpga_config(url="http://x")))
+    assert (owner.claimed, programmer.calls) == ([], [])

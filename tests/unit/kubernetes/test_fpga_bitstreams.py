@@ -58,6 +58,12 @@ def test_a_claim_config_names_an_image_for_every_request() -> None:
     assert found == {"fpga": Bitstream(image=IMAGE), "fpga2": Bitstream(image=IMAGE)}
 
 
+def test_a_bare_uuid_is_short_for_an_image() -> None:
+    parameters = {**fpga_config(), "bitstream": IMAGE}
+    found = fpga_bitstreams.bitstreams_by_request(claim(opaque(parameters)), DRIVER, ["fpga"])
+    assert found == {"fpga": Bitstream(image=IMAGE)}
+
+
 def test_the_claims_config_wins_over_the_class_and_requests_narrow_it() -> None:
     document = claim(
         opaque(fpga_config(file="claim.gbs"), "FromClaim", "fpga"),
