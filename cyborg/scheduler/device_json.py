@@ -14,7 +14,9 @@ A device of a model in the built-in catalog (:mod:`cyborg.scheduler.catalog`) ta
 the catalog's numbers for every field it leaves out; any other model must give
 ``memory_mb``, ``peak_tflops`` and ``memory_bandwidth_gbps``. A peer link is declared
 once (either side); its ``bandwidth_gbps`` (one direction) defaults to the catalog's
-link of that type. ``interconnect`` overrides :class:`~cyborg.scheduler.devices.
+link of that type. An entry's ``kubernetes`` object (``device_type``, ``pci_address``, ``pcie_root``,
+``uuid``, ``deployable``) is for ``cyborg-plan --output resourceclaim``
+(:mod:`cyborg.kubernetes.claims`); the planner ignores it. ``interconnect`` overrides :class:`~cyborg.scheduler.devices.
 Interconnect` defaults.
 """
 
@@ -28,6 +30,22 @@ from cyborg.scheduler.devices import Device, DeviceSet, Interconnect, PeerLink
 from cyborg.scheduler.graph import PRECISIONS
 
 _NUMBER, _POSITIVE = json_input.NUMBER, json_input.POSITIVE
+#: What a Kubernetes claim for the device needs beyond the plan (all optional): its
+#: Cyborg device type (GPU by default), PCI address, PCIe root, vendor uuid, deployable.
+KUBERNETES_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "device_type": {"type": "string", "minLength": 1},
+        "pci_address": {
+            "type": "string",
+            "pattern": "^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$",
+        },
+        "pcie_root": {"type": "string", "minLength": 1},
+        "uuid": {"type": "string", "minLength": 1},
+        "deployable": {"type": "string", "minLength": 1},
+    },
+}
 DEVICES_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "required": ["devices"],
@@ -66,6 +84,8 @@ DEVICES_SCHEMA: Mapping[str, Any] = {
                     "memory_bandwidth_gbps": _POSITIVE,
                     "pcie_gbps": _POSITIVE,
                     "launch_overhead_us": _NUMBER,
+                    # Read by cyborg.kubernetes.claims only, the planner ignores it.
+                    "kubernetes": KUBERNETES_SCHEMA,
                     "peer_links": {
                         "type": "array",
                         "items": {
