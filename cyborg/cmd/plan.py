@@ -3,6 +3,8 @@
 cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--factors FILE] [--measured FILE] [--factors-out FILE]
             [--scheduler graph_aware|first_fit] [--effort X] [--steps N]
+            [--output plan|resourceclaim|resourceclaimtemplate] [--format json|yaml]
+cyborg-plan --plan PLAN [DEVICES] --output resourceclaim|resourceclaimtemplate ...
 
 GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
 the scheduler admin guide for both formats). Prints the plan as JSON: the device of
@@ -11,6 +13,12 @@ time (throughput), the replayed time per step (throughput: over ``--steps`` pipe
 steps) and the best single device's. ``--factors`` reads learned cost factors;
 ``--measured`` fits them to measured step times first; ``--factors-out`` writes the
 factors used. Exits 2 on bad input, 1 when nothing fits.
+
+``--output resourceclaim`` (or ``resourceclaimtemplate``) prints the plan as Kubernetes
+ResourceClaims instead, one per host (YAML documents, or JSON: one object or a List),
+see :mod:`cyborg.kubernetes.claims`. ``--plan`` renders a plan made before: a stored
+plan as ``GET /v2/plans/{uuid}`` returns it (its claims carry the plan's uuid), or
+this command's own JSON; DEVICES then only adds where each device is.
 """
 
 import argparse
@@ -19,6 +27,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import yaml
+
+from cyborg.cmd import plan_claims
 from cyborg.scheduler import factors as factors_mod
 from cyborg.scheduler import json_input
 from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
@@ -59,8 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Plan where each operator of a model runs on a set of accelerators "
         "(graph-aware scheduler, offline) and print the plan as JSON.",
     )
-    parser.add_argument("graph", help="ONNX model (.onnx) or JSON graph")
-    parser.add_argument("devices", help="JSON device set")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="GRAPH DEVICES",
+        help="ONNX model (.onnx) or JSON "
+        "graph, and the JSON device set (with --plan: the device set only, optional)",
+    )
     parser.add_argument("--objective", choices=OBJECTIVES, default="latency")
     parser.add_argument("--max-devices", type=int, default=None, metavar="N")
     parser.add_argument("--factors", metavar="FILE", help="learned cost factors (JSON)")
@@ -77,7 +93,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"throughput: pipelined steps per run the plan is judged over ({DEFAULT_STEPS})",
     )
+    plan_claims.add_arguments(parser)
     return parser
+
+
+def _inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """GRAPH and DEVICES as attributes; --plan takes the place of GRAPH."""
+    args.graph = args.devices = None
+    if args.plan is not None:
+        if len(args.inputs) > 1:
+            parser.error("with --plan give at most DEVICES, no GRAPH")
+        args.devices = args.inputs[0] if args.inputs else None
+    elif len(args.inputs) != 2:
+        parser.error("give GRAPH and DEVICES (or --plan PLAN)")
+    else:
+        args.graph, args.devices = args.inputs
+    if args.plan is not None and args.output == "plan":
+        parser.error("--plan renders a plan: give --output resourceclaim or resourceclaimtemplate")
 
 
 def _graph(path: str) -> Graph:
@@ -126,18 +158,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return plan_to_dict(scheduler.plan_model(model, request), model)
 
 
+def _documents(args: argparse.Namespace) -> Any:
+    """What to print: the plan, or its claims."""
+    plan = plan_claims.read_plan(args.plan) if args.plan is not None else run(args)
+    if args.output == "plan":
+        return plan
+    return plan_claims.render(plan, args)
+
+
+def _print(document: Any, fmt: str) -> None:
+    if fmt == "json":
+        json.dump(document, sys.stdout, indent=2)
+        print()
+    elif isinstance(document, dict) and document.get("kind") == "List":
+        yaml.safe_dump_all(document["items"], sys.stdout, sort_keys=False, width=1000)
+    else:
+        yaml.safe_dump(document, sys.stdout, sort_keys=False, width=1000)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _inputs(parser, args)
     try:
-        result = run(args)
+        result = _documents(args)
     except (json_input.InputFormatError, GraphError, UnknownScheduler, ValueError) as err:
         if isinstance(err, NoFeasiblePlan):
             print(f"cyborg-plan: no plan: {err}", file=sys.stderr)
             return 1
         print(f"cyborg-plan: error: {err}", file=sys.stderr)
         return 2
-    json.dump(result, sys.stdout, indent=2)
-    print()
+    _print(result, args.format or ("yaml" if args.output != "plan" else "json"))
     return 0
 
 

@@ -96,6 +96,18 @@ def _unique_labels(texts: Sequence[str]) -> list[str]:
     return names
 
 
+def request_names(devices: Sequence[PlannedDevice]) -> list[str]:
+    """``gpu-0``, ``gpu-1``, ``fpga-0``: by kind, in plan order (the claim's
+    ``plan-devices`` annotation maps them back to the plan's device ids)."""
+    counts: dict[str, int] = {}
+    names = []
+    for device in devices:
+        kind = label(dra_names.driver_name("x", device.device_type).rpartition(".")[0])
+        names.append(f"{kind}-{counts.get(kind, 0)}")
+        counts[kind] = counts.get(kind, 0) + 1
+    return names
+
+
 def _attribute(driver: str, qualified_or_short: str) -> str:
     """The CEL access of an attribute: standard ones by their domain, ours by the
     driver's."""
@@ -108,13 +120,24 @@ def _equals(driver: str, attribute: str, value: str) -> dict[str, Any]:
     return {"cel": {"expression": f"{_attribute(driver, attribute)} == {json.dumps(value)}"}}
 
 
+def _has_and_equals(driver: str, attribute: str, value: str) -> dict[str, Any]:
+    """Equality that is false, not an error, on a device without the attribute: a CEL
+    error on any device aborts the claim's allocation."""
+    domain, _, short = attribute.rpartition("/")
+    guard = f"{json.dumps(short)} in device.attributes[{json.dumps(domain or driver)}]"
+    expression = f"{_attribute(driver, attribute)} == {json.dumps(value)}"
+    return {"cel": {"expression": f"{guard} && {expression}"}}
+
+
 def _pin(device: PlannedDevice, driver: str) -> dict[str, Any] | None:
+    """The device itself: the vendor's uuid, the deployable or the PCI address (which
+    only names one device with the pod on the planned host)."""
     if device.uuid:
-        return _equals(driver, dra_names.UUID, device.uuid)
+        return _has_and_equals(driver, dra_names.UUID, device.uuid)
     if device.deployable:
-        return _equals(driver, dra_names.DEPLOYABLE, device.deployable)
+        return _has_and_equals(driver, dra_names.DEPLOYABLE, device.deployable)
     if device.pci_address:
-        return _equals(driver, dra_names.PCI_BUS_ID, device.pci_address.lower())
+        return _has_and_equals(driver, dra_names.PCI_BUS_ID, device.pci_address.lower())
     return None
 
 
@@ -202,7 +225,7 @@ def claim_for_host(
         raise ClaimError("one claim is allocated on one node: give one host's devices")
     if len(devices) > MAX_REQUESTS:
         raise ClaimError(f"{len(devices)} devices on one host: a claim has at most {MAX_REQUESTS}")
-    named = dict(zip(_unique_labels([d.id for d in devices]), devices, strict=True))
+    named = dict(zip(request_names(devices), devices, strict=True))
     spec: dict[str, Any] = {"requests": [_request(n, d, options) for n, d in named.items()]}
     constraints = _constraints(named, options.domain) if options.locality else []
     if len(constraints) > MAX_CONSTRAINTS:
@@ -216,18 +239,21 @@ def claim_for_host(
     unmatched = _unmatched_links(named, options) if options.locality else []
     if unmatched:
         annotations[ANNOTATION_UNMATCHED] = ",".join(unmatched)
-    metadata: dict[str, Any] = {"name": name, "annotations": annotations}
+    labels = {LABEL_PLAN: options.plan_uuid} if options.plan_uuid else {}
+    metadata: dict[str, Any] = {"name": name}
     if options.namespace:
         metadata["namespace"] = options.namespace
-    if options.plan_uuid:
-        metadata["labels"] = {LABEL_PLAN: options.plan_uuid}
+    # What each claim made from a template carries too.
+    inherited: dict[str, Any] = {"labels": labels} if labels else {}
+    inherited["annotations"] = annotations
+    metadata.update(inherited)
     claim_spec = {"devices": spec}
     if options.template:
         return {
             "apiVersion": API_VERSION,
             "kind": "ResourceClaimTemplate",
             "metadata": metadata,
-            "spec": {"metadata": {"annotations": dict(annotations)}, "spec": claim_spec},
+            "spec": {"metadata": dict(inherited), "spec": claim_spec},
         }
     return {"apiVersion": API_VERSION, "kind": "ResourceClaim", "metadata": metadata,
             "spec": claim_spec}  # fmt: skip
@@ -283,8 +309,8 @@ def planned_devices(
                 id=device["id"],
                 model=device["model"],
                 host=device["host"],
-                device_type=k8s.get("device_type", "GPU").upper(),
-                numa_node=entry.get("numa_node"),
+                device_type=(k8s.get("device_type") or device.get("device_type") or "GPU").upper(),
+                numa_node=entry.get("numa_node", device.get("numa_node")),
                 pcie_root=k8s.get("pcie_root"),
                 pci_address=k8s.get("pci_address"),
                 uuid=k8s.get("uuid"),

@@ -14,10 +14,12 @@ A device of a model in the built-in catalog (:mod:`cyborg.scheduler.catalog`) ta
 the catalog's numbers for every field it leaves out; any other model must give
 ``memory_mb``, ``peak_tflops`` and ``memory_bandwidth_gbps``. A peer link is declared
 once (either side); its ``bandwidth_gbps`` (one direction) defaults to the catalog's
-link of that type. An entry's ``kubernetes`` object (``device_type``, ``pci_address``, ``pcie_root``,
-``uuid``, ``deployable``) is for ``cyborg-plan --output resourceclaim``
-(:mod:`cyborg.kubernetes.claims`); the planner ignores it. ``interconnect`` overrides :class:`~cyborg.scheduler.devices.
+link of that type. ``interconnect`` overrides :class:`~cyborg.scheduler.devices.
 Interconnect` defaults.
+
+An entry's ``kubernetes`` object (``device_type``, ``pci_address``, ``pcie_root``,
+``uuid``, ``deployable``) is for ``cyborg-plan --output resourceclaim``
+(:mod:`cyborg.kubernetes.claims`); the planner ignores it.
 """
 
 import dataclasses

@@ -140,6 +140,9 @@ def plan_result(
         device["deployable_uuid"] = source.deployable_uuid
         device["deployable_name"] = source.deployable_name
         device["rp_uuid"] = source.rp_uuid
+        # What a Kubernetes claim of the plan needs (cyborg.kubernetes.claims).
+        device["device_type"] = source.device_type
+        device["numa_node"] = model.devices.devices[positions[device["id"]]].numa_node
         device["predicted_by_op_s"] = _predicted_by_op(
             model, uncorrected, positions[device["id"]], plan.assignment
         )
