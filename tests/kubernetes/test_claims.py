@@ -307,6 +307,29 @@ def test_the_guide_s_planned_claim_is_what_the_cli_prints(tmp_path, capsys) -> N
     assert example == yaml.safe_load(out)
 
 
+def test_cli_alternatives_and_hosts(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    stored = json.loads((EXAMPLES / "stored-plan.json").read_text())
+    stored["result"]["devices"][1]["host"] = "node2"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(stored))
+    args = ("--plan", str(path), "--output", "resourceclaim", "--format", "json")
+    code, out, err = _cli(tmp_path, capsys, *args, "--alternative", f"{A100}={H100}")
+    assert code == 0, err
+    listed = json.loads(out)
+    assert listed["kind"] == "List"
+    names = [c["metadata"]["name"] for c in listed["items"]]
+    assert names == ["two-towers-node1", "two-towers-node2"]
+    for claim in listed["items"]:
+        schemas.validate(claim)
+        (request,) = claim["spec"]["devices"]["requests"]
+        subrequests = [s["name"] for s in request["firstAvailable"]]
+        assert subrequests == ["a100-sxm4-80gb", "h100-sxm5-80gb"]
+    unordered = ("--alternative", f"{A100}={H100}", "--no-prioritized-list")
+    code, out, err = _cli(tmp_path, capsys, *args, *unordered)
+    assert code == 0, err
+    assert all("exactly" in c["spec"]["devices"]["requests"][0] for c in json.loads(out)["items"])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -330,3 +353,14 @@ def test_cli_bad_input_exits_2(tmp_path, capsys, args, message) -> None:  # type
         code, err = int(exit_.code or 0), capsys.readouterr().err
     assert code == 2
     assert message in err
+
+
+def test_cli_refuses_a_bad_kubernetes_entry(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    plan = tmp_path / "plan.json"
+    plan.write_text((EXAMPLES / "stored-plan.json").read_text())
+    devices = tmp_path / "bad-devices.json"
+    entry = {"id": "g", "model": H100, "host": "n", "kubernetes": {"pci_address": "3b:00"}}
+    devices.write_text(json.dumps({"devices": [entry]}))
+    code = plan_cmd.main(["--plan", str(plan), str(devices), "--output", "resourceclaim"])
+    assert code == 2
+    assert "kubernetes.pci_address" in capsys.readouterr().err
