@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cyborg.kubernetes import dra_names
+from cyborg.kubernetes.devices import KINDS
 
 API_VERSION = "resource.k8s.io/v1"
 #: Annotations and labels the claims carry (the guide documents them).
@@ -102,7 +103,7 @@ def request_names(devices: Sequence[PlannedDevice]) -> list[str]:
     counts: dict[str, int] = {}
     names = []
     for device in devices:
-        kind = label(dra_names.driver_name("x", device.device_type).rpartition(".")[0])
+        kind = label(KINDS.get(device.device_type, device.device_type))
         names.append(f"{kind}-{counts.get(kind, 0)}")
         counts[kind] = counts.get(kind, 0) + 1
     return names

@@ -77,6 +77,10 @@ def test_the_guide_and_deploy_have_manifests() -> None:
 
 @pytest.mark.parametrize("where, document", DOCUMENTS, ids=[w for w, _ in DOCUMENTS])
 def test_every_manifest_is_valid_in_every_release(where: str, document: dict[str, Any]) -> None:
+    # A fragment cannot be checked: show it in a literal block (::), not as yaml.
+    assert isinstance(document, dict) and {"apiVersion", "kind"} <= set(document), (
+        f"{where}: a yaml block or file must hold whole objects (apiVersion, kind)"
+    )
     schemas.validate(document)
 
 
