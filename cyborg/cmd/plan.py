@@ -74,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="*",
         metavar="GRAPH DEVICES",
-        help="ONNX model (.onnx) or JSON "
-        "graph, and the JSON device set (with --plan: the device set only, optional)",
+        help="ONNX model (.onnx) or JSON graph, and the JSON device set (with --plan: "
+        "the device set only, optional)",
     )
     parser.add_argument("--objective", choices=OBJECTIVES, default="latency")
     parser.add_argument("--max-devices", type=int, default=None, metavar="N")
