@@ -3,7 +3,10 @@
 Drivers only read files (so tests run them on recorded outputs); the agent runs
 ``nvidia-smi`` and ``xbutil`` before each discovery, for the drivers enabled and
 the tools installed, and writes their output atomically under
-``<[agent] sysfs_root>/var/lib/cyborg/``. No shell is involved.
+``<[agent] sysfs_root>/var/lib/cyborg/``. No shell is involved. For GPU health it
+also keeps what ``nvidia-smi -q -x`` writes on stderr (the GPUs it cannot open; kept
+even when it fails, when its XML stays the last good one) and the kernel's XID lines
+(cyborg.agent.kernel_log, from ``[gpu_devices] xid_source``).
 """
 
 import os
@@ -13,6 +16,8 @@ import tempfile
 from collections.abc import Sequence
 
 from oslo_log import log
+
+from cyborg.agent import kernel_log
 
 LOG = log.getLogger(__name__)
 
@@ -32,6 +37,14 @@ CAPTURES: dict[str, list[tuple[list[str], str]]] = {
         ),
     ],
 }
+# Outputs whose stderr is kept beside them (as <name>.stderr, without the extension).
+KEEP_STDERR = frozenset({"nvidia-smi-q-x.xml"})
+XID_LOG = "nvidia-xid.log"
+XID_DRIVER = "nvidia_gpu_driver"
+
+
+def stderr_path(target: str) -> str:
+    return os.path.splitext(target)[0] + ".stderr"
 
 
 def _write_atomically(path: str, data: bytes) -> None:
@@ -55,6 +68,8 @@ def _run(argv: list[str], target: str) -> None:
     except (OSError, subprocess.TimeoutExpired) as err:
         LOG.warning("%s failed: %s", argv[0], err)
         return
+    if os.path.basename(target) in KEEP_STDERR:
+        _keep(stderr_path(target), result.stderr, argv[0])
     if result.returncode != 0:
         LOG.warning(
             "%s exited %s: %s",
@@ -72,8 +87,26 @@ def _run(argv: list[str], target: str) -> None:
         LOG.warning("Cannot keep %s output in %s: %s", argv[0], target, err)
 
 
-def capture(root: str, enabled_drivers: Sequence[str]) -> None:
+def _keep(path: str, data: bytes, what: str) -> None:
+    try:
+        _write_atomically(path, data)
+    except OSError as err:  # e.g. an unprivileged all-in-one cannot write there
+        LOG.warning("Cannot keep %s output in %s: %s", what, path, err)
+
+
+def capture_xids(root: str, source: str) -> None:
+    """Refresh the XID lines the GPU driver judges health from (kept as they were when
+    the source cannot be read)."""
+    lines = kernel_log.read_xid_lines(source)
+    if lines is not None:
+        text = "".join(f"{line}\n" for line in lines)
+        _keep(os.path.join(root, CAPTURE_DIR, XID_LOG), text.encode(), "XID")
+
+
+def capture(root: str, enabled_drivers: Sequence[str], xid_source: str = "none") -> None:
     """Refresh the tool outputs the enabled drivers read."""
     for driver in enabled_drivers:
         for argv, name in CAPTURES.get(driver, []):
             _run(list(argv), os.path.join(root, CAPTURE_DIR, name))
+    if XID_DRIVER in enabled_drivers:
+        capture_xids(root, xid_source)

@@ -83,7 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         loaded,
         rpcapi.ConductorAPI(conf),
         before_discovery=functools.partial(
-            captures.capture, conf.agent.sysfs_root, conf.agent.enabled_drivers
+            captures.capture,
+            conf.agent.sysfs_root,
+            conf.agent.enabled_drivers,
+            conf.gpu_devices.xid_source,
         ),
     )
     try:

@@ -107,7 +107,9 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
         hostname,
         [agent_drivers.FirstThatFinds(loaded, fake)],
         rpcapi.ConductorAPI(conf),
-        before_discovery=lambda: captures.capture(conf.agent.sysfs_root, real),
+        before_discovery=lambda: captures.capture(
+            conf.agent.sysfs_root, real, conf.gpu_devices.xid_source
+        ),
     )
 
     def loop() -> None:

@@ -25,6 +25,25 @@ OPTS: list[cfg.Opt] = [
         "function. Upstream Cyborg defaulted to False, which counts every VF as another "
         "GPU; set False only if you really hand out VFs as whole devices.",
     ),
+    # GPU health (cyborg.drivers.nvidia_health): where XIDs come from, how long they count.
+    cfg.StrOpt(
+        "xid_source",
+        default="journal",
+        help="Where the agent reads the kernel's NVIDIA XID events from, before each "
+        "discovery: 'journal' (journalctl -k -b, the current boot; the agent's user "
+        "needs to read the journal, e.g. be in the systemd-journal group), 'kmsg' "
+        "(/dev/kmsg; needs CAP_SYSLOG or kernel.dmesg_restrict=0), 'none', or the "
+        "absolute path of a file in 'journalctl -o short-unix' or 'short-iso' format "
+        "that another tool keeps.",
+    ),
+    cfg.IntOpt(
+        "xid_window",
+        default=600,
+        min=1,
+        help="Seconds an XID event keeps its GPU unhealthy or fatal after it was logged. "
+        "What lasts beyond (uncorrectable ECC counters, a lost GPU, a pending row remap "
+        "or recovery action) keeps the GPU so through nvidia-smi until it is reset.",
+    ),
 ]
 
 DEVICE_ADDRESSES_OPT = cfg.ListOpt(

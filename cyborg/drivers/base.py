@@ -19,7 +19,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from cyborg.common.inventory import (  # noqa: F401 - the drivers' vocabulary
+    ATTR_DRIVER_VERSION,
     ATTR_FUNCTION_ID,
+    ATTR_HEALTH,
+    ATTR_HEALTH_REASON,
     ATTR_MEMORY_BANDWIDTH_GBPS,
     ATTR_MEMORY_MB,
     ATTR_NUMA_NODE,
@@ -28,6 +31,8 @@ from cyborg.common.inventory import (  # noqa: F401 - the drivers' vocabulary
     ATTR_PEAK_TFLOPS_FP32,
     ATTR_PEER_LINKS,
     ATTR_PRODUCT_ID,
+    ATTR_PRODUCT_NAME,
+    ATTR_UUID,
     AttachHandleReport,
     DeployableReport,
     DeviceReport,

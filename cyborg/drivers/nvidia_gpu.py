@@ -8,6 +8,15 @@ Sources, all under the driver's root:
 * ``var/lib/cyborg/nvidia-smi-L.txt``: ``nvidia-smi -L``, the only output that names a
   MIG device's profile (``MIG 3g.20gb Device 0: ...``); the XML has no profile name.
 * ``sys/class/mdev_bus/<address>/mdev_supported_types/<type>/`` for vGPU types.
+* ``var/lib/cyborg/nvidia-smi-q-x.stderr``: what ``nvidia-smi -q -x`` wrote on stderr
+  (the GPUs it could not open), and ``var/lib/cyborg/nvidia-xid.log``: the kernel's
+  XID lines of this boot; both for health (cyborg.drivers.nvidia_health).
+
+Every deployable of a GPU carries the GPU's health (ATTR_HEALTH, ATTR_HEALTH_REASON
+when it is not healthy; a MIG instance also its own ECC errors), and the driver
+version, GPU uuid and product name nvidia-smi shows. A GPU that sysfs shows bound to
+the ``nvidia`` driver but that a parsed nvidia-smi output leaves out is lost (fatal);
+one bound to ``vfio-pci`` (passed through to a VM) is not nvidia-smi's to show.
 
 One device per physical GPU (PF). An SR-IOV VF (a function with a ``physfn`` link) is
 never a GPU of its own (upstream counted each VF as a PGPU, bug #4 in the reference).
@@ -33,14 +42,17 @@ or ``nvidia-smi nvlink``), so ATTR_PEER_LINKS is not reported.
 import dataclasses
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from oslo_log import log
 
 from cyborg.common.constants import AttachType, DeviceType
-from cyborg.drivers import base, pci
+from cyborg.drivers import base, nvidia_health, pci
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport, Driver
+from cyborg.drivers.health import OK, Health, fatal, health_attributes, worst
 
 LOG = log.getLogger(__name__)
 
@@ -48,6 +60,9 @@ VENDOR = "10de"
 DRIVER_NAME = "NVIDIA"
 SMI_XML_PATH = "var/lib/cyborg/nvidia-smi-q-x.xml"
 SMI_LIST_PATH = "var/lib/cyborg/nvidia-smi-L.txt"
+SMI_STDERR_PATH = "var/lib/cyborg/nvidia-smi-q-x.stderr"
+XID_LOG_PATH = "var/lib/cyborg/nvidia-xid.log"
+NVIDIA_KERNEL_DRIVER = "nvidia"
 MDEV_BUS_DIR = "sys/class/mdev_bus"
 CONTROLLERS = {"0300": "VGA compatible controller", "0302": "3D controller"}
 OWNER_TRAIT = "OWNER_CYBORG"
@@ -73,6 +88,7 @@ class MigDevice:
     compute_instance_id: str
     memory_mb: int | None
     profile: str  # "3g.20gb" from nvidia-smi -L; derived when the listing is missing
+    health: Health = OK  # the instance's own ECC errors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +96,9 @@ class SmiGPU:
     product_name: str | None
     memory_mb: int | None
     mig_devices: tuple[MigDevice, ...]  # empty unless MIG mode is enabled
+    uuid: str | None = None  # "GPU-5d1e..."
+    driver_version: str | None = None  # the document's <driver_version>
+    health: Health = OK
 
 
 def _mib(text: str | None) -> int | None:
@@ -122,17 +141,22 @@ def _mig_device(node: ET.Element, uuid: str, profiles: dict[tuple[str, str], str
         compute_instance_id=(node.findtext("compute_instance_id") or "").strip(),
         memory_mb=memory,
         profile=profiles.get((uuid, index), derived),
+        health=nvidia_health.mig_health(node),
     )
 
 
-def parse_smi_xml(text: str, listing: str | None = None) -> dict[str, SmiGPU]:
-    """``nvidia-smi -q -x`` by PCI address; {} for a document that does not parse."""
+def parse_smi_xml(text: str, listing: str | None = None) -> dict[str, SmiGPU] | None:
+    """``nvidia-smi -q -x`` by PCI address; None for a document that does not parse."""
     try:
         root = ET.fromstring(text)  # noqa: S314 - expat resolves no external entities
     except ET.ParseError as err:
         LOG.warning("Ignoring nvidia-smi XML that does not parse: %s", err)
-        return {}
+        return None
+    if root.tag != "nvidia_smi_log":
+        LOG.warning("Ignoring XML that is not nvidia-smi's: <%s>", root.tag)
+        return None
     profiles = parse_smi_list(listing or "")
+    driver_version = (root.findtext("driver_version") or "").strip() or None
     gpus = {}
     for node in root.iter("gpu"):
         address = _smi_address(node.get("id") or node.findtext("pci/pci_bus_id") or "")
@@ -145,6 +169,9 @@ def parse_smi_xml(text: str, listing: str | None = None) -> dict[str, SmiGPU]:
             product_name=(node.findtext("product_name") or "").strip() or None,
             memory_mb=_mib(node.findtext("fb_memory_usage/total")),
             mig_devices=tuple(_mig_device(m, uuid, profiles) for m in migs),
+            uuid=uuid or None,
+            driver_version=driver_version,
+            health=nvidia_health.smi_health(node),
         )
     return gpus
 
@@ -193,10 +220,16 @@ class NvidiaGPUDriver(Driver):
         hostname: str = "localhost",
         smi_xml: str | None = None,
         smi_list: str | None = None,
+        smi_stderr: str | None = None,
+        xid_log: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(conf, root, hostname)
         self.smi_xml = smi_xml
         self.smi_list = smi_list
+        self.smi_stderr = smi_stderr
+        self.xid_log = xid_log
+        self.clock = clock
 
     def _vgpu_types(self) -> dict[str, str]:
         """{GPU address: vGPU type} from the configuration; first type wins a clash."""
@@ -212,14 +245,33 @@ class NvidiaGPUDriver(Driver):
                     LOG.error("GPU %s is under two vGPU types; using %s", address, first)
         return by_address
 
-    def _smi(self) -> dict[str, SmiGPU]:
-        """Parsed nvidia-smi outputs: the constructor's, else the agent's captures."""
-        xml, listing = self.smi_xml, self.smi_list
-        if xml is None:
-            xml = pci.read_text(os.path.join(self.root, SMI_XML_PATH))
-        if listing is None:
-            listing = pci.read_text(os.path.join(self.root, SMI_LIST_PATH))
-        return parse_smi_xml(xml, listing) if xml else {}
+    def _captured(self, given: str | None, path: str) -> str | None:
+        """A tool output: the constructor's, else the agent's capture under the root."""
+        return given if given is not None else pci.read_text(os.path.join(self.root, path))
+
+    def _smi(self) -> dict[str, SmiGPU] | None:
+        """Parsed nvidia-smi outputs; None when there is no XML that parses."""
+        xml = self._captured(self.smi_xml, SMI_XML_PATH)
+        listing = self._captured(self.smi_list, SMI_LIST_PATH)
+        return parse_smi_xml(xml, listing) if xml else None
+
+    def _health_of(self, smi: dict[str, SmiGPU] | None) -> Callable[[pci.PCIFunction], Health]:
+        """The judge of one GPU's health, over this discovery's captures."""
+        lost = nvidia_health.lost_gpus(self._captured(self.smi_stderr, SMI_STDERR_PATH) or "")
+        xids = nvidia_health.parse_xids(self._captured(self.xid_log, XID_LOG_PATH) or "")
+        now, window = self.clock(), float(self.conf.gpu_devices.xid_window)
+
+        def judge(gpu: pci.PCIFunction) -> Health:
+            found = smi.get(gpu.address) if smi is not None else None
+            absent = smi is not None and found is None and gpu.driver == NVIDIA_KERNEL_DRIVER
+            return worst(
+                found.health if found else OK,
+                fatal(f"nvidia-smi: {lost[gpu.address]}") if gpu.address in lost else OK,
+                fatal("GPU lost: bound to nvidia but absent from nvidia-smi") if absent else OK,
+                nvidia_health.xid_health(xids, gpu.address, now, window),
+            )
+
+        return judge
 
     def discover(self) -> list[DeviceReport]:
         functions = [
@@ -232,22 +284,33 @@ class NvidiaGPUDriver(Driver):
             if function.physfn:
                 vfs.setdefault(function.physfn, []).append(function.address)
         smi, vgpu_types = self._smi(), self._vgpu_types()
+        judge = self._health_of(smi)
         reports = []
         for gpu in (f for f in functions if not f.is_vf):
             vgpu_type, gpu_vfs = vgpu_types.get(gpu.address), sorted(vfs.get(gpu.address, []))
-            report = self._device(gpu, smi.get(gpu.address), vgpu_type, gpu_vfs)
+            found = (smi or {}).get(gpu.address)
+            report = self._device(gpu, found, judge(gpu), vgpu_type, gpu_vfs)
             if report is not None:
                 reports.append(report)
         return reports
 
     def _device(
-        self, gpu: pci.PCIFunction, smi: SmiGPU | None, vgpu_type: str | None, vfs: list[str]
+        self,
+        gpu: pci.PCIFunction,
+        smi: SmiGPU | None,
+        health: Health,
+        vgpu_type: str | None,
+        vfs: list[str],
     ) -> DeviceReport | None:
         product_id = gpu.device or "0000"
         common = {
             base.ATTR_PRODUCT_ID: product_id,
             base.ATTR_NUMA_NODE: gpu.numa_node,
             base.ATTR_PCIE_LINK: pci.pcie_link(gpu),
+            base.ATTR_DRIVER_VERSION: smi and smi.driver_version,
+            base.ATTR_UUID: smi and smi.uuid,
+            base.ATTR_PRODUCT_NAME: smi and smi.product_name,
+            **health_attributes(health),
         }
         name = f"{self.hostname}_{gpu.address}"
         traits = (OWNER_TRAIT, f"CUSTOM_NVIDIA_{pci.trait_part(product_id)}")
@@ -261,7 +324,11 @@ class NvidiaGPUDriver(Driver):
                     f"{name}_mig_{mig.gpu_instance_id}_{mig.compute_instance_id}",
                     f"CUSTOM_NVIDIA_MIG_{pci.trait_part(mig.profile)}",
                     traits,
-                    {**common, base.ATTR_MEMORY_MB: mig.memory_mb},
+                    {
+                        **common,
+                        base.ATTR_MEMORY_MB: mig.memory_mb,
+                        **health_attributes(worst(health, mig.health)),
+                    },
                 )
                 for mig in smi.mig_devices
             )

@@ -57,8 +57,30 @@ def mdev(address: str, vgpu_type: str, n: int) -> AttachHandleReport:
     )
 
 
-def facts(numa: int, link: str, product: str, **more: str) -> tuple[tuple[str, str], ...]:
+# What nvidia-smi tells of each recorded GPU, by (product id, NUMA node).
+IDENTITY = {
+    ("20b0", 0): (
+        "GPU-5d1e9b8c-2f4a-4c1e-9a52-7be0c6f3a101",
+        "535.129.03",
+        "NVIDIA A100-SXM4-40GB",
+    ),
+    ("20b0", 1): (
+        "GPU-a83c44e1-6b0d-4f77-8e2a-0c9d2b7e5f42",
+        "535.129.03",
+        "NVIDIA A100-SXM4-40GB",
+    ),
+    ("1eb8", 0): ("GPU-3f1e4c5d-8a9b-4c2d-b1e0-9f8e7d6c5b4a", "535.154.02", "Tesla T4"),
+    ("1eb8", 1): ("GPU-7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", "535.154.02", "Tesla T4"),
+}
+
+
+def facts(
+    numa: int, link: str, product: str, smi: bool = True, **more: str
+) -> tuple[tuple[str, str], ...]:
     values = {"numa_node": str(numa), "pcie_link": link, "product_id": product, **more}
+    if smi:
+        uuid, version, name = IDENTITY[(product, numa)]
+        values.update(device_uuid=uuid, driver_version=version, product_name=name)
     return tuple(sorted(values.items()))
 
 
@@ -222,7 +244,7 @@ def test_without_nvidia_smi_output_facts_come_from_sysfs(
     reports = discover(conf, tmp_path)
     assert [r.model for r in reports] == ["NVIDIA 20b0", "NVIDIA 20b0"]
     assert [d.resource_class for r in reports for d in r.deployables] == ["PGPU", "PGPU"]
-    assert reports[0].deployables[0].attributes == facts(0, "16GT/s x16", "20b0")
+    assert reports[0].deployables[0].attributes == facts(0, "16GT/s x16", "20b0", smi=False)
 
 
 @pytest.mark.parametrize("xml", ["not xml at all", "<nvidia_smi_log><gpu id='junk'/>", "<a/>"])
