@@ -160,6 +160,13 @@ class DeviceRemovedDuringBind(Conflict):
     msg_fmt = "The device of resource provider %(rp_uuid)s was removed during the bind."
 
 
+class DeployableUnhealthy(Conflict):
+    msg_fmt = (
+        "The device of resource provider %(rp_uuid)s is %(health)s (%(reason)s): "
+        "nothing is bound to it until its driver reports it healthy."
+    )
+
+
 class ARQStateConflict(Conflict):
     msg_fmt = (
         "Accelerator request %(uuid)s is in state %(actual)s; "

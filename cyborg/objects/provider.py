@@ -1,8 +1,8 @@
 """Deployables as Placement sees them: one resource provider each (for the sync).
 
 ``load`` reads what one host's providers must hold in two statements, whatever the
-host has: the deployables with their device's status, then their ``rc`` and
-``trait<N>`` attributes.
+host has: the deployables with their device's status, then their ``rc``,
+``trait<N>`` and ``health`` attributes.
 """
 
 import dataclasses
@@ -10,7 +10,7 @@ import re
 
 import sqlalchemy as sa
 
-from cyborg.common import constants
+from cyborg.common import constants, inventory
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
@@ -30,6 +30,12 @@ class DeployableProvider:
     # Its device is in maintenance, or its host's agent is silent (stale): the whole
     # inventory is reserved, so that nothing new is scheduled there.
     disabled: bool
+    # Its driver reports it unhealthy or fatal (the ``health`` attribute): reserved too.
+    healthy: bool = True
+
+    @property
+    def reserved_whole(self) -> bool:
+        return self.disabled or not self.healthy
 
 
 @db_api.context_manager.reader
@@ -52,16 +58,25 @@ def load(context: RequestContext, hostname: str) -> list[DeployableProvider]:
     if not rows:
         return []
     rcs: dict[int, str] = {}
+    health: dict[int, dict[str, str]] = {}
     traits: dict[int, list[tuple[int, str]]] = {row.id: [] for row in rows}
     attributes = context.session.execute(
         sa.select(models.Attribute.deployable_id, models.Attribute.key, models.Attribute.value)
         .where(models.Attribute.deployable_id.in_(list(traits)))
-        .where(sa.or_(models.Attribute.key == "rc", models.Attribute.key.like("trait%")))
+        .where(
+            sa.or_(
+                models.Attribute.key == "rc",
+                models.Attribute.key.like("trait%"),
+                models.Attribute.key == inventory.ATTR_HEALTH,
+            )
+        )
     )
     for deployable_id, key, value in attributes:
         match = _TRAIT_KEY.match(key)
         if key == "rc":
             rcs[deployable_id] = value
+        elif key == inventory.ATTR_HEALTH:
+            health[deployable_id] = {key: value}
         elif match:
             traits[deployable_id].append((int(match.group(1)), value))
     return [
@@ -73,6 +88,7 @@ def load(context: RequestContext, hostname: str) -> list[DeployableProvider]:
             traits=tuple(value for _, value in sorted(traits[row.id])),
             disabled=row.status != constants.DeviceStatus.ENABLED.value
             or row.host_state == constants.HostState.STALE.value,
+            healthy=inventory.is_healthy(health.get(row.id, {})),
         )
         for row in rows
     ]

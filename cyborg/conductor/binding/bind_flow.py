@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from oslo_db import exception as db_exc
 from oslo_log import log
 
-from cyborg.common import constants, exception
+from cyborg.common import constants, exception, inventory
 from cyborg.common.context import RequestContext
 from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.conductor.binding import quota, standalone, vgpu
@@ -252,6 +252,7 @@ def _claim_handle(
     """Program the FPGA if asked, then claim a free handle: the ARQ is Bound (with
     Nova's event), or BindStarted holding an MDEV handle whose mdev comes next."""
     deployable = deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
+    _refuse_unhealthy(deployable, device_rp_uuid)
     step = binder.programming
     if step is not None and step.needed(arq):
         step.run(context, arq, deployable)
@@ -271,6 +272,18 @@ def _claim_handle(
         if notify_nova and handle.attach_type not in hold:
             nova_notification.add(context, arq.uuid, constants.NovaEventStatus.COMPLETED)
     return handle
+
+
+def _refuse_unhealthy(deployable: deployable_obj.Deployable, rp_uuid: str) -> None:
+    """A deployable its driver reports unhealthy or fatal takes no new binds (Placement
+    holds it wholly reserved; this closes the window before Nova learns of it)."""
+    attributes = {a.key: a.value for a in deployable.attributes}
+    if not inventory.is_healthy(attributes):
+        raise exception.DeployableUnhealthy(
+            rp_uuid=rp_uuid,
+            health=attributes[inventory.ATTR_HEALTH],
+            reason=attributes.get(inventory.ATTR_HEALTH_REASON) or "no reason given",
+        )
 
 
 def _mark_failed(

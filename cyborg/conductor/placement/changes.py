@@ -3,7 +3,8 @@
 Each deployable with a resource class is one provider, child of the host's compute node
 provider: ``name`` = the deployable's name, ``uuid`` = its ``rp_uuid`` (upstream's
 ``uuid3(NAMESPACE_DNS, name)``), one inventory of its ``rc`` attribute with ``total`` =
-``max_unit`` = ``num_accelerators`` (all reserved while its device is in maintenance),
+``max_unit`` = ``num_accelerators`` (all reserved while its device is in maintenance,
+its host is stale, or its driver reports it unhealthy or fatal),
 and traits = its ``trait<N>`` attributes plus ``OWNER_CYBORG``.
 
 A provider under the compute node is Cyborg's when it is one of those, carries
@@ -161,7 +162,7 @@ def desired_providers(
                 name=d.name,
                 resource_class=d.resource_class,
                 total=total,
-                reserved=total if d.disabled else 0,
+                reserved=total if d.reserved_whole else 0,
                 traits=frozenset(t for t in d.traits if valid_trait(t)) | {OWNER_TRAIT},
             )
         )
