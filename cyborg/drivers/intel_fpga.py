@@ -21,6 +21,9 @@ FPGA; with VFs, ``num_accelerators`` = number of VFs and one PCI attach handle p
 VF; without, 1 and the PF itself. Traits CUSTOM_FPGA_INTEL, CUSTOM_FPGA_INTEL_<MODEL>,
 CUSTOM_FPGA_REGION_INTEL_<interface id>, CUSTOM_FPGA_FUNCTION_ID_INTEL_<afu id> per
 distinct AFU. Programming is OPAE's ``fpgaconf`` on the PF (``.gbs`` files).
+
+Health (cyborg.drivers.sysfs_health): the FME's error registers on the PF, the AFU
+errors of every port (on the PF or its VFs), and a PF no kernel driver holds.
 """
 
 import glob
@@ -28,7 +31,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from cyborg.drivers import pci
+from cyborg.drivers import pci, sysfs_health
 from cyborg.drivers.base import (
     ATTR_FUNCTION_ID,
     ATTR_NUMA_NODE,
@@ -41,6 +44,7 @@ from cyborg.drivers.base import (
     canonical_json,
     pci_address_info,
 )
+from cyborg.drivers.health import Health, health_attributes, worst
 
 VENDOR_ID = "8086"
 # PF device id -> (trait suffix, model). VFs (09c5, 0b2c, 0b31) are found through their PF.
@@ -126,6 +130,7 @@ class IntelFPGADriver(ProgrammableDriver):
             ATTR_NUMA_NODE: None if pf.numa_node is None else str(pf.numa_node),
             ATTR_PCIE_LINK: pci.pcie_link(pf),
             ATTR_FUNCTION_ID: afus[0] if len(afus) == 1 else None,  # ambiguous when mixed
+            **health_attributes(self._health(pf, vfs, pf_dir)),
         }
         handles = [pci_handle(vf.address) for vf in vfs] or [pci_handle(pf.address)]
         deployable = DeployableReport(
@@ -143,6 +148,16 @@ class IntelFPGADriver(ProgrammableDriver):
             model=model,
             controlpath=canonical_json(pci_address_info(pf.address)),
             deployables=(deployable,),
+        )
+
+    def _health(self, pf: pci.PCIFunction, vfs: list[pci.PCIFunction], pf_dir: str) -> Health:
+        return worst(
+            sysfs_health.binding_health(pf, "dfl-pci or intel-fpga-pci"),
+            sysfs_health.fme_health(pf_dir),
+            *(
+                sysfs_health.port_health(pci.function_dir(self.root, fn.address))
+                for fn in [pf, *vfs]
+            ),
         )
 
     def program_command(self, controlpath: Mapping[str, str], image_path: str) -> list[str]:

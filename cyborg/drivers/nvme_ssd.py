@@ -12,6 +12,13 @@ A disk the host itself uses is never offered: one with a namespace or partition 
 (``/sys/block/<disk>/holders/`` not empty). Upstream's Inspur driver offered any
 disk of its vendor.
 
+Health (cyborg.drivers.sysfs_health): the controller's ``state`` while the nvme
+driver holds it ("live" is healthy; "resetting", "connecting" unhealthy; "dead",
+"deleting" fatal), and a function bound to ``nvme`` without a controller in
+``/sys/class/nvme`` (its probe failed) is unhealthy. A disk bound to ``vfio-pci``
+or to no driver is an instance's or libvirt's, and not judged. The SMART
+critical warning needs ``nvme smart-log``, which the agent does not run.
+
 Traits: OWNER_CYBORG, ``CUSTOM_SSD_<VENDOR>`` (a name from VENDOR_NAMES, else the
 vendor id) and ``CUSTOM_SSD_PRODUCT_ID_<PRODUCT ID>``, as upstream's Inspur driver.
 """
@@ -23,7 +30,7 @@ import re
 from oslo_log import log
 
 from cyborg.common.constants import DeviceType
-from cyborg.drivers import pci
+from cyborg.drivers import pci, sysfs_health
 from cyborg.drivers.base import (
     ATTR_NUMA_NODE,
     ATTR_PCIE_LINK,
@@ -33,6 +40,7 @@ from cyborg.drivers.base import (
     Driver,
     canonical_json,
 )
+from cyborg.drivers.health import OK, Health, health_attributes, unhealthy
 
 LOG = log.getLogger(__name__)
 
@@ -68,6 +76,7 @@ class Controller:
     firmware_rev: str | None
     block_devices: tuple[str, ...]  # namespaces and partitions: "nvme0n1", "nvme0n1p2"
     held: bool  # a namespace or partition has holders (device-mapper, md)
+    state: str | None = None  # "live", "resetting", "dead", ...
 
 
 def _children(path: str, pattern: str) -> list[str]:
@@ -100,6 +109,7 @@ def read_controller(root: str, name: str) -> Controller | None:
         firmware_rev=pci.read_text(os.path.join(path, "firmware_rev")) or None,
         block_devices=tuple(block_devices),
         held=held,
+        state=pci.read_text(os.path.join(path, "state")),
     )
 
 
@@ -122,6 +132,14 @@ def host_block_devices(root: str) -> set[str]:
             if source.startswith("/dev/"):
                 names.add(os.path.basename(source))
     return names
+
+
+def _health(function: pci.PCIFunction, controller: Controller | None) -> Health:
+    if controller is not None:
+        return sysfs_health.nvme_state_health(controller.state)
+    if function.driver == "nvme":
+        return unhealthy("bound to nvme without a controller in /sys/class/nvme")
+    return OK
 
 
 class NVMeSSDDriver(Driver):
@@ -149,6 +167,7 @@ class NVMeSSDDriver(Driver):
             ATTR_PRODUCT_ID: product_id,
             ATTR_NUMA_NODE: function.numa_node,
             ATTR_PCIE_LINK: pci.pcie_link(function),
+            **health_attributes(_health(function, controller)),
         }
         board = {}
         if controller is not None:

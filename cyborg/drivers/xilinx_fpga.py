@@ -19,6 +19,10 @@ A list of such documents (one per card) is read too. A missing or broken file on
 means less detail.
 
 Programming is upstream's ``xbmgmt program --device <mgmt bdf> --base --image <file>``.
+
+Health (cyborg.drivers.sysfs_health): a card whose management PF no kernel driver
+holds (``xclmgmt`` normally) is unhealthy: it can be neither programmed nor watched.
+The user PF may be unbound or on ``vfio-pci`` while an instance holds it.
 """
 
 import json
@@ -29,7 +33,7 @@ from typing import Any
 
 from oslo_log import log
 
-from cyborg.drivers import pci
+from cyborg.drivers import pci, sysfs_health
 from cyborg.drivers.base import (
     ATTR_FUNCTION_ID,
     ATTR_MEMORY_MB,
@@ -43,6 +47,7 @@ from cyborg.drivers.base import (
     canonical_json,
     pci_address_info,
 )
+from cyborg.drivers.health import health_attributes
 
 LOG = log.getLogger(__name__)
 
@@ -157,6 +162,7 @@ class XilinxFPGADriver(ProgrammableDriver):
             ATTR_PCIE_LINK: pci.pcie_link(mgmt),
             ATTR_MEMORY_MB: _memory_mb(facts.get("ddr_size_bytes")),
             ATTR_FUNCTION_ID: xclbin,
+            **health_attributes(sysfs_health.binding_health(mgmt, MGMT_DRIVER)),
         }
         deployable = DeployableReport(
             name=f"{self.hostname}_{functions[0].address}",

@@ -1,5 +1,6 @@
 """The Xilinx FPGA driver on a recorded Alveo U250 sysfs tree and saved xbutil output."""
 
+import dataclasses
 import json
 import logging
 import pathlib
@@ -125,6 +126,22 @@ def test_output_for_another_card_is_not_applied(tree: pathlib.Path) -> None:
 def test_unbound_functions_still_merge_and_first_is_the_control_path(tree: pathlib.Path) -> None:
     for function in ("0000:3b:00.0", "0000:3b:00.1"):
         (tree / "sys/bus/pci/devices" / function / "driver").unlink()
+    (device,) = discover(tree)
+    (deployable,) = device.deployables
+    # Merged as before; without xclmgmt the card is unhealthy (cannot be programmed).
+    health = {
+        "health": "unhealthy",
+        "health_reason": "0000:3b:00.0: no kernel driver bound (xclmgmt)",
+    }
+    attributes = tuple(sorted({**dict(FULL.deployables[0].attributes), **health}.items()))
+    assert device == dataclasses.replace(
+        FULL, deployables=(dataclasses.replace(FULL.deployables[0], attributes=attributes),)
+    )
+    assert deployable.attach_handles == FULL.deployables[0].attach_handles
+
+
+def test_a_user_pf_an_instance_holds_leaves_the_card_healthy(tree: pathlib.Path) -> None:
+    (tree / "sys/bus/pci/devices/0000:3b:00.1/driver").unlink()
     assert discover(tree) == [FULL]
 
 
