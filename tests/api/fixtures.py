@@ -5,6 +5,7 @@ transport; the API reaches it through the same ConductorAPI client it uses in
 production. Identity comes from no-auth headers, so stories act as personas.
 """
 
+import dataclasses
 import datetime
 import os
 import socket
@@ -301,3 +302,32 @@ class BrokerDownAPIFixture(APIFixture):
             sock.bind(("127.0.0.1", 0))
             closed = sock.getsockname()[1]
         self.conf.set_override("transport_url", f"rabbit://guest:guest@127.0.0.1:{closed}/")
+
+
+class HealthAPIFixture(APIFixture):
+    """An agent's report (the fake driver's default host) in which FakeGPU0's driver
+    says it fell off the bus: health shows through the attributes the API lists."""
+
+    def seed(self) -> None:
+        board, gpu0, gpu1 = fake.default_inventory("health-host")
+        (deployable,) = gpu0.deployables
+        sick = dataclasses.replace(
+            deployable,
+            attributes=tuple(
+                sorted(
+                    (
+                        *deployable.attributes,
+                        (inventory.ATTR_HEALTH, inventory.FATAL),
+                        (inventory.ATTR_HEALTH_REASON, "XID 79: GPU has fallen off the bus"),
+                    )
+                )
+            ),
+        )
+        devices = [board, dataclasses.replace(gpu0, deployables=(sick,)), gpu1]
+        reports.report_inventory(
+            self.conf,
+            cyborg_context.get_admin_context(),
+            "health-host",
+            inventory.fingerprint(devices),
+            inventory.to_primitive(devices),
+        )
