@@ -1,25 +1,26 @@
 """NVIDIA GPU health from ``nvidia-smi -q -x``, nvidia-smi's errors and XID events.
 
 Pure functions over the captured texts (cyborg.agent.captures), so each rule is
-tested on recorded outputs. The judgements, worst wins:
+tested on recorded outputs. The judgements, worst wins (state: gone when):
 
-=============================================  =========  ==============================
-What is read                                   State      Gone when
-=============================================  =========  ==============================
-``ecc_errors/volatile/*uncorrectable*`` > 0     fatal      the GPU is reset (the counters
-(``double_bit/total`` before R510)                         are since the driver loaded)
-``retired_pages/pending_retirement`` Yes        unhealthy  the GPU is reset
-``remapped_rows/remapped_row_pending`` Yes      unhealthy  the GPU is reset
-``remapped_rows/remapped_row_failure`` Yes      fatal      the board is replaced
-``ecc_errors/aggregate/sram_threshold_exceeded``unhealthy  the board is replaced
-``gpu_recovery_action`` Reset / Reboot          fatal      the GPU is reset / rebooted
-``gpu_recovery_action`` Drain P2P / ... Drain   unhealthy  as nvidia-smi says
-"GPU requires reset" / "GPU is lost" in the     fatal      the GPU answers again
-XML, or "Unable to determine the device
-handle" for its address on nvidia-smi's stderr
-a fatal XID (``FATAL_XIDS``) in the window      fatal      ``[gpu_devices] xid_window``
-an unhealthy XID (``UNHEALTHY_XIDS``)           unhealthy  seconds after it was logged
-=============================================  =========  ==============================
+* ``ecc_errors/volatile/*uncorrectable*`` above 0 (``double_bit/total`` before
+  R510): **fatal**, until the GPU is reset (the counters are since the driver
+  loaded; the aggregate ones, kept across resets, do not count).
+* ``retired_pages/pending_retirement`` or ``remapped_rows/remapped_row_pending``
+  Yes: **unhealthy**, until the GPU is reset.
+* ``remapped_rows/remapped_row_failure`` Yes: **fatal**;
+  ``ecc_errors/aggregate/sram_threshold_exceeded`` Yes: **unhealthy**; both until the
+  board is replaced.
+* ``gpu_recovery_action`` Reset or Reboot: **fatal**; Drain P2P (any "Drain"):
+  **unhealthy**; until nvidia-smi shows None.
+* "GPU requires reset" or "GPU is lost" in the GPU's XML, or "Unable to determine
+  the device handle" for its address on nvidia-smi's stderr: **fatal** (lost), until
+  nvidia-smi opens it again. A GPU bound to ``nvidia`` that a parsed XML leaves out
+  is lost too (the driver checks that).
+* a fatal XID (``FATAL_XIDS``: 48, 61, 62, 64, 74, 79, 95, 119, 120, 140, and 154
+  to a reset or reboot) within the window: **fatal**; an unhealthy one
+  (``UNHEALTHY_XIDS``: 63, 92, 94, and 154 to a drain): **unhealthy**; for
+  ``[gpu_devices] xid_window`` seconds after it was logged.
 
 XIDs come from the kernel log, as ``NVRM: Xid (PCI:0000:3b:00): 79, pid=..., ...``
 lines of the current boot (``journalctl -k -b -o short-unix``, or ``/dev/kmsg``

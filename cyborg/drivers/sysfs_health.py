@@ -3,21 +3,18 @@
 Each rule reads the current sysfs only, so a cleared error or a controller that is
 live again is healthy at the next report:
 
-======================================  =========  =====================================
-What is read                            State      Written by
-======================================  =========  =====================================
-DFL FME ``errors/catfatal_errors`` != 0  fatal      drivers/fpga/dfl-fme-error.c
-  (OPAE: ``intel-fpga-fme.N/errors/``)             ("0x%llx\\n"; cleared by writing the
-FME ``errors/{fme,pcie0,pcie1,nonfatal}            value back, or a card reset)
-  _errors`` != 0                        unhealthy
-port ``errors/errors`` != 0             unhealthy  drivers/fpga/dfl-afu-error.c (AFU
-                                                   errors; a port reset clears them)
-a management PF no kernel driver holds  unhealthy  (the card can be neither programmed
-                                                   nor watched)
-NVMe controller ``state`` not "live"    unhealthy  drivers/nvme/host/sysfs.c: "new",
-  ("resetting", "connecting", ...)                 "resetting", "connecting", ...
-NVMe ``state`` "dead" or "deleting"     fatal
-======================================  =========  =====================================
+* Intel DFL FME ``errors/catfatal_errors`` not 0 (OPAE's driver:
+  ``intel-fpga-fme.N/errors/``): **fatal**; ``errors/fme_errors``,
+  ``pcie0_errors``, ``pcie1_errors``, ``nonfatal_errors`` not 0: **unhealthy**
+  (drivers/fpga/dfl-fme-error.c writes ``0x%llx``; writing the value back or a
+  card reset clears them).
+* a port's ``errors/errors`` not 0: **unhealthy** (drivers/fpga/dfl-afu-error.c, the
+  AFU's errors; a port reset clears them).
+* a management PF no kernel driver holds: **unhealthy** (the card can be neither
+  programmed nor watched).
+* an NVMe controller whose ``state`` is not "live" ("new", "resetting",
+  "connecting"; drivers/nvme/host/sysfs.c): **unhealthy**; "dead" or "deleting":
+  **fatal**.
 """
 
 import glob
