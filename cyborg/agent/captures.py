@@ -94,19 +94,21 @@ def _keep(path: str, data: bytes, what: str) -> None:
         LOG.warning("Cannot keep %s output in %s: %s", what, path, err)
 
 
-def capture_xids(root: str, source: str) -> None:
+def capture_xids(root: str, source: str, window: int) -> None:
     """Refresh the XID lines the GPU driver judges health from (kept as they were when
     the source cannot be read)."""
-    lines = kernel_log.read_xid_lines(source)
+    lines = kernel_log.read_xid_lines(source, window)
     if lines is not None:
         text = "".join(f"{line}\n" for line in lines)
         _keep(os.path.join(root, CAPTURE_DIR, XID_LOG), text.encode(), "XID")
 
 
-def capture(root: str, enabled_drivers: Sequence[str], xid_source: str = "none") -> None:
+def capture(
+    root: str, enabled_drivers: Sequence[str], xid_source: str = "none", xid_window: int = 600
+) -> None:
     """Refresh the tool outputs the enabled drivers read."""
     for driver in enabled_drivers:
         for argv, name in CAPTURES.get(driver, []):
             _run(list(argv), os.path.join(root, CAPTURE_DIR, name))
     if XID_DRIVER in enabled_drivers:
-        capture_xids(root, xid_source)
+        capture_xids(root, xid_source, xid_window)

@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             conf.agent.sysfs_root,
             conf.agent.enabled_drivers,
             conf.gpu_devices.xid_source,
+            conf.gpu_devices.xid_window,
         ),
     )
     try:

@@ -108,7 +108,7 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
         [agent_drivers.FirstThatFinds(loaded, fake)],
         rpcapi.ConductorAPI(conf),
         before_discovery=lambda: captures.capture(
-            conf.agent.sysfs_root, real, conf.gpu_devices.xid_source
+            conf.agent.sysfs_root, real, conf.gpu_devices.xid_source, conf.gpu_devices.xid_window
         ),
     )
 

@@ -52,7 +52,7 @@ from oslo_log import log
 from cyborg.common.constants import AttachType, DeviceType
 from cyborg.drivers import base, nvidia_health, pci
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport, Driver
-from cyborg.drivers.health import OK, Health, fatal, health_attributes, worst
+from cyborg.drivers.health import OK, Health, fatal, health_attributes, unhealthy, worst
 
 LOG = log.getLogger(__name__)
 
@@ -257,14 +257,17 @@ class NvidiaGPUDriver(Driver):
 
     def _health_of(self, smi: dict[str, SmiGPU] | None) -> Callable[[pci.PCIFunction], Health]:
         """The judge of one GPU's health, over this discovery's captures."""
-        lost = nvidia_health.lost_gpus(self._captured(self.smi_stderr, SMI_STDERR_PATH) or "")
+        stderr = self._captured(self.smi_stderr, SMI_STDERR_PATH) or ""
+        lost, failure = nvidia_health.lost_gpus(stderr), nvidia_health.smi_failure(stderr)
         xids = nvidia_health.parse_xids(self._captured(self.xid_log, XID_LOG_PATH) or "")
         now, window = self.clock(), float(self.conf.gpu_devices.xid_window)
 
         def judge(gpu: pci.PCIFunction) -> Health:
             found = smi.get(gpu.address) if smi is not None else None
-            absent = smi is not None and found is None and gpu.driver == NVIDIA_KERNEL_DRIVER
+            held = gpu.driver == NVIDIA_KERNEL_DRIVER
+            absent = smi is not None and found is None and held
             return worst(
+                unhealthy(f"nvidia-smi: {failure}") if failure and held else OK,
                 found.health if found else OK,
                 fatal(f"nvidia-smi: {lost[gpu.address]}") if gpu.address in lost else OK,
                 fatal("GPU lost: bound to nvidia but absent from nvidia-smi") if absent else OK,

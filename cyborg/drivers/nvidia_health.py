@@ -17,6 +17,10 @@ tested on recorded outputs. The judgements, worst wins (state: gone when):
   the device handle" for its address on nvidia-smi's stderr: **fatal** (lost), until
   nvidia-smi opens it again. A GPU bound to ``nvidia`` that a parsed XML leaves out
   is lost too (the driver checks that).
+* nvidia-smi failing for every GPU ("NVIDIA-SMI has failed because it couldn't
+  communicate with the NVIDIA driver", "No devices were found"): every GPU bound to
+  ``nvidia`` is **unhealthy** until it answers again (GPUs on ``vfio-pci`` are not
+  judged).
 * a fatal XID (``FATAL_XIDS``: 48, 61, 62, 64, 74, 79, 95, 119, 120, 140, and 154
   to a reset or reboot) within the window: **fatal**; an unhealthy one
   (``UNHEALTHY_XIDS``: 63, 92, 94, and 154 to a drain): **unhealthy**; for
@@ -166,6 +170,17 @@ def lost_gpus(stderr: str) -> dict[str, str]:
             if address is not None:
                 lost.setdefault(address, line.strip())
     return lost
+
+
+def smi_failure(stderr: str) -> str | None:
+    """nvidia-smi's words when it could open no GPU at all ("NVIDIA-SMI has failed
+    because it couldn't communicate with the NVIDIA driver...", "No devices were
+    found"): its XML, if any, is an older one, and no GPU the nvidia driver holds is
+    usable."""
+    for line in stderr.splitlines():
+        if "has failed" in line or "no devices were found" in line.lower():
+            return line.strip()
+    return None
 
 
 def _line_time(line: str) -> float | None:

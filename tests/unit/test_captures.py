@@ -91,12 +91,15 @@ def test_a_journal_source_runs_journalctl_for_this_boot(tmp_path, monkeypatch) -
     _fake_tool(
         bin_dir,
         "journalctl",
-        'echo "args: $*"\necho "1.0 h kernel: NVRM: Xid (PCI:0000:3b:00): 48, DBE"\n',
+        'echo "not an XID: $*"\necho "1.0 h kernel: NVRM: Xid (PCI:0000:3b:00): 48, DBE $*"\n',
     )
     monkeypatch.setenv("PATH", str(bin_dir))
-    captures.capture(str(tmp_path), ["nvidia_gpu_driver"], "journal")
+    captures.capture(str(tmp_path), ["nvidia_gpu_driver"], "journal", 900)
     kept = (tmp_path / captures.CAPTURE_DIR / captures.XID_LOG).read_text()
-    assert kept == "1.0 h kernel: NVRM: Xid (PCI:0000:3b:00): 48, DBE\n"
+    assert kept == (
+        "1.0 h kernel: NVRM: Xid (PCI:0000:3b:00): 48, DBE "
+        "-k -b -o short-unix --no-pager --since=-900s\n"
+    )
 
 
 def test_an_unknown_xid_source_keeps_nothing_new(tmp_path) -> None:  # type: ignore[no-untyped-def]

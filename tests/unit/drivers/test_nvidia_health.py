@@ -113,6 +113,23 @@ def test_a_lost_gpu_that_answers_again_is_healthy(conf: cfg.ConfigOpts) -> None:
     assert health(conf, "healthy.xml", stderr="")["0000:d8:00.0"] == {}
 
 
+def test_nvidia_smi_failing_for_every_gpu_makes_those_of_nvidia_unhealthy(
+    conf: cfg.ConfigOpts, tmp_path: pathlib.Path
+) -> None:
+    stderr = (
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+        "Make sure that the latest NVIDIA driver is installed and running.\n"
+    )
+    shutil.copytree(T4, tmp_path / "host", symlinks=True)
+    driver_link = tmp_path / "host/sys/devices/pci0000:d7/0000:d7:00.0/0000:d8:00.0/driver"
+    driver_link.unlink()
+    os.symlink("../../../../bus/pci/drivers/vfio-pci", driver_link)
+    found = health(conf, stderr=stderr, root=tmp_path / "host")
+    assert found["0000:3b:00.0"]["health"] == UNHEALTHY
+    assert found["0000:3b:00.0"]["health_reason"].startswith("nvidia-smi: NVIDIA-SMI has failed")
+    assert found["0000:d8:00.0"] == {}  # a VM's: not nvidia-smi's to show
+
+
 def test_fatal_and_unhealthy_xids_count_within_the_window(conf: cfg.ConfigOpts) -> None:
     found = health(conf, xid_log=fixture("kernel-xid.log"), now=XID_63_AT + 60)
     assert found == {
