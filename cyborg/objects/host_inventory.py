@@ -16,7 +16,7 @@ from oslo_utils import timeutils
 
 from cyborg.common import constants
 from cyborg.common.context import RequestContext
-from cyborg.common.inventory import AttachHandleReport, DeployableReport, DeviceReport
+from cyborg.common.inventory import ATTR_HEALTH, AttachHandleReport, DeployableReport, DeviceReport
 from cyborg.db import api as db_api
 from cyborg.db import models
 from cyborg.objects import base
@@ -79,8 +79,9 @@ class Changes:
 
 
 def is_placement_attribute(key: str) -> bool:
-    """``rc`` and ``trait<N>``: the driver's attributes a provider is published from."""
-    return key == "rc" or _TRAIT_KEY.match(key) is not None
+    """``rc``, ``trait<N>`` and ``health``: the driver's attributes a provider is
+    published from (health decides whether its inventory is reserved)."""
+    return key in ("rc", ATTR_HEALTH) or _TRAIT_KEY.match(key) is not None
 
 
 def attribute_rows(deployable: DeployableReport) -> dict[str, str]:

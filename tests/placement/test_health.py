@@ -4,10 +4,13 @@
 import dataclasses
 from typing import Any
 
+from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.common import constants, inventory
 from cyborg.conductor.inventory import operator_changes
 from cyborg.drivers import fake
+from cyborg.drivers.base import Driver
 from cyborg.objects import device as device_obj
+from tests.placement.test_attribute_changes import Conductor, _attribute
 from tests.placement.test_sync import expected_default, name, report, tree
 
 
@@ -76,3 +79,32 @@ def test_recovery_leaves_a_device_in_maintenance_reserved(
         db.context, uuid=board.uuid, status=constants.DeviceStatus.ENABLED, placement=sync
     )
     assert tree(client, compute_node) == expected_default(hostname, compute_node)
+
+
+class SickInventory(Driver):
+    """The fake driver's default host, its first GPU reported fatal."""
+
+    name = "fake-sick"
+
+    def __init__(self, hostname: str) -> None:
+        super().__init__(None)
+        self.hostname = hostname
+
+    def discover(self) -> list[Any]:
+        fpga, gpu0, gpu1 = fake.default_inventory(self.hostname)
+        return [fpga, with_health(gpu0, "fatal"), gpu1]
+
+
+def test_a_deleted_health_attribute_comes_back_with_the_next_report(
+    db, conf, sync, client, hostname, compute_node
+) -> None:  # type: ignore[no-untyped-def]
+    agent = ResourceTracker(hostname, [SickInventory(hostname)], Conductor(db, conf, sync))
+    agent.report(db.context)
+    gpu0 = name(hostname, "FakeGPU0")
+    assert tree(client, compute_node)[gpu0]["inventories"] == {"PGPU": (1, 1, 1)}
+    operator_changes.delete_attribute(
+        db.context, uuid=_attribute(db, gpu0, inventory.ATTR_HEALTH).uuid
+    )
+    agent.report(db.context)  # the driver still says fatal: restored, still reserved
+    assert _attribute(db, gpu0, inventory.ATTR_HEALTH).value == "fatal"
+    assert tree(client, compute_node)[gpu0]["inventories"] == {"PGPU": (1, 1, 1)}

@@ -1,6 +1,6 @@
 """Changes operators make to the inventory: device status and deployable attributes."""
 
-from cyborg.common import constants, deadline, exception
+from cyborg.common import constants, deadline, exception, inventory
 from cyborg.common.context import RequestContext
 from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
@@ -32,9 +32,19 @@ def set_device_status(
         placement.sync_locked(context, device.hostname)
 
 
+# Health is what the device's driver says; an operator takes a device out of service
+# with its status (maintaining) instead.
+DRIVER_ONLY_KEYS = frozenset({inventory.ATTR_HEALTH, inventory.ATTR_HEALTH_REASON})
+
+
 def create_attribute(
     context: RequestContext, *, deployable_uuid: str, key: str, value: str
 ) -> str:
+    if key in DRIVER_ONLY_KEYS:
+        raise exception.Invalid(
+            reason=f"the {key!r} attribute is reported by the device's driver; put the "
+            "device in maintenance (status maintaining) to take it out of service"
+        )
     deployable = deployable_obj.get_by_uuid(context, deployable_uuid)
     uuid = base.new_uuid()
     deadline.note_result(context, uuid)  # stored with the insert, for a lost reply
@@ -44,10 +54,10 @@ def create_attribute(
 
 
 def delete_attribute(context: RequestContext, *, uuid: str) -> None:
-    """Delete an attribute; the driver's ``rc`` and ``trait<N>`` come back with the
-    host's next report.
+    """Delete an attribute; the driver's ``rc``, ``trait<N>`` and ``health`` come back
+    with the host's next report.
 
-    Those two are what the deployable's resource provider is published from: without
+    Those are what the deployable's resource provider is published from: without
     its ``rc`` the next sync unpublishes the provider. As upstream, whose agents always
     send every device, the next report restores them (and the provider): forgetting
     the host's fingerprint makes the agent send its devices again although they did
