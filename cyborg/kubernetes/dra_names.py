@@ -39,6 +39,7 @@ MEMORY = "memory"  # a quantity: "80Gi"
 #: The taint keys Cyborg puts on devices of its slices.
 TAINT_UNHEALTHY = "cyborg.openstack.org/unhealthy"  # value: the reason, effect by severity
 TAINT_VM_BOUND = "cyborg.openstack.org/bound-to-vm"  # a Nova instance holds it (NoSchedule)
+TAINT_AGENT_STOPPED = "cyborg.openstack.org/agent-stopped"  # its agent stopped (NoSchedule)
 
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
