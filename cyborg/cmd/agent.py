@@ -21,9 +21,11 @@ from cyborg.common import context as cyborg_context
 from cyborg.common import rpc
 from cyborg.conductor import rpcapi
 from cyborg.conf import gpu_devices
+from cyborg.kubernetes.kubeconfig import ConfigError
 
 if TYPE_CHECKING:
     from cyborg.kubernetes.device_plugins import DevicePlugins
+    from cyborg.kubernetes.slice_publisher import SlicePublisher
 
 LOG = log.getLogger(__name__)
 
@@ -46,6 +48,26 @@ def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePl
     plugins.start()
     LOG.info("kubelet device plugins on, in %s", conf.kubernetes.device_plugin_dir)
     return plugins
+
+
+def _resource_slices(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "SlicePublisher | None":
+    """The DRA ResourceSlices publisher, fed by every discovery, when [kubernetes] asks.
+    Raises kubeconfig.ConfigError when the API server's address or credentials are
+    not to be had."""
+    if not conf.kubernetes.resource_slices_enabled:
+        return None
+    from cyborg.kubernetes import apiclient, slice_publisher
+
+    settings = slice_publisher.Settings.from_conf(conf)
+    client = apiclient.connect(conf.kubernetes.kubeconfig, conf.kubernetes.api_timeout)
+    publisher = slice_publisher.SlicePublisher(client, settings)
+    if conf.kubernetes.dra_partitionable_mig:
+        LOG.warning("[kubernetes] dra_partitionable_mig is not implemented; MIG-capable "
+                    "GPUs are published as whole devices")  # fmt: skip
+    tracker.listeners.append(publisher.update)
+    publisher.start()
+    LOG.info("ResourceSlices on, for node %s at %s", settings.node_name, client.config.server)
+    return publisher
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as err:  # the gRPC stubs were not generated at install
         print(f"cyborg-agent: {err}", file=sys.stderr)
         return 2
+    try:
+        publisher = _resource_slices(conf, tracker)
+    except ConfigError as err:
+        print(f"cyborg-agent: [kubernetes] {err}", file=sys.stderr)
+        if plugins is not None:
+            plugins.stop()
+        return 2
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     server = rpc.get_server(conf, target, [manager.AgentManager(tracker, conf)])
     stop = service.stop_on_signals("cyborg-agent", conf.graceful_shutdown_timeout)
@@ -92,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     deadline = time.monotonic() + conf.graceful_shutdown_timeout
     if plugins is not None:
         plugins.stop()
+    if publisher is not None:  # its devices stop attracting pods before we go
+        publisher.stop(max(0.0, deadline - time.monotonic()) / 2)
     calls = rpc.stop_server(server, conf.graceful_shutdown_timeout)
     reports.join(max(0.0, deadline - time.monotonic()))
     report = not reports.is_alive()

@@ -1,4 +1,4 @@
-"""Options of the [kubernetes] group: the agent's kubelet device plugin."""
+"""Options of the [kubernetes] group: the agent's kubelet device plugin and DRA slices."""
 
 from oslo_config import cfg
 
@@ -55,6 +55,72 @@ OPTS: list[cfg.Opt] = [
         default="/var/run/cdi",
         help="Where the CDI specs of device_plugin_cdi are written, one file per "
         "resource name (cyborg-<kind>.json).",
+    ),
+    # --- DRA ResourceSlices (cyborg.kubernetes.slice_publisher) ----------------------
+    cfg.BoolOpt(
+        "resource_slices_enabled",
+        default=False,
+        help="Publish this host's accelerators as resource.k8s.io/v1 ResourceSlices "
+        "(Kubernetes 1.34+ dynamic resource allocation): one pool per DRA driver "
+        "(<kind>.<resource_domain>, e.g. gpu.cyborg.openstack.org) named after "
+        "node_name, kept equal to every discovery.",
+    ),
+    cfg.StrOpt(
+        "kubeconfig",
+        help="A kubeconfig file naming the API server and the agent's credentials "
+        "(a bearer token or a client certificate; its current context is used). "
+        "Unset: the pod's service account (KUBERNETES_SERVICE_HOST and "
+        "/var/run/secrets/kubernetes.io/serviceaccount).",
+    ),
+    cfg.StrOpt(
+        "node_name",
+        help="The Kubernetes node this host is, as the slices' nodeName and pool name. "
+        "Unset: [agent] resource_provider_name.",
+    ),
+    cfg.FloatOpt(
+        "api_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds the agent waits for the Kubernetes API server to connect and to "
+        "send each part of an answer.",
+    ),
+    cfg.BoolOpt(
+        "dra_partitionable_mig",
+        default=False,
+        help="Publish MIG-capable GPUs as partitionable devices (sharedCounters and "
+        "consumesCounters; DRAPartitionableDevices). Not implemented yet: setting it "
+        "only logs a warning.",
+    ),
+    cfg.BoolOpt(
+        "resource_slice_taints",
+        default=True,
+        help="Taint unhealthy devices (cyborg.openstack.org/unhealthy) and devices a "
+        "Nova instance holds (cyborg.openstack.org/bound-to-vm) in the slices. Device "
+        "taints need the DRADeviceTaints feature gate (alpha, off by default, in 1.34 "
+        "and 1.35); without it the API server drops them, so set this False there "
+        "and such devices are left out of the slices instead.",
+    ),
+    cfg.StrOpt(
+        "resource_slices_on_stop",
+        default="delete",
+        choices=[
+            ("delete", "delete this node's slices"),
+            (
+                "taint",
+                "keep them, every device tainted cyborg.openstack.org/agent-stopped "
+                "NoSchedule (needs DRADeviceTaints)",
+            ),
+        ],
+        help="What a stopping agent does with its slices, so that its devices stop "
+        "attracting new pods.",
+    ),
+    cfg.FloatOpt(
+        "resource_slices_resync_interval",
+        default=300.0,
+        min=1.0,
+        help="Seconds between two full comparisons of the published slices with the "
+        "inventory even when neither seemed to change (a watch notices most changes "
+        "at once).",
     ),
 ]
 
