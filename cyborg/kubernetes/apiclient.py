@@ -76,8 +76,12 @@ class KubernetesClient:
         if config.cert_file and config.key_file:
             self._session.cert = (config.cert_file, config.key_file)
         self._session.headers.update({"Accept": "application/json", "User-Agent": "cyborg-agent"})
+        self._streams: set[requests.Response] = set()  # open watches, closed by close()
 
     def close(self) -> None:
+        """Close the connections, open watches too (their iterators then raise)."""
+        for response in list(self._streams):
+            response.close()
         self._session.close()
         self.config.close()
 
@@ -177,6 +181,7 @@ class KubernetesClient:
         }
         response = self._send("GET", SLICES, params=params, stream=True,
                               read_timeout=timeout_seconds + self.timeout)  # fmt: skip
+        self._streams.add(response)
         try:
             for line in response.iter_lines():
                 if not line:
@@ -188,9 +193,11 @@ class KubernetesClient:
                 if event.get("type") == "ERROR":
                     raise error_from(0, event.get("object"), f"watch {SLICES}")
                 yield event
-        except requests.RequestException as err:
+        except (requests.RequestException, AttributeError, OSError) as err:
+            # A response closed under it (close()) may also fail inside urllib3.
             raise Unavailable(0, "", f"watch {SLICES}: broken ({type(err).__name__})") from None
         finally:
+            self._streams.discard(response)
             response.close()
 
     # --- ResourceClaims ------------------------------------------------------------------

@@ -251,9 +251,11 @@ class SlicePublisher:
     def _withdraw(self, deadline: float) -> bool:
         wanted = self.desired_devices() if self.settings.on_stop == ON_STOP_TAINT else {}
         for driver in self.settings.drivers:
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 LOG.warning("ResourceSlices of %s not withdrawn in time", self.settings.node_name)
                 return False
+            self.client.timeout = min(self.client.timeout, left)  # no call outlives the stop
             try:
                 if wanted:
                     self.reconcile_pool(driver, _stopped(wanted.get(driver, [])))

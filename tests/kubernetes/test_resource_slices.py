@@ -366,3 +366,11 @@ def test_an_agent_process_publishes_and_withdraws_its_slices() -> None:
         assert api.refused == [] and api.unauthorized == 0
     finally:
         api.stop()
+
+
+def test_a_stop_with_the_api_server_down_gives_up_in_time(node: Node) -> None:
+    node.wait_devices("the GPU pool", lambda d: len(d) == 2)
+    node.api.stop()
+    assert node.publisher is not None
+    assert node.publisher.stop(5) is False  # said, not hung: the agent goes on stopping
+    node.publisher = None
