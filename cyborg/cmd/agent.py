@@ -61,9 +61,6 @@ def _resource_slices(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "SlicePu
     settings = slice_publisher.Settings.from_conf(conf)
     client = apiclient.connect(conf.kubernetes.kubeconfig, conf.kubernetes.api_timeout)
     publisher = slice_publisher.SlicePublisher(client, settings)
-    if conf.kubernetes.dra_partitionable_mig:
-        LOG.warning("[kubernetes] dra_partitionable_mig is not implemented; MIG-capable "
-                    "GPUs are published as whole devices")  # fmt: skip
     tracker.listeners.append(publisher.update)
     publisher.start()
     LOG.info("ResourceSlices on, for node %s at %s", settings.node_name, client.config.server)

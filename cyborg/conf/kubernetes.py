@@ -85,13 +85,6 @@ OPTS: list[cfg.Opt] = [
         "send each part of an answer.",
     ),
     cfg.BoolOpt(
-        "dra_partitionable_mig",
-        default=False,
-        help="Publish MIG-capable GPUs as partitionable devices (sharedCounters and "
-        "consumesCounters; DRAPartitionableDevices). Not implemented yet: setting it "
-        "only logs a warning.",
-    ),
-    cfg.BoolOpt(
         "resource_slice_taints",
         default=True,
         help="Taint unhealthy devices (cyborg.openstack.org/unhealthy) and devices a "
