@@ -101,7 +101,12 @@ OPTS: list[cfg.Opt] = [
             (
                 "taint",
                 "keep them, every device tainted cyborg.openstack.org/agent-stopped "
-                "NoSchedule (needs DRADeviceTaints)",
+                "NoSchedule (needs DRADeviceTaints and resource_slice_taints)",
+            ),
+            (
+                "keep",
+                "leave them as they are: a quick restart keeps the devices schedulable, "
+                "but a dead agent's devices keep attracting pods",
             ),
         ],
         help="What a stopping agent does with its slices, so that its devices stop "

@@ -10,7 +10,8 @@ someone else changed or deleted is put back.
 
 ``stop`` deletes the slices, or with ``[kubernetes] resource_slices_on_stop =
 taint`` keeps them with every device tainted NoSchedule: either way a stopped
-agent's devices stop attracting new pods.
+agent's devices stop attracting new pods. ``keep`` leaves them as they are, for a
+restart that must not make the devices disappear for a moment.
 """
 
 import contextlib
@@ -31,6 +32,7 @@ LOG = log.getLogger(__name__)
 
 ON_STOP_DELETE = "delete"
 ON_STOP_TAINT = "taint"
+ON_STOP_KEEP = "keep"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +94,14 @@ class SlicePublisher:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.passes = 0  # reconciliations that completed, for tests and logs
+        self._applied: dict[str, list[dict[str, Any]]] | None = None  # last pass's devices
+        # The server's slices may differ from _applied when something happened (a
+        # watch event, a failure, a resync: each adds a mark) since the start of the
+        # last completed pass. Counting, not a flag: a mark made during a pass stays.
+        self._marks = 1
+        self._clean_at = 0
+        self.passes = 0  # passes that completed
+        self.looks = 0  # times the thread looked whether a pass is needed
 
     # --- what the agent calls ----------------------------------------------------------
     def update(self, reports: Sequence[inventory.DeviceReport]) -> None:
@@ -138,19 +147,27 @@ class SlicePublisher:
             return None
         return slices.desired_devices(reports, self.settings.devices, holders)
 
-    def reconcile(self) -> None:
-        """One pass over every driver's pool; raises ApiError (nothing is lost: the
-        next pass starts from a fresh list)."""
-        wanted = self.desired_devices()
-        if wanted is None:
-            return  # before the first discovery, do not delete what a restart left
-        for driver in self.settings.drivers:
-            self.reconcile_pool(driver, wanted.get(driver, []))
-        self.passes += 1
+    def existing(self) -> dict[str, list[dict[str, Any]]]:
+        """{driver: its slices on this node}, for Cyborg's drivers: one list call."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        drivers = set(self.settings.drivers)
+        for item in self.client.list_resource_slices(self.settings.node_name, None).items:
+            driver = item.get("spec", {}).get("driver")
+            if driver in drivers:
+                found.setdefault(driver, []).append(item)
+        return found
 
-    def reconcile_pool(self, driver: str, devices: list[dict[str, Any]]) -> None:
+    def reconcile(self, wanted: dict[str, list[dict[str, Any]]]) -> None:
+        """Make every pool of this node hold ``wanted``'s devices; raises ApiError
+        (nothing is lost: the next pass starts from a fresh list)."""
+        existing = self.existing()
+        for driver in sorted(set(wanted) | set(existing)):
+            self.reconcile_pool(driver, wanted.get(driver, []), existing.get(driver, []))
+
+    def reconcile_pool(
+        self, driver: str, devices: list[dict[str, Any]], existing: list[dict[str, Any]]
+    ) -> None:
         node = self.settings.node_name
-        existing = self.client.list_resource_slices(node, driver).items
         generations = [int(s["spec"]["pool"].get("generation", 0)) for s in existing]
         generation = max(generations, default=0)
         wanted = slices.pool_slices(node, driver, devices, generation)
@@ -180,34 +197,55 @@ class SlicePublisher:
         self._written.pop(name, None)
 
     # --- threads -----------------------------------------------------------------------
+    def _mark(self) -> None:
+        """Something may have changed the server's slices: look at them again."""
+        with self._lock:
+            self._marks += 1
+        self._dirty.set()
+
+    def _step(self) -> None:
+        """One look: a pass when the wanted devices differ from the last applied, or
+        when the server's side may have moved (a failure, a watch event, a resync)."""
+        self.looks += 1
+        wanted = self.desired_devices()
+        if wanted is None:
+            return  # before the first discovery, do not delete what a restart left
+        marks = self._marks
+        if wanted == self._applied and marks == self._clean_at:
+            return  # an unchanged inventory costs no API call
+        self.reconcile(wanted)
+        self._applied, self._clean_at = wanted, marks
+        self.passes += 1
+
     def _run(self) -> None:
         delay, failing = 0.0, ""
         next_resync = time.monotonic()
         while not self._stop.is_set():
-            if self._dirty.is_set() or time.monotonic() >= next_resync:
-                self._dirty.clear()
-                try:
-                    self.reconcile()
-                except apiclient.ApiError as err:
-                    self._dirty.set()  # try again after the backoff
-                    delay = min(self.settings.retry_max, delay * 2 or self.settings.retry_initial)
-                    if str(err) != failing:
-                        LOG.warning(
-                            "Publishing ResourceSlices failed: %s; trying again with "
-                            "backoff up to %ss", err, self.settings.retry_max,
-                        )  # fmt: skip
-                        failing = str(err)
-                    self._stop.wait(delay)
-                    continue
-                except Exception:
-                    LOG.exception("Publishing ResourceSlices failed; trying again")
-                    self._dirty.set()
-                    self._stop.wait(self.settings.retry_max)
-                    continue
-                if failing:
-                    LOG.info("Publishing ResourceSlices works again")
-                delay, failing = 0.0, ""
+            if time.monotonic() >= next_resync:
+                self._mark()
                 next_resync = time.monotonic() + self.settings.resync_interval
+            self._dirty.clear()
+            try:
+                self._step()
+            except apiclient.ApiError as err:
+                self._mark()  # try again after the backoff, from a fresh list
+                delay = min(self.settings.retry_max, delay * 2 or self.settings.retry_initial)
+                if str(err) != failing:
+                    LOG.warning(
+                        "Publishing ResourceSlices failed: %s; trying again with "
+                        "backoff up to %ss", err, self.settings.retry_max,
+                    )  # fmt: skip
+                    failing = str(err)
+                self._stop.wait(delay)
+                continue
+            except Exception:
+                LOG.exception("Publishing ResourceSlices failed; trying again")
+                self._mark()
+                self._stop.wait(self.settings.retry_max)
+                continue
+            if failing:
+                LOG.info("Publishing ResourceSlices works again")
+            delay, failing = 0.0, ""
             self._dirty.wait(max(0.0, next_resync - time.monotonic()))
 
     def _foreign(self, event: Mapping[str, Any], drivers: set[str]) -> bool:
@@ -228,6 +266,8 @@ class SlicePublisher:
             try:
                 if not version:
                     version = self.client.list_resource_slices(node, None).resource_version
+                    if delay:
+                        self._mark()  # changes made while not watching were not seen
                 for event in self.client.watch_resource_slices(
                     node, None, version, self.settings.watch_timeout
                 ):
@@ -235,35 +275,31 @@ class SlicePublisher:
                         event.get("object", {}).get("metadata", {}).get("resourceVersion", version)
                     )
                     if self._foreign(event, drivers):
-                        self._dirty.set()
+                        self._mark()
                     if self._stop.is_set():
                         return
                 delay = 0.0
             except apiclient.Expired:
                 version = ""
-                self._dirty.set()  # events were missed
+                self._mark()  # events were missed
             except apiclient.ApiError:
-                version = ""
+                version = ""  # from a fresh list, once the server answers again
                 delay = min(self.settings.retry_max, delay * 2 or self.settings.retry_initial)
                 self._stop.wait(delay)
 
     # --- stopping ----------------------------------------------------------------------
     def _withdraw(self, deadline: float) -> bool:
-        wanted = self.desired_devices() if self.settings.on_stop == ON_STOP_TAINT else {}
-        for driver in self.settings.drivers:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                LOG.warning("ResourceSlices of %s not withdrawn in time", self.settings.node_name)
-                return False
-            self.client.timeout = min(self.client.timeout, left)  # no call outlives the stop
-            try:
-                if wanted:
-                    self.reconcile_pool(driver, _stopped(wanted.get(driver, [])))
-                else:
-                    self.reconcile_pool(driver, [])
-            except apiclient.ApiError as err:
-                LOG.warning("Withdrawing the ResourceSlices of %s failed: %s", driver, err)
-                return False
+        if self.settings.on_stop == ON_STOP_KEEP:
+            return True
+        taint = self.settings.on_stop == ON_STOP_TAINT and self.settings.devices.taints
+        wanted = (self.desired_devices() or {}) if taint else {}
+        self.client.timeout = min(self.client.timeout, max(0.1, deadline - time.monotonic()))
+        try:
+            self.reconcile({driver: _stopped(devices) for driver, devices in wanted.items()})
+        except apiclient.ApiError as err:
+            LOG.warning("Withdrawing the ResourceSlices of %s failed: %s",
+                        self.settings.node_name, err)  # fmt: skip
+            return False
         return True
 
 
