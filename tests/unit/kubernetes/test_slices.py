@@ -304,3 +304,58 @@ def test_device_class_selectors_select_the_published_devices(
         if schemas.cel_matches(expression, driver, device)
     }
     assert chosen == selected
+
+
+HOSTS = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "hosts")
+
+
+def _conf() -> Any:
+    from oslo_config import cfg
+
+    import cyborg.conf
+
+    conf = cfg.ConfigOpts()
+    cyborg.conf.register_opts(conf)
+    conf([], default_config_files=[])
+    return conf
+
+
+def _roots(objects: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    return {
+        d["name"]: d["attributes"][dra_names.PCIE_ROOT]["string"]
+        for items in objects.values()
+        for item in items
+        for d in item["spec"]["devices"]
+    }
+
+
+def test_recorded_hosts_with_the_real_drivers() -> None:
+    from cyborg.drivers import nvidia_gpu, nvme_ssd
+
+    t4_root = os.path.join(HOSTS, "nvidia-t4-vgpu")
+    t4 = nvidia_gpu.NvidiaGPUDriver(_conf(), root=t4_root, hostname=NODE).discover()
+    gpus = slices.desired(NODE, t4, DeviceOptions(sysfs_root=t4_root))
+    nvme_root = os.path.join(HOSTS, "nvme-2disks")
+    disks = nvme_ssd.NVMeSSDDriver(None, root=nvme_root, hostname=NODE).discover()
+    ssds = slices.desired(NODE, disks, DeviceOptions(sysfs_root=nvme_root))
+    _valid(gpus)
+    _valid(ssds)
+    # Every function sits behind a root port: its root is not its own bus.
+    assert _roots(gpus) == {"pci-0000-3b-00-0": "pci0000:3a", "pci-0000-d8-00-0": "pci0000:d7"}
+    assert _roots(ssds) == {"pci-0000-3b-00-0": "pci0000:3a", "pci-0000-5e-00-0": "pci0000:5d"}
+    t4_device = gpus[GPU][0]["spec"]["devices"][0]
+    assert t4_device["capacity"] == {dra_names.MEMORY: {"value": "15Gi"}}
+    assert t4_device["attributes"][dra_names.MODEL] == {"string": "Tesla T4"}
+    selector = f'device.driver == "{GPU}" && device.attributes["{GPU}"].model == "Tesla T4"'
+    assert schemas.cel_matches(selector, GPU, t4_device)
+
+
+def test_a_gpu_in_mig_mode_is_left_out() -> None:
+    from cyborg.drivers import nvidia_gpu
+
+    root = os.path.join(HOSTS, "nvidia-a100-mig")
+    reports = nvidia_gpu.NvidiaGPUDriver(_conf(), root=root, hostname=NODE).discover()
+    # 0000:3b:00.0 is in MIG mode: its instances are deployables without a PCI handle.
+    objects = slices.desired(NODE, reports, DeviceOptions(sysfs_root=root))
+    _valid(objects)
+    assert _roots(objects) == {"pci-0000-86-00-0": "pci0000:85"}
