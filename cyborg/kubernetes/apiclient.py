@@ -72,9 +72,12 @@ class KubernetesClient:
         self.config = config
         self.timeout = timeout
         self._session = requests.Session()
-        self._session.verify = config.ca_file or config.verify
+        # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE override a
+        # session's verify, and the cluster's CA must win over the environment's.
+        self._verify: str | bool = config.ca_file or config.verify
+        self._cert: tuple[str, str] | None = None
         if config.cert_file and config.key_file:
-            self._session.cert = (config.cert_file, config.key_file)
+            self._cert = (config.cert_file, config.key_file)
         self._session.headers.update({"Accept": "application/json", "User-Agent": "cyborg-agent"})
         self._streams: set[requests.Response] = set()  # open watches, closed by close()
 
@@ -110,6 +113,8 @@ class KubernetesClient:
                 },
                 timeout=(self.timeout, read_timeout or self.timeout),
                 stream=stream,
+                verify=self._verify,
+                cert=self._cert,
             )
         except requests.RequestException as err:
             # The exception's text may hold the URL, never a header: still, name only its kind.

@@ -12,16 +12,19 @@ error a Status body. A request without the bearer token is a 401.
 Every object received is validated as the API servers of 1.34 to 1.37 would
 (tests.kubernetes.schemas) plus the rules their validation code adds and the schemas
 cannot say (limits, name formats, immutable fields); a refusal is a 422 and is
-recorded in ``refused``, which tests assert is empty. ``stop``/``start`` on the same
+recorded in ``refused``, which tests assert is empty. With ``tls`` it serves HTTPS
+and takes a client certificate its CA signed in place of the token. ``stop``/``start`` on the same
 port is an API server going down and coming back with its storage.
 """
 
 import contextlib
+import dataclasses
 import datetime
 import http.server
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -152,9 +155,41 @@ def _selector(query: Mapping[str, list[str]], key: str) -> dict[str, str]:
     return {k.rstrip("="): v.lstrip("=") for k, v in pairs}
 
 
+@dataclasses.dataclass(frozen=True)
+class TLS:
+    """The server's certificate and key; ``client_ca`` accepts client certificates it
+    signed as authenticated (kube-apiserver's x509 authentication)."""
+
+    cert_file: str
+    key_file: str
+    client_ca: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        if self.client_ca:
+            context.load_verify_locations(self.client_ca)
+            context.verify_mode = ssl.CERT_OPTIONAL
+        return context
+
+
+def _client_cert_user(connection: Any) -> str | None:
+    """The common name of a verified client certificate, if the client sent one."""
+    if not isinstance(connection, ssl.SSLSocket):
+        return None
+    cert: Any = connection.getpeercert() or {}
+    for entry in cert.get("subject", ()):
+        for key, value in entry:
+            if key == "commonName":
+                return str(value)
+    return None
+
+
 class ApiServerStandIn:
-    def __init__(self, token: str = "test-token") -> None:
+    def __init__(self, token: str = "test-token", tls: "TLS | None" = None) -> None:
         self.token = token
+        self.tls = tls
+        self.client_cert_users: list[str] = []  # CNs of the client certificates accepted
         self.slices: dict[str, dict[str, Any]] = {}
         self.claims: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[tuple[int, str, dict[str, Any]]] = []  # (rv, type, object)
@@ -172,12 +207,14 @@ class ApiServerStandIn:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     # --- the server's life -------------------------------------------------------------
     def start(self) -> None:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         server.daemon_threads = True
+        if self.tls is not None:
+            server.socket = self.tls.context().wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server, self._running = server, True
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -451,7 +488,10 @@ def _handler(api: ApiServerStandIn) -> type[http.server.BaseHTTPRequestHandler]:
             query = urllib.parse.parse_qs(url.query)
             api.requests.append((method, url.path))
             body = self._body()  # read first: the connection stays usable after a refusal
-            if self.headers.get("Authorization") != f"Bearer {api.token}":
+            user = _client_cert_user(self.connection)
+            if user:
+                api.client_cert_users.append(user)
+            elif self.headers.get("Authorization") != f"Bearer {api.token}":
                 api.unauthorized += 1
                 raise Refused(401, "Unauthorized", "Unauthorized")
             one, claim = _SLICE.match(url.path), _CLAIM.match(url.path)

@@ -383,3 +383,46 @@ def test_a_stop_with_the_api_server_down_gives_up_in_time(node: Node) -> None:
     assert node.publisher is not None
     assert node.publisher.stop(5) is False  # said, not hung: the agent goes on stopping
     node.publisher = None
+
+
+def test_tls_with_a_client_certificate_from_inline_kubeconfig_data(tmp_path: Any) -> None:
+    import base64
+
+    from tests.kubernetes import tls_certs
+    from tests.kubernetes.apiserver_standin import TLS
+
+    certs = tls_certs.make(str(tmp_path))
+    api = ApiServerStandIn(token=TOKEN, tls=TLS(certs.server_cert, certs.server_key, certs.ca))
+    api.start()
+
+    def data(path: str) -> str:
+        with open(path, "rb") as handle:
+            return base64.b64encode(handle.read()).decode()
+
+    cluster = {"server": api.url, "certificate-authority-data": data(certs.ca)}
+    user = {"client-certificate-data": data(certs.client_cert),
+            "client-key-data": data(certs.client_key)}  # fmt: skip
+    document = {
+        "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [{"name": "k", "cluster": cluster}],
+        "users": [{"name": "u", "user": user}],
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(document))
+    try:
+        client = apiclient.connect(str(tmp_path / "kubeconfig"), 5)
+        assert client.list_resource_slices(NODE, GPU).items == []
+        assert api.client_cert_users == ["cyborg-agent"]
+        client.close()
+        # A CA that did not sign the server's certificate: no answer, a clear error.
+        (tmp_path / "other").mkdir()
+        other = tls_certs.make(str(tmp_path / "other"))
+        untrusting = apiclient.KubernetesClient(
+            kubeconfig.ClusterConfig(api.url, ca_file=other.ca, token=TOKEN), 5
+        )
+        with pytest.raises(apiclient.Unavailable, match="SSLError") as caught:
+            untrusting.list_resource_slices(NODE, GPU)
+        assert TOKEN not in str(caught.value)
+        untrusting.close()
+    finally:
+        api.stop()
