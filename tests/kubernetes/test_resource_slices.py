@@ -426,3 +426,18 @@ def test_tls_with_a_client_certificate_from_inline_kubeconfig_data(tmp_path: Any
         untrusting.close()
     finally:
         api.stop()
+
+
+def test_an_agent_with_an_unusable_kubeconfig_stops_at_start_saying_why(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "agent.conf"
+    config.write_text(
+        "[agent]\nenabled_drivers = fake_driver\nresource_provider_name = n1\n"
+        f"[kubernetes]\nresource_slices_enabled = true\nkubeconfig = {tmp_path}/absent\n"
+    )
+    command = [sys.executable, "-m", "cyborg.cmd.agent", "--config-file", str(config)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert f"cannot read kubeconfig {tmp_path}/absent" in done.stderr
