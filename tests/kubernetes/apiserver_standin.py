@@ -198,6 +198,7 @@ class ApiServerStandIn:
         self.unauthorized = 0
         self.connections: set[socket.socket] = set()
         self.fail_updates = 0  # answer the next this many PUTs with a 409
+        self.watching = 0  # watch streams open now
         self.changed = threading.Condition()
         self.port = 0
         self._version = 100
@@ -401,6 +402,18 @@ class ApiServerStandIn:
         return match
 
     def watch(
+        self, query: Mapping[str, list[str]], send: Callable[[dict[str, Any]], None]
+    ) -> None:
+        with self.changed:
+            self.watching += 1
+            self.changed.notify_all()
+        try:
+            self._watch(query, send)
+        finally:
+            with self.changed:
+                self.watching -= 1
+
+    def _watch(
         self, query: Mapping[str, list[str]], send: Callable[[dict[str, Any]], None]
     ) -> None:
         match = self._matcher(query)

@@ -242,6 +242,7 @@ def test_conflicts_are_retried_from_a_fresh_list(node: Node) -> None:
 
 def test_slices_others_change_or_delete_are_put_back(node: Node) -> None:
     node.wait_devices("the GPU pool", lambda d: len(d) == 2)
+    node.api.wait_for("the agent's watch", lambda: node.api.watching == 1)
     node.api.remove("node-1-gpu-0")
     node.wait_devices("the slice again", lambda d: len(d) == 2)
 
