@@ -199,6 +199,8 @@ class ApiServerStandIn:
         self.connections: set[socket.socket] = set()
         self.fail_updates = 0  # answer the next this many PUTs with a 409
         self.watching = 0  # watch streams open now
+        self.compacted_at = 0  # a watch from before this resourceVersion is Expired
+        self._watch_epoch = 0
         self.changed = threading.Condition()
         self.port = 0
         self._version = 100
@@ -279,6 +281,16 @@ class ApiServerStandIn:
         with self.changed:
             item = self.slices.pop(name)
             self._event("DELETED", item)
+
+    def compact(self) -> None:
+        """What etcd compaction does: the events so far are gone, a watch from an
+        older resourceVersion gets 410 Expired. Open watches end, as at their
+        timeout, so their clients come back with the version they had."""
+        with self.changed:
+            self.compacted_at = self._version + 1
+            self.events.clear()
+            self._watch_epoch += 1
+            self.changed.notify_all()
 
     # --- storage (with self.changed held) ----------------------------------------------
     def _next_version(self) -> str:
@@ -421,15 +433,22 @@ class ApiServerStandIn:
         timeout = float((query.get("timeoutSeconds") or ["1800"])[0])
         end = time.monotonic() + timeout
         seen = since
+        with self.changed:
+            epoch = self._watch_epoch
+            if since and since < self.compacted_at:
+                message = f"too old resource version: {since} ({self.compacted_at})"
+                send({"type": "ERROR", "object": status(410, "Expired", message)})
+                return
         while True:
             with self.changed:
                 while (
                     self._running
+                    and epoch == self._watch_epoch
                     and time.monotonic() < end
                     and not any(rv > seen for rv, _, _ in self.events)
                 ):
                     self.changed.wait(min(0.2, max(0.0, end - time.monotonic())))
-                if not self._running or time.monotonic() >= end:
+                if not self._running or epoch != self._watch_epoch or time.monotonic() >= end:
                     return
                 pending = [e for e in self.events if e[0] > seen]
             for rv, kind, item in pending:

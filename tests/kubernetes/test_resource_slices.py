@@ -253,6 +253,17 @@ def test_slices_others_change_or_delete_are_put_back(node: Node) -> None:
     node.wait_devices("B again", lambda d: _name(B) in d)
 
 
+def test_a_change_hidden_by_compaction_is_put_back_too(node: Node) -> None:
+    node.wait_devices("the GPU pool", lambda d: len(d) == 2)
+    node.api.wait_for("the agent's watch", lambda: node.api.watching == 1)
+    with node.api.changed:  # the deletion's event is compacted away before anyone saw it
+        node.api.remove("node-1-gpu-0")
+        node.api.compact()
+    node.wait_devices("the slice again", lambda d: len(d) == 2)
+    creates = [m for m, p in node.api.requests if m == "POST"]
+    assert len(creates) == 3  # the FPGA's, the GPU's, the GPU's again
+
+
 def test_stop_deletes_the_slices(node: Node) -> None:
     node.wait_devices("the GPU pool", lambda d: len(d) == 2)
     assert node.publisher is not None
