@@ -74,7 +74,7 @@ class KubernetesClient:
         self._session = requests.Session()
         # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE override a
         # session's verify, and the cluster's CA must win over the environment's.
-        self._verify: str | bool = config.ca_file or config.verify
+        self._verify: str | bool = (config.ca_file or True) if config.verify else False
         self._cert: tuple[str, str] | None = None
         if config.cert_file and config.key_file:
             self._cert = (config.cert_file, config.key_file)

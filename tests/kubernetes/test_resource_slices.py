@@ -436,6 +436,13 @@ def test_tls_with_a_client_certificate_from_inline_kubeconfig_data(tmp_path: Any
             untrusting.list_resource_slices(NODE, GPU)
         assert TOKEN not in str(caught.value)
         untrusting.close()
+        # insecure-skip-tls-verify wins over any CA, as kubectl has it.
+        insecure = apiclient.KubernetesClient(
+            kubeconfig.ClusterConfig(api.url, ca_file=other.ca, verify=False, token=TOKEN), 5
+        )
+        with pytest.warns(Warning, match="Unverified HTTPS"):
+            assert insecure.list_resource_slices(NODE, GPU).items == []
+        insecure.close()
     finally:
         api.stop()
 
