@@ -15,7 +15,7 @@ from cyborg.common.constants import AttachType, DeviceType
 from cyborg.kubernetes import dra_names, slice_devices, slices
 from cyborg.kubernetes.slice_devices import DeviceOptions
 from tests.kubernetes import schemas
-from tests.kubernetes.apiserver_standin import slice_problems
+from tests.kubernetes.slice_rules import slice_problems
 
 NODE = "node-1"
 GPU = "gpu.cyborg.openstack.org"
@@ -359,3 +359,27 @@ def test_a_gpu_in_mig_mode_is_left_out() -> None:
     objects = slices.desired(NODE, reports, DeviceOptions(sysfs_root=root))
     _valid(objects)
     assert _roots(objects) == {"pci-0000-86-00-0": "pci0000:85"}
+
+
+def test_the_api_server_rules_refuse_what_the_builders_avoid() -> None:
+    """The stand-in's rules themselves: each catches the slip a builder could make."""
+    (item,) = slices.desired(NODE, [gpu()], DeviceOptions())[GPU]
+    assert slice_problems(item) == []
+    device = item["spec"]["devices"][0]
+    slips: list[tuple[Any, str]] = [
+        ({"taints": [{"key": dra_names.TAINT_UNHEALTHY, "value": "XID 79: off",
+                      "effect": "NoSchedule"}]}, "not a label value"),
+        ({"taints": [{"key": dra_names.TAINT_UNHEALTHY, "effect": "PreferNoSchedule"}]},
+         "taint effect"),
+        ({"attributes": {dra_names.DRIVER_VERSION: {"version": "535.104.05"}}}, "not semver"),
+        ({"attributes": {dra_names.MODEL: {"string": "M" * 65}}}, "longer than 64"),
+        ({"attributes": {"product-name": {"string": "x"}}}, "attribute name"),
+        ({"name": "PCI_0000"}, "device name"),
+    ]  # fmt: skip
+    for change, problem in slips:
+        broken = {**item, "spec": {**item["spec"], "devices": [{**device, **change}]}}
+        assert any(problem in p for p in slice_problems(broken)), (change, problem)
+    tainted = {**device, "taints": [{"key": dra_names.TAINT_VM_BOUND, "effect": "NoSchedule"}]}
+    many = [{**tainted, "name": f"d{i}"} for i in range(65)]
+    crowded = {**item, "spec": {**item["spec"], "devices": many}}
+    assert any("more than 64" in p for p in slice_problems(crowded))
