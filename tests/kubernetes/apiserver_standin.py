@@ -9,12 +9,13 @@ selectors; a watch is a chunked stream of JSON events), ResourceClaims get (test
 taken name or a failed delete precondition is a 409, a missing object a 404, every
 error a Status body. A request without the bearer token is a 401.
 
-Every object received is validated as the API servers of 1.34 to 1.37 would
-(tests.kubernetes.schemas) plus the rules their validation code adds and the schemas
-cannot say (limits, name formats, immutable fields); a refusal is a 422 and is
+Every object received is validated as the API servers of 1.34 to 1.37 would: the
+published schemas (tests.kubernetes.schemas), the rules their validation code adds
+(tests.kubernetes.slice_rules) and the immutable fields; a refusal is a 422 and is
 recorded in ``refused``, which tests assert is empty. With ``tls`` it serves HTTPS
-and takes a client certificate its CA signed in place of the token. ``stop``/``start`` on the same
-port is an API server going down and coming back with its storage.
+and takes a client certificate its CA signed in place of the token. ``stop`` and
+``start`` on the same port are an API server going down and coming back with its
+storage; ``compact`` is etcd compaction.
 """
 
 import contextlib
