@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import oslo_messaging
 from oslo_config import cfg
@@ -16,16 +15,11 @@ from oslo_log import log
 from cyborg.agent import captures, manager
 from cyborg.agent import drivers as agent_drivers
 from cyborg.agent.resource_tracker import ResourceTracker
-from cyborg.cmd import service
+from cyborg.cmd import kubernetes_node, service
 from cyborg.common import context as cyborg_context
 from cyborg.common import rpc
 from cyborg.conductor import rpcapi
 from cyborg.conf import gpu_devices
-
-if TYPE_CHECKING:
-    from cyborg.kubernetes.device_plugins import DevicePlugins
-    from cyborg.kubernetes.dra.claims import ClaimSource
-    from cyborg.kubernetes.dra.plugins import DRAPlugins
 
 LOG = log.getLogger(__name__)
 
@@ -34,37 +28,6 @@ DESCRIPTION = (
     "discover accelerators every [agent] report_interval seconds and report them to the "
     "conductor over RPC, as host [agent] resource_provider_name."
 )
-
-
-def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePlugins | None":
-    """The kubelet device plugins, fed by every discovery, when [kubernetes] asks."""
-    if not conf.kubernetes.device_plugin_enabled:
-        return None
-    # Imported here: grpc and the generated stubs are needed only with the plugins on.
-    from cyborg.kubernetes import device_plugins
-
-    plugins = device_plugins.DevicePlugins(device_plugins.Settings.from_conf(conf))
-    tracker.listeners.append(plugins.update)
-    plugins.start()
-    LOG.info("kubelet device plugins on, in %s", conf.kubernetes.device_plugin_dir)
-    return plugins
-
-
-def _dra_plugins(
-    conf: cfg.ConfigOpts, tracker: ResourceTracker, source: "ClaimSource | None" = None
-) -> "DRAPlugins | None":
-    """The DRA kubelet plugins, fed by every discovery, when [kubernetes] asks.
-
-    ``source`` reads ResourceClaims; without one every claim fails to prepare."""
-    if not conf.kubernetes.dra_enabled:
-        return None
-    from cyborg.kubernetes.dra import plugins as dra_plugins
-
-    plugins = dra_plugins.DRAPlugins(dra_plugins.Settings.from_conf(conf), source)
-    plugins.start()
-    tracker.listeners.append(plugins.update)
-    LOG.info("DRA kubelet plugins on, in %s", conf.kubernetes.dra_plugin_dir)
-    return plugins
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,14 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             conf.gpu_devices.xid_window,
         ),
     )
+    target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
+    agent_manager = manager.AgentManager(tracker, conf)
     try:
-        plugins = _device_plugins(conf, tracker)
-        dra = _dra_plugins(conf, tracker)
-    except ImportError as err:  # the gRPC stubs were not generated at install
+        node = kubernetes_node.start(conf, tracker, loaded, agent_manager.programmer)
+    except kubernetes_node.StartFailed as err:
         print(f"cyborg-agent: {err}", file=sys.stderr)
         return 2
-    target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
-    server = rpc.get_server(conf, target, [manager.AgentManager(tracker, conf)])
+    server = rpc.get_server(conf, target, [agent_manager])
     stop = service.stop_on_signals("cyborg-agent", conf.graceful_shutdown_timeout)
     server.start()
     LOG.info(
@@ -114,10 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     while not stop.wait(1):  # a timed wait: the main thread must wake for signals
         pass
     deadline = time.monotonic() + conf.graceful_shutdown_timeout
-    if plugins is not None:
-        plugins.stop()
-    if dra is not None:
-        dra.stop()
+    node.stop(max(0.0, deadline - time.monotonic()) / 2)
     calls = rpc.stop_server(server, conf.graceful_shutdown_timeout)
     reports.join(max(0.0, deadline - time.monotonic()))
     report = not reports.is_alive()

@@ -1,4 +1,5 @@
-"""Options of the [kubernetes] group: the agent's kubelet device plugin and DRA plugin."""
+"""Options of the [kubernetes] group: the agent's kubelet device plugin, DRA plugin and
+ResourceSlices."""
 
 from oslo_config import cfg
 
@@ -101,9 +102,68 @@ OPTS: list[cfg.Opt] = [
     ),
     cfg.StrOpt(
         "node_name",
-        help="This host's Kubernetes node name: the pool of its DRA devices in the "
-        "ResourceClaims' allocations. Default: the host name, lowercased (the kubelet's "
-        "default).",
+        help="This host's Kubernetes node name: the nodeName and pool name of its "
+        "ResourceSlices, and the pool the DRA plugin takes from the claims' allocations. "
+        "Default: the host name, lowercased (the kubelet's default).",
+    ),
+    # --- DRA ResourceSlices (cyborg.kubernetes.slice_publisher) ----------------------
+    cfg.BoolOpt(
+        "resource_slices_enabled",
+        default=False,
+        help="Publish this host's accelerators as resource.k8s.io/v1 ResourceSlices "
+        "(Kubernetes 1.34+ dynamic resource allocation): one pool per DRA driver "
+        "(<kind>.<resource_domain>, e.g. gpu.cyborg.openstack.org) named after "
+        "node_name, kept equal to every discovery.",
+    ),
+    cfg.StrOpt(
+        "kubeconfig",
+        help="A kubeconfig file naming the API server and the agent's credentials "
+        "(a bearer token or a client certificate; its current context is used). "
+        "Unset: the pod's service account (KUBERNETES_SERVICE_HOST and "
+        "/var/run/secrets/kubernetes.io/serviceaccount).",
+    ),
+    cfg.FloatOpt(
+        "api_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds the agent waits for the Kubernetes API server to connect and to "
+        "send each part of an answer.",
+    ),
+    cfg.BoolOpt(
+        "resource_slice_taints",
+        default=True,
+        help="Taint unhealthy devices (cyborg.openstack.org/unhealthy) and devices a "
+        "Nova instance holds (cyborg.openstack.org/bound-to-vm) in the slices. Device "
+        "taints need the DRADeviceTaints feature gate (alpha, off by default, in 1.34 "
+        "and 1.35); without it the API server drops them, so set this False there "
+        "and such devices are left out of the slices instead.",
+    ),
+    cfg.StrOpt(
+        "resource_slices_on_stop",
+        default="delete",
+        choices=[
+            ("delete", "delete this node's slices"),
+            (
+                "taint",
+                "keep them, every device tainted cyborg.openstack.org/agent-stopped "
+                "NoSchedule (needs DRADeviceTaints and resource_slice_taints)",
+            ),
+            (
+                "keep",
+                "leave them as they are: a quick restart keeps the devices schedulable, "
+                "but a dead agent's devices keep attracting pods",
+            ),
+        ],
+        help="What a stopping agent does with its slices, so that its devices stop "
+        "attracting new pods.",
+    ),
+    cfg.FloatOpt(
+        "resource_slices_resync_interval",
+        default=300.0,
+        min=1.0,
+        help="Seconds between two full comparisons of the published slices with the "
+        "inventory even when neither seemed to change (a watch notices most changes "
+        "at once).",
     ),
 ]
 

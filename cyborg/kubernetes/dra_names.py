@@ -13,6 +13,7 @@ publishes.
 """
 
 import re
+import socket
 
 from cyborg.kubernetes.devices import KINDS
 
@@ -39,6 +40,7 @@ MEMORY = "memory"  # a quantity: "80Gi"
 #: The taint keys Cyborg puts on devices of its slices.
 TAINT_UNHEALTHY = "cyborg.openstack.org/unhealthy"  # value: the reason, effect by severity
 TAINT_VM_BOUND = "cyborg.openstack.org/bound-to-vm"  # a Nova instance holds it (NoSchedule)
+TAINT_AGENT_STOPPED = "cyborg.openstack.org/agent-stopped"  # its agent stopped (NoSchedule)
 
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
@@ -60,3 +62,9 @@ def pcie_root(pci_address: str) -> str:
     and falls back to this."""
     domain, bus = pci_address.lower().split(":")[:2]
     return f"pci{domain}:{bus}"
+
+
+def default_node_name() -> str:
+    """The kubelet's default node name: the host name, lowercased. Slices and the DRA
+    plugin both use it (or [kubernetes] node_name): the pool is the node's."""
+    return socket.gethostname().lower()

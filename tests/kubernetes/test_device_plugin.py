@@ -17,8 +17,9 @@ import pytest
 from oslo_config import cfg
 
 from cyborg import conf as cyborg_conf
+from cyborg.agent import programming
 from cyborg.agent.resource_tracker import ResourceTracker
-from cyborg.cmd import agent as agent_cmd
+from cyborg.cmd import kubernetes_node
 from cyborg.drivers.fake import FakeDriver
 from cyborg.kubernetes import device_plugins
 from cyborg.kubernetes.device_plugin import PluginOptions
@@ -79,7 +80,7 @@ class Node:
 
     def start_plugins(self) -> device_plugins.DevicePlugins:
         self.tracker.listeners.clear()
-        self.plugins = agent_cmd._device_plugins(self.conf, self.tracker)
+        self.plugins = kubernetes_node._device_plugins(self.conf, self.tracker)
         assert self.plugins is not None
         return self.plugins
 
@@ -284,5 +285,6 @@ def test_the_plugins_are_off_by_default() -> None:
     cyborg_conf.register_opts(conf)
     conf([])
     tracker = ResourceTracker("node-1", [], None)
-    assert agent_cmd._device_plugins(conf, tracker) is None
+    node = kubernetes_node.start(conf, tracker, [], programming.Programmer(conf, [], "node-1"))
+    assert node == kubernetes_node.KubernetesNode()
     assert tracker.listeners == []

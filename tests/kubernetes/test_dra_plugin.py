@@ -18,8 +18,9 @@ import pytest
 from oslo_config import cfg
 
 from cyborg import conf as cyborg_conf
+from cyborg.agent import programming
 from cyborg.agent.resource_tracker import ResourceTracker
-from cyborg.cmd import agent as agent_cmd
+from cyborg.cmd import kubernetes_node
 from cyborg.drivers.fake import FakeDriver
 from cyborg.kubernetes import dra_names
 from cyborg.kubernetes.dra import plugins as dra_plugins
@@ -98,7 +99,7 @@ class Node:
     def start_plugins(self, devices: list[dict[str, Any]] = THREE_GPUS) -> None:
         """A fresh agent: a new tracker and plugins, then a first discovery."""
         self.tracker = self._tracker()
-        self.plugins = agent_cmd._dra_plugins(self.conf, self.tracker, self.claims)
+        self.plugins = kubernetes_node._dra_plugins(self.conf, self.tracker, self.claims)
         assert self.plugins is not None
         self.discover(devices)
 
@@ -371,7 +372,8 @@ def test_the_dra_plugins_are_off_by_default() -> None:
     cyborg_conf.register_opts(conf)
     conf([])
     tracker = ResourceTracker(NODE, [], None)
-    assert agent_cmd._dra_plugins(conf, tracker) is None
+    node = kubernetes_node.start(conf, tracker, [], programming.Programmer(conf, [], "node-1"))
+    assert node == kubernetes_node.KubernetesNode()
     assert tracker.listeners == []
 
 

@@ -9,7 +9,6 @@ missing serves again at the next discovery.
 """
 
 import dataclasses
-import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -30,11 +29,6 @@ from cyborg.kubernetes.fpga_bitstreams import PodProgrammer
 LOG = log.getLogger(__name__)
 
 
-def default_node_name() -> str:
-    """The kubelet's default node name: the host name, lowercased."""
-    return socket.gethostname().lower()
-
-
 @dataclasses.dataclass(frozen=True)
 class Settings:
     options: DRAOptions
@@ -46,7 +40,7 @@ class Settings:
         k8s = conf.kubernetes
         return cls(
             options=DRAOptions(
-                pool=k8s.node_name or default_node_name(),
+                pool=k8s.node_name or dra_names.default_node_name(),
                 plugin_dir=k8s.dra_plugin_dir,
                 registry_dir=k8s.plugins_registry_dir,
                 checkpoint_dir=k8s.dra_checkpoint_dir,
