@@ -56,6 +56,14 @@ OPTS: list[cfg.Opt] = [
         help="Where the CDI specs of device_plugin_cdi are written, one file per "
         "resource name (cyborg-<kind>.json).",
     ),
+    # One owner per device: pods' devices claimed in Placement (cyborg.conductor.pods).
+    cfg.StrOpt(
+        "pod_project_id",
+        help="The Placement project (and user) of the allocations the conductor writes "
+        "for pods' devices (consumer type POD, one consumer per ResourceClaim uid). "
+        "Unset: a uuid made from each claim's namespace (uuid5 of the namespace "
+        "name), so that Placement's usages can be read per namespace.",
+    ),
 ]
 
 
