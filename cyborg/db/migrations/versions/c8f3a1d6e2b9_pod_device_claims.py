@@ -49,7 +49,8 @@ def downgrade() -> None:
     """Back to a9c4e7d2b6f3: the pods' claims are forgotten and their handles freed
     (run it only with the pods' devices given back: their Placement allocations,
     consumers of type POD, are the operator's to delete)."""
-    claimed = sa.select(sa.column("attach_handle_id")).select_from(sa.table("pod_device_claims"))
+    claims = sa.table("pod_device_claims", sa.column("attach_handle_id", sa.Integer))
+    claimed = sa.select(claims.c.attach_handle_id)
     handles = sa.table("attach_handles", sa.column("id"), sa.column("in_use"))
     op.execute(handles.update().where(handles.c.id.in_(claimed)).values(in_use=False))
     op.drop_index("ix_pod_device_claims_hostname", table_name="pod_device_claims")
