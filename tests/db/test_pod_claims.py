@@ -200,3 +200,22 @@ def test_a_pod_and_a_vm_racing_for_the_last_device_one_wins(db, pods) -> None:  
             pods.release(db.context, hostname=HOST, claim_uid=claim.uid)
         binders.binder().delete(db.context, uuids=[arq])
         assert handle_obj.get_all(db.context, deployable_id=deployable.id, in_use=True) == []
+
+
+def test_the_holders_of_many_deployables_are_one_query(db, pods, gpu) -> None:  # type: ignore[no-untyped-def]
+    from cyborg.objects import device_holder
+
+    instance = str(uuid.uuid4())
+    bind_vm(db, gpu, instance)
+    claim = ref()
+    pods.claim(db.context, hostname=HOST, claim=claim, pci_addresses=[SECOND])
+    free = seed.bindable_deployable(db.context, handles=1, host=HOST, bus=2)
+    with db.count_statements() as statements:
+        held = device_holder.by_deployable(db.context, [gpu.id, free.id])
+    assert len(statements) == 1
+    assert held == {
+        gpu.id: [
+            device_holder.Holder("instance", instance_uuid=instance),
+            device_holder.Holder("pod", claim_uid=claim.uid, namespace="ml", name="trainer"),
+        ]
+    }
