@@ -320,8 +320,7 @@ class ConductorManager:
 
     @_answers
     def release_pod_claim(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
-        pod_claims.claim_ref(claim_uid, "namespace", "name")  # 400 for what no uid could be
-        self.pods.release(context, hostname=hostname, claim_uid=claim_uid)
+        self.pods.release(context, hostname=hostname, claim_uid=pod_claims.checked_uid(claim_uid))
 
     @_answers
     def device_holders(self, context: RequestContext, *, hostname: str) -> dict[str, str]:

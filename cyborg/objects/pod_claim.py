@@ -68,7 +68,7 @@ def attach_info(pci_address: str) -> str:
     """The handle's canonical attach_info for '0000:3b:00.0' (400 if it is no address)."""
     try:
         return inventory.canonical_json(inventory.pci_address_info(pci_address))
-    except ValueError as err:
+    except (ValueError, AttributeError) as err:
         raise exception.Invalid(
             reason=f"{pci_address!r} is not a PCI address (domain:bus:device.function)"
         ) from err
@@ -205,7 +205,8 @@ def record(
     ARQ's bind takes (cyborg.objects.attach_handle.claim_free); a handle taken
     meanwhile raises DeviceTaken and nothing is kept.
     """
-    for device in devices:
+    # In id order: two claims of the same handles lock them in the same order.
+    for device in sorted(devices, key=lambda d: d.handle_id):
         taken = context.session.execute(
             sa.update(_HANDLE)
             .where(_HANDLE.id == device.handle_id, _HANDLE.in_use.is_(False))

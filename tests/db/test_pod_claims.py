@@ -219,3 +219,13 @@ def test_the_holders_of_many_deployables_are_one_query(db, pods, gpu) -> None:  
             device_holder.Holder("pod", claim_uid=claim.uid, namespace="ml", name="trainer"),
         ]
     }
+
+
+def test_addresses_are_matched_as_the_inventory_spells_them(db, pods, gpu) -> None:  # type: ignore[no-untyped-def]
+    claim = ref()
+    pods.claim(db.context, hostname=HOST, claim=claim, pci_addresses=[ADDRESS.upper(), ADDRESS])
+    assert claimed(db, claim) == [ADDRESS]
+    with pytest.raises(exception.Invalid, match="are strings"):
+        pods.claim(db.context, hostname=HOST, claim=ref(), pci_addresses=[7])  # type: ignore[list-item]
+    with pytest.raises(exception.Invalid, match="claim uid"):
+        claims.checked_uid("../../etc")

@@ -165,6 +165,8 @@ def test_pods_and_vms_share_the_gpus_one_owner_each(cloud: Cloud) -> None:
     cloud.owner.release(pod.uid)
     cloud.owner.release(pod.uid)  # again, and an unknown claim: both fine
     cloud.owner.release(str(uuid.uuid4()))
+    with pytest.raises(DeviceRefused, match="claim uid 'not a uid!' is not one of"):
+        cloud.owner.release("not a uid!")
     vm_arq = cloud.arq()
     cloud.bind_standalone(vm_arq, vm)
     assert cloud.allocations(vm) == {gpu0: {"PGPU": 1}}

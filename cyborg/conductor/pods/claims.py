@@ -42,14 +42,21 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 def claim_ref(claim_uid: str, namespace: str, name: str) -> pod_claim.PodClaimRef:
     """The claim as stored; 400 for what no ResourceClaim could be."""
-    for what, value, pattern in (
-        ("claim uid", claim_uid, _UID),
-        ("namespace", namespace, _LABEL),
-        ("name", name, _SUBDOMAIN),
-    ):
-        if not isinstance(value, str) or not pattern.match(value):
-            raise exception.Invalid(reason=f"{what} {value!r} is not one of a ResourceClaim")
+    _check("claim uid", claim_uid, _UID)
+    _check("namespace", namespace, _LABEL)
+    _check("name", name, _SUBDOMAIN)
     return pod_claim.PodClaimRef(claim_uid, namespace, name)
+
+
+def checked_uid(claim_uid: str) -> str:
+    """``claim_uid`` if a ResourceClaim could have it; else 400."""
+    _check("claim uid", claim_uid, _UID)
+    return claim_uid
+
+
+def _check(what: str, value: object, pattern: "re.Pattern[str]") -> None:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise exception.Invalid(reason=f"{what} {value!r} is not one of a ResourceClaim")
 
 
 def refusal(
@@ -108,11 +115,14 @@ class PodClaims:
     ) -> list[pod_claim.HostDevice]:
         if not pci_addresses:
             raise exception.Invalid(reason="a pod claim needs at least one device")
-        found = pod_claim.find_devices(context, hostname, pci_addresses)
-        for address in pci_addresses:
+        if not all(isinstance(a, str) for a in pci_addresses):
+            raise exception.Invalid(reason="PCI addresses are strings, as 0000:3b:00.0")
+        addresses = list(dict.fromkeys(a.lower() for a in pci_addresses))  # as stored
+        found = pod_claim.find_devices(context, hostname, addresses)
+        for address in addresses:
             if address not in found:
                 raise exception.PodDeviceNotFound(host=hostname, address=address)
-        devices = [found[address] for address in dict.fromkeys(pci_addresses)]
+        devices = [found[address] for address in addresses]
         for device in devices:
             refused = refusal(hostname, device, claim.uid)
             if refused is not None:
