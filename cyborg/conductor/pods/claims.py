@@ -105,6 +105,11 @@ class PodClaims:
             pod_claim.record(context, claim, hostname, devices)
         except exception.DeviceTaken as err:
             self._after_lost_race(context, hostname, claim, devices, err)
+        except Exception:
+            # Nothing was recorded (the database failed, the call's deadline passed):
+            # the units go back too, and a retry of the claim does it all again.
+            self._unplace(claim.uid)
+            raise
 
     def _look(
         self,
@@ -159,14 +164,18 @@ class PodClaims:
         refusals = [refusal(hostname, d, claim.uid) for d in now.values()]
         if all(d.claim is not None and d.claim.uid == claim.uid for d in now.values()):
             return
-        if self.units is not None:
-            try:
-                self.units.remove(claim.uid)
-            except exception.CyborgException as release_err:
-                LOG.warning(
-                    "Pod claim %s lost its device; its units stay: %s", claim.uid, release_err
-                )
+        self._unplace(claim.uid)
         raise next((r for r in refusals if r is not None), err)
+
+    def _unplace(self, claim_uid: str) -> None:
+        """Best effort: what stays is removed by the claim's release, or rewritten by
+        its retry."""
+        if self.units is None:
+            return
+        try:
+            self.units.remove(claim_uid)
+        except Exception as err:
+            LOG.warning("Pod claim %s failed; its units in Placement stay: %s", claim_uid, err)
 
     def release(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
         freed = pod_claim.forget(context, claim_uid, hostname)
