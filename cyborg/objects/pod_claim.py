@@ -272,3 +272,12 @@ def claims_elsewhere(context: RequestContext, claim_uid: str, hostname: str) -> 
         ).first()
         is not None
     )
+
+
+@db_api.context_manager.reader
+def claimed_uids(context: RequestContext, claim_uids: Collection[str]) -> set[str]:
+    """Those of ``claim_uids`` that hold devices (one statement)."""
+    if not claim_uids:
+        return set()
+    stmt = sa.select(_CLAIM.claim_uid).where(_CLAIM.claim_uid.in_(list(claim_uids))).distinct()
+    return set(context.session.scalars(stmt))

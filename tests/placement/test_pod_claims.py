@@ -13,6 +13,7 @@ import pytest
 
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
+from cyborg.conductor.placement import sweep
 from cyborg.conductor.pods import claims, placement_units
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
@@ -197,3 +198,23 @@ def test_a_pod_and_a_vm_racing_for_the_last_gpu_end_with_one_winner(  # type: ig
         binders.binder(claimer=claimer).delete(db.context, uuids=[arq])
         assert client.get_provider_usages(last) == {"PGPU": 0}
         assert pod_claim.holders(db.context, host) == {}
+
+
+def test_a_pod_consumer_no_claim_records_is_swept_after_the_grace(  # type: ignore[no-untyped-def]
+    db, client, claimer, pods, host
+) -> None:
+    """A conductor died between Placement and the database and the kubelet gave up: the
+    claim sweep gives the units back; a recorded pod's claim keeps its units."""
+    gpu0, gpu1 = gpus_of(host)
+    leftover, kept = ref(name="leftover"), ref(name="kept")
+    placement_units.PodUnits(client).place(leftover, host, {gpu0: {"PGPU": 1}})
+    pods.claim(db.context, hostname=host, claim=kept, pci_addresses=[SECOND])
+    now = [1000.0]
+    sweeper = sweep.ClaimSweep(claimer, grace=60, clock=lambda: now[0])
+
+    assert sweeper.sweep(db.context) == {}  # seen once: it may be a claim in progress
+    now[0] += 61
+    assert sweeper.sweep(db.context) == {(leftover.uid, gpu0): {"PGPU": 1}}
+    assert allocations(client, leftover.uid) == {}
+    assert allocations(client, kept.uid) == {gpu1: {"PGPU": 1}}
+    pods.release(db.context, hostname=host, claim_uid=kept.uid)

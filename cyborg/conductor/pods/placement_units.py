@@ -22,7 +22,7 @@ from cyborg.objects import pod_claim
 
 LOG = log.getLogger(__name__)
 
-CONSUMER_TYPE = "POD"
+CONSUMER_TYPE = claiming.POD_CONSUMER_TYPE
 #: The uuid5 namespace of the Placement projects of namespaces.
 PROJECTS = uuid.UUID("6c1a5f0e-3b7d-5e2a-9c4f-8d0e1b2a3c4d")
 
