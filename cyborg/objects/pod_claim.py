@@ -8,6 +8,7 @@ the agent's reports keep the device. Who holds a handle is read in one query.
 """
 
 import dataclasses
+import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -64,14 +65,18 @@ class HostDevice:
         return INSTANCE if self.in_use or self.instance_uuid else None
 
 
-def attach_info(pci_address: str) -> str:
-    """The handle's canonical attach_info for '0000:3b:00.0' (400 if it is no address)."""
-    try:
-        return inventory.canonical_json(inventory.pci_address_info(pci_address))
-    except (ValueError, AttributeError) as err:
+_PCI_ADDRESS = re.compile(r"^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+
+
+def info_prefix(pci_address: str) -> str:
+    """How every PCI handle's attach_info at '0000:3b:00.0' begins: its canonical JSON
+    up to the function (a NIC's goes on with its ``physical_network``). 400 if it is
+    no PCI address."""
+    if not isinstance(pci_address, str) or not _PCI_ADDRESS.match(pci_address):
         raise exception.Invalid(
-            reason=f"{pci_address!r} is not a PCI address (domain:bus:device.function)"
-        ) from err
+            reason=f"{pci_address!r} is not a PCI address (domain:bus:device.function, hex)"
+        )
+    return inventory.canonical_json(inventory.pci_address_info(pci_address))[:-1]
 
 
 def _devices_query(hostname: str) -> sa.Select[*tuple[Any, ...]]:
@@ -125,21 +130,18 @@ def address_of(info: str) -> str:
 def find_devices(
     context: RequestContext, hostname: str, pci_addresses: Iterable[str]
 ) -> dict[str, HostDevice]:
-    """{address as asked: its device} for the addresses that ``hostname`` has (one query)."""
-    wanted = {attach_info(address): address for address in pci_addresses}
-    rows = context.session.execute(
-        _devices_query(hostname).where(_HANDLE.attach_info.in_(list(wanted)))
-    )
+    """{address: its device} for the addresses (lower case) that ``hostname`` has, in
+    one query."""
+    prefixes = [info_prefix(address) for address in pci_addresses]
+    # The prefix ends with the function's closing quote: "}" or ", " follows it. The
+    # address was checked to be hex, so the prefix holds no LIKE wildcard.
+    matches = [_HANDLE.attach_info.like(prefix + "%") for prefix in prefixes]
+    rows = context.session.execute(_devices_query(hostname).where(sa.or_(*matches)))
     found: dict[str, HostDevice] = {}
     for row in rows:
-        found[wanted[str(row.attach_info)]] = _device(row)
+        device = _device(row)
+        found.setdefault(device.pci_address, device)
     return found
-
-
-@db_api.context_manager.reader
-def host_devices(context: RequestContext, hostname: str) -> list[HostDevice]:
-    """Every PCI handle of ``hostname`` with its holder (one query)."""
-    return [_device(row) for row in context.session.execute(_devices_query(hostname))]
 
 
 @db_api.context_manager.reader

@@ -5,15 +5,18 @@ MariaDB and PostgreSQL: what the attach handle's compare-and-swap decides alone.
 races run with real row locks (not on SQLite, the all-in-one's single writer).
 """
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from cyborg.common import constants, exception
 from cyborg.common import context as cyborg_context
 from cyborg.conductor.binding import device_profiles
 from cyborg.conductor.pods import claims
+from cyborg.db import models
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import pod_claim
@@ -229,3 +232,23 @@ def test_addresses_are_matched_as_the_inventory_spells_them(db, pods, gpu) -> No
         pods.claim(db.context, hostname=HOST, claim=ref(), pci_addresses=[7])  # type: ignore[list-item]
     with pytest.raises(exception.Invalid, match="claim uid"):
         claims.checked_uid("../../etc")
+
+
+def test_a_nic_function_naming_its_physical_network_is_found_by_address(db, pods) -> None:  # type: ignore[no-untyped-def]
+    nic = seed.bindable_deployable(db.context, handles=1, host=HOST, bus=3)
+    with_network = json.dumps(
+        {**json.loads(seed.pci(3)), "physical_network": "physnet1"}, sort_keys=True
+    )
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(models.AttachHandle)
+            .where(models.AttachHandle.deployable_id == nic.id)
+            .values(attach_info=with_network)
+        )
+    claim = ref()
+    pods.claim(db.context, hostname=HOST, claim=claim, pci_addresses=["0000:03:00.0"])
+    assert claimed(db, claim) == ["0000:03:00.0"]
+    with pytest.raises(exception.PodDeviceNotFound):  # function 0 is not function 01
+        pods.claim(db.context, hostname=HOST, claim=ref(), pci_addresses=["0000:03:00.1"])
+    with pytest.raises(exception.Invalid, match="hex"):
+        pods.claim(db.context, hostname=HOST, claim=ref(), pci_addresses=["0000:03:00.%"])
