@@ -13,6 +13,10 @@ Versions (each adds to the one before), with the constant that gates each featur
 * 2.5 ``SCHEDULER`` - the graph-aware scheduler: ``/v2/graphs`` (upload, list, show),
   ``POST /v2/graphs/{uuid}/plans``, ``/v2/plans/{uuid}`` with ``claim`` and
   ``measurements``; 404 below 2.5.
+* 2.6 ``DEVICE_HOLDERS`` - deployables carry ``holders``: who holds each of their
+  devices, a VM (``instance_uuid``) or a Kubernetes pod (its ResourceClaim's
+  ``claim_uid``, ``namespace`` and ``name``); only ``type`` without policy
+  ``cyborg:deployable:get_holders``. Not there below 2.6.
 """
 
 import re
@@ -51,9 +55,12 @@ PROFILE_BY_NAME = Version(2, 2)
 DEVICE_STATUS = Version(2, 3)
 STANDALONE_BIND = Version(2, 4)
 SCHEDULER = Version(2, 5)
+DEVICE_HOLDERS = Version(2, 6)
 
 MIN_VERSION = Version(2, 0)
-MAX_VERSION = max(PROJECT_ID_IN_BIND, PROFILE_BY_NAME, DEVICE_STATUS, STANDALONE_BIND, SCHEDULER)
+MAX_VERSION = max(
+    PROJECT_ID_IN_BIND, PROFILE_BY_NAME, DEVICE_STATUS, STANDALONE_BIND, SCHEDULER, DEVICE_HOLDERS
+)
 
 
 class VersionNotAcceptable(exception.CyborgException):

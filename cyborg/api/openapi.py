@@ -59,6 +59,23 @@ RESOURCES: dict[str, dict[str, Any]] = {
             "rp_uuid": _NULLABLE_STR,
             "driver_name": _NULLABLE_STR,
             "bitstream_id": _NULLABLE_STR,
+            "holders": {
+                "type": "array",
+                "description": f"From microversion {microversion.DEVICE_HOLDERS}. Who "
+                "holds each of its devices: a VM or a Kubernetes pod's ResourceClaim "
+                "(who exactly only with policy cyborg:deployable:get_holders).",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": ["instance", "pod"]},
+                        "instance_uuid": _NULLABLE_STR,
+                        "claim_uid": {"type": "string"},
+                        "namespace": {"type": "string"},
+                        "name": {"type": "string"},
+                    },
+                    "required": ["type"],
+                },
+            },
             **_TIMESTAMPS,
             "links": _LINKS,
         },

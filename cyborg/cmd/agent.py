@@ -41,10 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except agent_drivers.UnknownDriver as err:
         print(f"cyborg-agent: {err.message}", file=sys.stderr)
         return 2
+    conductor = rpcapi.ConductorAPI(conf)
     tracker = ResourceTracker(
         hostname,
         loaded,
-        rpcapi.ConductorAPI(conf),
+        conductor,
         before_discovery=functools.partial(
             captures.capture,
             conf.agent.sysfs_root,
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
     agent_manager = manager.AgentManager(tracker, conf)
     try:
-        node = kubernetes_node.start(conf, tracker, loaded, agent_manager.programmer)
+        node = kubernetes_node.start(conf, tracker, loaded, agent_manager.programmer, conductor)
     except kubernetes_node.StartFailed as err:
         print(f"cyborg-agent: {err}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ Keeps its state (a SQLite database) in ``--state-dir``, which survives restarts,
 and uses no-auth on 127.0.0.1.
 """
 
+import atexit
 import os
 import socket
 import sys
@@ -18,9 +19,10 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_log import log
 
-from cyborg.cmd import aio_usage, service
+from cyborg.cmd import aio_usage, kubernetes_node, service
 from cyborg.cmd import api as api_cmd
 from cyborg.db import migration
+from cyborg.drivers.base import Driver
 from cyborg.wsgi import embedded_placement
 
 LOG = log.getLogger(__name__)
@@ -91,7 +93,7 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
 
 def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
     """An agent thread: every driver, or the fake driver's host when none finds hardware."""
-    from cyborg.agent import captures
+    from cyborg.agent import captures, programming
     from cyborg.agent import drivers as agent_drivers
     from cyborg.agent.resource_tracker import ResourceTracker
     from cyborg.common import context as cyborg_context
@@ -103,14 +105,20 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
     real = [n for n in agent_drivers.known() if n != "fake_driver"]
     loaded = agent_drivers.load(conf, real, conf.agent.sysfs_root, hostname)
     (fake,) = agent_drivers.load(conf, ["fake_driver"], conf.agent.sysfs_root, hostname)
+    drivers: list[Driver] = [agent_drivers.FirstThatFinds(loaded, fake)]
+    conductor_api = rpcapi.ConductorAPI(conf)
     tracker = ResourceTracker(
         hostname,
-        [agent_drivers.FirstThatFinds(loaded, fake)],
-        rpcapi.ConductorAPI(conf),
+        drivers,
+        conductor_api,
         before_discovery=lambda: captures.capture(
             conf.agent.sysfs_root, real, conf.gpu_devices.xid_source, conf.gpu_devices.xid_window
         ),
     )
+    # The same Kubernetes parts as cyborg-agent's, when [kubernetes] turns them on.
+    programmer = programming.Programmer(conf, drivers, hostname)
+    node = kubernetes_node.start(conf, tracker, drivers, programmer, conductor_api)
+    atexit.register(node.stop, conf.graceful_shutdown_timeout / 2)
 
     def loop() -> None:
         context = cyborg_context.get_admin_context()

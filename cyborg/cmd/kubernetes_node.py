@@ -9,6 +9,7 @@ one ``owner_factory`` gives (the conductor and Placement in a deployment).
 """
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from cyborg.drivers.base import Driver
 
 if TYPE_CHECKING:
     from cyborg.kubernetes.apiclient import KubernetesClient
+    from cyborg.kubernetes.conductor_owner import ConductorDeviceOwner, PodClaimsAPI
     from cyborg.kubernetes.device_plugins import DevicePlugins
     from cyborg.kubernetes.dra.claims import ClaimSource
     from cyborg.kubernetes.dra.ownership import OwnerFactory
@@ -79,16 +81,53 @@ def _discover_all(drivers: list[Driver]) -> Callable[[], Iterable[inventory.Devi
     return discover
 
 
+class _HoldersFeed:
+    """A tracker listener: after each discovery, asks the conductor who holds this
+    host's devices and hands it to the slice publisher (which taints what VMs hold).
+    In a thread of its own, one ask at a time: a conductor that does not answer must
+    not hold up the report."""
+
+    def __init__(self, owner: "ConductorDeviceOwner", publisher: "SlicePublisher") -> None:
+        self.owner = owner
+        self.publisher = publisher
+        self._asking = threading.Lock()
+        self._failing = False
+
+    def __call__(self, reports: list[inventory.DeviceReport]) -> None:
+        if self._asking.acquire(blocking=False):
+            threading.Thread(target=self._ask, name="device-holders", daemon=True).start()
+
+    def _ask(self) -> None:
+        try:
+            self.publisher.set_holders(self.owner.holders())
+            self._failing = False
+        except Exception as err:
+            if not self._failing:  # once per outage, not once per report
+                LOG.warning("Asking the conductor which devices VMs hold failed (%s); the "
+                            "slices keep the last answer", type(err).__name__)  # fmt: skip
+            self._failing = True
+        finally:
+            self._asking.release()
+
+
 def start(
     conf: cfg.ConfigOpts,
     tracker: ResourceTracker,
     drivers: list[Driver],
     programmer: programming.Programmer,
-    owner_factory: "OwnerFactory | None" = None,
+    conductor: "PodClaimsAPI | None" = None,
 ) -> KubernetesNode:
-    """Start what ``[kubernetes]`` turns on; raises StartFailed."""
+    """Start what ``[kubernetes]`` turns on; raises StartFailed. With ``conductor``,
+    pods' devices are claimed through it (and Placement), and VM-held devices are
+    tainted in the slices; without, only this node's own prepares keep two claims
+    off one device."""
     k8s = conf.kubernetes
     node = KubernetesNode()
+    owner = None
+    if conductor is not None and (k8s.dra_enabled or k8s.resource_slices_enabled):
+        from cyborg.kubernetes.conductor_owner import ConductorDeviceOwner
+
+        owner = ConductorDeviceOwner(conductor, conf.agent.resource_provider_name)
     try:
         client = None
         if k8s.dra_enabled or k8s.resource_slices_enabled:
@@ -105,10 +144,13 @@ def start(
                 programmer, k8s.fpga_bitstream_dirs, _discover_all(drivers)
             )
             source = _ClaimsFromTheApiServer(client)
+            owner_factory = None if owner is None else _always(owner)
             node.dra = _dra_plugins(conf, tracker, source, pods_programmer, owner_factory)
         if k8s.resource_slices_enabled:
             assert client is not None
             node.slices = _resource_slices(conf, tracker, client)
+            if owner is not None:
+                tracker.listeners.append(_HoldersFeed(owner, node.slices))
     except Exception as err:
         node.stop(0)
         from cyborg.kubernetes.kubeconfig import ConfigError
@@ -119,6 +161,15 @@ def start(
             raise StartFailed(f"[kubernetes] {err}") from err
         raise
     return node
+
+
+def _always(owner: "ConductorDeviceOwner") -> "OwnerFactory":
+    """The one conductor owner for every driver: the conductor tells them apart."""
+
+    def factory(driver: str, prepared: Any) -> "ConductorDeviceOwner":
+        return owner
+
+    return factory
 
 
 def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePlugins":

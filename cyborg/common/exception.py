@@ -306,3 +306,33 @@ class QuotaLimitsUnavailable(CyborgException):
     msg_fmt = "The quota limits could not be read: %(reason)s"
     code = 503
     public_msg = "The quota limits could not be read; try again later."
+
+
+# --- Devices handed to Kubernetes pods (cyborg.conductor.pods) --------------------------
+
+
+class PodDeviceNotFound(NotFound):
+    msg_fmt = "Host %(host)s has no PCI device %(address)s that a pod may claim."
+
+
+class DeviceHeldByInstance(Conflict):
+    """A VM holds the device (an ARQ is bound to it): pods are refused it."""
+
+    msg_fmt = "Device %(address)s on host %(host)s is held by a VM (instance %(instance)s)."
+
+
+class DeviceHeldByPod(Conflict):
+    msg_fmt = (
+        "Device %(address)s on host %(host)s is held by pod claim %(claim_uid)s "
+        "(ResourceClaim %(pod)s)."
+    )
+
+
+class DeviceTaken(Conflict):
+    """The attach handle was taken between the look and the claim: a race lost."""
+
+    msg_fmt = "Device %(address)s on host %(host)s was taken meanwhile."
+
+
+class PodClaimConflict(Conflict):
+    msg_fmt = "Pod claim %(claim_uid)s: %(reason)s"

@@ -18,6 +18,8 @@ from cyborg.conductor.binding import binder, device_profiles, nova_events
 from cyborg.conductor.inventory import operator_changes, programming, reports
 from cyborg.conductor.placement import provider_sync
 from cyborg.conductor.plans import plan_claim, planning
+from cyborg.conductor.pods import claims as pod_claims
+from cyborg.conductor.pods import placement_units
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,7 +49,7 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.5")
+    target = oslo_messaging.Target(version="1.6")
 
     def __init__(
         self,
@@ -75,6 +77,13 @@ class ConductorManager:
             run_later=self._bind_pool.submit,
             nova=self.nova,
             conductor=conductor,
+        )
+        self.pods = pod_claims.PodClaims(
+            None
+            if self.placement is None
+            else placement_units.PodUnits(
+                self.placement.client, project_id=self.conf.kubernetes.pod_project_id
+            )
         )
 
     def stop_background(self, timeout: float) -> bool:
@@ -290,3 +299,29 @@ class ConductorManager:
             visible_to_project=visible_to_project,
         )
         return arqs
+
+    @_answers
+    def claim_devices_for_pod(
+        self,
+        context: RequestContext,
+        *,
+        hostname: str,
+        claim_uid: str,
+        namespace: str,
+        name: str,
+        pci_addresses: Sequence[str],
+    ) -> None:
+        self.pods.claim(
+            context,
+            hostname=hostname,
+            claim=pod_claims.claim_ref(claim_uid, namespace, name),
+            pci_addresses=list(pci_addresses),
+        )
+
+    @_answers
+    def release_pod_claim(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
+        self.pods.release(context, hostname=hostname, claim_uid=pod_claims.checked_uid(claim_uid))
+
+    @_answers
+    def device_holders(self, context: RequestContext, *, hostname: str) -> dict[str, str]:
+        return self.pods.holders(context, hostname)

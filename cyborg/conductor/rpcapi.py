@@ -47,6 +47,8 @@ class ConductorAPI:
       these is used); claim_plan may leave out device_profile_name (the plan's) and
       consumer_uuid (a new one), and claims the devices in Placement: always sent at
       1.5, since a 1.4 conductor's claim would not claim them.
+    * 1.6 - claim_devices_for_pod, release_pod_claim, device_holders (devices handed
+      to Kubernetes pods, from the agents' kubelet plugins).
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -58,7 +60,7 @@ class ConductorAPI:
     after a release in which no caller uses them.
     """
 
-    RPC_API_VERSION = "1.5"
+    RPC_API_VERSION = "1.6"
 
     def __init__(
         self,
@@ -392,3 +394,41 @@ class ConductorAPI:
             visible_to_project=visible_to_project,
         )
         return [str(uuid) for uuid in uuids]
+
+    def claim_devices_for_pod(
+        self,
+        context: RequestContext,
+        *,
+        hostname: str,
+        claim_uid: str,
+        namespace: str,
+        name: str,
+        pci_addresses: Sequence[str],
+    ) -> None:
+        """Give ``hostname``'s devices at ``pci_addresses`` to ResourceClaim ``claim_uid``
+        (``namespace``/``name``), in the database and in Placement, all or none.
+
+        404 PodDeviceNotFound for an address the host has no PCI device at; 409
+        DeviceHeldByInstance / DeviceHeldByPod for one a VM or another claim holds,
+        NoFreeAccelerator when Placement has no free unit left. Claiming the same
+        devices for the same uid again succeeds (a kubelet retry).
+        """
+        self._call(
+            context,
+            "claim_devices_for_pod",
+            "1.6",
+            hostname=hostname,
+            claim_uid=claim_uid,
+            namespace=namespace,
+            name=name,
+            pci_addresses=list(pci_addresses),
+        )
+
+    def release_pod_claim(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
+        """Give back what ``claim_uid`` holds on ``hostname`` (an unknown claim: nothing)."""
+        self._call(context, "release_pod_claim", "1.6", hostname=hostname, claim_uid=claim_uid)
+
+    def device_holders(self, context: RequestContext, *, hostname: str) -> dict[str, str]:
+        """{deployable name: "instance" or "pod"} for ``hostname``'s held deployables."""
+        held = self._call(context, "device_holders", "1.6", hostname=hostname)
+        return {str(name): str(holder) for name, holder in dict(held).items()}

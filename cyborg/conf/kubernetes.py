@@ -165,6 +165,14 @@ OPTS: list[cfg.Opt] = [
         "inventory even when neither seemed to change (a watch notices most changes "
         "at once).",
     ),
+    # One owner per device: pods' devices claimed in Placement (cyborg.conductor.pods).
+    cfg.StrOpt(
+        "pod_project_id",
+        help="The Placement project (and user) of the allocations the conductor writes "
+        "for pods' devices (consumer type POD, one consumer per ResourceClaim uid). "
+        "Unset: a uuid made from each claim's namespace (uuid5 of the namespace "
+        "name), so that Placement's usages can be read per namespace.",
+    ),
 ]
 
 

@@ -68,6 +68,12 @@ def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def downgrade(engine: sa.engine.Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (for tests and for an operator's rollback)."""
+    with _connected(engine) as cfg:
+        command.downgrade(cfg, revision)
+
+
 def stamp(engine: sa.engine.Engine, revision: str = "head") -> None:
     """Record ``revision`` as current without running migrations."""
     with _connected(engine) as cfg:

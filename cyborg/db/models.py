@@ -213,6 +213,32 @@ class AttachHandle(TimestampMixin, Base):
     attach_info: Mapped[str] = mapped_column(sa.String(255))
 
 
+class PodDeviceClaim(TimestampMixin, Base):
+    """One attach handle handed to a Kubernetes pod: a ResourceClaim's device.
+
+    A claim (``claim_uid``, the ResourceClaim's uid) holds one row per device; the
+    handle is ``in_use`` while it does, as for an ARQ, and Placement holds one unit
+    of the deployable's class for consumer ``claim_uid`` (consumer type ``POD``).
+    """
+
+    __tablename__ = "pod_device_claims"
+    __table_args__ = (
+        sa.Index("ix_pod_device_claims_claim_uid", "claim_uid"),
+        sa.Index("ix_pod_device_claims_hostname", "hostname"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    claim_uid: Mapped[str] = mapped_column(sa.String(36))
+    namespace: Mapped[str] = mapped_column(sa.String(63))  # a DNS label
+    name: Mapped[str] = mapped_column(sa.String(253))  # a DNS subdomain
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    # RESTRICT: a device cannot disappear from under a pod (reports hold it back).
+    attach_handle_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("attach_handles.id", ondelete="RESTRICT"), unique=True
+    )
+
+
 class DeviceProfile(TimestampMixin, Base):
     __tablename__ = "device_profiles"
     __table_args__ = (

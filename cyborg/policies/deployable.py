@@ -7,6 +7,7 @@ from cyborg.policies import base
 GET_ALL = "cyborg:deployable:get_all"
 GET_ONE = "cyborg:deployable:get_one"
 PROGRAM = "cyborg:deployable:program"
+GET_HOLDERS = "cyborg:deployable:get_holders"
 
 _rules = [
     policy.DocumentedRuleDefault(
@@ -30,6 +31,18 @@ _rules = [
         check_str=base.ADMIN_API,
         description="Program a deployable (an FPGA) with a bitstream.",
         operations=[{"path": "/v2/deployables/{uuid}/program", "method": "PATCH"}],
+        scope_types=["project"],
+    ),
+    policy.DocumentedRuleDefault(
+        name=GET_HOLDERS,
+        check_str=base.ADMIN_API,
+        description="See who holds a deployable's devices (microversion 2.6): the "
+        "instance, or the pod's ResourceClaim. Others see only whether a VM or a pod "
+        "holds each.",
+        operations=[
+            {"path": "/v2/deployables", "method": "GET"},
+            {"path": "/v2/deployables/{uuid}", "method": "GET"},
+        ],
         scope_types=["project"],
     ),
 ]

@@ -40,6 +40,8 @@ concurrency.use_threading()
 
 # The resource provider of the first seeded deployable; stories bind to it.
 DEVICE_RP = "11111111-0000-4000-8000-000000000001"
+HOLDER_INSTANCE = "0d4d6c3e-6a2b-4e59-9c41-2f1f0a6e7b55"  # HoldersAPIFixture's VM
+HOLDER_CLAIM = "4a3b2c1d-0e9f-4a8b-9c7d-6e5f4a3b2c1d"  # and its pod's ResourceClaim
 os.environ["GABBI_DEVICE_RP"] = DEVICE_RP
 
 # Set by APIFixture.start_fixture, read by setup_app (gabbi's intercept).
@@ -125,6 +127,37 @@ class APIFixture(fixture.GabbiFixture):
         db_backends.drop_database(self.url)
         self.tmp.cleanup()
         CONF = None
+
+
+class HoldersAPIFixture(APIFixture):
+    """APIFixture with deployable 1 held by a VM (a bound ARQ of instance
+    HOLDER_INSTANCE) and deployable 2 by a pod's ResourceClaim (HOLDER_CLAIM, ml/trainer)."""
+
+    def seed(self) -> None:
+        super().seed()
+        seed.bound_arqs(self.engine, 1)
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(models.ExtendedAcceleratorRequest).values(instance_uuid=HOLDER_INSTANCE)
+            )
+            connection.execute(
+                sa.insert(models.PodDeviceClaim),
+                [
+                    {
+                        "claim_uid": HOLDER_CLAIM,
+                        "namespace": "ml",
+                        "name": "trainer",
+                        "hostname": "host0",
+                        "attach_handle_id": 2,
+                        "created_at": datetime.datetime(2026, 12, 3),
+                    }
+                ],
+            )
+            connection.execute(
+                sa.update(models.AttachHandle)
+                .where(models.AttachHandle.id.in_([1, 2]))
+                .values(in_use=True)
+            )
 
 
 class StandaloneAPIFixture(APIFixture):

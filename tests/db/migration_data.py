@@ -498,6 +498,20 @@ _CONDUCTORS = [
     },
 ]
 
+# A ResourceClaim holding an FPGA function of the first host (attach handle 3).
+_POD_DEVICE_CLAIMS = [
+    _stamped(
+        {
+            "id": 1,
+            "claim_uid": "4a3b2c1d-0e9f-4a8b-9c7d-6e5f4a3b2c1d",
+            "namespace": "ml-team",
+            "name": "trainer-gpu-0",
+            "hostname": HOST_A,
+            "attach_handle_id": 3,
+        }
+    )
+]
+
 # Rows each revision lets a deployment hold, in insertion order (parents first).
 ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     FIRST: [
@@ -519,6 +533,7 @@ ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     "f1b6d3a9c2e8": [("graphs", _GRAPHS), ("plans", _PLANS), ("scheduler_factors", _FACTORS)],
     "9c4e7a2d5b13": [("graphs", [_PRECISE_GRAPH]), ("scheduler_factors", [_PRECISE_FACTOR])],
     "a9c4e7b2d5f3": [("conductors", _CONDUCTORS)],
+    "c8f3a1d6e2b9": [("pod_device_claims", _POD_DEVICE_CLAIMS)],
 }
 
 # Columns a revision adds to rows already there, with the value they get.

@@ -176,3 +176,25 @@ def test_utf8mb3_tables_filled_upgrade_to_utf8mb4_intact(
         stored = connection.execute(sa.text("SELECT vendor_board_info FROM devices WHERE id = 3"))
         assert stored.scalar_one() == data.EMOJI
     _assert_schema_is_the_models(engine)
+
+
+def test_pod_device_claims_downgrade_frees_the_pods_handles(engine: sa.Engine) -> None:
+    """c8f3a1d6e2b9 down: the claims go, the handles they held are free, every other
+    row is kept; upgrading again gives the models' schema."""
+    revisions = _revisions()
+    for revision in revisions:
+        migration.upgrade(engine, revision)
+        _fill(engine, revision)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE attach_handles SET in_use = :t WHERE id = 3"), {"t": True}
+        )
+    before = revisions.index("c8f3a1d6e2b9") - 1
+    migration.downgrade(engine, revisions[before])
+    assert migration.current_revision(engine) == revisions[before]
+    assert "pod_device_claims" not in sa.inspect(engine).get_table_names()
+    expected = _expected(revisions, revisions)
+    del expected["pod_device_claims"]
+    _assert_intact(engine, expected, "downgrading c8f3a1d6e2b9")  # handle 3 free, as filled
+    migration.upgrade(engine)
+    _assert_schema_is_the_models(engine)

@@ -48,6 +48,7 @@ def test_models_declare_every_upstream_table_and_ours() -> None:
         "graphs",
         "plans",
         "scheduler_factors",
+        "pod_device_claims",
     } == MODEL_TABLES
 
 

@@ -7,6 +7,7 @@ sends only what the older one understands, and refuses the rest with a 409 that
 names what to upgrade, before anything changes. Real database, in-process messaging.
 """
 
+import dataclasses
 import pathlib
 import uuid as uuidlib
 from collections.abc import Iterator
@@ -191,3 +192,32 @@ def test_the_caps_must_be_versions(tmp_path) -> None:  # type: ignore[no-untyped
     conf = _conf(tmp_path, conductor="newest")
     with pytest.raises(ValueError, match="conductor"):
         conf.upgrade_levels.conductor  # noqa: B018
+
+
+def test_an_older_conductor_refuses_pods_claims_in_words_the_kubelet_shows(
+    db, older_conductor, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A 1.6 agent's pod claim reaches a conductor without it (uncapped), or is not
+    sent (capped at 1.5): either way a refusal that says the conductor is too old."""
+    from cyborg.kubernetes import conductor_owner
+    from cyborg.kubernetes.ownership_errors import DeviceRefused
+
+    @dataclasses.dataclass(frozen=True)
+    class Claim:
+        namespace: str = "ml"
+        name: str = "trainer"
+        uid: str = str(uuidlib.uuid4())
+
+    @dataclasses.dataclass(frozen=True)
+    class Device:
+        id: str = "0000:01:00.0"
+        deployable: str = "host1_gpu1"
+
+    capped = _capped(older_conductor, tmp_path, conductor="1.5")
+    for conf in (older_conductor, capped):
+        owner = conductor_owner.ConductorDeviceOwner(rpcapi.ConductorAPI(conf), "host1")
+        with pytest.raises(DeviceRefused) as refused:
+            owner.claim(Claim(), [Device()])
+        assert refused.value.reason.startswith(conductor_owner.CONDUCTOR_TOO_OLD)
+        with pytest.raises(DeviceRefused, match="conductor is too old"):
+            owner.release(Claim().uid)

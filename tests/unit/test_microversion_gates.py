@@ -41,7 +41,13 @@ GATES: dict[tuple[str, str], frozenset[str]] = {
     ("controllers.plans", "PlansController.claim"): frozenset({"SCHEDULER"}),
     ("controllers.plans", "PlansController.measurements"): frozenset({"SCHEDULER"}),
     # The OpenAPI document says from which version each of these exists.
-    ("openapi", "<module>"): frozenset({"DEVICE_STATUS", "STANDALONE_BIND", "SCHEDULER"}),
+    ("controllers.inventory", "_deployables"): frozenset({"DEVICE_HOLDERS"}),
+    ("controllers.inventory", "DeployablesController.get_all"): frozenset({"DEVICE_HOLDERS"}),
+    ("controllers.inventory", "DeployablesController.get_one"): frozenset({"DEVICE_HOLDERS"}),
+    ("controllers.inventory", "DeployablesController.patch"): frozenset({"DEVICE_HOLDERS"}),
+    ("openapi", "<module>"): frozenset(
+        {"DEVICE_STATUS", "STANDALONE_BIND", "SCHEDULER", "DEVICE_HOLDERS"}
+    ),
 }
 
 Function = tuple[str, str]

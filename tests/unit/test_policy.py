@@ -65,6 +65,7 @@ EXPECTED = {
     "cyborg:deployable:get_all": MANAGERS,
     "cyborg:deployable:get_one": MANAGERS,
     "cyborg:deployable:program": ADMINS,
+    "cyborg:deployable:get_holders": ADMINS,
     "cyborg:attribute:get_all": MANAGERS,
     "cyborg:attribute:get_one": MANAGERS,
     "cyborg:attribute:create": ADMINS,

@@ -5,7 +5,7 @@ from typing import Any
 import pecan
 from pecan import rest
 
-from cyborg.api import authz, pagination, request_state, validation
+from cyborg.api import authz, microversion, pagination, request_state, validation
 from cyborg.api.controllers import expose
 from cyborg.api.request_state import ENV_EMPTY_200
 from cyborg.api.schemas import inventory as schema
@@ -16,10 +16,12 @@ from cyborg.common import constants, exception
 from cyborg.objects import attribute as attribute_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import device as device_obj
+from cyborg.objects import device_holder
 from cyborg.objects import pagination as paging
 from cyborg.policies import attribute as attribute_policies
 from cyborg.policies import deployable as deployable_policies
 from cyborg.policies import device as device_policies
+from cyborg.policies import enforcer
 
 
 def _list_request(query_schema: dict[str, Any]) -> tuple[dict[str, str], paging.PageRequest]:
@@ -72,6 +74,22 @@ class DevicesController(rest.RestController):
         return self._set_status(uuid, constants.DeviceStatus.MAINTAINING.value)
 
 
+def _deployables(deployables: list[deployable_obj.Deployable]) -> list[dict[str, Any]]:
+    """The deployables as shown at the request's version (holders from DEVICE_HOLDERS)."""
+    base = request_state.base_url()
+    if not request_state.version().at_least(microversion.DEVICE_HOLDERS):
+        return [deployable_view.show(d, base) for d in deployables]
+    context = request_state.context()
+    detailed = enforcer.check(request_state.conf(), context, deployable_policies.GET_HOLDERS)
+    held = device_holder.by_deployable(context, [d.id for d in deployables])
+    return [
+        deployable_view.show(
+            d, base, [deployable_view.holder(h, detailed) for h in held.get(d.id, [])]
+        )
+        for d in deployables
+    ]
+
+
 class DeployablesController(rest.RestController):
     @pecan.expose("json")
     def get_all(self, **_: Any) -> dict[str, Any]:
@@ -87,14 +105,14 @@ class DeployablesController(rest.RestController):
             query,
             page,
             deployables,
-            [deployable_view.show(d, base) for d in deployables],
+            _deployables(deployables),
         )
 
     @pecan.expose("json")
     def get_one(self, uuid: str) -> dict[str, Any]:
         authz.authorize(deployable_policies.GET_ONE)
         deployable = deployable_obj.get_by_uuid(request_state.context(), uuid)
-        return deployable_view.show(deployable, request_state.base_url())
+        return _deployables([deployable])[0]
 
     @pecan.expose("json")
     def patch(
@@ -114,7 +132,7 @@ class DeployablesController(rest.RestController):
             context, deployable_uuid=uuid, image_uuid=body[0]["value"][0]["image_uuid"]
         )
         deployable = deployable_obj.get_by_uuid(context, uuid)
-        return deployable_view.show(deployable, request_state.base_url())
+        return _deployables([deployable])[0]
 
 
 class AttributesController(rest.RestController):

@@ -36,6 +36,8 @@ LOG = log.getLogger(__name__)
 # The consumer type of a consumer Cyborg creates. Not Nova's INSTANCE: Nova's unified
 # limits count INSTANCE consumers, and these are counted by Cyborg's own quota.
 CONSUMER_TYPE = "ACCELERATOR"
+# The consumer type of a Kubernetes ResourceClaim's devices (cyborg.conductor.pods).
+POD_CONSUMER_TYPE = "POD"
 
 Allocations = dict[str, dict[str, int]]  # {provider uuid: {resource class: amount}}
 # Placement's error code when a generation moved (the consumer's or a provider's).

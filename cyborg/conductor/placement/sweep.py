@@ -10,8 +10,11 @@ Placement first, and then what the ARQs of those consumers record (read in that
 order, a bind that claims meanwhile was already BindStarted and is left alone). A
 consumer's units beyond what its ARQs record are a *surplus* when the consumer is one
 of Cyborg's (consumer type ``ACCELERATOR``: Nova's ``INSTANCE`` consumers are never
-touched) and none of its ARQs is still binding. A surplus found again, unchanged, by a
-sweep at least ``grace`` seconds later is released, and only the surplus.
+touched) and none of its ARQs is still binding. A pod's claim (consumer type ``POD``,
+cyborg.conductor.pods) is a surplus as a whole once no ``pod_device_claims`` row has
+its uid: a conductor died between Placement and the database, and the kubelet gave
+up. A surplus found again, unchanged, by a sweep at least ``grace`` seconds later is
+released, and only the surplus.
 """
 
 import dataclasses
@@ -23,7 +26,7 @@ from oslo_log import log
 from cyborg.clients import placement as placement_client
 from cyborg.common.context import RequestContext
 from cyborg.conductor.placement import claiming
-from cyborg.objects import arq_claim
+from cyborg.objects import arq_claim, pod_claim
 
 LOG = log.getLogger(__name__)
 
@@ -46,6 +49,7 @@ def find_surplus(context: RequestContext, client: placement_client.PlacementClie
         for consumer, resources in allocations.items():
             held[(consumer, rp_uuid)] = resources
     recorded, binding = arq_claim.accounted_for(context, {c for c, _ in held})
+    pods = pod_claim.claimed_uids(context, {c for c, _ in held})
     surplus: Surplus = {}
     types: dict[str, str | None] = {}
     for (consumer, rp_uuid), resources in sorted(held.items()):
@@ -54,7 +58,9 @@ def find_surplus(context: RequestContext, client: placement_client.PlacementClie
             continue
         if consumer not in types:
             types[consumer] = client.get_consumer_allocations(consumer).consumer_type
-        if types[consumer] == claiming.CONSUMER_TYPE:
+        if types[consumer] == claiming.CONSUMER_TYPE or (
+            types[consumer] == claiming.POD_CONSUMER_TYPE and consumer not in pods
+        ):
             surplus[(consumer, rp_uuid)] = extra
     return surplus
 

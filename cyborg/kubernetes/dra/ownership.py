@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from cyborg.kubernetes.devices import PluginDevice
+from cyborg.kubernetes.ownership_errors import DeviceRefused
+
+__all__ = ["ClaimRef", "DeviceOwner", "DeviceRefused", "LocalOwner", "OwnerFactory"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,14 +27,6 @@ class ClaimRef:
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name} ({self.uid})"
-
-
-class DeviceRefused(Exception):
-    """The device may not be given to this claim; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class DeviceOwner(Protocol):
