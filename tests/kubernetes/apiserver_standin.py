@@ -33,10 +33,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tests.kubernetes import schemas
+from tests.kubernetes import schemas, waiting
 from tests.kubernetes.slice_rules import slice_problems
+from tests.kubernetes.waiting import DEADLINE
 
-DEADLINE = 30.0  # seconds: generous, the machine is shared
 GROUP = "/apis/resource.k8s.io/v1"
 SLICES = f"{GROUP}/resourceslices"
 _SLICE = re.compile(rf"^{GROUP}/resourceslices/([^/]+)$")
@@ -176,16 +176,8 @@ class ApiServerStandIn:
         return sorted(found, key=lambda s: s["metadata"]["name"])
 
     def wait_for(self, what: str, predicate: Callable[[], Any], seconds: float = DEADLINE) -> Any:
-        deadline = time.monotonic() + seconds
-        with self.changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.changed.wait(min(left, 0.5))
+        """Wait until ``predicate()`` is truthy and return it; fail saying ``what``."""
+        return waiting.wait_for(self.changed, "API-server stand-in", what, predicate, seconds)
 
     def edit(self, name: str, change: Callable[[dict[str, Any]], None]) -> None:
         """Someone else's write to a stored slice (a new resourceVersion)."""

@@ -14,7 +14,6 @@ kubelet.
 
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,8 +26,9 @@ from cyborg.kubernetes.stubs import (
     registration,
     registration_grpc,
 )
+from tests.kubernetes import waiting
+from tests.kubernetes.waiting import DEADLINE
 
-DEADLINE = 30.0  # seconds: generous, the machine is shared
 _LOOK = 0.02  # seconds between two looks at the registry directory
 _METHODS = {
     "v1.DRAPlugin": "/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/",
@@ -207,16 +207,7 @@ class KubeletDRAStandIn:
     # --- what tests ask ---------------------------------------------------------------
     def wait_for(self, what: str, predicate: Callable[[], Any], deadline: float = DEADLINE) -> Any:
         """Wait until ``predicate()`` is truthy and return it; fail saying ``what``."""
-        end = time.monotonic() + deadline
-        with self.changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"kubelet DRA stand-in: waited {deadline}s for {what}")
-                self.changed.wait(min(left, 0.2))
+        return waiting.wait_for(self.changed, "kubelet DRA stand-in", what, predicate, deadline)
 
     def endpoint(self, driver: str) -> DRAEndpoint:
         return self.wait_for(f"{driver} to register", lambda: self.endpoints.get(driver))

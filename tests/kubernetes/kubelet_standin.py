@@ -14,7 +14,6 @@ new kubelet.sock.
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import Any
@@ -22,11 +21,12 @@ from typing import Any
 import grpc
 
 from cyborg.kubernetes.stubs import deviceplugin, deviceplugin_grpc
+from tests.kubernetes import waiting
+from tests.kubernetes.waiting import DEADLINE
 
 _DOMAIN = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 _EXTENDED_RESOURCE = re.compile(rf"^{_DOMAIN}/{_NAME}$")
-DEADLINE = 30.0  # seconds: generous, the machine is shared
 
 
 class Endpoint:
@@ -138,16 +138,7 @@ class KubeletStandIn(deviceplugin_grpc.RegistrationServicer):  # type: ignore[mi
     # --- what tests ask ---------------------------------------------------------------
     def wait_for(self, what: str, predicate: Callable[[], Any], deadline: float = DEADLINE) -> Any:
         """Wait until ``predicate()`` is truthy and return it; fail saying ``what``."""
-        end = time.monotonic() + deadline
-        with self.changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"kubelet stand-in: waited {deadline}s for {what}")
-                self.changed.wait(min(left, 0.2))
+        return waiting.wait_for(self.changed, "kubelet stand-in", what, predicate, deadline)
 
     def endpoint(self, resource_name: str) -> Endpoint:
         return self.wait_for(

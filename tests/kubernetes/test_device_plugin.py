@@ -17,7 +17,6 @@ import pytest
 from oslo_config import cfg
 
 from cyborg import conf as cyborg_conf
-from cyborg.agent import programming
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import kubernetes_node
 from cyborg.drivers.fake import FakeDriver
@@ -278,13 +277,3 @@ def test_settings_come_from_the_kubernetes_group(node: Node) -> None:
         watch_interval=0.1,
     )
     assert DEADLINE >= 30
-
-
-def test_the_plugins_are_off_by_default() -> None:
-    conf = cfg.ConfigOpts()
-    cyborg_conf.register_opts(conf)
-    conf([])
-    tracker = ResourceTracker("node-1", [], None)
-    node = kubernetes_node.start(conf, tracker, [], programming.Programmer(conf, [], "node-1"))
-    assert node == kubernetes_node.KubernetesNode()
-    assert tracker.listeners == []

@@ -18,7 +18,6 @@ import pytest
 from oslo_config import cfg
 
 from cyborg import conf as cyborg_conf
-from cyborg.agent import programming
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import kubernetes_node
 from cyborg.drivers.fake import FakeDriver
@@ -365,16 +364,6 @@ def test_settings_come_from_the_kubernetes_group(node: Node) -> None:
         device_types=("GPU", "FPGA", "SSD"),
     )
     assert os.path.exists(os.path.join(node.plugin_dir, GPU, "checkpoint.json")) is False
-
-
-def test_the_dra_plugins_are_off_by_default() -> None:
-    conf = cfg.ConfigOpts()
-    cyborg_conf.register_opts(conf)
-    conf([])
-    tracker = ResourceTracker(NODE, [], None)
-    node = kubernetes_node.start(conf, tracker, [], programming.Programmer(conf, [], "node-1"))
-    assert node == kubernetes_node.KubernetesNode()
-    assert tracker.listeners == []
 
 
 def test_an_unreadable_checkpoint_keeps_only_its_driver_off() -> None:

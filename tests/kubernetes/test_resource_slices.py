@@ -19,7 +19,6 @@ import yaml
 from oslo_config import cfg
 
 from cyborg import conf as cyborg_conf
-from cyborg.agent import programming
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import kubernetes_node
 from cyborg.drivers.fake import FakeDriver
@@ -353,14 +352,10 @@ def test_resource_claims_are_read_through_the_claim_source() -> None:
         api.stop()
 
 
-def test_slices_are_off_by_default() -> None:
+def test_the_slice_defaults() -> None:  # off: tests/kubernetes/test_kubernetes_node.py
     conf = cfg.ConfigOpts()
     cyborg_conf.register_opts(conf)
     conf([])
-    tracker = ResourceTracker(NODE, [], None)
-    node = kubernetes_node.start(conf, tracker, [], programming.Programmer(conf, [], "node-1"))
-    assert node == kubernetes_node.KubernetesNode()
-    assert tracker.listeners == []
     settings = slice_publisher.Settings.from_conf(conf)
     assert settings.node_name == dra_names.default_node_name()
     assert settings.on_stop == "delete" and settings.devices.taints
