@@ -1,26 +1,32 @@
 """cyborg-status upgrade check: is this deployment ready for the code installed here?
 
-  cyborg-status [--config-file cyborg.conf] upgrade check [--json]
+  cyborg-status [--config-file cyborg.conf] upgrade check [--json] [--role ROLE]
 
-Run it with the configuration of the services on this host. It checks the database
-schema, the message bus, Placement, the API's Keystone settings and the policy file.
+Run it with the configuration of the services on this host. ``--role`` picks what the
+host runs (ROLES): ``api`` (database, bus, Keystone, policy file), ``conductor``
+(database, bus, Placement, Nova credentials), ``agent`` (bus, drivers, their tools,
+the privileged helper) or ``all`` (the default: every check, for an all-in-one).
 Exit codes follow oslo.upgradecheck: 0 success, 1 warning, 2 failure. Messages name
-the option to fix and never show a password.
+the option to fix and never show a password. Every network probe has a timeout.
 """
 
 import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
+from oslo_policy import policy
 from oslo_upgradecheck import common_checks, upgradecheck
 
 import cyborg.conf
 from cyborg.clients import adapters
 from cyborg.clients import placement as placement_client
+from cyborg.cmd import agent_checks
 from cyborg.common import rpc
 from cyborg.conf import opts
 from cyborg.db import migration
@@ -28,7 +34,8 @@ from cyborg.db import migration
 Code = upgradecheck.Code
 Result = upgradecheck.Result
 
-# Seconds to wait for RabbitMQ or Placement to answer before calling it unreachable.
+# Seconds to wait for RabbitMQ, Placement or Keystone to answer before calling it
+# unreachable.
 TIMEOUT = 5.0
 
 
@@ -165,8 +172,11 @@ def _register_authtoken_opts(conf: cfg.ConfigOpts) -> None:
     _register(conf, auth_token.list_opts())
 
 
-def check_keystone_authtoken(conf: cfg.ConfigOpts) -> upgradecheck.Result:
-    """With ``auth_strategy = keystone`` the API can validate tokens."""
+def check_keystone_authtoken(
+    conf: cfg.ConfigOpts, timeout: float = TIMEOUT
+) -> upgradecheck.Result:
+    """With ``auth_strategy = keystone`` the API can validate tokens: its options are
+    complete and Keystone answers at ``auth_url``."""
     if conf.auth_strategy != "keystone":
         return Result(
             Code.WARNING,
@@ -192,50 +202,172 @@ def check_keystone_authtoken(conf: cfg.ConfigOpts) -> upgradecheck.Result:
         return Result(
             Code.FAILURE, f"[keystone_authtoken] auth_type {section.auth_type!r} is unknown."
         )
+    url = getattr(section, "auth_url", None) or section.www_authenticate_uri
+    if url:
+        unreachable = _probe_keystone(url, section.cafile or not section.insecure, timeout)
+        if unreachable is not None:
+            return unreachable
     if not section.www_authenticate_uri:
         return Result(
             Code.WARNING,
             "[keystone_authtoken] www_authenticate_uri is not set: set it to Keystone's "
             "public URL, which the API sends to clients in WWW-Authenticate.",
         )
-    return Result(Code.SUCCESS, "[keystone_authtoken] is configured.")
+    return Result(Code.SUCCESS, f"[keystone_authtoken] is configured; Keystone answers at {url}.")
+
+
+def _probe_keystone(url: str, verify: bool | str, timeout: float) -> upgradecheck.Result | None:
+    """None when ``url`` answers with a Keystone version document; else the Result."""
+    try:
+        session = ks_session.Session(verify=verify, timeout=timeout)
+        response = session.get(
+            url, authenticated=False, raise_exc=False, headers={"Accept": "application/json"}
+        )
+    except ks_exc.ClientException as err:
+        return Result(
+            Code.FAILURE,
+            f"Cannot reach Keystone at {url} ({_brief(err)}). Check [keystone_authtoken] "
+            "auth_url and that Keystone is reachable from this host.",
+        )
+    try:
+        document = response.json()
+        is_keystone = isinstance(document, dict) and (
+            "version" in document or "versions" in document
+        )
+    except ValueError:
+        is_keystone = False
+    if not is_keystone:
+        return Result(
+            Code.FAILURE,
+            f"{url} answered HTTP {response.status_code} without a Keystone version document: "
+            "check that [keystone_authtoken] auth_url points at Keystone.",
+        )
+    return None
+
+
+def check_policy_file(conf: cfg.ConfigOpts) -> upgradecheck.Result:
+    """The operator's policy file, if any, parses and names only Cyborg's rules."""
+    from cyborg import policies
+
+    enforcer = policy.Enforcer(conf, use_conf=True)
+    enforcer.register_defaults(policies.list_rules())
+    path = conf.find_file(conf.oslo_policy.policy_file)
+    if path is None:
+        return Result(Code.SUCCESS, "No policy file: the built-in defaults apply.")
+    try:
+        enforcer.load_rules(force_reload=True)
+    except Exception as err:  # YAML, JSON and rule syntax errors; all mean "unusable"
+        return Result(
+            Code.FAILURE, f"The policy file {path} does not parse ({_brief(err)}): fix it."
+        )
+    defaults = set(enforcer.registered_rules)
+    unknown = sorted(set(enforcer.file_rules) - defaults)
+    if unknown:
+        return Result(
+            Code.WARNING,
+            f"The policy file {path} sets rules Cyborg does not have: {', '.join(unknown)}. "
+            "Check their names (`oslopolicy-sample-generator --namespace cyborg`).",
+        )
+    return Result(
+        Code.SUCCESS, f"The policy file {path} parses ({len(enforcer.file_rules)} rules)."
+    )
+
+
+def check_nova(conf: cfg.ConfigOpts) -> upgradecheck.Result:
+    """The conductor's ``[nova]`` credentials are complete (Nova is not called)."""
+    if not adapters.is_configured(conf, "nova"):
+        return Result(
+            Code.WARNING,
+            "[nova] auth_type is not set: the conductor cannot tell Nova that accelerator "
+            "requests are bound, so Nova waits for the event until its arq_binding_timeout "
+            "and fails the boot. Set auth_type = password with the cyborg service user's credentials.",
+        )
+    try:
+        ks_loading.load_auth_from_conf_options(conf, "nova")
+    except ks_exc.MissingRequiredOptions as err:
+        missing = ", ".join(opt.dest for opt in err.options)
+        return Result(Code.FAILURE, f"[nova] lacks options its auth_type needs: {missing}.")
+    except ks_exc.NoMatchingPlugin:
+        return Result(Code.FAILURE, f"[nova] auth_type {conf.nova.auth_type!r} is unknown.")
+    return Result(Code.SUCCESS, "[nova] credentials are complete.")
+
+
+CheckFunction = Callable[[cfg.ConfigOpts], upgradecheck.Result]
+
+# Check names as the output shows them, with their functions.
+CHECKS: dict[str, CheckFunction] = {
+    "Database schema": check_schema,
+    "RabbitMQ": check_rabbitmq,
+    "Placement API": check_placement,
+    "Nova credentials": check_nova,
+    "Keystone authentication": check_keystone_authtoken,
+    "Policy File JSON to YAML Migration": lambda conf: common_checks.check_policy_json(None, conf),  # type: ignore[arg-type]
+    "Policy file": check_policy_file,
+    "Accelerator drivers": agent_checks.check_drivers_load,
+    "Driver tools": agent_checks.check_driver_tools,
+    "Privileged helper": agent_checks.check_privsep_helper,
+}
+
+# What each role uses. The API calls the conductor over the bus, so it checks it too.
+ROLES: dict[str, tuple[str, ...]] = {
+    "api": (
+        "Database schema",
+        "RabbitMQ",
+        "Keystone authentication",
+        "Policy File JSON to YAML Migration",
+        "Policy file",
+    ),
+    "conductor": ("Database schema", "RabbitMQ", "Placement API", "Nova credentials"),
+    "agent": ("RabbitMQ", "Accelerator drivers", "Driver tools", "Privileged helper"),
+}
+ROLES["all"] = tuple(CHECKS)
+DEFAULT_ROLE = "all"
 
 
 class Checks(upgradecheck.UpgradeCommands):
-    """Checks run by ``cyborg-status upgrade check``."""
+    """Checks run by ``cyborg-status upgrade check``, those of ``--role``."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
 
-    def _check_schema(self) -> upgradecheck.Result:
-        return check_schema(self.conf)
-
-    def _check_rabbitmq(self) -> upgradecheck.Result:
-        return check_rabbitmq(self.conf)
-
-    def _check_placement(self) -> upgradecheck.Result:
-        return check_placement(self.conf)
-
-    def _check_keystone_authtoken(self) -> upgradecheck.Result:
-        return check_keystone_authtoken(self.conf)
-
-    def _check_policy_file(self) -> upgradecheck.Result:
-        return common_checks.check_policy_json(self, self.conf)
-
-    _upgrade_checks = (
-        ("Database schema", _check_schema),
-        ("RabbitMQ", _check_rabbitmq),
-        ("Placement API", _check_placement),
-        ("Keystone authentication", _check_keystone_authtoken),
-        ("Policy File JSON to YAML Migration", _check_policy_file),
-    )
+    def check(self) -> upgradecheck.Code:
+        role = getattr(self.conf.command, "role", None) or DEFAULT_ROLE
+        self._upgrade_checks = tuple(
+            (name, lambda _self, check=CHECKS[name]: check(self.conf)) for name in ROLES[role]
+        )
+        return super().check()
 
 
-def main(conf: cfg.ConfigOpts | None = None) -> int:
+def _register_cli(conf: cfg.ConfigOpts, checks: Checks) -> None:
+    """``upgrade check [--json] [--role ROLE]``: oslo.upgradecheck's, plus the role."""
+
+    def add_parsers(subparsers: Any) -> None:
+        upgrade = subparsers.add_parser("upgrade")
+        upgrade.add_argument("check")
+        upgrade.set_defaults(action_fn=checks.check)
+        upgrade.add_argument(
+            "--json", action="store_true", help="Output the results in JSON format."
+        )
+        upgrade.add_argument(
+            "--role",
+            choices=sorted(ROLES),
+            default=DEFAULT_ROLE,
+            help="What this host runs, to check what it uses: api, conductor, agent, or "
+            "all (the default, for an all-in-one). Run it once per role a host has.",
+        )
+
+    conf.register_cli_opt(cfg.SubCommandOpt("command", handler=add_parsers))
+
+
+def main(conf: cfg.ConfigOpts | None = None, argv: list[str] | None = None) -> int:
     conf = conf if conf is not None else cyborg.conf.CONF
     cyborg.conf.register_opts(conf)
     opts.set_lib_defaults(conf)
-    return int(upgradecheck.main(conf, project="cyborg", upgrade_command=Checks(conf)))
+    checks = Checks(conf)
+    _register_cli(conf, checks)
+    conf(args=sys.argv[1:] if argv is None else argv, project="cyborg")
+    upgradecheck.CONF = conf  # where UpgradeCommands.check reads --json
+    return int(upgradecheck.run(conf))
 
 
 if __name__ == "__main__":
