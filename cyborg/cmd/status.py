@@ -280,7 +280,8 @@ def check_nova(conf: cfg.ConfigOpts) -> upgradecheck.Result:
             Code.WARNING,
             "[nova] auth_type is not set: the conductor cannot tell Nova that accelerator "
             "requests are bound, so Nova waits for the event until its arq_binding_timeout "
-            "and fails the boot. Set auth_type = password with the cyborg service user's credentials.",
+            "and fails the boot. Set auth_type = password with the cyborg service user's "
+            "credentials.",
         )
     try:
         ks_loading.load_auth_from_conf_options(conf, "nova")
