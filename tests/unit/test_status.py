@@ -1,8 +1,11 @@
-"""cyborg-status upgrade check against real things: RabbitMQ, an HTTP Placement stand-in.
+"""cyborg-status upgrade check against real things: RabbitMQ, Keystone, an HTTP
+Placement stand-in.
 
 RabbitMQ is the test server on 127.0.0.1:5672 (guest/guest, `tools/test-services.sh
-rabbitmq`). Placement is a small HTTP server in a thread that answers ``GET /`` with a
-version document, as Placement does; a closed port stands for a Placement that is down.
+rabbitmq`). Keystone is the real service (tests/keystone_service.py), started once for
+the module. Placement is a small HTTP server in a thread that answers ``GET /`` with a
+version document, as Placement does; a closed port stands for a service that is down.
+The agent's and the roles' checks are in test_status_roles.py.
 """
 
 import http.server
@@ -11,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -20,6 +24,7 @@ from oslo_upgradecheck import upgradecheck
 
 import cyborg.conf
 from cyborg.cmd import status
+from tests import keystone_service
 
 BIN = os.path.dirname(sys.executable)
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
@@ -110,17 +115,35 @@ def _placement_section(endpoint: str) -> str:
     return f"[placement]\nauth_type = none\nendpoint_override = {endpoint}\n"
 
 
-AUTHTOKEN = (
-    "[keystone_authtoken]\n"
-    "www_authenticate_uri = http://keystone.example.com/identity\n"
-    "auth_type = password\n"
-    "auth_url = http://keystone.example.com/identity\n"
-    "username = cyborg\n"
-    f"password = {SECRET}\n"
-    "project_name = service\n"
-    "user_domain_name = Default\n"
-    "project_domain_name = Default\n"
-)
+def authtoken(auth_url: str) -> str:
+    return (
+        "[keystone_authtoken]\n"
+        f"www_authenticate_uri = {auth_url}\n"
+        "auth_type = password\n"
+        f"auth_url = {auth_url}\n"
+        "username = cyborg\n"
+        f"password = {SECRET}\n"
+        "project_name = service\n"
+        "user_domain_name = Default\n"
+        "project_domain_name = Default\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def keystone() -> Iterator[str]:
+    """The auth_url of a real Keystone, started once for this module."""
+    problem = ""
+    try:
+        keystone_service.require_installed()
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            keystone_service.running(directory) as service,
+        ):
+            yield service.auth_url
+    except keystone_service.KeystoneUnavailable as err:
+        problem = str(err)
+    if problem:  # outside the except: the message alone, without a chain of tracebacks
+        pytest.fail(problem, pytrace=False)
 
 
 # -- RabbitMQ ------------------------------------------------------------------------
@@ -212,9 +235,26 @@ def test_placement_password_auth_without_auth_url_names_the_option(tmp_path) -> 
 # -- Keystone ------------------------------------------------------------------------
 
 
-def test_keystone_authtoken_configured_passes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = status.check_keystone_authtoken(_conf(tmp_path, AUTHTOKEN))
+def test_keystone_authtoken_configured_passes(tmp_path, keystone) -> None:  # type: ignore[no-untyped-def]
+    result = status.check_keystone_authtoken(_conf(tmp_path, authtoken(keystone)))
     assert result.code == Code.SUCCESS, result.details
+    assert keystone in result.details
+
+
+def test_keystone_on_a_closed_port_fails_naming_auth_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"http://127.0.0.1:{_closed_port()}/identity"
+    result = status.check_keystone_authtoken(_conf(tmp_path, authtoken(url)), timeout=3)
+    assert result.code == Code.FAILURE
+    assert "Cannot reach Keystone" in result.details
+    assert "auth_url" in result.details
+    assert SECRET not in result.details
+
+
+def test_an_auth_url_that_is_not_keystone_fails(tmp_path, placement) -> None:  # type: ignore[no-untyped-def]
+    result = status.check_keystone_authtoken(_conf(tmp_path, authtoken(placement + "/nova")))
+    assert result.code == Code.FAILURE
+    assert "HTTP 404" in result.details
+    assert "Keystone version document" in result.details
 
 
 def test_keystone_strategy_without_authtoken_fails(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -231,8 +271,8 @@ def test_authtoken_without_auth_url_names_it(tmp_path) -> None:  # type: ignore[
     assert "auth_url" in result.details
 
 
-def test_authtoken_without_www_authenticate_uri_is_a_warning(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    text = AUTHTOKEN.replace("www_authenticate_uri", "# www_authenticate_uri")
+def test_authtoken_without_www_authenticate_uri_is_a_warning(tmp_path, keystone) -> None:  # type: ignore[no-untyped-def]
+    text = authtoken(keystone).replace("www_authenticate_uri", "# www_authenticate_uri")
     result = status.check_keystone_authtoken(_conf(tmp_path, text))
     assert result.code == Code.WARNING
     assert "www_authenticate_uri" in result.details
@@ -262,26 +302,50 @@ def _checks(stdout: str) -> dict[str, tuple[int, str]]:
     return {c["check"]: (c["result"], c["details"]) for c in json.loads(stdout)["checks"]}
 
 
-def test_command_passes_on_a_ready_deployment(tmp_path, placement) -> None:  # type: ignore[no-untyped-def]
-    _require_rabbitmq()
+NOVA = (
+    "[nova]\nauth_type = password\nauth_url = http://127.0.0.1:5000/identity\n"
+    f"username = cyborg\npassword = {SECRET}\nproject_name = service\n"
+    "user_domain_name = Default\nproject_domain_name = Default\n"
+)
+
+
+def _ready(tmp_path, placement: str, keystone: str) -> str:  # type: ignore[no-untyped-def]
     path = tmp_path / "cyborg.conf"
     path.write_text(
         f"[DEFAULT]\ntransport_url = {RABBIT}\n"
         f"[database]\nconnection = sqlite:///{tmp_path}/cyborg.sqlite\n"
         + _placement_section(placement)
-        + AUTHTOKEN
+        + authtoken(keystone)
+        + NOVA
     )
     assert _run("cyborg-dbsync", "--config-file", str(path), "upgrade").returncode == 0
-    result = _run("cyborg-status", "--config-file", str(path), "upgrade", "check", "--json")
+    return str(path)
+
+
+def test_api_and_conductor_roles_pass_on_a_ready_deployment(tmp_path, placement, keystone) -> None:  # type: ignore[no-untyped-def]
+    _require_rabbitmq()
+    path = _ready(tmp_path, placement, keystone)
+    for role in ("api", "conductor"):
+        result = _run(
+            "cyborg-status", "--config-file", path, "upgrade", "check", "--json", "--role", role
+        )
+        checks = _checks(result.stdout)
+        assert result.returncode == 0, (role, checks, result.stderr)
+        assert list(checks) == list(status.ROLES[role])
+    assert "Keystone authentication" in status.ROLES["api"]
+    assert "Nova credentials" in status.ROLES["conductor"]
+
+
+def test_without_a_role_every_check_runs(tmp_path, placement, keystone) -> None:  # type: ignore[no-untyped-def]
+    _require_rabbitmq()
+    result = _run("cyborg-status", "--config-file", _ready(tmp_path, placement, keystone),
+                  "upgrade", "check", "--json")  # fmt: skip
     checks = _checks(result.stdout)
-    assert result.returncode == 0, checks
-    assert set(checks) == {
-        "Database schema",
-        "RabbitMQ",
-        "Placement API",
-        "Keystone authentication",
-        "Policy File JSON to YAML Migration",
-    }
+    assert list(checks) == list(status.CHECKS)
+    # The default [agent] enabled_drivers (fake_driver) is the only warning.
+    warned = {name for name, (code, _) in checks.items() if code != Code.SUCCESS}
+    assert warned == {"Accelerator drivers"}, checks
+    assert result.returncode == 1
 
 
 def test_command_fails_on_unreachable_services_without_secrets(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -290,13 +354,24 @@ def test_command_fails_on_unreachable_services_without_secrets(tmp_path) -> None
         f"[DEFAULT]\ntransport_url = rabbit://cyborg:{SECRET}@127.0.0.1:{_closed_port()}/\n"
         f"[database]\nconnection = sqlite:///{tmp_path}/cyborg.sqlite\n"
         + _placement_section(f"http://127.0.0.1:{_closed_port()}")
-        + AUTHTOKEN
+        + authtoken(f"http://127.0.0.1:{_closed_port()}/identity")
+        + NOVA
     )
     result = _run("cyborg-status", "--config-file", str(path), "upgrade", "check", "--json")
     assert result.returncode == 2
     checks = _checks(result.stdout)
     assert checks["RabbitMQ"][0] == Code.FAILURE
     assert checks["Placement API"][0] == Code.FAILURE
-    assert checks["Keystone authentication"][0] == Code.SUCCESS
+    assert checks["Keystone authentication"][0] == Code.FAILURE
+    assert checks["Nova credentials"][0] == Code.SUCCESS
     assert SECRET not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unknown_role_is_refused_with_the_choices(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "cyborg.conf"
+    path.write_text("")
+    result = _run("cyborg-status", "--config-file", str(path), "upgrade", "check", "--role", "db")
+    assert result.returncode == 2
+    assert "agent" in result.stderr and "conductor" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
