@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import sqlalchemy
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
@@ -58,12 +59,33 @@ def _brief(err: BaseException, secret: str | None = None) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def check_schema(conf: cfg.ConfigOpts) -> upgradecheck.Result:
+def _connect_timeout(url: str, timeout: float) -> str | None:
+    """``connect_timeout=N`` for a MySQL or PostgreSQL URL that sets none; else None.
+
+    Both drivers read it from the URL's query; without it a server that drops packets
+    would hold the check for minutes (psycopg2: for ever).
+    """
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception:  # create_engine then reports the bad URL
+        return None
+    if (
+        parsed.get_backend_name() not in ("mysql", "postgresql")
+        or "connect_timeout" in parsed.query
+    ):
+        return None
+    return f"connect_timeout={max(1, int(timeout))}"
+
+
+def check_schema(conf: cfg.ConfigOpts, timeout: float = TIMEOUT) -> upgradecheck.Result:
     """The database answers and its schema is at this code's head revision."""
     engine = None
     try:
         engine = engines.create_engine(
-            conf.database.connection, max_retries=0, mysql_sql_mode=conf.database.mysql_sql_mode
+            conf.database.connection,
+            max_retries=0,
+            mysql_sql_mode=conf.database.mysql_sql_mode,
+            connection_parameters=_connect_timeout(conf.database.connection, timeout),
         )
         current = migration.current_revision(engine)
     except Exception as err:  # oslo.db and the drivers raise many types; all mean "failed"
