@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "kubernetes": {"common"},
     "cmd": {
         "common", "conf", "version", "db", "objects", "clients", "scheduler", "drivers",
-        "agent", "conductor", "api", "wsgi", "kubernetes",
+        "agent", "conductor", "api", "wsgi", "kubernetes", "policies",
     },
 }  # fmt: skip
 # package -> {other package: the only module of it that may be imported}
