@@ -1,7 +1,8 @@
 """Run the vendors' inventory tools and keep their output where the drivers read it.
 
 Drivers only read files (so tests run them on recorded outputs); the agent runs
-``nvidia-smi`` and ``xbutil`` before each discovery, for the drivers enabled and
+``nvidia-smi`` (``-q -x``, ``-L`` and ``topo -m`` for NVLink peers) and ``xbutil``
+before each discovery, for the drivers enabled and
 the tools installed, and writes their output atomically under
 ``<[agent] sysfs_root>/var/lib/cyborg/``. No shell is involved. For GPU health it
 also keeps what ``nvidia-smi -q -x`` writes on stderr (the GPUs it cannot open; kept
@@ -29,6 +30,7 @@ CAPTURES: dict[str, list[tuple[list[str], str]]] = {
     "nvidia_gpu_driver": [
         (["nvidia-smi", "-q", "-x"], "nvidia-smi-q-x.xml"),
         (["nvidia-smi", "-L"], "nvidia-smi-L.txt"),
+        (["nvidia-smi", "topo", "-m"], "nvidia-smi-topo-m.txt"),  # NVLink peers
     ],
     "xilinx_fpga_driver": [
         (

@@ -16,7 +16,9 @@ ATTR_PCIE_LINK = "pcie_link"  # e.g. "16GT/s x16"
 ATTR_PEAK_TFLOPS_FP16 = "peak_tflops_fp16"
 ATTR_PEAK_TFLOPS_FP32 = "peak_tflops_fp32"
 ATTR_MEMORY_BANDWIDTH_GBPS = "memory_bandwidth_gbps"
-ATTR_PEER_LINKS = "peer_links"  # JSON list of {"peer": <pci address>, "type": "nvlink"}
+# JSON list of {"links": 12, "peer": <pci address>, "type": "nvlink"}, sorted by peer
+ATTR_PEER_LINKS = "peer_links"
+ATTR_PCIE_ROOT = "pcie_root"  # the root complex above the device: "pci0000:3a"
 ATTR_PRODUCT_ID = "product_id"
 ATTR_FUNCTION_ID = "function_id"  # FPGA accelerator function loaded
 ATTR_HEALTH = "health"  # HEALTHY (also when absent), UNHEALTHY or FATAL

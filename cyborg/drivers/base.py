@@ -27,6 +27,7 @@ from cyborg.common.inventory import (  # noqa: F401 - the drivers' vocabulary
     ATTR_MEMORY_MB,
     ATTR_NUMA_NODE,
     ATTR_PCIE_LINK,
+    ATTR_PCIE_ROOT,
     ATTR_PEAK_TFLOPS_FP16,
     ATTR_PEAK_TFLOPS_FP32,
     ATTR_PEER_LINKS,

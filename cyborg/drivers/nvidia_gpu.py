@@ -35,8 +35,10 @@ Each GPU is reported as the first of these that applies:
    instance is not a PCI function; VMs get one through a MIG-backed vGPU type).
 3. Otherwise one PGPU deployable.
 
-``nvidia-smi -q -x`` carries no NVLink peers (those come from ``nvidia-smi topo -m``
-or ``nvidia-smi nvlink``), so ATTR_PEER_LINKS is not reported.
+Topology: every deployable of a GPU carries ATTR_PCIE_ROOT, the root complex its
+sysfs entry resolves under, and, where ``var/lib/cyborg/nvidia-smi-topo-m.txt``
+(``nvidia-smi topo -m``; the XML has no NVLink peers) shows NVLinks, ATTR_PEER_LINKS:
+its peers by PCI address with their link count (cyborg.drivers.nvidia_topo).
 """
 
 import dataclasses
@@ -50,7 +52,7 @@ from typing import Any
 from oslo_log import log
 
 from cyborg.common.constants import AttachType, DeviceType
-from cyborg.drivers import base, nvidia_health, pci
+from cyborg.drivers import base, nvidia_health, nvidia_topo, pci
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport, Driver
 from cyborg.drivers.health import OK, Health, fatal, health_attributes, unhealthy, worst
 
@@ -61,6 +63,7 @@ DRIVER_NAME = "NVIDIA"
 SMI_XML_PATH = "var/lib/cyborg/nvidia-smi-q-x.xml"
 SMI_LIST_PATH = "var/lib/cyborg/nvidia-smi-L.txt"
 SMI_STDERR_PATH = "var/lib/cyborg/nvidia-smi-q-x.stderr"
+SMI_TOPO_PATH = "var/lib/cyborg/nvidia-smi-topo-m.txt"
 XID_LOG_PATH = "var/lib/cyborg/nvidia-xid.log"
 NVIDIA_KERNEL_DRIVER = "nvidia"
 MDEV_BUS_DIR = "sys/class/mdev_bus"
@@ -223,12 +226,14 @@ class NvidiaGPUDriver(Driver):
         smi_stderr: str | None = None,
         xid_log: str | None = None,
         clock: Callable[[], float] = time.time,
+        smi_topo: str | None = None,
     ) -> None:
         super().__init__(conf, root, hostname)
         self.smi_xml = smi_xml
         self.smi_list = smi_list
         self.smi_stderr = smi_stderr
         self.xid_log = xid_log
+        self.smi_topo = smi_topo
         self.clock = clock
 
     def _vgpu_types(self) -> dict[str, str]:
@@ -254,6 +259,15 @@ class NvidiaGPUDriver(Driver):
         xml = self._captured(self.smi_xml, SMI_XML_PATH)
         listing = self._captured(self.smi_list, SMI_LIST_PATH)
         return parse_smi_xml(xml, listing) if xml else None
+
+    def _peer_links(self, smi: dict[str, SmiGPU] | None) -> dict[str, str]:
+        """{GPU address: ATTR_PEER_LINKS} from ``nvidia-smi topo -m``; {} without it."""
+        topo = self._captured(self.smi_topo, SMI_TOPO_PATH)
+        if not topo or not smi:
+            return {}
+        listing = self._captured(self.smi_list, SMI_LIST_PATH) or ""
+        order = nvidia_topo.gpu_order(listing, {a: g.uuid for a, g in smi.items()})
+        return nvidia_topo.peer_links(nvidia_topo.parse_topo_matrix(topo), order)
 
     def _health_of(self, smi: dict[str, SmiGPU] | None) -> Callable[[pci.PCIFunction], Health]:
         """The judge of one GPU's health, over this discovery's captures."""
@@ -287,12 +301,16 @@ class NvidiaGPUDriver(Driver):
             if function.physfn:
                 vfs.setdefault(function.physfn, []).append(function.address)
         smi, vgpu_types = self._smi(), self._vgpu_types()
-        judge = self._health_of(smi)
+        judge, peers = self._health_of(smi), self._peer_links(smi)
         reports = []
         for gpu in (f for f in functions if not f.is_vf):
             vgpu_type, gpu_vfs = vgpu_types.get(gpu.address), sorted(vfs.get(gpu.address, []))
             found = (smi or {}).get(gpu.address)
-            report = self._device(gpu, found, judge(gpu), vgpu_type, gpu_vfs)
+            topology = {
+                base.ATTR_PCIE_ROOT: pci.pcie_root(self.root, gpu.address),
+                base.ATTR_PEER_LINKS: peers.get(gpu.address),
+            }
+            report = self._device(gpu, found, judge(gpu), vgpu_type, gpu_vfs, topology)
             if report is not None:
                 reports.append(report)
         return reports
@@ -304,9 +322,11 @@ class NvidiaGPUDriver(Driver):
         health: Health,
         vgpu_type: str | None,
         vfs: list[str],
+        topology: dict[str, str | None],
     ) -> DeviceReport | None:
         product_id = gpu.device or "0000"
         common = {
+            **topology,
             base.ATTR_PRODUCT_ID: product_id,
             base.ATTR_NUMA_NODE: gpu.numa_node,
             base.ATTR_PCIE_LINK: pci.pcie_link(gpu),

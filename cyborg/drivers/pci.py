@@ -36,6 +36,7 @@ _HEX_ID_RE = re.compile(r"^(?:0x)?([0-9a-f]{1,4})$")
 _CLASS_RE = re.compile(r"^(?:0x)?([0-9a-f]{6})$")
 _SPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*GT/s")
 _VIRTFN_RE = re.compile(r"^virtfn(\d+)$")
+_ROOT_COMPLEX_RE = re.compile(r"^pci[0-9a-f]{4}:[0-9a-f]{2}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +177,19 @@ def pcie_link(function: PCIFunction) -> str | None:
     if width.isdigit() and int(width) > 0:
         return f"{speed}GT/s x{int(width)}"
     return f"{speed}GT/s"
+
+
+def pcie_root(root: str, address: str) -> str | None:
+    """The root complex above ``address`` (ATTR_PCIE_ROOT), "pci0000:3a": the
+    ``pci<domain>:<bus>`` directory its sysfs entry resolves into, whatever switches
+    lie between. None for a recorded tree of plain directories (no ancestry)."""
+    link = function_dir(root, address)
+    if not os.path.islink(link):
+        return None
+    for part in os.path.realpath(link).split(os.sep):
+        if _ROOT_COMPLEX_RE.match(part):
+            return part
+    return None
 
 
 # Report helpers shared by the PCI-based drivers.

@@ -29,6 +29,8 @@ def test_outputs_land_where_the_drivers_read_them(tmp_path, monkeypatch) -> None
     out = root / captures.CAPTURE_DIR
     assert (out / "nvidia-smi-q-x.xml").read_text() == "<nvidia_smi_log>-q -x</nvidia_smi_log>\n"
     assert (out / "nvidia-smi-L.txt").read_text() == "<nvidia_smi_log>-L</nvidia_smi_log>\n"
+    topo = (out / "nvidia-smi-topo-m.txt").read_text()
+    assert topo == "<nvidia_smi_log>topo -m</nvidia_smi_log>\n"
     assert (out / "xbutil-examine.json").read_text() == "{}\n"
 
 

@@ -72,12 +72,20 @@ IDENTITY = {
     ("1eb8", 0): ("GPU-3f1e4c5d-8a9b-4c2d-b1e0-9f8e7d6c5b4a", "535.154.02", "Tesla T4"),
     ("1eb8", 1): ("GPU-7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", "535.154.02", "Tesla T4"),
 }
+# The root complex each recorded GPU's sysfs entry resolves under.
+PCIE_ROOTS = {
+    ("20b0", 0): "pci0000:3a",
+    ("20b0", 1): "pci0000:85",
+    ("1eb8", 0): "pci0000:3a",
+    ("1eb8", 1): "pci0000:d7",
+}
 
 
 def facts(
     numa: int, link: str, product: str, smi: bool = True, **more: str
 ) -> tuple[tuple[str, str], ...]:
     values = {"numa_node": str(numa), "pcie_link": link, "product_id": product, **more}
+    values.setdefault("pcie_root", PCIE_ROOTS[(product, numa)])
     if smi:
         uuid, version, name = IDENTITY[(product, numa)]
         values.update(device_uuid=uuid, driver_version=version, product_name=name)
@@ -283,7 +291,7 @@ def test_garbage_sysfs_files_do_not_crash(conf: cfg.ConfigOpts, tmp_path: pathli
         2,
         "CUSTOM_NVIDIA_1EB8_NVIDIA_223",
     )
-    assert deployable.attributes == (("product_id", "1eb8"),)
+    assert deployable.attributes == (("pcie_root", "pci0000:3a"), ("product_id", "1eb8"))
     assert second.model == "NVIDIA 1eb8"
 
 
