@@ -2,7 +2,9 @@
 
 One slice device per PCI function the inventory lists as an attach handle (as the
 device plugin counts them, cyborg.kubernetes.devices): a whole GPU, an FPGA function,
-an NVMe controller. Its attributes are the facts the drivers report (see
+an NVMe controller. Its ``resource.kubernetes.io/pcieRoot`` is the driver's
+``pcie_root`` where it reports one, else read from sysfs here. Its attributes are the
+facts the drivers report (see
 cyborg.kubernetes.dra_names for their names); values Kubernetes would refuse (a
 string over 64 characters, a version that is not semver) are shortened or sent as
 strings, never dropped silently into an invalid object.
@@ -94,6 +96,13 @@ def pcie_root(sysfs_root: str, address: str) -> str:
     return dra_names.pcie_root(address)
 
 
+def _root_of(facts: Mapping[str, str], sysfs_root: str, address: str) -> str:
+    """The driver's ATTR_PCIE_ROOT where it reported one (read where the device is),
+    else this node's sysfs (a VF shares its PF's root)."""
+    reported = facts.get(inventory.ATTR_PCIE_ROOT, "")
+    return reported if _PCIE_ROOT.match(reported) else pcie_root(sysfs_root, address)
+
+
 def _vendor(vendor: str) -> str:
     return vendor.lower().removeprefix("0x")
 
@@ -120,7 +129,7 @@ def _attributes(
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     attributes: dict[str, dict[str, Any]] = {
         dra_names.PCI_BUS_ID: _string(address),
-        dra_names.PCIE_ROOT: _string(pcie_root(options.sysfs_root, address)),
+        dra_names.PCIE_ROOT: _string(_root_of(facts, options.sysfs_root, address)),
         dra_names.VENDOR: _string(_vendor(device.vendor)),
         dra_names.MODEL: _string(device.model),
         dra_names.DEVICE_TYPE: _string(device.type),

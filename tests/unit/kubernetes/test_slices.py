@@ -170,6 +170,29 @@ def test_pcie_root_comes_from_the_sysfs_device_path(tmp_path: Any) -> None:
     assert slice_devices.pcie_root(str(tmp_path), "0000:86:00.0") == "pci0000:86"
 
 
+def test_pcie_root_prefers_what_the_driver_reported(tmp_path: Any) -> None:
+    reported = gpu(**{inventory.ATTR_PCIE_ROOT: "pci0000:17"})
+    device = _devices([reported], sysfs_root=str(tmp_path))[GPU]["pci-0000-3b-00-0"]
+    assert device["attributes"][dra_names.PCIE_ROOT] == {"string": "pci0000:17"}
+    # A value that is no root complex name is not published: sysfs (here the guess).
+    odd = gpu(**{inventory.ATTR_PCIE_ROOT: "../../etc"})
+    device = _devices([odd], sysfs_root=str(tmp_path))[GPU]["pci-0000-3b-00-0"]
+    assert device["attributes"][dra_names.PCIE_ROOT] == {"string": "pci0000:3b"}
+
+
+def test_dgx_roots_come_from_the_driver_even_without_sysfs_here() -> None:
+    from cyborg.drivers import nvidia_gpu
+
+    root = os.path.join(HOSTS, "nvidia-dgx-a100")
+    reports = nvidia_gpu.NvidiaGPUDriver(_conf(), root=root, hostname=NODE).discover()
+    objects = slices.desired(NODE, reports, DeviceOptions(sysfs_root="/nonexistent"))
+    _valid(objects)
+    roots = _roots(objects)
+    assert roots["pci-0000-07-00-0"] == roots["pci-0000-0f-00-0"] == "pci0000:00"
+    assert roots["pci-0000-b7-00-0"] == roots["pci-0000-bd-00-0"] == "pci0000:b0"
+    assert len(set(roots.values())) == 4
+
+
 def test_long_strings_are_shortened_to_the_attribute_limit() -> None:
     long_model = _device(DeviceType.GPU, "10de", "M" * 100, "0000:3b:00.0", "n", {})
     objects = slices.desired(NODE, [long_model], DeviceOptions())
