@@ -38,7 +38,8 @@ Each GPU is reported as the first of these that applies:
 Topology: every deployable of a GPU carries ATTR_PCIE_ROOT, the root complex its
 sysfs entry resolves under, and, where ``var/lib/cyborg/nvidia-smi-topo-m.txt``
 (``nvidia-smi topo -m``; the XML has no NVLink peers) shows NVLinks, ATTR_PEER_LINKS:
-its peers by PCI address with their link count (cyborg.drivers.nvidia_topo).
+its peers by PCI address with their link count (cyborg.drivers.nvidia_topo); not on
+MIG instances, which NVLink peer-to-peer does not reach.
 """
 
 import dataclasses
@@ -342,6 +343,8 @@ class NvidiaGPUDriver(Driver):
             if not deployables:
                 return None
         elif smi is not None and smi.mig_devices:
+            # A MIG instance has no peer-to-peer access over NVLink: no peer links.
+            common.pop(base.ATTR_PEER_LINKS, None)
             deployables = tuple(
                 _deployable(
                     f"{name}_mig_{mig.gpu_instance_id}_{mig.compute_instance_id}",

@@ -5,6 +5,7 @@ devices and hosts, then the attributes of all of them.
 """
 
 import dataclasses
+import json
 
 import sqlalchemy as sa
 
@@ -25,6 +26,16 @@ class Schedulable:
     vendor: str
     model: str
     attributes: dict[str, str]
+    pci_address: str | None = None  # the device's PCI control path: what peer links name
+
+
+def _pci_address(cpid_info: str | None) -> str | None:
+    """A PCI control path's canonical JSON as "0000:3b:00.0"; None for anything else."""
+    try:
+        info = json.loads(cpid_info or "")
+        return f"{info['domain']}:{info['bus']}:{info['device']}.{info['function']}".lower()
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 @db_api.context_manager.reader
@@ -41,8 +52,16 @@ def get_all(context: RequestContext) -> list[Schedulable]:
             models.Device.type,
             models.Device.vendor,
             models.Device.model,
+            models.ControlpathID.cpid_info,
         )
         .join(models.Device, models.Device.id == models.Deployable.device_id)
+        .outerjoin(
+            models.ControlpathID,
+            sa.and_(
+                models.ControlpathID.device_id == models.Device.id,
+                models.ControlpathID.cpid_type == constants.ControlpathType.PCI.value,
+            ),
+        )
         .outerjoin(models.Host, models.Host.hostname == models.Device.hostname)
         .where(
             models.Device.status == constants.DeviceStatus.ENABLED.value,
@@ -63,6 +82,7 @@ def get_all(context: RequestContext) -> list[Schedulable]:
             vendor=row.vendor,
             model=row.model,
             attributes={a.key: a.value for a in attributes[row.id]},
+            pci_address=_pci_address(row.cpid_info),
         )
         for row in rows
     ]

@@ -291,6 +291,9 @@ def test_the_inventory_loads_in_two_statements(db) -> None:  # type: ignore[no-u
         rows = schedulable_obj.get_all(db.context)
     assert len(rows) == 8 and len(statements) == 2
     assert {r.attributes["model"] for r in rows} == {"A100-SXM4-80GB"}
+    # Each row knows its device's PCI address: what the NVIDIA driver's peer links name.
+    assert len({(r.hostname, r.pci_address) for r in rows}) == 8
+    assert all(r.pci_address and r.pci_address.count(":") == 2 for r in rows)
 
 
 def test_two_conductors_saving_the_same_new_factor_both_succeed(db) -> None:  # type: ignore[no-untyped-def]

@@ -1,9 +1,16 @@
 """The scheduler's candidates from inventory rows, and measurements as step samples."""
 
-import pytest
+import dataclasses
+import json
+import pathlib
 
+import pytest
+from oslo_config import cfg
+
+import cyborg.conf
 from cyborg.common import exception
 from cyborg.conductor.plans import candidate_devices, device_scope, planning
+from cyborg.drivers import nvidia_gpu
 from cyborg.objects.schedulable import Schedulable
 
 NO_LIMITS = device_scope.Constraints()
@@ -148,3 +155,60 @@ def test_a_measured_step_scales_each_devices_compute() -> None:
         pytest.approx(0.012),
         pytest.approx(0.004),
     ]
+
+
+def _driver_rows(host: str) -> list[Schedulable]:
+    """What the NVIDIA driver reports for a recorded host, as the conductor stores it."""
+    conf = cfg.ConfigOpts()
+    cyborg.conf.register_opts(conf)
+    conf([], default_config_files=[])
+    root = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hosts" / host
+    rows = []
+    for device in nvidia_gpu.NvidiaGPUDriver(conf, root=str(root), hostname="dgx").discover():
+        path = json.loads(device.controlpath)
+        for deployable in device.deployables:
+            rows.append(
+                Schedulable(
+                    deployable_uuid=f"uuid-{deployable.name}",
+                    deployable_name=deployable.name,
+                    rp_uuid=None,
+                    hostname="dgx",
+                    device_type=device.type,
+                    vendor=device.vendor,
+                    model=device.model,
+                    # "NVIDIA A100-SXM4-80GB" is no catalog key: name the entry.
+                    attributes={**dict(deployable.attributes), "model": "A100-SXM4-80GB"},
+                    pci_address="{domain}:{bus}:{device}.{function}".format(**path),
+                )
+            )
+    return rows
+
+
+def test_dgx_driver_peer_links_become_nvlinks_between_candidates() -> None:
+    rows = _driver_rows("nvidia-dgx-a100")
+    candidates = candidate_devices.build(rows)
+    assert candidates.skipped == {}
+    devices = {d.id: d for d in candidates.devices.devices}
+    assert len(devices) == 8
+    for device_id, device in devices.items():
+        # Twelve NVLinks of 25 GB/s each way to each of the seven others.
+        assert {k.peer for k in device.links} == set(devices) - {device_id}
+        assert {(k.type, k.bandwidth_gbps) for k in device.links} == {("nvlink", 300.0)}
+    entry = candidate_devices.device_entry(rows[0], candidate_devices.PeerIds.of(rows))
+    assert entry["kubernetes"] == {"pcie_root": "pci0000:00"}
+
+
+def test_peers_by_address_stay_on_their_host_and_skip_shared_addresses() -> None:
+    links = '[{"links": 4, "peer": "0000:3B:00.0", "type": "nvlink"}]'
+    rows = [
+        _row("a", device_model="H100-SXM5-80GB", peer_links=links),
+        _row("b", device_model="H100-SXM5-80GB", host="h2"),  # 0000:3b:00.0 elsewhere
+    ]
+    rows[1] = dataclasses.replace(rows[1], pci_address="0000:3b:00.0")
+    assert candidate_devices.build(rows).devices.devices[0].links == ()
+    rows[1] = dataclasses.replace(rows[1], hostname="h1")
+    (a, _) = candidate_devices.build(rows).devices.devices
+    assert [(k.peer, k.bandwidth_gbps) for k in a.links] == [("uuid-b", 100.0)]
+    # Two deployables at one address (MIG instances): no peer to name.
+    mig = dataclasses.replace(rows[1], deployable_uuid="uuid-c", deployable_name="c")
+    assert candidate_devices.build([*rows, mig]).devices.devices[0].links == ()

@@ -13,7 +13,12 @@ hostname. Deployable attributes read (all optional):
 ``pcie_gbps``             PCIe bandwidth to the host, one direction, GB/s
 ``peer_links``            JSON list of ``{"peer": <deployable name or uuid>, "type":
                           "nvlink", "bandwidth_gbps": 450}``, or a comma-separated list
-                          of deployable names (links of the catalog's type)
+                          of deployable names (links of the catalog's type). A peer may
+                          also be a PCI address on the same host, and a link may give
+                          its NVLink count instead of a bandwidth (``"links": 12``, as
+                          the NVIDIA driver reports them): 25 GB/s each way per link
+``pcie_root``             the root complex, "pci0000:3a"; kept in the entry's
+                          ``kubernetes`` object for claims (the planner ignores it)
 ``rc``, ``trait<N>``      the resource class and traits (cyborg.conductor.plans.device_scope)
 
 A model in the scheduler's catalog takes the catalog's number for each one left out;
@@ -33,6 +38,9 @@ from cyborg.scheduler.graph import PRECISIONS
 from cyborg.scheduler.json_input import InputFormatError
 
 _NUMBERS = ("memory_mb", "memory_bandwidth_gbps", "pcie_gbps")
+#: One NVLink's bandwidth each way, GB/s: NVLink 2, 3 and 4 (V100, A100, H100) alike;
+#: NVLink 5 doubles it, which a link count alone under-estimates.
+NVLINK_GBPS_PER_LINK = 25.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +62,41 @@ def _number(value: str, key: str) -> float:
     return number
 
 
-def _peer_links(value: str, ids_by_name: Mapping[str, str]) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class PeerIds:
+    """How a peer link may name another candidate: its deployable name, or its PCI
+    address on the same host (only where one deployable holds the address)."""
+
+    by_name: Mapping[str, str]
+    by_address: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Sequence[Schedulable]) -> "PeerIds":
+        holders: dict[tuple[str, str], list[str]] = {}
+        for row in rows:
+            if row.pci_address:
+                holders.setdefault((row.hostname, row.pci_address), []).append(row.deployable_uuid)
+        return cls(
+            by_name={row.deployable_name: row.deployable_uuid for row in rows},
+            by_address={key: ids[0] for key, ids in holders.items() if len(ids) == 1},
+        )
+
+    def resolve(self, peer: Any, host: str) -> Any:
+        return self.by_name.get(str(peer), self.by_address.get((host, str(peer).lower()), peer))
+
+
+def _link(link: dict[str, Any], peer: str) -> dict[str, Any]:
+    """A link as the device-set format takes it: a link count becomes a bandwidth."""
+    resolved = {k: v for k, v in link.items() if k != "links"}
+    resolved["peer"] = peer
+    count = link.get("links")
+    nvlink = resolved.get("type", "nvlink") == "nvlink"
+    if nvlink and "bandwidth_gbps" not in link and isinstance(count, int) and count > 0:
+        resolved["bandwidth_gbps"] = count * NVLINK_GBPS_PER_LINK
+    return resolved
+
+
+def _peer_links(value: str, host: str, ids: PeerIds) -> list[dict[str, Any]]:
     text = value.strip()
     if text.startswith("["):
         try:
@@ -65,15 +107,16 @@ def _peer_links(value: str, ids_by_name: Mapping[str, str]) -> list[dict[str, An
             raise InputFormatError("attribute peer_links must be a list of objects")
     else:
         links = [{"peer": name.strip()} for name in text.split(",") if name.strip()]
+    known = set(ids.by_name.values())
     resolved = []
     for link in links:
-        peer = ids_by_name.get(str(link.get("peer")), link.get("peer"))
-        if peer in ids_by_name.values():  # links to devices that are not candidates drop
-            resolved.append({**link, "peer": peer})
+        peer = ids.resolve(link.get("peer"), host)
+        if peer in known:  # links to devices that are not candidates drop
+            resolved.append(_link(link, peer))
     return resolved
 
 
-def device_entry(row: Schedulable, ids_by_name: Mapping[str, str]) -> dict[str, Any]:
+def device_entry(row: Schedulable, ids: PeerIds) -> dict[str, Any]:
     """The device-set JSON entry (cyborg.scheduler.device_json) of one deployable."""
     attrs = row.attributes
     entry: dict[str, Any] = {
@@ -97,7 +140,9 @@ def device_entry(row: Schedulable, ids_by_name: Mapping[str, str]) -> dict[str, 
     if peaks:
         entry["peak_tflops"] = peaks
     if attrs.get("peer_links"):
-        entry["peer_links"] = _peer_links(attrs["peer_links"], ids_by_name)
+        entry["peer_links"] = _peer_links(attrs["peer_links"], row.hostname, ids)
+    if attrs.get("pcie_root"):
+        entry["kubernetes"] = {"pcie_root": attrs["pcie_root"]}
     return entry
 
 
@@ -112,12 +157,12 @@ def build(rows: Sequence[Schedulable], free_rps: Iterable[str] | None = None) ->
             skipped[row.deployable_name] = "not free in Placement"
         else:
             kept.append(row)
-    ids_by_name = {row.deployable_name: row.deployable_uuid for row in kept}
+    peer_ids = PeerIds.of(kept)
     entries, sources = [], {}
     for row in kept:
         where = f"deployable {row.deployable_name}"
         try:
-            entry = device_entry(row, ids_by_name)
+            entry = device_entry(row, peer_ids)
             device_json.devices_from_dict({"devices": [{**entry, "peer_links": []}]}, where)
         except InputFormatError as err:
             skipped[row.deployable_name] = str(err)
