@@ -142,3 +142,16 @@ def test_garbage_topology_output_reports_no_links(conf: cfg.ConfigOpts) -> None:
     found = gpu_attributes(conf, DGX, smi_topo="\x00\xffNV12\tGPU0\n")
     assert not any(inventory.ATTR_PEER_LINKS in f for f in found.values())
     assert found["0000:07:00.0"][inventory.ATTR_PCIE_ROOT] == "pci0000:00"
+
+
+def test_mig_instances_get_no_peer_links_their_peer_still_names_the_gpu(
+    conf: cfg.ConfigOpts,
+) -> None:
+    # The recorded A100 host with its two GPUs NVLinked (GPU0 is in MIG mode).
+    topo = "\tGPU0\tGPU1\nGPU0\t X \tNV12\nGPU1\tNV12\t X \n"
+    driver = nvidia_gpu.NvidiaGPUDriver(conf, root=str(HOSTS / "nvidia-a100-mig"), smi_topo=topo)
+    mig_gpu, whole_gpu = driver.discover()
+    assert all(inventory.ATTR_PEER_LINKS not in dict(d.attributes) for d in mig_gpu.deployables)
+    assert json.loads(dict(whole_gpu.deployables[0].attributes)[inventory.ATTR_PEER_LINKS]) == [
+        {"links": 12, "peer": "0000:3b:00.0", "type": "nvlink"}
+    ]
