@@ -364,3 +364,26 @@ class HealthAPIFixture(APIFixture):
             inventory.fingerprint(devices),
             inventory.to_primitive(devices),
         )
+
+
+class TopologyAPIFixture(APIFixture):
+    """The real NVIDIA driver's report of the recorded DGX A100 (eight NVLinked GPUs):
+    its topology shows through the attributes the API lists."""
+
+    HOST = "dgx-host"
+
+    def seed(self) -> None:
+        from cyborg.drivers import nvidia_gpu
+
+        root = os.path.join(
+            os.path.dirname(__file__), "..", "fixtures", "hosts", "nvidia-dgx-a100"
+        )
+        driver = nvidia_gpu.NvidiaGPUDriver(self.conf, root=root, hostname=self.HOST)
+        devices = driver.discover()
+        reports.report_inventory(
+            self.conf,
+            cyborg_context.get_admin_context(),
+            self.HOST,
+            inventory.fingerprint(devices),
+            inventory.to_primitive(devices),
+        )
