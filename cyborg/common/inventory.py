@@ -36,6 +36,22 @@ def is_healthy(attributes: Mapping[str, str]) -> bool:
     return attributes.get(ATTR_HEALTH, HEALTHY).lower() == HEALTHY
 
 
+def nvlink_peers(value: str | None) -> frozenset[str]:
+    """The PCI addresses an ATTR_PEER_LINKS value names as NVLink peers (lower case);
+    empty for no value or one that does not parse."""
+    try:
+        links = json.loads(value) if value else []
+    except ValueError:
+        return frozenset()
+    if not isinstance(links, list):
+        return frozenset()
+    return frozenset(
+        str(link["peer"]).lower()
+        for link in links
+        if isinstance(link, dict) and link.get("type", "nvlink") == "nvlink" and "peer" in link
+    )
+
+
 def pci_address_info(address: str) -> dict[str, str]:
     """'0000:3b:00.1' -> {"domain": "0000", "bus": "3b", "device": "00", "function": "1"}."""
     domain, bus, rest = address.lower().split(":")

@@ -56,18 +56,6 @@ def _numa_node(value: str | None) -> int | None:
     return node if node >= 0 else None  # sysfs says -1 on single-node hosts
 
 
-def _nvlink_peers(value: str | None) -> frozenset[str]:
-    try:
-        links = json.loads(value) if value else []
-    except ValueError:
-        return frozenset()
-    return frozenset(
-        str(link["peer"]).lower()
-        for link in links
-        if isinstance(link, dict) and link.get("type", "nvlink") == "nvlink" and "peer" in link
-    )
-
-
 def _deployable_devices(
     device: inventory.DeviceReport, deployable: inventory.DeployableReport, name: str
 ) -> Iterable[PluginDevice]:
@@ -81,7 +69,7 @@ def _deployable_devices(
                 deployable=deployable.name,
                 healthy=inventory.is_healthy(attributes),
                 numa_node=_numa_node(attributes.get(inventory.ATTR_NUMA_NODE)),
-                nvlink_peers=_nvlink_peers(attributes.get(inventory.ATTR_PEER_LINKS)),
+                nvlink_peers=inventory.nvlink_peers(attributes.get(inventory.ATTR_PEER_LINKS)),
             )
 
 

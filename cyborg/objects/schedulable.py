@@ -39,9 +39,9 @@ def _pci_address(cpid_info: str | None) -> str | None:
 
 
 @db_api.context_manager.reader
-def get_all(context: RequestContext) -> list[Schedulable]:
+def get_all(context: RequestContext, hostname: str | None = None) -> list[Schedulable]:
     """Root deployables of enabled devices whose host is not stale (a device whose host
-    has no row yet, e.g. created through the API, counts as up)."""
+    has no row yet, e.g. created through the API, counts as up); of one host if given."""
     stmt = (
         sa.select(
             models.Deployable.id,
@@ -70,6 +70,8 @@ def get_all(context: RequestContext) -> list[Schedulable]:
         )
         .order_by(models.Device.hostname, models.Deployable.name, models.Deployable.id)
     )
+    if hostname is not None:
+        stmt = stmt.where(models.Device.hostname == hostname)
     rows = context.session.execute(stmt).all()
     attributes = attribute_obj.get_for_deployables(context, [row.id for row in rows])
     return [

@@ -9,8 +9,9 @@ from oslo_limit import exception as limit_exc
 from cyborg.api import arq_patch, microversion
 from cyborg.common import exception
 from cyborg.conductor.binding import quota
-from cyborg.conductor.placement import claiming
+from cyborg.conductor.placement import claiming, nvlinked
 from cyborg.objects import accelerator_request as arq_obj
+from cyborg.objects.schedulable import Schedulable
 
 RP_A, RP_B, ROOT = (
     "aaaaaaaa-0000-4000-8000-000000000001",
@@ -80,6 +81,50 @@ def test_the_first_candidate_on_our_providers_is_picked() -> None:
     assert claiming.pick(body, 2, {RP_A, RP_B}) == [RP_B, RP_A]
     assert claiming.pick(body, 2, {RP_A}) is None
     assert claiming.pick({"allocation_requests": []}, 1, {RP_A}) is None
+
+
+def _candidate(*rps: str) -> dict:
+    return {
+        "allocations": {rp: {"PGPU": 1} for rp in rps},
+        "mappings": {str(i): [rp] for i, rp in enumerate(rps, start=1)},
+    }
+
+
+def test_the_candidate_with_most_nvlinked_pairs_is_picked() -> None:
+    # GPUs a-b on one switch without NVLink; c-d bridged; a-c-d on a partial mesh.
+    body = {"allocation_requests": [_candidate("a", "b"), _candidate("c", "d")]}
+    links = {"c": frozenset({"d"}), "d": frozenset({"c"})}
+    ours = {"a", "b", "c", "d"}
+    assert claiming.pick(body, 2, ours) == ["a", "b"]  # no links: the first, as before
+    assert claiming.pick(body, 2, ours, links) == ["c", "d"]
+    # Equal pairs: the first candidate; a candidate not ours never wins on links.
+    assert claiming.pick(body, 2, {"a", "b"}, links) == ["a", "b"]
+    tied = {"allocation_requests": [_candidate("a", "b"), _candidate("b", "a")]}
+    assert claiming.pick(tied, 2, ours, links) == ["a", "b"]
+
+
+def _row(name: str, address: str | None, rp: str | None, **attributes: str) -> Schedulable:
+    return Schedulable(
+        deployable_uuid=f"uuid-{name}", deployable_name=name, rp_uuid=rp, hostname="h",
+        device_type="GPU", vendor="10de", model="m", attributes=attributes,
+        pci_address=address,
+    )  # fmt: skip
+
+
+def test_nvlinks_by_provider_from_the_drivers_peer_addresses() -> None:
+    peers = '[{"links": 12, "peer": "0000:0F:00.0", "type": "nvlink"}]'
+    rows = [
+        _row("g0", "0000:07:00.0", "rp0", peer_links=peers),
+        _row("g1", "0000:0f:00.0", "rp1"),  # the link is declared on one side
+        _row("g2", "0000:47:00.0", "rp2", peer_links="not json"),
+        _row("g3", "0000:87:00.0", None, peer_links='[{"peer": "0000:07:00.0"}]'),
+    ]
+    links = nvlinked.providers_linked(rows)
+    assert links == {"rp0": frozenset({"rp1"}), "rp1": frozenset({"rp0"})}
+    assert nvlinked.linked_pairs(["rp0", "rp1", "rp2"], links) == 1
+    # A GPU in MIG mode: two deployables at its address, so no peer to name.
+    mig = [*rows, _row("g1-mig", "0000:0f:00.0", "rp1b")]
+    assert nvlinked.providers_linked(mig) == {}
 
 
 def test_claims_add_to_and_releases_subtract_from_the_consumers_allocations() -> None:

@@ -29,10 +29,11 @@ from oslo_log import log
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor.binding import quota
-from cyborg.conductor.placement import claiming
+from cyborg.conductor.placement import claiming, nvlinked
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import arq_claim
 from cyborg.objects import deployable as deployable_obj
+from cyborg.objects import schedulable as schedulable_obj
 
 LOG = log.getLogger(__name__)
 
@@ -165,6 +166,11 @@ def _claim_consumer(
     groups = claiming.group_requests([arqs[uuid] for uuid in uuids], pins)
     ours = {d.rp_uuid for d in deployable_obj.get_all(context, hostname=hostname) if d.rp_uuid}
     project = _project(bindings[uuids[0]], arqs[uuids[0]]) or context.project_id or NO_PROJECT
+    # Several devices chosen by Placement: prefer NVLinked ones (two more statements).
+    several = sum(1 for group in groups if group.provider is None) > 1
+    links = (
+        nvlinked.providers_linked(schedulable_obj.get_all(context, hostname)) if several else None
+    )
     providers = claimer.claim(
         consumer,
         hostname,
@@ -172,6 +178,7 @@ def _claim_consumer(
         ours,
         project_id=project,
         user_id=context.user_id or project,
+        links=links,
     )
     claims = {
         uuid: Claimed(consumer, rp_uuid, share)

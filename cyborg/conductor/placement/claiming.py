@@ -5,9 +5,10 @@ device-profile group of the ARQs bound together becomes a numbered request group
 ``GET /allocation_candidates``: ``resources<N>`` (the ARQs' shares added up),
 ``required<N>`` (``trait:X=required`` as ``X``, ``forbidden`` as ``!X``) and
 ``in_tree<N>`` (the host's compute node provider), with ``group_policy=none`` so that
-two groups may take units of the same board. The first candidate whose providers are
-all Cyborg's deployables on that host is added to the consumer's allocations and
-written with the consumer's generation.
+two groups may take units of the same board. Of the candidates whose providers are
+all Cyborg's deployables on that host, the first with the most NVLinked pairs among
+its groups' providers (cyborg.conductor.placement.nvlinked; the first, without links)
+is added to the consumer's allocations and written with the consumer's generation.
 
 An ARQ pinned to a provider (a claimed plan names each device) is a group of its own
 that skips the candidates: its share is written on that provider directly, and
@@ -29,6 +30,7 @@ from oslo_log import log
 
 from cyborg.clients import placement as placement_client
 from cyborg.common import exception, profile_rules
+from cyborg.conductor.placement import nvlinked
 from cyborg.objects import accelerator_request as arq_obj
 
 LOG = log.getLogger(__name__)
@@ -131,14 +133,23 @@ def candidate_query(groups: Sequence[GroupRequest], root_uuid: str) -> list[tupl
     return query
 
 
-def pick(body: Mapping[str, Any], group_count: int, ours: set[str]) -> list[str] | None:
-    """The provider of each group in the first candidate that uses only ``ours``."""
+def pick(
+    body: Mapping[str, Any], group_count: int, ours: set[str], links: nvlinked.Links | None = None
+) -> list[str] | None:
+    """The provider of each group in the candidate that uses only ``ours``: the first
+    with the most NVLinked pairs among them (the first, without ``links``)."""
+    best: tuple[int, list[str]] | None = None
     for request in body.get("allocation_requests", []):
         mappings = request.get("mappings", {})
         chosen = [mappings.get(str(suffix), [None])[0] for suffix in range(1, group_count + 1)]
         if all(rp in ours for rp in chosen) and set(request["allocations"]) <= ours:
-            return [str(rp) for rp in chosen]
-    return None
+            picked = [str(rp) for rp in chosen]
+            if not links:
+                return picked
+            pairs = nvlinked.linked_pairs(picked, links)
+            if best is None or pairs > best[0]:
+                best = (pairs, picked)
+    return best[1] if best else None
 
 
 def merged(existing: Mapping[str, Mapping[str, int]], added: Allocations) -> Allocations:
@@ -183,8 +194,10 @@ class Claimer:
         *,
         project_id: str,
         user_id: str,
+        links: nvlinked.Links | None = None,
     ) -> list[str]:
-        """Claim every group on ``hostname`` for ``consumer``; the provider of each group.
+        """Claim every group on ``hostname`` for ``consumer``; the provider of each group
+        (NVLinked ones preferred, by ``links``).
 
         Raises NoFreeAccelerator (409) when no candidate fits, and
         ConsumerAllocationConflict when other writers kept winning.
@@ -205,7 +218,8 @@ class Claimer:
             current = self.client.get_consumer_allocations(consumer)
             picked: list[str] | None = []
             if free:
-                picked = pick(self.client.get_allocation_candidates(query), len(free), ours)
+                body = self.client.get_allocation_candidates(query)
+                picked = pick(body, len(free), ours, links)
             if picked is None:
                 raise exception.NoFreeAccelerator(host=hostname, reason=_wanted(free))
             chosen = _in_order(groups, picked)
