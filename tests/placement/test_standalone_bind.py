@@ -2,6 +2,7 @@
 the named host, claims it, and releases exactly its own share on unbind and delete."""
 
 import datetime
+import pathlib
 import threading
 import uuid
 from typing import Any
@@ -302,3 +303,27 @@ def test_an_unbind_that_cannot_release_is_unbind_failed_and_can_be_retried(
     binders.binder(claimer=claimer).unbind(db.context, uuids=[arq])
     assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
     assert allocations(client, instance) == {}
+
+
+def test_two_gpus_placement_chooses_are_the_nvlinked_pair(
+    db, conf, sync, client, claimer, hostname, compute_node
+) -> None:  # type: ignore[no-untyped-def]
+    """The PCIe-only L4 box with an NVLink bridge between GPU0 and GPU2: of the twelve
+    ways Placement offers to place two GPUs, the bind takes the bridged pair."""
+    from cyborg.drivers import nvidia_gpu
+    from cyborg.objects import deployable as deployable_obj
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "fixtures/hosts/nvidia-pcie-4gpu"
+    topo = (root / "var/lib/cyborg/nvidia-smi-topo-m.txt").read_text()
+    topo = topo.replace("GPU0\t X \tPIX\tPXB", "GPU0\t X \tPIX\tNV4")
+    topo = topo.replace("GPU2\tPXB\tPXB\t X ", "GPU2\tNV4\tPXB\t X ")
+    driver = nvidia_gpu.NvidiaGPUDriver(conf, root=str(root), hostname=hostname, smi_topo=topo)
+    report(db, conf, sync, hostname, driver.discover())
+    rps = {d.name: d.rp_uuid for d in deployable_obj.get_all(db.context, hostname=hostname)}
+    l4 = {"resources:PGPU": "1", "trait:CUSTOM_NVIDIA_27B8": "required"}
+    instance = str(uuid.uuid4())
+
+    bind(db, claimer, arqs_of(db, "two-l4", [l4, l4]), hostname, instance)
+
+    bridged = {rps[f"{hostname}_0000:1c:00.0"], rps[f"{hostname}_0000:20:00.0"]}
+    assert set(allocations(client, instance)) == bridged
