@@ -1,9 +1,9 @@
 """Run the vendors' inventory tools and keep their output where the drivers read it.
 
 Drivers only read files (so tests run them on recorded outputs); the agent runs
-``nvidia-smi`` (``-q -x``, ``-L`` and ``topo -m`` for NVLink peers) and ``xbutil``
-before each discovery, for the drivers enabled and
-the tools installed, and writes their output atomically under
+``nvidia-smi`` (``-q -x``, ``-L``, and ``topo -m`` for NVLink peers) and ``xbutil``
+before each discovery, for the drivers enabled and the tools installed, and writes
+their output atomically under
 ``<[agent] sysfs_root>/var/lib/cyborg/``. No shell is involved. For GPU health it
 also keeps what ``nvidia-smi -q -x`` writes on stderr (the GPUs it cannot open; kept
 even when it fails, when its XML stays the last good one) and the kernel's XID lines
