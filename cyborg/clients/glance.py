@@ -8,6 +8,7 @@ property). Both reach Glance with the ``[glance]`` options, or the caller's toke
 from typing import Any
 
 from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import token_endpoint
 from oslo_config import cfg
@@ -53,3 +54,18 @@ def find_function_image(glance: ks_adapter.Adapter, function_id: str) -> str:
             f"{function_id}; exactly one is needed"
         )
     return matching[0]
+
+
+def image_function_id(glance: ks_adapter.Adapter, image_uuid: str) -> str | None:
+    """The image's ``accel:function_id`` property (None: it has none); ImageLookupFailed
+    when Glance does not answer with the image."""
+    try:
+        response = glance.get(f"/v2/images/{image_uuid}", raise_exc=False)
+    except ks_exc.ClientException as err:
+        raise exception.ImageLookupFailed(reason=f"Glance is unreachable: {err}") from err
+    if response.status_code != 200:
+        raise exception.ImageLookupFailed(
+            reason=f"Glance answered {response.status_code} for image {image_uuid}"
+        )
+    value = response.json().get(FUNCTION_ID_PROPERTY)
+    return value if isinstance(value, str) and value.strip() else None

@@ -337,6 +337,40 @@ class PlacementClient:
         response = self._with_generation(uuid, "setting traits", generation, write)
         return int(response.json()["resource_provider_generation"])
 
+    def update_provider_traits(
+        self, uuid: str, change: Callable[[frozenset[str]], Iterable[str]]
+    ) -> tuple[int, frozenset[str]]:
+        """Read the provider's traits, write ``change(traits)`` with that generation.
+
+        On a generation conflict the traits are read again and ``change`` applied to
+        them anew, so another writer's changes made meanwhile are kept (unlike
+        set_provider_traits, which writes the same full set again). Answers the new
+        generation and traits.
+        """
+        for attempt in range(1, self.max_attempts + 1):
+            generation, current = self.get_provider_traits(uuid)
+            wanted = frozenset(change(frozenset(current)))
+            if wanted == current:
+                return generation, wanted
+            self.ensure_traits(wanted)
+            response = self._request(
+                "PUT",
+                f"/resource_providers/{uuid}/traits",
+                MV_TRAITS,
+                body={"resource_provider_generation": generation, "traits": sorted(wanted)},
+                ok=(200, 409),
+                handle={404: self._not_found(uuid)},
+            )
+            if response.status_code != 409:
+                return int(response.json()["resource_provider_generation"]), wanted
+            LOG.debug(
+                "Generation conflict on %s while updating traits (attempt %d)", uuid, attempt
+            )
+            time.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311 - jitter only
+        raise exception.ResourceProviderGenerationConflict(
+            uuid=uuid, action="updating traits", attempts=self.max_attempts
+        )
+
     # -- allocations ------------------------------------------------------------------
 
     def get_provider_allocations(self, uuid: str) -> dict[str, dict[str, int]]:

@@ -14,7 +14,7 @@ from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor import serving
-from cyborg.conductor.binding import binder, device_profiles, nova_events
+from cyborg.conductor.binding import binder, device_profiles, fpga_step, nova_events
 from cyborg.conductor.inventory import operator_changes, programming, reports
 from cyborg.conductor.placement import provider_sync
 from cyborg.conductor.plans import plan_claim, planning
@@ -212,7 +212,12 @@ class ConductorManager:
             self._agent = agent_rpcapi.AgentAPI(self.conf)
         serving.accept(context)  # before the agent programs anything
         programming.program_deployable(
-            context, self._agent, deployable_uuid=deployable_uuid, image_uuid=image_uuid
+            context,
+            self._agent,
+            deployable_uuid=deployable_uuid,
+            image_uuid=image_uuid,
+            placement=None if self.placement is None else self.placement.client,
+            function=fpga_step.image_function(self.conf, context, {}, image_uuid),
         )
 
     @_answers

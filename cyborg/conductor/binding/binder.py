@@ -105,7 +105,9 @@ class Binder:
             claimer=None if placement is None else claiming.Claimer(placement),
             limits=quota.configured(conf),
             arq_limits=arqs.ARQLimits.from_conf(conf),
-            programming=None if agent is None else fpga_step.FPGAProgrammingStep(conf, agent),
+            programming=(
+                None if agent is None else fpga_step.FPGAProgrammingStep(conf, agent, placement)
+            ),
             mdevs=None if agent is None else vgpu.MdevAgent(agent),
             run_later=run_later,
             nova=nova,

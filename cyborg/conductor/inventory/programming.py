@@ -3,16 +3,23 @@
 The conductor checks that the deployable is an FPGA with a control path, asks the
 agent on ``server=device.hostname`` (cyborg.agent.manager.fpga_program), and records
 the image as the deployable's ``bitstream_id`` when the agent succeeded (upstream
-Cyborg leaves it unset). The agent's errors (image not found, download or tool
-failure) reach the API as they are; an agent that does not answer is a 503.
+Cyborg leaves it unset). When the caller knows the image's function, the deployable's
+function traits move to it at once, in the database and Placement
+(cyborg.conductor.inventory.function_traits); a failure leaves them alone. The
+agent's errors (image not found, download or tool failure) reach the API as they
+are; an agent that does not answer is a 503.
 """
+
+import dataclasses
 
 import oslo_messaging
 from oslo_log import log
 
 from cyborg.agent import rpcapi as agent_rpcapi
+from cyborg.clients import placement as placement_client
 from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor.inventory import function_traits
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import controlpath as controlpath_obj
 from cyborg.objects import deployable as deployable_obj
@@ -21,6 +28,13 @@ from cyborg.objects import device as device_obj
 LOG = log.getLogger(__name__)
 
 IN_USE_STATES = (constants.ARQState.BIND_STARTED, constants.ARQState.BOUND)
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionChange:
+    """What the programmed image does: its ``accel:function_id`` (None: not given)."""
+
+    function_id: str | None
 
 
 def _target(
@@ -60,10 +74,14 @@ def program_deployable(
     deployable_uuid: str,
     image_uuid: str,
     for_bind: bool = False,
+    placement: placement_client.PlacementClient | None = None,
+    function: FunctionChange | None = None,
 ) -> None:
     """Program ``deployable_uuid`` with ``image_uuid`` through the host's agent.
 
     ``for_bind``: the caller is binding an ARQ to it (cyborg.conductor.binding.fpga_step).
+    ``function``: the image's function, whose trait replaces the deployable's function
+    traits once programmed (None: leave them to the agent's next report).
     """
     deployable, device, controlpath = _target(context, deployable_uuid, for_bind=for_bind)
     LOG.info(
@@ -86,3 +104,7 @@ def program_deployable(
     except oslo_messaging.MessagingTimeout as err:
         raise exception.AgentUnavailable(host=device.hostname) from err
     deployable_obj.update(context, deployable.uuid, bitstream_id=image_uuid)
+    if function is not None:
+        function_traits.after_programming(
+            context, placement, deployable, device.hostname, function.function_id
+        )
