@@ -116,7 +116,8 @@ def fpga_host(
     glance.add(FUNCTION_IMAGE, b"gzip bitstream", properties={"accel:function_id": NEW})
     driver = fake.FakeDriver(None, hostname=hostname, inventory=[fpga(hostname, OLD)])
     agent = ResourceTracker(hostname, [driver], Conductor(db, conf, sync))
-    assert agent.report(db.context)["changed"] is True
+    answer = agent.report(db.context)
+    assert answer is not None and answer["changed"] is True
     programmer = ProgrammingAgent(driver, hostname, NEW.replace("-", "").upper())
     # The bind step has a Placement client of its own, as the conductor's binder does.
     step = fpga_step.FPGAProgrammingStep(conf, programmer, placement_client.from_conf(conf))  # type: ignore[arg-type]
