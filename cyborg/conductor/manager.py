@@ -217,7 +217,7 @@ class ConductorManager:
             deployable_uuid=deployable_uuid,
             image_uuid=image_uuid,
             placement=None if self.placement is None else self.placement.client,
-            function=fpga_step.image_function(self.conf, context, {}, image_uuid),
+            function=lambda: fpga_step.image_function(self.conf, context, {}, image_uuid),
         )
 
     @_answers

@@ -84,7 +84,7 @@ class FPGAProgrammingStep:
         image = requested_image(self.conf, context, arq.device_profile_group)
         if image is None or deployable.bitstream_id == image:
             return
-        function = image_function(self.conf, context, arq.device_profile_group, image)
+        group = arq.device_profile_group
         LOG.info("Binding %s: programming image %s first", arq.uuid, image)
         programming.program_deployable(
             context,
@@ -93,5 +93,5 @@ class FPGAProgrammingStep:
             image_uuid=image,
             for_bind=True,
             placement=self.placement,
-            function=function,
+            function=lambda: image_function(self.conf, context, group, image),
         )

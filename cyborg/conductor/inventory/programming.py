@@ -11,6 +11,7 @@ are; an agent that does not answer is a 503.
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import oslo_messaging
 from oslo_log import log
@@ -75,15 +76,17 @@ def program_deployable(
     image_uuid: str,
     for_bind: bool = False,
     placement: placement_client.PlacementClient | None = None,
-    function: FunctionChange | None = None,
+    function: Callable[[], FunctionChange | None] | None = None,
 ) -> None:
     """Program ``deployable_uuid`` with ``image_uuid`` through the host's agent.
 
     ``for_bind``: the caller is binding an ARQ to it (cyborg.conductor.binding.fpga_step).
-    ``function``: the image's function, whose trait replaces the deployable's function
-    traits once programmed (None: leave them to the agent's next report).
+    ``function``: finds the image's function (asked once the deployable is known to be
+    a programmable FPGA), whose trait replaces the deployable's function traits once
+    programmed; None, or its answer None: leave them to the agent's next report.
     """
     deployable, device, controlpath = _target(context, deployable_uuid, for_bind=for_bind)
+    change = None if function is None else function()
     LOG.info(
         "Programming deployable %s on %s with image %s",
         deployable.uuid,
@@ -104,7 +107,7 @@ def program_deployable(
     except oslo_messaging.MessagingTimeout as err:
         raise exception.AgentUnavailable(host=device.hostname) from err
     deployable_obj.update(context, deployable.uuid, bitstream_id=image_uuid)
-    if function is not None:
+    if change is not None:
         function_traits.after_programming(
-            context, placement, deployable, device.hostname, function.function_id
+            context, placement, deployable, device.hostname, change.function_id
         )
