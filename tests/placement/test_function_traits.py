@@ -21,6 +21,7 @@ from cyborg.clients import placement as placement_client
 from cyborg.common import exception
 from cyborg.common.constants import AttachType, DeviceType
 from cyborg.conductor.binding import fpga_step
+from cyborg.conductor.inventory import programming
 from cyborg.conductor.placement import provider_sync
 from cyborg.drivers import fake
 from cyborg.drivers.base import (
@@ -257,3 +258,43 @@ def test_a_concurrent_trait_change_is_retried_and_kept(
 
     assert puts == [409, 200]
     assert _traits(client, fpga_host.rp_uuid)[1] == BASE | {NEW_TRAIT, "CUSTOM_SOMEONE_ELSE"}
+
+
+def test_the_program_api_path_moves_the_traits_too(
+    db: Any,
+    conf: cfg.ConfigOpts,
+    client: placement_client.PlacementClient,
+    fpga_host: Host,
+) -> None:
+    # What ConductorManager.program_deployable passes for PATCH .../program.
+    programming.program_deployable(
+        db.context,
+        fpga_host.programmer,  # type: ignore[arg-type]
+        deployable_uuid=_deployable(db).uuid,
+        image_uuid=FUNCTION_IMAGE,
+        placement=fpga_host.step.placement,
+        function=lambda: fpga_step.image_function(conf, db.context, {}, FUNCTION_IMAGE),
+    )
+
+    assert _traits(client, fpga_host.rp_uuid)[1] == BASE | {NEW_TRAIT}
+    assert _stored(db)[ATTR_FUNCTION_ID] == "9F1C5A2E3B4D4E6F8A7B0C1D2E3F4A5B"
+
+
+def test_the_function_is_not_looked_up_before_the_deployable_is_checked(
+    db: Any, fpga_host: Host
+) -> None:
+    asked: list[str] = []
+
+    def function() -> None:
+        asked.append(FUNCTION_IMAGE)
+
+    with pytest.raises(exception.DeployableNotFound):
+        programming.program_deployable(
+            db.context,
+            fpga_host.programmer,  # type: ignore[arg-type]
+            deployable_uuid=str(uuid.uuid4()),
+            image_uuid=FUNCTION_IMAGE,
+            function=function,
+        )
+    assert asked == []
+    assert fpga_host.programmer.calls == []
