@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
 from cyborg.agent.resource_tracker import ResourceTracker
@@ -23,6 +25,8 @@ from cyborg.common.constants import AttachType, DeviceType
 from cyborg.conductor.binding import fpga_step
 from cyborg.conductor.inventory import programming
 from cyborg.conductor.placement import provider_sync
+from cyborg.db import api as db_api
+from cyborg.db import models
 from cyborg.drivers import fake
 from cyborg.drivers.base import (
     ATTR_FUNCTION_ID,
@@ -298,3 +302,35 @@ def test_the_function_is_not_looked_up_before_the_deployable_is_checked(
         )
     assert asked == []
     assert fpga_host.programmer.calls == []
+
+
+def test_a_placement_failure_is_repaired_by_the_next_report(
+    db: Any,
+    client: placement_client.PlacementClient,
+    fpga_host: Host,
+) -> None:
+    step_client = fpga_host.step.placement
+    assert step_client is not None
+    send = step_client.adapter.request
+
+    def request(url: str, method: str, **kwargs: Any) -> Any:
+        if method == "PUT" and url.endswith(f"{fpga_host.rp_uuid}/traits"):
+            raise ks_exc.ConnectFailure("placement went away")
+        return send(url, method, **kwargs)
+
+    step_client.adapter.request = request  # type: ignore[method-assign]
+
+    _bind(db, fpga_host, {"accel:function_id": NEW})  # programmed: the bind goes on
+
+    assert _traits(client, fpga_host.rp_uuid)[1] == BASE | {OLD_TRAIT}
+    assert _stored(db)["trait2"] == NEW_TRAIT
+    with db_api.context_manager.reader.using(db.context):
+        fingerprint = db.context.session.scalar(
+            sa.select(models.Host.inventory_fingerprint).where(
+                models.Host.hostname == fpga_host.agent.hostname
+            )
+        )
+    assert fingerprint is None  # whatever it reports next is stored and synced
+    answer = fpga_host.agent.report(db.context)
+    assert answer is not None and answer["changed"] is True
+    assert _traits(client, fpga_host.rp_uuid)[1] == BASE | {NEW_TRAIT}

@@ -62,17 +62,12 @@ def is_function_trait(name: str) -> bool:
 
 def replaced(traits: Sequence[str], new: str | None) -> list[str]:
     """``traits`` with their function traits replaced by ``new`` (None: removed)."""
-    out: list[str] = []
-    placed = new is None
-    for trait in traits:
-        if not is_function_trait(trait):
-            out.append(trait)
-        elif not placed:
-            out.append(new)  # type: ignore[arg-type]  # placed is False: new is set
-            placed = True
-    if not placed:
-        out.append(new)  # type: ignore[arg-type]
-    return out
+    others = [trait for trait in traits if not is_function_trait(trait)]
+    if new is None:
+        return others
+    # Where the first function trait was, else last (where the drivers put it).
+    at = next((i for i, trait in enumerate(traits) if is_function_trait(trait)), len(traits))
+    return [*others[:at], new, *others[at:]]
 
 
 @db_api.context_manager.writer
