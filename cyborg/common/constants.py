@@ -32,6 +32,16 @@ class AttachType(enum.StrEnum):
     TEST_PCI = "TEST_PCI"
 
 
+class AttributeSource(enum.StrEnum):
+    """Who owns an attribute row: the host's reports or the API's callers."""
+
+    DRIVER = "driver"  # replaced by every report of the host
+    OPERATOR = "operator"  # created through the API; reports never touch it
+    # Stored before owners were recorded: the host's next report sorts it (a key the
+    # driver reports becomes the driver's, any other the operator's).
+    UNKNOWN = "unknown"
+
+
 class HostState(enum.StrEnum):
     UP = "up"
     STALE = "stale"

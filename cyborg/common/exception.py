@@ -140,6 +140,13 @@ class DeviceProfileNameConflict(Conflict):
     msg_fmt = "A device profile named %(name)s already exists."
 
 
+class AttributeOwnedByDriver(Conflict):
+    msg_fmt = (
+        "Attribute %(key)s of deployable %(deployable)s is reported by the device's "
+        "driver: the host's reports own it, so the API can neither change nor delete it."
+    )
+
+
 class InUse(Conflict):
     msg_fmt = "%(resource)s %(uuid)s is in use: %(reason)s"
 

@@ -192,6 +192,8 @@ class Attribute(TimestampMixin, Base):
     deployable_id: Mapped[int] = mapped_column(sa.ForeignKey("deployables.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(sa.String(255))
     value: Mapped[str] = mapped_column(sa.Text)
+    # constants.AttributeSource: a host's reports replace only the driver's rows.
+    source: Mapped[str] = mapped_column(sa.String(16), server_default="driver")
 
 
 class AttachHandle(TimestampMixin, Base):

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 import sqlalchemy as sa
 
-from cyborg.common import exception
+from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
@@ -22,6 +22,7 @@ class Attribute:
     deployable_id: int
     key: str
     value: str
+    source: str  # constants.AttributeSource
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
 
@@ -73,6 +74,16 @@ def get_for_deployables(
     return by_deployable
 
 
+def get_by_key(context: RequestContext, deployable_id: int, key: str) -> Attribute | None:
+    """The deployable's attribute of that key, if any (in the caller's transaction)."""
+    row = context.session.scalars(
+        sa.select(models.Attribute).where(
+            models.Attribute.deployable_id == deployable_id, models.Attribute.key == key
+        )
+    ).first()
+    return None if row is None else base.from_row(Attribute, row)
+
+
 @db_api.context_manager.reader
 def hostname_of(context: RequestContext, uuid: str) -> str:
     """The host of the device whose deployable has the attribute."""
@@ -95,9 +106,14 @@ def create(
     key: str,
     value: str,
     uuid: str | None = None,
+    source: str = constants.AttributeSource.OPERATOR,
 ) -> Attribute:
     row = models.Attribute(
-        uuid=uuid or base.new_uuid(), deployable_id=deployable_id, key=key, value=value
+        uuid=uuid or base.new_uuid(),
+        deployable_id=deployable_id,
+        key=key,
+        value=value,
+        source=source,
     )
     with (
         base.duplicates_as("attribute with this key on this deployable"),

@@ -27,9 +27,13 @@ _TRAIT_KEY = re.compile(r"^trait(\d+)$")
 @dataclasses.dataclass
 class StoredDeployable:
     id: int
-    report: DeployableReport
-    attribute_ids: dict[str, int]  # key -> attributes.id
+    report: DeployableReport  # with the driver's attributes only
+    attribute_ids: dict[str, int]  # key -> attributes.id, of the driver's attributes
     handle_ids: dict[str, int]  # attach_info -> attach_handles.id
+    operator_keys: frozenset[str] = frozenset()  # created through the API: never touched
+    # Stored before owners were recorded: key -> (attributes.id, value), sorted by the
+    # next report.
+    unknown_attributes: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
     handles_in_use: frozenset[str] = frozenset()  # attach_info of handles in use
     referenced: bool = False  # an accelerator request points at this deployable
 
@@ -66,6 +70,7 @@ class Changes:
     new_attributes: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
     attribute_updates: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     removed_attributes: list[int] = dataclasses.field(default_factory=list)
+    attribute_owners: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     # (deployable id, cpid id, attach_type, attach_info)
     new_handles: list[tuple[int, int, str, str]] = dataclasses.field(default_factory=list)
     removed_handles: list[int] = dataclasses.field(default_factory=list)
@@ -146,6 +151,13 @@ def _referenced_by_arqs(
     return {h for h, _ in rows if h is not None}, {d for _, d in rows if d is not None}
 
 
+def _by_source(attributes: list[models.Attribute]) -> dict[str, list[models.Attribute]]:
+    grouped: dict[str, list[models.Attribute]] = {}
+    for attribute in attributes:
+        grouped.setdefault(attribute.source, []).append(attribute)
+    return grouped
+
+
 @db_api.context_manager.writer
 def load(context: RequestContext, hostname: str) -> dict[str, StoredDevice]:
     """The stored tree of ``hostname``, keyed by control path: six statements.
@@ -195,11 +207,19 @@ def load(context: RequestContext, hostname: str) -> dict[str, StoredDevice]:
     held_handles, held_deployables = _referenced_by_arqs(context, ids)
     by_device: dict[int, dict[str, StoredDeployable]] = {d.id: {} for d in devices}
     for row in deployables:
+        owned = _by_source(attributes[row.id])
+        driver = owned.get(constants.AttributeSource.DRIVER, [])
         by_device[row.device_id][row.name] = StoredDeployable(
             id=row.id,
-            report=_deployable_report(row, attributes[row.id], handles[row.id]),
-            attribute_ids={a.key: a.id for a in attributes[row.id]},
+            report=_deployable_report(row, driver, handles[row.id]),
+            attribute_ids={a.key: a.id for a in driver},
             handle_ids={h.attach_info: h.id for h in handles[row.id]},
+            operator_keys=frozenset(
+                a.key for a in owned.get(constants.AttributeSource.OPERATOR, [])
+            ),
+            unknown_attributes={
+                a.key: (a.id, a.value) for a in owned.get(constants.AttributeSource.UNKNOWN, [])
+            },
             handles_in_use=frozenset(
                 h.attach_info for h in handles[row.id] if h.in_use or h.id in held_handles
             ),
@@ -329,14 +349,20 @@ def apply(context: RequestContext, hostname: str, changes: Changes) -> None:
     _update_many(
         context,
         models.Attribute.__table__,
-        [(attribute_id, {"value": value}) for attribute_id, value in changes.attribute_updates],
+        [(attribute_id, {"value": value}) for attribute_id, value in changes.attribute_updates]
+        + [
+            (attribute_id, {"source": source}) for attribute_id, source in changes.attribute_owners
+        ],
     )
     _add_devices(context, hostname, changes)
     _add_deployables(context, changes)
     _insert(
         context,
         models.Attribute,
-        [{"deployable_id": d, "key": k, "value": v} for d, k, v in changes.new_attributes],
+        [
+            {"deployable_id": d, "key": k, "value": v, "source": constants.AttributeSource.DRIVER}
+            for d, k, v in changes.new_attributes
+        ],
     )
     _insert(
         context,

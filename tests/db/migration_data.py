@@ -12,6 +12,7 @@ as the datetimes they read back as.
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 Row = dict[str, Any]
@@ -536,12 +537,26 @@ ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     "c8f3a1d6e2b9": [("pod_device_claims", _POD_DEVICE_CLAIMS)],
 }
 
-# Columns a revision adds to rows already there, with the value they get.
-ADDED_COLUMNS: dict[str, dict[str, Row]] = {
+# Columns a revision adds to rows already there, with the value they get; or a
+# function of a row giving the values the revision sets in it.
+ADDED_COLUMNS: dict[str, dict[str, Row | Callable[[Row], Row]]] = {
     "d7e2b9c4f1a6": {"extended_accelerator_requests": {"bind_failure_reason": None}},
     "e5a3c8d2b7f4": {"extended_accelerator_requests": {"claimed_resources": None}},
     "a9c4e7b2d5f3": {"extended_accelerator_requests": {"binding_conductor": None}},
+    "e2c7a4f9b1d6": {
+        "attributes": lambda row: {"source": _source_at_upgrade(row["key"])},
+        "hosts": lambda row: {"inventory_fingerprint": None},  # each sends a full report
+    },
 }
+
+
+def _source_at_upgrade(key: str) -> str:
+    """Only the keys drivers alone write are known to be theirs (the note is unknown)."""
+    return (
+        "driver"
+        if key in ("rc", "health", "health_reason") or key.startswith("trait")
+        else "unknown"
+    )
 
 
 def as_read(value: Any) -> Any:

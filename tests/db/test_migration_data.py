@@ -60,7 +60,10 @@ def _expected(filled: list[str], reached: list[str]) -> dict[str, list[Row]]:
     tables: dict[str, list[Row]] = {}
     for revision in reached:
         for table, added in data.ADDED_COLUMNS.get(revision, {}).items():
-            tables[table] = [{**added, **row} for row in tables.get(table, [])]
+            tables[table] = [
+                {**row, **added(row)} if callable(added) else {**added, **row}
+                for row in tables.get(table, [])
+            ]
         if revision in filled:
             for table, rows in data.ROWS_AT.get(revision, []):
                 tables.setdefault(table, []).extend(rows)
@@ -193,8 +196,38 @@ def test_pod_device_claims_downgrade_frees_the_pods_handles(engine: sa.Engine) -
     migration.downgrade(engine, revisions[before])
     assert migration.current_revision(engine) == revisions[before]
     assert "pod_device_claims" not in sa.inspect(engine).get_table_names()
-    expected = _expected(revisions, revisions)
-    del expected["pod_device_claims"]
+    expected = _expected(revisions, revisions[: before + 1])
+    _forgotten_fingerprints(expected)
     _assert_intact(engine, expected, "downgrading c8f3a1d6e2b9")  # handle 3 free, as filled
+    migration.upgrade(engine)
+    _assert_schema_is_the_models(engine)
+
+
+def _forgotten_fingerprints(expected: dict[str, list[Row]]) -> None:
+    """e2c7a4f9b1d6 made every agent report in full; downgrading does not undo that."""
+    expected["hosts"] = [{**row, "inventory_fingerprint": None} for row in expected["hosts"]]
+
+
+def test_attribute_sources_upgrade_sorts_rows_and_downgrade_keeps_them(
+    engine: sa.Engine,
+) -> None:
+    """e2c7a4f9b1d6: the keys only drivers write become the driver's, the others wait
+    for the next report as unknown; down, the column goes and every row stays."""
+    revisions = _revisions()
+    at = revisions.index("e2c7a4f9b1d6")
+    for revision in revisions[:at]:
+        migration.upgrade(engine, revision)
+        _fill(engine, revision)
+    migration.upgrade(engine, "e2c7a4f9b1d6")
+    with engine.connect() as connection:
+        sources = dict(connection.execute(sa.text("SELECT id, source FROM attributes")).all())
+        fingerprints = connection.execute(sa.text("SELECT inventory_fingerprint FROM hosts"))
+        assert set(fingerprints.scalars()) == {None}
+    # Rows 1-8 are rc and trait<N>, 9 the operator's note.
+    assert sources == {**dict.fromkeys(range(1, 9), "driver"), 9: "unknown"}
+    migration.downgrade(engine, revisions[at - 1])
+    expected = _expected(revisions[:at], revisions[:at])
+    _forgotten_fingerprints(expected)
+    _assert_intact(engine, expected, "downgrading e2c7a4f9b1d6")
     migration.upgrade(engine)
     _assert_schema_is_the_models(engine)

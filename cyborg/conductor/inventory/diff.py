@@ -3,12 +3,15 @@
 Pure functions over plain data, so every rule is unit-testable. Identities are
 upstream's: a device by its control path, a deployable by name within its device,
 an attribute by key within its deployable, an attach handle by its address.
+Only the driver's attributes are planned: those operators created through the API
+are never changed or removed, even where the driver reports the same key.
 Anything that holds an attach handle in use is never removed: it is kept and
 reported as held back, so a vanished but bound device cannot disappear silently.
 """
 
 from collections.abc import Iterable
 
+from cyborg.common.constants import AttributeSource
 from cyborg.common.inventory import DeployableReport, DeviceReport
 from cyborg.objects.host_inventory import (
     Changes,
@@ -71,12 +74,24 @@ def _plan_deployable(
 
     old_rows, new_rows = attribute_rows(current.report), attribute_rows(deployable)
     for key, value in new_rows.items():
-        if key not in current.attribute_ids:
+        if key in current.operator_keys:
+            continue  # the operator's value stands until they delete it
+        if key in current.unknown_attributes:
+            attribute_id, stored_value = current.unknown_attributes[key]
+            changes.attribute_owners.append((attribute_id, AttributeSource.DRIVER))
+            if stored_value != value:
+                changes.attribute_updates.append((attribute_id, value))
+        elif key not in current.attribute_ids:
             changes.new_attributes.append((current.id, key, value))
         elif old_rows.get(key) != value:
             changes.attribute_updates.append((current.attribute_ids[key], value))
     changes.removed_attributes += [
         attribute_id for key, attribute_id in current.attribute_ids.items() if key not in new_rows
+    ]
+    changes.attribute_owners += [
+        (attribute_id, AttributeSource.OPERATOR)
+        for key, (attribute_id, _) in current.unknown_attributes.items()
+        if key not in new_rows
     ]
 
     wanted = {h.attach_info: h for h in deployable.attach_handles}

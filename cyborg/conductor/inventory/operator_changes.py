@@ -40,36 +40,54 @@ DRIVER_ONLY_KEYS = frozenset({inventory.ATTR_HEALTH, inventory.ATTR_HEALTH_REASO
 def create_attribute(
     context: RequestContext, *, deployable_uuid: str, key: str, value: str
 ) -> str:
+    """Add an operator's attribute: the host's reports never change or remove it.
+
+    A key the deployable's driver reports is refused (409); the names only drivers
+    write (``rc``, ``trait<N>``, the health keys) are refused on any deployable (400),
+    since Placement publishing reads them by name.
+    """
+    deployable = deployable_obj.get_by_uuid(context, deployable_uuid)
+    with db_api.context_manager.writer.using(context):
+        hostname = device_obj.get_by_id(context, deployable.device_id).hostname
+        host_obj.lock(context, hostname)  # a report in flight stores its keys first
+        existing = attribute_obj.get_by_key(context, deployable.id, key)
+        if existing is not None and existing.source == constants.AttributeSource.DRIVER:
+            raise exception.AttributeOwnedByDriver(key=key, deployable=deployable.id)
+        _refuse_driver_names(key)
+        uuid = base.new_uuid()
+        deadline.note_result(context, uuid)  # stored with the insert, for a lost reply
+        return attribute_obj.create(
+            context, deployable_id=deployable.id, key=key, value=value, uuid=uuid
+        ).uuid
+
+
+def _refuse_driver_names(key: str) -> None:
     if key in DRIVER_ONLY_KEYS:
         raise exception.Invalid(
             reason=f"the {key!r} attribute is reported by the device's driver; put the "
             "device in maintenance (status maintaining) to take it out of service"
         )
-    deployable = deployable_obj.get_by_uuid(context, deployable_uuid)
-    uuid = base.new_uuid()
-    deadline.note_result(context, uuid)  # stored with the insert, for a lost reply
-    return attribute_obj.create(
-        context, deployable_id=deployable.id, key=key, value=value, uuid=uuid
-    ).uuid
+    if host_inventory.is_placement_attribute(key):
+        raise exception.Invalid(
+            reason=f"{key!r} is a name only the device's driver writes (a resource class "
+            "or a trait published to Placement); choose another key"
+        )
 
 
 def delete_attribute(context: RequestContext, *, uuid: str) -> None:
-    """Delete an attribute; the driver's ``rc``, ``trait<N>`` and ``health`` come back
-    with the host's next report.
+    """Delete an operator's attribute; the driver's are refused (409).
 
-    Those are what the deployable's resource provider is published from: without
-    its ``rc`` the next sync unpublishes the provider. As upstream, whose agents always
-    send every device, the next report restores them (and the provider): forgetting
-    the host's fingerprint makes the agent send its devices again although they did
-    not change. Any other attribute is only deleted: a full report also drops the
-    attributes operators added to that host, which deleting one of them must not do.
+    The host's fingerprint is forgotten, so that its next report sends every device:
+    where the driver reports the same key, its value is stored again (a full report
+    replaces only the driver's attributes, so it costs the host nothing else).
     """
-    attribute = attribute_obj.get_by_uuid(context, uuid)
-    if not host_inventory.is_placement_attribute(attribute.key):
-        attribute_obj.delete(context, uuid)
-        return
     hostname = attribute_obj.hostname_of(context, uuid)
     with db_api.context_manager.writer.using(context):
         host_obj.lock(context, hostname)  # as a report does, before the inventory's rows
+        attribute = attribute_obj.get_by_uuid(context, uuid)  # as the report left it
+        if attribute.source == constants.AttributeSource.DRIVER:
+            raise exception.AttributeOwnedByDriver(
+                key=attribute.key, deployable=attribute.deployable_id
+            )
         attribute_obj.delete(context, uuid)
         host_obj.forget_fingerprint(context, hostname)
