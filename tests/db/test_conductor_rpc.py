@@ -350,13 +350,30 @@ def test_device_status_and_attributes(db, conductor) -> None:  # type: ignore[no
         conductor.set_device_status(db.context, uuid=_new_uuid(), status="enabled")
 
     uuid = conductor.create_attribute(
-        db.context, deployable_uuid=deployable.uuid, key="trait0", value="CUSTOM_A"
+        db.context, deployable_uuid=deployable.uuid, key="rack", value="r1"
     )
-    assert attribute_obj.get_by_uuid(db.context, uuid).value == "CUSTOM_A"
+    created = attribute_obj.get_by_uuid(db.context, uuid)
+    assert (created.value, created.source) == ("r1", "operator")
     with pytest.raises(exception.DuplicateEntry):
         conductor.create_attribute(
-            db.context, deployable_uuid=deployable.uuid, key="trait0", value="CUSTOM_B"
+            db.context, deployable_uuid=deployable.uuid, key="rack", value="r2"
         )
     conductor.delete_attribute(db.context, uuid=uuid)
     with pytest.raises(exception.AttributeNotFound):
         conductor.delete_attribute(db.context, uuid=uuid)
+
+    # The names only drivers write, and the keys a driver reported, are refused.
+    with pytest.raises(exception.Invalid, match="only the device's driver writes"):
+        conductor.create_attribute(
+            db.context, deployable_uuid=deployable.uuid, key="trait0", value="CUSTOM_A"
+        )
+    reported = attribute_obj.create(
+        db.context, deployable_id=deployable.id, key="rc", value="FPGA", source="driver"
+    )
+    with pytest.raises(exception.AttributeOwnedByDriver, match="Attribute rc of deployable"):
+        conductor.create_attribute(
+            db.context, deployable_uuid=deployable.uuid, key="rc", value="PGPU"
+        )
+    with pytest.raises(exception.AttributeOwnedByDriver):
+        conductor.delete_attribute(db.context, uuid=reported.uuid)
+    assert attribute_obj.get_by_uuid(db.context, reported.uuid).value == "FPGA"
