@@ -1,4 +1,4 @@
-"""An operator deleting a driver's attribute: Placement is repaired, never left wrong.
+"""Operators' attributes and the driver's: reports keep the former, the API the latter.
 
 The agent runs its real report protocol (cyborg.agent.resource_tracker: the
 fingerprint, then the devices when asked) against the conductor's report handling,
@@ -7,9 +7,11 @@ publishing to the real Placement.
 
 from typing import Any
 
+import pytest
 from oslo_config import cfg
 
 from cyborg.agent.resource_tracker import ResourceTracker
+from cyborg.common import exception
 from cyborg.conductor.inventory import operator_changes, reports
 from cyborg.conductor.placement import provider_sync
 from cyborg.drivers import fake
@@ -55,47 +57,59 @@ def _attribute(db: Any, deployable_name: str, key: str) -> attribute_obj.Attribu
     return attribute
 
 
-def test_a_deleted_rc_attribute_comes_back_with_the_next_report(
+class ChangingInventory(FakeInventory):
+    """The fake devices, less the GPUs once ``gpus_gone`` is set."""
+
+    gpus_gone = False
+
+    def discover(self) -> list[Any]:
+        devices = super().discover()
+        return devices[:1] if self.gpus_gone else devices
+
+
+def test_the_drivers_rc_and_traits_cannot_be_deleted(
     db, conf, sync, client, hostname, compute_node
 ) -> None:  # type: ignore[no-untyped-def]
+    """Refused (409) rather than accepted and undone: Placement never loses them."""
     agent = ResourceTracker(hostname, [FakeInventory(hostname)], Conductor(db, conf, sync))
     assert agent.report(db.context)["changed"] is True
     published = expected_default(hostname, compute_node)
-    assert tree(client, compute_node) == published
-    board = name(hostname, FPGA)
-
-    operator_changes.delete_attribute(db.context, uuid=_attribute(db, board, "rc").uuid)
-    # Before the agent reports again, a drift audit finds a deployable without a
-    # resource class: its provider is unpublished meanwhile...
-    sync.audit(db.context, hostname)
-    assert board not in tree(client, compute_node)
-    # ...and the next report, although the agent's inventory did not change, sends the
-    # devices: the driver's rc is stored again and the provider published again.
-    assert agent.report(db.context)["changed"] is True
-    assert _attribute(db, board, "rc").value == "FPGA"
-    assert tree(client, compute_node) == published
-    assert agent.report(db.context) == {"changed": False}  # in step: quiet again
-
-
-def test_a_deleted_trait_attribute_comes_back_with_the_next_report(
-    db, conf, sync, client, hostname, compute_node
-) -> None:  # type: ignore[no-untyped-def]
-    agent = ResourceTracker(hostname, [FakeInventory(hostname)], Conductor(db, conf, sync))
-    agent.report(db.context)
     board = name(hostname, FPGA)
     trait = next(a for a in attribute_obj.get_all(db.context) if a.value == "CUSTOM_FAKE_DEVICE")
-    operator_changes.delete_attribute(db.context, uuid=trait.uuid)
+    for attribute in (_attribute(db, board, "rc"), trait):
+        with pytest.raises(exception.AttributeOwnedByDriver):
+            operator_changes.delete_attribute(db.context, uuid=attribute.uuid)
     sync.audit(db.context, hostname)
-    assert tree(client, compute_node)[board]["traits"] == {"OWNER_CYBORG"}
+    assert tree(client, compute_node) == published
+    assert agent.report(db.context) == {"changed": False}
+
+
+def test_an_operators_attribute_survives_a_report_that_changes_the_host(
+    db, conf, sync, client, hostname, compute_node
+) -> None:  # type: ignore[no-untyped-def]
+    driver = ChangingInventory(hostname)
+    agent = ResourceTracker(hostname, [driver], Conductor(db, conf, sync))
     agent.report(db.context)
-    assert tree(client, compute_node) == expected_default(hostname, compute_node)
+    (deployable,) = [
+        d for d in deployable_obj.get_all(db.context) if d.name == name(hostname, FPGA)
+    ]
+    kept = operator_changes.create_attribute(
+        db.context, deployable_uuid=deployable.uuid, key="rack", value="r1"
+    )
+    driver.gpus_gone = True
+    assert agent.report(db.context)["changed"] is True  # the GPUs' rows are gone...
+    assert [d.name for d in deployable_obj.get_all(db.context)] == [name(hostname, FPGA)]
+    assert attribute_obj.get_by_uuid(db.context, kept).value == "r1"  # ...the rack is not
+    published = tree(client, compute_node)
+    assert name(hostname, FPGA) in published
+    assert not [n for n in published if "FakeGPU" in n]
 
 
 def test_deleting_an_operators_attribute_keeps_the_others(
     db, conf, sync, client, hostname, compute_node
 ) -> None:  # type: ignore[no-untyped-def]
-    """Only the driver's rc and traits force the next report to send every device: that
-    report would drop every attribute operators added to the host."""
+    """The next report sends every device once (the driver may report that key too),
+    and replaces only the driver's attributes."""
     agent = ResourceTracker(hostname, [FakeInventory(hostname)], Conductor(db, conf, sync))
     agent.report(db.context)
     (deployable,) = [
@@ -108,5 +122,7 @@ def test_deleting_an_operators_attribute_keeps_the_others(
         db.context, deployable_uuid=deployable.uuid, key="row", value="7"
     )
     operator_changes.delete_attribute(db.context, uuid=gone)
-    assert agent.report(db.context) == {"changed": False}
+    assert agent.report(db.context)["changed"] is True
     assert attribute_obj.get_by_uuid(db.context, kept).value == "r1"
+    assert tree(client, compute_node) == expected_default(hostname, compute_node)
+    assert agent.report(db.context) == {"changed": False}

@@ -4,8 +4,10 @@
 import dataclasses
 from typing import Any
 
+import pytest
+
 from cyborg.agent.resource_tracker import ResourceTracker
-from cyborg.common import constants, inventory
+from cyborg.common import constants, exception, inventory
 from cyborg.conductor.inventory import operator_changes
 from cyborg.drivers import fake
 from cyborg.drivers.base import Driver
@@ -95,16 +97,14 @@ class SickInventory(Driver):
         return [fpga, with_health(gpu0, "fatal"), gpu1]
 
 
-def test_a_deleted_health_attribute_comes_back_with_the_next_report(
+def test_the_drivers_health_attribute_cannot_be_deleted(
     db, conf, sync, client, hostname, compute_node
 ) -> None:  # type: ignore[no-untyped-def]
     agent = ResourceTracker(hostname, [SickInventory(hostname)], Conductor(db, conf, sync))
     agent.report(db.context)
     gpu0 = name(hostname, "FakeGPU0")
-    assert tree(client, compute_node)[gpu0]["inventories"] == {"PGPU": (1, 1, 1)}
-    operator_changes.delete_attribute(
-        db.context, uuid=_attribute(db, gpu0, inventory.ATTR_HEALTH).uuid
-    )
-    agent.report(db.context)  # the driver still says fatal: restored, still reserved
+    health = _attribute(db, gpu0, inventory.ATTR_HEALTH)
+    with pytest.raises(exception.AttributeOwnedByDriver):
+        operator_changes.delete_attribute(db.context, uuid=health.uuid)
     assert _attribute(db, gpu0, inventory.ATTR_HEALTH).value == "fatal"
     assert tree(client, compute_node)[gpu0]["inventories"] == {"PGPU": (1, 1, 1)}
