@@ -430,7 +430,7 @@ def _paths() -> dict[str, Any]:
             "delete": {
                 "operationId": "delete_attribute",
                 "parameters": [_uuid_path()],
-                "responses": {**_ok(204, None, "Deleted"), **_errors(403, 404)},
+                "responses": {**_ok(204, None, "Deleted"), **_errors(403, 404, 409)},
             },
         },
         "/v2/device_profiles": {
