@@ -220,7 +220,8 @@ def test_attribute_sources_upgrade_sorts_rows_and_downgrade_keeps_them(
         _fill(engine, revision)
     migration.upgrade(engine, "e2c7a4f9b1d6")
     with engine.connect() as connection:
-        sources = dict(connection.execute(sa.text("SELECT id, source FROM attributes")).all())
+        rows = connection.execute(sa.text("SELECT id, source FROM attributes")).all()
+        sources: dict[int, str] = {row[0]: row[1] for row in rows}
         fingerprints = connection.execute(sa.text("SELECT inventory_fingerprint FROM hosts"))
         assert set(fingerprints.scalars()) == {None}
     # Rows 1-8 are rc and trait<N>, 9 the operator's note.
