@@ -8,7 +8,9 @@ Status reason the server answered (status 0: no answer at all). Messages name th
 call and what the server said, never a header: no token reaches a log.
 """
 
+import contextlib
 import json
+import socket
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -84,6 +86,10 @@ class KubernetesClient:
     def close(self) -> None:
         """Close the connections, open watches too (their iterators then raise)."""
         for response in list(self._streams):
+            # Shut the socket first: the watch thread is blocked reading it, and
+            # closing the response alone waits for that read (up to the watch's read
+            # timeout, minutes) on the reader's lock.
+            _shut_socket(response)
             response.close()
         self._session.close()
         self.config.close()
@@ -226,3 +232,11 @@ def connect(kubeconfig: str | None, timeout: float) -> KubernetesClient:
     ConfigError."""
     config = configs.from_kubeconfig(kubeconfig) if kubeconfig else configs.in_cluster()
     return KubernetesClient(config, timeout)
+
+
+def _shut_socket(response: requests.Response) -> None:
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

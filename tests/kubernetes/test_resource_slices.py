@@ -458,3 +458,37 @@ def test_an_agent_with_an_unusable_kubeconfig_stops_at_start_saying_why(tmp_path
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
     assert f"cannot read kubeconfig {tmp_path}/absent" in done.stderr
+
+
+def test_closing_the_client_ends_a_watch_blocked_on_its_stream(tmp_path: Any) -> None:
+    """A stopping agent closes its client while the watch thread waits on the stream:
+    the close must break that read, not wait for the watch's read timeout (minutes)."""
+    import threading
+
+    api = ApiServerStandIn(token=TOKEN)
+    api.start()
+    try:
+        path = os.path.join(str(tmp_path), "kubeconfig")
+        write_kubeconfig(path, api.url, TOKEN)
+        client = apiclient.connect(path, 10.0)
+        ended: list[BaseException] = []
+
+        def watch() -> None:
+            try:
+                for _ in client.watch_resource_slices(NODE, GPU, "0", timeout_seconds=600):
+                    pass
+            except BaseException as err:  # what the iterator raises once closed
+                ended.append(err)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        # Open on both ends: served, and the client reading its stream.
+        api.wait_for("the watch", lambda: api.watching == 1 and client._streams)
+        closer = threading.Thread(target=client.close, daemon=True)
+        closer.start()
+        closer.join(60)  # generous: the watch alone would hold it for 610 s
+        assert not closer.is_alive(), "close() waited on the watch's stream"
+        watcher.join(60)
+        assert not watcher.is_alive()
+    finally:
+        api.stop()
