@@ -22,6 +22,7 @@ GRAPHVIZ_PAGES = {
     "admin/binding.html": 1,
     "admin/kubernetes.html": 1,
     "admin/kubernetes-deploy.html": 1,
+    "admin/placement.html": 1,
 }
 _OBJECT = re.compile(
     r'<object data="(?P<src>[^"]+\.svg)" type="image/svg\+xml" class="(?P<cls>[^"]*)"'
