@@ -41,6 +41,9 @@ fi
 # The kubelet gRPC stubs are generated, not committed; this rewrites only stale ones.
 .venv/bin/python tools/generate-protos.py
 
+# The documentation's diagrams (tests/unit/test_docs.py builds it) need Graphviz.
+if [ "${1:-}" = "--with-tests" ]; then tools/ensure-graphviz.sh; fi
+
 # python-openstackclient 10.4+ has its own `openstack accelerator` commands (replacing
 # python-cyborgclient's); the tests drive them from a venv of their own.
 if [ "${1:-}" = "--with-tests" ] && [ ! -x .venv/osc-intree/bin/openstack ]; then

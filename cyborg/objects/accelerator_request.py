@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
-from cyborg.common import constants, exception
+from cyborg.common import arq_states, constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
@@ -267,15 +267,7 @@ def delete_by_instance(
 # --- binding: each function below is one transaction --------------------------------
 
 # States unbind moves from; Unbound ARQs are left as they are (unbinding is idempotent).
-UNBINDABLE_STATES = frozenset(
-    {
-        constants.ARQState.INITIAL,
-        constants.ARQState.BIND_STARTED,
-        constants.ARQState.BOUND,
-        constants.ARQState.BIND_FAILED,
-        constants.ARQState.UNBIND_FAILED,
-    }
-)
+UNBINDABLE_STATES = arq_states.sources(arq_states.ARQEvent.UNBIND)
 
 # Handles that stay in use after their ARQ lets go of them, until the agent has removed
 # what the bind made on the host (the mdev); see cyborg.objects.attach_handle.
@@ -328,7 +320,7 @@ def attach_free_handle(
     update_state(
         context,
         uuid,
-        expected={constants.ARQState.BIND_STARTED},
+        expected=arq_states.sources(arq_states.ARQEvent.HANDLE_CLAIMED),
         new_state=constants.ARQState.BIND_STARTED,
         fence=fence,
         deployable_id=deployable_id,
@@ -365,7 +357,7 @@ def fail_bind(
     update_state(
         context,
         uuid,
-        expected={constants.ARQState.BIND_STARTED},
+        expected=arq_states.sources(arq_states.ARQEvent.BIND_FAILED),
         new_state=constants.ARQState.BIND_FAILED,
         holding_handle=holding_handle,
         fence=fence,
@@ -509,7 +501,7 @@ def delete_deleting(context: RequestContext, uuids: Sequence[str]) -> list[int]:
     rows = [
         row
         for row in _lock(context, ARQ_MODEL.uuid.in_(list(uuids)), None)
-        if row.state == constants.ARQState.DELETING
+        if row.state in arq_states.sources(arq_states.ARQEvent.DELETED)
     ]
     if not rows:
         return []

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from oslo_config import cfg
 from oslo_log import log
 
-from cyborg.common import constants, deadline, exception, profile_rules
+from cyborg.common import arq_states, constants, deadline, exception, profile_rules
 from cyborg.common.context import RequestContext
 from cyborg.conductor.binding import quota
 from cyborg.objects import accelerator_request as arq_obj
@@ -23,7 +23,7 @@ State = constants.ARQState
 REQUIRED_BINDING_KEYS = ("hostname", "instance_uuid")
 OPTIONAL_BINDING_KEYS = ("device_rp_uuid", "project_id")
 
-BINDABLE_STATES = frozenset({State.INITIAL, State.UNBOUND})
+BINDABLE_STATES = arq_states.sources(arq_states.ARQEvent.BIND)
 # An instance with an ARQ in one of these is being or was bound: Nova binds all of an
 # instance's ARQs in one request, and adding one to a bound instance is not supported.
 BINDING_STATES = frozenset({State.BIND_STARTED, State.BOUND})

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from oslo_db import exception as db_exc
 from oslo_log import log
 
-from cyborg.common import constants, exception, inventory
+from cyborg.common import arq_states, constants, exception, inventory
 from cyborg.common.context import RequestContext
 from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.conductor.binding import quota, standalone, vgpu
@@ -222,7 +222,7 @@ def _finish_bind(
             arq_obj.update_state(
                 context,
                 uuid,
-                expected={State.BIND_STARTED},
+                expected=arq_states.sources(arq_states.ARQEvent.HANDLE_CLAIMED),
                 new_state=State.BOUND,
                 holding_handle=held,
                 fence=binder.conductor,

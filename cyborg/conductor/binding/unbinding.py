@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from oslo_log import log
 from oslo_utils import timeutils
 
-from cyborg.common import constants, exception
+from cyborg.common import arq_states, constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.conductor.binding import arqs as arq_checks
 from cyborg.conductor.binding import standalone, vgpu
@@ -56,7 +56,7 @@ def _mark_unbind_failed(context: RequestContext, uuids: list[str], reason: str) 
             arq_obj.update_state(
                 context,
                 uuid,
-                expected=arq_obj.UNBINDABLE_STATES,
+                expected=arq_states.sources(arq_states.ARQEvent.UNBIND_FAILED),
                 new_state=State.UNBIND_FAILED,
                 bind_failure_reason=reason,
             )
