@@ -2,13 +2,14 @@
 
 A command makes one :class:`Progress` and hands it, typed as :class:`Reporter`, to
 the code that does the work; that code names its stages (:meth:`Reporter.phase`) and
-counts their steps (:meth:`Reporter.advance`). Code that is also run without anyone
+counts their steps (:meth:`Reporter.advance`) and says what a long step is doing
+(:meth:`Reporter.note`). Code that is also run without anyone
 watching (the conductor's periodic audit, the API's planner) takes :data:`SILENT`.
 
 On a terminal (``isatty`` and ``TERM`` not ``dumb``) the bar is redrawn with a
 carriage return at most every ``redraw_interval`` seconds of the injected clock, and
 only when its text changes. Elsewhere (a log file, a pipe, CI) a plain line is
-written when a stage starts, each ``percent_step`` percent of a stage with a known
+written when a stage starts, for each note, each ``percent_step`` percent of a stage with a known
 total (or every ``line_every`` steps), and at the end. Progress goes to stderr by
 default, so that a command's own output on stdout stays parseable.
 """
@@ -38,6 +39,9 @@ class Reporter(Protocol):
     def advance(self, steps: float = 1, detail: str = "") -> None:
         """``steps`` more of the stage are done; ``detail`` says what the last was."""
 
+    def note(self, detail: str) -> None:
+        """What the work is doing now, between steps (a table converted, rows updated)."""
+
 
 class _Silent:
     """The reporter for work nobody watches."""
@@ -46,6 +50,9 @@ class _Silent:
         pass
 
     def advance(self, steps: float = 1, detail: str = "") -> None:
+        pass
+
+    def note(self, detail: str) -> None:
         pass
 
 
@@ -115,8 +122,7 @@ class Progress:
                     self._drawn = ""
                 self._draw(force=True)
             else:
-                steps = "" if total is None else f" ({_count(total)} steps)"
-                self._line(f"{name}{steps}")
+                self._line(name + _to_do(total))
 
     def advance(self, steps: float = 1, detail: str = "") -> None:
         with self._lock:
@@ -129,22 +135,30 @@ class Progress:
             elif self._line_due():
                 self._line(self._status())
 
+    def note(self, detail: str) -> None:
+        with self._lock:
+            self.detail = detail
+            if self.terminal:
+                self._draw()
+            else:
+                self._line(self._status())
+
     def finish(self, detail: str = "", failed: bool = False) -> None:
         """The work ended: the last state, the time it took; a newline on a terminal."""
         with self._lock:
             if self._finished:
                 return
             self._finished = True
-            if detail:
-                self.detail = detail
             seconds = self.clock() - self._started
-            ending = "stopped" if failed else "done"
             if self.terminal:
+                self.detail = detail or self.detail
                 self._draw(force=True)
                 if self.redraw:
                     self._write("\n")
             else:
-                self._line(f"{ending}: {self._status()} in {seconds:.1f}s")
+                self.detail = detail  # the last step's was on its own line
+                ending = "stopped" if failed else "done"
+                self._line(f"{ending} in {seconds:.1f}s: {self._status()}")
 
     def __enter__(self) -> "Progress":
         return self
@@ -211,6 +225,12 @@ class Progress:
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stream must not stop the work
             pass
+
+
+def _to_do(total: float | None) -> str:
+    if total is None:
+        return ""
+    return ": nothing to do" if total == 0 else f": {_count(total)} to do"
 
 
 def _count(value: float) -> str:

@@ -53,7 +53,7 @@ def test_plain_lines_every_ten_percent_and_at_the_end() -> None:
     assert lines[0] == "job: 5/50 (10%) item4"
     assert lines[9] == "job: 50/50 (100%) item49"
     assert len(lines) == 11
-    assert lines[10].startswith("job: done: 50/50 (100%) item49 in ")
+    assert lines[10].startswith("job: done in ") and lines[10].endswith("s: 50/50 (100%)")
 
 
 def test_plain_lines_every_step_when_asked() -> None:
@@ -62,11 +62,18 @@ def test_plain_lines_every_step_when_asked() -> None:
     for name in ("a", "b", "c"):
         reporter.advance(detail=name)
     assert stream.getvalue().splitlines() == [
-        "job: upgrade (3 steps)",
+        "job: upgrade: 3 to do",
         "job: upgrade: 1/3 (33%) a",
         "job: upgrade: 2/3 (66%) b",
         "job: upgrade: 3/3 (100%) c",
     ]
+
+
+def test_a_note_is_a_line_between_steps() -> None:
+    reporter, stream = _plain(total=2, line_every=1)
+    reporter.advance(detail="first")
+    reporter.note("table attributes")
+    assert stream.getvalue().splitlines()[-1] == "job: 1/2 (50%) table attributes"
 
 
 def test_plain_lines_of_an_unknown_total_count_items() -> None:
@@ -76,7 +83,16 @@ def test_plain_lines_of_an_unknown_total_count_items() -> None:
     reporter.finish()
     lines = stream.getvalue().splitlines()
     assert lines[:2] == ["job: 40", "job: 80"]
-    assert lines[2].startswith("job: done: 100 in ")
+    assert lines[2].startswith("job: done in ") and lines[2].endswith("s: 100")
+
+
+def test_a_stage_with_nothing_to_do_says_so() -> None:
+    reporter, stream = _plain()
+    reporter.phase("revisions", total=0)
+    reporter.finish()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "job: revisions: nothing to do"
+    assert lines[1].startswith("job: done in ") and lines[1].endswith("s: revisions: 0")
 
 
 def test_a_stage_starts_its_own_count() -> None:
@@ -87,7 +103,7 @@ def test_a_stage_starts_its_own_count() -> None:
     reporter.advance(250)
     assert stream.getvalue().splitlines() == [
         "job: read",
-        "job: search (1000 steps)",
+        "job: search: 1000 to do",
         "job: search: 250/1000 (25%) best 3.0",
         "job: search: 500/1000 (50%) best 3.0",
     ]
@@ -175,7 +191,8 @@ def test_work_that_fails_says_where_it_stopped() -> None:
     with pytest.raises(RuntimeError), reporter:
         reporter.advance(3)
         raise RuntimeError("boom")
-    assert stream.getvalue().splitlines()[-1].startswith("job: stopped: 3/10 (30%) in ")
+    assert stream.getvalue().splitlines()[-1].startswith("job: stopped in ")
+    assert stream.getvalue().endswith("s: 3/10 (30%)\n")
 
 
 def test_a_closed_stream_does_not_stop_the_work() -> None:
@@ -187,4 +204,5 @@ def test_a_closed_stream_does_not_stop_the_work() -> None:
 
 def test_silent_reports_nothing() -> None:
     progress.SILENT.phase("x", 3)
+    progress.SILENT.note("z")
     progress.SILENT.advance(2, "y")  # no stream to look at: it must simply accept
