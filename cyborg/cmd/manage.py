@@ -15,8 +15,7 @@ from oslo_config import cfg
 
 import cyborg.conf
 from cyborg.common import context as cyborg_context
-from cyborg.common import exception
-from cyborg.common import progress
+from cyborg.common import exception, progress
 from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
 
