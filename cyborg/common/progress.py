@@ -127,6 +127,8 @@ class Progress:
     def advance(self, steps: float = 1, detail: str = "") -> None:
         with self._lock:
             self.done += steps
+            if self.total is not None:  # work estimated in units may overrun its total
+                self.done = min(self.done, self.total)
             self._spins += 1
             if detail:
                 self.detail = detail
@@ -139,7 +141,7 @@ class Progress:
         with self._lock:
             self.detail = detail
             if self.terminal:
-                self._draw()
+                self._draw(force=True)  # notes are few, and each says something new
             else:
                 self._line(self._status())
 
@@ -174,16 +176,19 @@ class Progress:
     # -- drawing ---------------------------------------------------------------------
 
     def _status(self) -> str:
-        """``stage: 3/12 (25%) detail``, or ``stage: 37 detail`` with no total."""
-        parts = [f"{self._stage}:"] if self._stage else []
+        """``stage: 3/12 (25%) detail``, ``stage: 37 detail`` with no total, or
+        ``stage: detail`` before the first step."""
+        parts = []
         if self.total:
             percent = min(100, int(100 * self.done / self.total))
             parts.append(f"{_count(self.done)}/{_count(self.total)} ({percent}%)")
-        else:
+        elif self.done or self.total == 0 or not (self.detail or self._stage):
             parts.append(_count(self.done))
         if self.detail:
             parts.append(self.detail)
-        return " ".join(parts)
+        if not self._stage:
+            return " ".join(parts)
+        return f"{self._stage}: {' '.join(parts)}" if parts else self._stage
 
     def _line_due(self) -> bool:
         """Whether a plain line is due: a new percent mark, or ``line_every`` steps."""

@@ -69,6 +69,19 @@ def test_plain_lines_every_step_when_asked() -> None:
     ]
 
 
+def test_an_overrun_stops_at_the_total() -> None:
+    reporter, stream = _plain(total=100)
+    reporter.advance(150)
+    assert stream.getvalue() == "job: 100/100 (100%)\n"
+
+
+def test_a_note_before_any_step_of_an_unknown_total_has_no_count() -> None:
+    reporter, stream = _plain()
+    reporter.phase("read")
+    reporter.note("1500 nodes")
+    assert stream.getvalue().splitlines() == ["job: read", "job: read: 1500 nodes"]
+
+
 def test_a_note_is_a_line_between_steps() -> None:
     reporter, stream = _plain(total=2, line_every=1)
     reporter.advance(detail="first")
@@ -153,7 +166,7 @@ def test_a_new_stage_keeps_the_last_line_of_the_one_before() -> None:
     reporter.phase("search", total=2)
     reporter.advance(2)
     assert stream.getvalue() == (
-        "\rjob | read: 0\x1b[K\n\rjob [........................] search: 0/2 (0%)\x1b[K"
+        "\rjob | read\x1b[K\n\rjob [........................] search: 0/2 (0%)\x1b[K"
         "\rjob [########################] search: 2/2 (100%)\x1b[K"
     )
 
