@@ -28,14 +28,20 @@ def manage(tmp_path: Any, db: Any, endpoint: str, *args: str) -> subprocess.Comp
     )
 
 
-def test_placement_sync_repairs_one_host(
-    db, conf, client, hostname, compute_node, placement_endpoint, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def _store_unpublished(conf: Any, db: Any, hostname: str) -> list[Any]:
+    """The fake driver's devices of ``hostname``, stored without Placement (as by a
+    conductor that had it unconfigured)."""
     devices = fake.default_inventory(hostname)
-    # Stored without Placement (as by a conductor that had it unconfigured).
     reports.report_inventory(
         conf, db.context, hostname, inventory.fingerprint(devices), inventory.to_primitive(devices)
     )
+    return devices
+
+
+def test_placement_sync_repairs_one_host(
+    db, conf, client, hostname, compute_node, placement_endpoint, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    devices = _store_unpublished(conf, db, hostname)
     assert client.get_tree(compute_node) == [client.get_provider(compute_node)]
 
     result = manage(tmp_path, db, placement_endpoint, "placement", "sync", "--host", hostname)
@@ -78,14 +84,7 @@ def test_placement_sync_of_every_host_shows_progress(
     hosts = [f"compute-{uuid.uuid4().hex[:8]}" for _ in range(5)]
     for hostname in hosts:
         client.create_provider(str(uuid.uuid4()), hostname)
-        devices = fake.default_inventory(hostname)
-        reports.report_inventory(
-            conf,
-            db.context,
-            hostname,
-            inventory.fingerprint(devices),
-            inventory.to_primitive(devices),
-        )
+        _store_unpublished(conf, db, hostname)
 
     result = manage(tmp_path, db, placement_endpoint, "placement", "sync")
     assert result.returncode == 0, result.stderr[-2000:]
