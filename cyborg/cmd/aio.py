@@ -19,7 +19,7 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_log import log
 
-from cyborg.cmd import aio_usage, kubernetes_node, service
+from cyborg.cmd import aio_progress, aio_usage, kubernetes_node, service
 from cyborg.cmd import api as api_cmd
 from cyborg.db import migration
 from cyborg.drivers.base import Driver
@@ -51,8 +51,9 @@ CLI_OPTS = [
 ]
 
 
-def prepare_state(conf: cfg.ConfigOpts) -> str:
+def prepare_state(conf: cfg.ConfigOpts, startup: aio_progress.Startup | None = None) -> str:
     """Create the state directory and bring its SQLite schema to head; return the DB URL."""
+    startup = startup or aio_progress.Startup()
     state_dir = os.path.abspath(os.path.expanduser(conf.state_dir))
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     url = f"sqlite:///{os.path.join(state_dir, 'cyborg.sqlite')}"
@@ -62,7 +63,9 @@ def prepare_state(conf: cfg.ConfigOpts) -> str:
     engine = engines.create_engine(url, sqlite_fk=True)
     try:
         before = migration.current_revision(engine)
+        startup.reached(aio_progress.DATABASE, url)
         migration.upgrade(engine)
+        startup.reached(aio_progress.MIGRATIONS, f"schema at {migration.current_revision(engine)}")
         LOG.info(
             "Database %s: schema %s",
             url,
@@ -91,7 +94,9 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
     return conductor
 
 
-def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
+def start_agent(
+    conf: cfg.ConfigOpts, startup: aio_progress.Startup | None = None
+) -> threading.Thread:
     """An agent thread: every driver, or the fake driver's host when none finds hardware."""
     from cyborg.agent import captures, programming
     from cyborg.agent import drivers as agent_drivers
@@ -128,6 +133,8 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
         while True:
             try:
                 tracker.report(context)
+                if startup is not None:
+                    startup.reached(aio_progress.FIRST_REPORT, hostname)
                 if not hinted and (hint := aio_usage.bind_hint(context, hostname)):
                     print(hint, flush=True)
                     hinted = True
@@ -170,9 +177,15 @@ def port_taken(port: int) -> str | None:
 
 
 class _AIOServer(api_cmd.Gunicorn):
+    def __init__(self, conf: cfg.ConfigOpts, startup: aio_progress.Startup | None = None):
+        self.startup = startup or aio_progress.Startup()
+        super().__init__(conf)
+
     def load(self) -> Any:
         app = super().load()  # configures the database for this process
+        self.startup.reached(aio_progress.API)
         placement = embedded_placement.application(self.conf.state_path)
+        self.startup.reached(aio_progress.PLACEMENT)
         LOG.info(
             "cyborg-aio: embedded Placement at http://127.0.0.1:%s%s (token %s)",
             self.conf.api.port,
@@ -180,8 +193,11 @@ class _AIOServer(api_cmd.Gunicorn):
             embedded_placement.ADMIN_TOKEN,
         )
         start_conductor(self.conf)
-        start_agent(self.conf)
+        self.startup.reached(aio_progress.CONDUCTOR)
+        start_agent(self.conf, self.startup)
+        self.startup.reached(aio_progress.AGENT)
         print(aio_usage.usage(f"http://127.0.0.1:{self.conf.api.port}"), flush=True)
+        self.startup.reached(aio_progress.READY)
         return embedded_placement.mount(app, placement)
 
 
@@ -193,13 +209,14 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     if refusal is not None:
         print(f"cyborg-aio: {refusal}", file=sys.stderr)
         return 2
-    prepare_state(conf)
+    startup = aio_progress.Startup()  # on stderr: a step per start-up phase
+    prepare_state(conf, startup)
     configure_single_process(conf)
     embedded_placement.client_options(
         conf, f"http://127.0.0.1:{conf.port}{embedded_placement.PREFIX}"
     )
     LOG.info("cyborg-aio: state in %s", conf.state_path)
-    _AIOServer(conf).run()
+    _AIOServer(conf, startup).run()
     return 0
 
 

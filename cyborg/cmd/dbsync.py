@@ -15,6 +15,7 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 
 import cyborg.conf
+from cyborg.common import progress
 from cyborg.db import api as db_api
 from cyborg.db import migration
 
@@ -23,7 +24,9 @@ Handler = Callable[[cfg.ConfigOpts, sa.Engine], int]
 
 def _upgrade(conf: cfg.ConfigOpts, engine: sa.Engine) -> int:
     before = migration.current_revision(engine)
-    migration.upgrade(engine, conf.command.revision)
+    # On stderr: a line per revision applied (a bar on a terminal).
+    with progress.Progress("cyborg-dbsync upgrade", line_every=1) as reporter:
+        migration.upgrade(engine, conf.command.revision, reporter)
     after = migration.current_revision(engine)
     print(f"Database schema: {before or 'empty'} -> {after}")
     return 0

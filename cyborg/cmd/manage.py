@@ -3,7 +3,8 @@
 cyborg-manage [--config-file cyborg.conf] placement sync [--host HOST]
     Resync Placement with the stored inventory (every host, or one): the drift repair
     the conductors run every ``[placement] audit_interval`` seconds. Exits 1 when a
-    host is not in step, 2 when Placement is not configured.
+    host is not in step, 2 when Placement is not configured. Progress (hosts synced)
+    goes to stderr: a bar on a terminal, a line every 10% of the hosts otherwise.
 """
 
 import argparse
@@ -14,7 +15,7 @@ from oslo_config import cfg
 
 import cyborg.conf
 from cyborg.common import context as cyborg_context
-from cyborg.common import exception
+from cyborg.common import exception, progress
 from cyborg.conductor.placement import provider_sync
 from cyborg.db import api as db_api
 
@@ -29,7 +30,9 @@ def _placement_sync(conf: cfg.ConfigOpts) -> int:
         print(exception.PlacementNotConfigured().message, file=sys.stderr)
         return 2
     db_api.configure(conf)
-    results = sync.audit(cyborg_context.get_admin_context(), conf.command.hostname)
+    # On stderr: every 10% of the hosts (a bar on a terminal); the results on stdout.
+    with progress.Progress("cyborg-manage placement sync") as reporter:
+        results = sync.audit(cyborg_context.get_admin_context(), conf.command.hostname, reporter)
     for result in results:
         print(result.summary())
         for problem in result.problems:

@@ -4,6 +4,7 @@ cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--factors FILE] [--measured FILE] [--factors-out FILE]
             [--scheduler graph_aware|first_fit] [--effort X] [--steps N]
             [--output plan|resourceclaim|resourceclaimtemplate] [--format json|yaml]
+            [--progress auto|always|never]
 cyborg-plan --plan PLAN [DEVICES] --output resourceclaim|resourceclaimtemplate ...
 
 GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
@@ -12,7 +13,9 @@ every node, compute and memory per device, the estimated step time (latency) or 
 time (throughput), the replayed time per step (throughput: over ``--steps`` pipelined
 steps) and the best single device's. ``--factors`` reads learned cost factors;
 ``--measured`` fits them to measured step times first; ``--factors-out`` writes the
-factors used. Exits 2 on bad input, 1 when nothing fits.
+factors used. Exits 2 on bad input, 1 when nothing fits. On graphs of 1,000 nodes or
+more (``--progress auto``; ``always``, ``never``) the stages of the planning go to
+stderr: a bar on a terminal, plain lines otherwise.
 
 ``--output resourceclaim`` (or ``resourceclaimtemplate``) prints the plan as Kubernetes
 ResourceClaims instead, one per host (YAML documents, or JSON: one object or a List),
@@ -30,6 +33,7 @@ from typing import Any
 import yaml
 
 from cyborg.cmd import plan_claims
+from cyborg.common import progress
 from cyborg.scheduler import factors as factors_mod
 from cyborg.scheduler import json_input
 from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
@@ -41,6 +45,10 @@ from cyborg.scheduler.graph_json import load_graph
 from cyborg.scheduler.onnx_import import load_onnx_graph
 from cyborg.scheduler.plan import OBJECTIVES, NoFeasiblePlan, plan_to_dict
 from cyborg.scheduler.replay import DEFAULT_STEPS
+
+# ``--progress auto`` reports on graphs of at least this many nodes (after reading).
+LARGE_GRAPH = 1000
+PROGRESS_CHOICES = ("auto", "always", "never")
 
 MEASURED_SCHEMA = {
     "type": "object",
@@ -93,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"throughput: pipelined steps per run the plan is judged over ({DEFAULT_STEPS})",
     )
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_CHOICES,
+        default="auto",
+        help=f"stages of the planning on stderr (auto: graphs of {LARGE_GRAPH}+ nodes)",
+    )
     plan_claims.add_arguments(parser)
     return parser
 
@@ -141,8 +155,43 @@ def step_samples(
     return samples
 
 
+class _PlanProgress:
+    """The reporter of one run: made at once (``always``), or once the graph read is
+    large (``auto``), or never; finished when the run ends."""
+
+    def __init__(self, choice: str) -> None:
+        self.choice = choice
+        self.shown: progress.Progress | None = None
+        if choice == "always":
+            self.shown = progress.Progress("cyborg-plan")
+
+    @property
+    def reporter(self) -> progress.Reporter:
+        return self.shown or progress.SILENT
+
+    def graph_read(self, graph: Graph) -> None:
+        if self.shown is None and self.choice == "auto" and len(graph.nodes) >= LARGE_GRAPH:
+            self.shown = progress.Progress("cyborg-plan")
+        self.reporter.note(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges")
+
+    def __enter__(self) -> "_PlanProgress":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self.shown is not None:
+            self.shown.finish(failed=kind is not None)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    graph = _graph(args.graph)
+    with _PlanProgress(args.progress) as shown:
+        shown.reporter.phase("reading the graph")
+        graph = _graph(args.graph)
+        shown.graph_read(graph)
+        return _plan(args, graph, shown.reporter)
+
+
+def _plan(args: argparse.Namespace, graph: Graph, reporter: progress.Reporter) -> dict[str, Any]:
+    reporter.phase("cost model")
     devices = load_devices(args.devices)
     factors = factors_mod.load_factors(args.factors) if args.factors else {}
     if args.measured:
@@ -152,9 +201,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.factors_out:
         with open(args.factors_out, "w") as out:
             json.dump(factors_mod.factors_to_dict(factors), out, indent=2)
-    request = PlanRequest(args.objective, args.max_devices, factors, args.effort, args.steps)
+    request = PlanRequest(
+        args.objective, args.max_devices, factors, args.effort, args.steps, reporter
+    )
     scheduler = load_scheduler(args.scheduler)
     model = build_cost_model(graph, devices, factors)
+    reporter.note(f"{len(graph.nodes)} nodes on {len(devices.devices)} devices")
     return plan_to_dict(scheduler.plan_model(model, request), model)
 
 

@@ -7,29 +7,42 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic import config as alembic_config
+from alembic import context as alembic_context
 from alembic import migration as alembic_migration
 from alembic import script as alembic_script
+
+from cyborg.common import progress as progress_mod
 
 SCRIPT_LOCATION = "cyborg.db:migrations"
 
 
-def _config(connection: sa.engine.Connection | None = None) -> alembic_config.Config:
+# Where env.py and the migrations find the reporter of the running upgrade.
+PROGRESS = "progress"
+
+
+def _config(
+    connection: sa.engine.Connection | None = None,
+    progress: progress_mod.Reporter = progress_mod.SILENT,
+) -> alembic_config.Config:
     cfg = alembic_config.Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     if connection is not None:
         cfg.attributes["connection"] = connection
+    cfg.attributes[PROGRESS] = progress
     return cfg
 
 
 @contextlib.contextmanager
-def _connected(engine: sa.engine.Engine) -> Iterator[alembic_config.Config]:
+def _connected(
+    engine: sa.engine.Engine, progress: progress_mod.Reporter = progress_mod.SILENT
+) -> Iterator[alembic_config.Config]:
     with engine.connect() as connection:
         if connection.dialect.name != "sqlite":
             with connection.begin():
-                yield _config(connection)
+                yield _config(connection, progress)
             return
         with _sqlite_foreign_keys_deferred(connection):
-            yield _config(connection)
+            yield _config(connection, progress)
 
 
 def _sqlite_pragma(connection: sa.engine.Connection, statement: str) -> Any:
@@ -62,10 +75,43 @@ def _sqlite_foreign_keys_deferred(connection: sa.engine.Connection) -> Iterator[
         _sqlite_pragma(connection, f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
 
 
-def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (a no-op when it is there already)."""
-    with _connected(engine) as cfg:
+def upgrade(
+    engine: sa.engine.Engine,
+    revision: str = "head",
+    progress: progress_mod.Reporter = progress_mod.SILENT,
+) -> None:
+    """Bring the schema up to ``revision`` (a no-op when it is there already);
+    ``progress`` gets a stage of the revisions to run and a step as each is applied."""
+    pending = pending_revisions(engine, revision)
+    progress.phase("revisions", total=len(pending))
+    with _connected(engine, progress) as cfg:
         command.upgrade(cfg, revision)
+
+
+def pending_revisions(engine: sa.engine.Engine, revision: str = "head") -> list[str]:
+    """The revisions an upgrade to ``revision`` runs, oldest first."""
+    scripts = alembic_script.ScriptDirectory.from_config(_config())
+    current = current_revision(engine)
+    found = scripts.iterate_revisions(revision, current or "base")
+    return [script.revision for script in reversed(list(found))]
+
+
+def applied(step: alembic_migration.MigrationInfo, progress: progress_mod.Reporter) -> None:
+    """One revision done (alembic's ``on_version_apply``, wired in env.py)."""
+    if step.is_upgrade:
+        script = step.up_revision
+        text = script.doc if isinstance(script, alembic_script.Script) else ""
+        doc = (text or "").strip().splitlines()
+        progress.advance(detail=f"{step.up_revision_id} {doc[0] if doc else ''}".strip())
+
+
+def note(detail: str) -> None:
+    """From inside a migration: what its long step is doing (a table being converted,
+    rows updated), shown by ``cyborg-dbsync upgrade``."""
+    reporter: progress_mod.Reporter = alembic_context.config.attributes.get(
+        PROGRESS, progress_mod.SILENT
+    )
+    reporter.note(detail)
 
 
 def downgrade(engine: sa.engine.Engine, revision: str) -> None:

@@ -9,7 +9,8 @@ plugin with :func:`load_scheduler` and asks it for a plan::
     plan = scheduler.plan(graph, DeviceSet(tuple(candidates)), PlanRequest("throughput"))
 
 A plugin is pure: no I/O, no configuration, no clocks; the same input gives the same
-plan. It raises :class:`~cyborg.scheduler.plan.NoFeasiblePlan` when nothing fits.
+plan. It raises :class:`~cyborg.scheduler.plan.NoFeasiblePlan` when nothing fits. It
+may tell ``request.progress`` its stages (that reporter does the I/O).
 """
 
 import abc
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 from stevedore import driver as stevedore_driver
 from stevedore import exception as stevedore_exc
 
+from cyborg.common.progress import SILENT, Reporter
 from cyborg.scheduler.costs import CostModel, build_cost_model
 from cyborg.scheduler.devices import DeviceSet
 from cyborg.scheduler.factors import Factors
@@ -39,6 +41,8 @@ class PlanRequest:
     factors: Factors = dataclasses.field(default_factory=dict)  # learned corrections
     effort: float = 1.0  # scales the optional search work
     steps: int = DEFAULT_STEPS  # throughput: how many pipelined steps a run lasts
+    # Told the search's stages as it goes (cyborg-plan on large graphs); not an input.
+    progress: Reporter = dataclasses.field(default=SILENT, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

@@ -11,5 +11,10 @@ class GraphAware(Scheduler):
 
     def plan_model(self, model: CostModel, request: PlanRequest) -> Plan:
         return plan_graph(
-            model, request.objective, request.max_devices, request.effort, request.steps
+            model,
+            request.objective,
+            request.max_devices,
+            request.effort,
+            request.steps,
+            request.progress,
         )

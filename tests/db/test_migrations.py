@@ -103,24 +103,86 @@ def test_single_head() -> None:
     assert len(directory.get_heads()) == 1
 
 
-def test_dbsync_console_script_upgrades(empty_db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The installed ``cyborg-dbsync`` reads [database] connection from a config file."""
+def _dbsync_script(url: str, tmp_path, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """The installed ``cyborg-dbsync``, its stderr a pipe (no terminal)."""
     conf_file = tmp_path / "cyborg.conf"
-    conf_file.write_text(f"[database]\nconnection = {empty_db_url}\n")
+    conf_file.write_text(f"[database]\nconnection = {url}\n")
     script = os.path.join(os.path.dirname(sys.executable), "cyborg-dbsync")
-    result = subprocess.run(
-        [script, "--config-file", str(conf_file), "upgrade"],
+    return subprocess.run(
+        [script, "--config-file", str(conf_file), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+
+
+def _revision_lines(stderr: str) -> list[str]:
+    """The revisions ``cyborg-dbsync upgrade`` said it applied, in its order."""
+    prefix = "cyborg-dbsync upgrade: revisions: "
+    found = []
+    for line in stderr.splitlines():
+        if line.startswith(prefix) and "/" in line.split()[3]:
+            found.append(line.removeprefix(prefix))
+    return found
+
+
+def test_dbsync_console_script_upgrades(empty_db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The installed ``cyborg-dbsync`` reads [database] connection from a config file,
+    and, not on a terminal, writes a line per revision applied to stderr."""
     engine = db_backends.make_engine(empty_db_url)
     try:
+        revisions = migration.pending_revisions(engine)
+        result = _dbsync_script(empty_db_url, tmp_path, "upgrade")
+        assert result.returncode == 0, result.stderr
         assert set(sa.inspect(engine).get_table_names()) >= MODEL_TABLES
     finally:
         engine.dispose()
+    assert revisions[0] == "575af221a9a6" and revisions[-1] == migration.head_revision()
+    total = len(revisions)
+    steps = [line for line in _revision_lines(result.stderr) if line.split()[2] in revisions]
+    assert [line.split()[0] for line in steps] == [f"{k}/{total}" for k in range(1, total + 1)]
+    assert [line.split()[2] for line in steps] == revisions
+    assert "\r" not in result.stderr
+    assert f"empty -> {migration.head_revision()}" in result.stdout
+
+    again = _dbsync_script(empty_db_url, tmp_path, "upgrade")
+    assert "cyborg-dbsync upgrade: revisions: nothing to do" in again.stderr
+
+
+def test_dbsync_upgrade_tells_what_data_migrations_do(empty_db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The long steps inside a revision show up between the revision lines: each table
+    b8d4f2a6c1e9 converts (MariaDB), the rows e2c7a4f9b1d6 changes."""
+    engine = db_backends.make_engine(empty_db_url)
+    try:
+        migration.upgrade(engine, "f1b6d3a9c2e8")
+        if engine.dialect.name == "mysql":
+            with engine.begin() as connection:
+                for table in ("device_profiles", "graphs"):
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb3"
+                    )
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO hosts (hostname, inventory_fingerprint, last_seen_at, state, "
+                "created_at) VALUES ('h1', 'abc', '2026-01-01', 'up', '2026-01-01')"
+            )
+    finally:
+        engine.dispose()
+    result = _dbsync_script(empty_db_url, tmp_path, "upgrade")
+    assert result.returncode == 0, result.stderr
+    lines = _revision_lines(result.stderr)
+    if engine.dialect.name == "mysql":  # the revision's line comes when it is done
+        assert lines[:2] == [
+            "0/6 (0%) converting table device_profiles to utf8mb4 (1/2)",
+            "0/6 (0%) converting table graphs to utf8mb4 (2/2)",
+        ]
+        lines = lines[2:]
+    assert lines[0].startswith("1/6 (16%) b8d4f2a6c1e9 MySQL/MariaDB")
+    assert any(
+        line.endswith("0 attributes of unknown source, 1 host fingerprints forgotten")
+        for line in lines
+    ), result.stderr
 
 
 def test_spdk_controlpath_types_keep_existing_rows(empty_db_url: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cyborg.cmd import aio_progress
 from tests import service_process
 from tests.functional import services
 
@@ -134,6 +135,7 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
         _cli(port, "arq", "bind", arq["uuid"], "aio-host", instance, _fpga_provider(port), "admin")
         bound = _cli(port, "arq", "show", arq["uuid"])
         assert bound["state"] == "Bound"
+        _assert_startup_progress(_wait_for_text(log_path, "cyborg-aio start-up: done in", process))
     finally:
         _stop(process)
     log_path += ".restart"
@@ -146,6 +148,20 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
         assert len(_placement_cli(port, "resource", "provider", "list")) == len(providers)
     finally:
         _stop(process)
+
+
+def _assert_startup_progress(text: str) -> None:
+    """Not on a terminal: a line per start-up phase on stderr, counted in the order they
+    finished (the agent's first report may come before or after the API is ready)."""
+    prefix = "cyborg-aio start-up: "
+    steps = [line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)]
+    total = len(aio_progress.PHASES)
+    counted = [step for step in steps if not step.startswith("done in ")]
+    assert [step.split()[0] for step in counted] == [f"{k}/{total}" for k in range(1, total + 1)]
+    names = [step.split(") ", 1)[1].split(" (")[0] for step in counted]
+    assert sorted(names) == sorted(aio_progress.PHASES)
+    assert names[:2] == [aio_progress.DATABASE, aio_progress.MIGRATIONS]
+    assert names.index(aio_progress.CONDUCTOR) < names.index(aio_progress.READY)
 
 
 def _wait_for_text(log_path: str, marker: str, process: subprocess.Popen[bytes]) -> str:

@@ -7,6 +7,8 @@ import sys
 
 import onnx
 
+from cyborg.scheduler import graph_json, synthetic
+
 BIN = os.path.join(os.path.dirname(sys.executable), "cyborg-plan")
 DEVICES = {
     "devices": [
@@ -101,3 +103,52 @@ def test_bad_input_is_a_clear_error(tmp_path, light_model_path: str) -> None:  #
     result = _run(str(graph), _devices(tmp_path))
     assert result.returncode == 1
     assert "no plan" in result.stderr
+
+
+def _stage_lines(stderr: str) -> list[str]:
+    return [line.removeprefix("cyborg-plan: ") for line in stderr.splitlines()]
+
+
+def test_a_large_graph_shows_the_planning_stages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A generated graph of 1,500 nodes: not on a terminal, each stage of the planning
+    and each tenth of the local search is a line on stderr; the plan is on stdout."""
+    generated = synthetic.random_dag(1500, 7)
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps(graph_json.graph_to_dict(generated)))
+    result = _run(str(graph), _devices(tmp_path), "--objective", "throughput")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["placement"]) == 1500
+    lines = _stage_lines(result.stderr)
+    assert lines[0] == f"1500 nodes, {len(generated.edges)} edges"
+    stages = [line for line in lines[1:] if ":" not in line or line.endswith(" to do")]
+    assert [line.split(":")[0] for line in stages] == [
+        "cost model",
+        "constructions",
+        "local search (work units)",
+        "replay",
+    ]
+    assert "constructions: HEFT: " in result.stderr and " candidates, best " in result.stderr
+    search = [line for line in lines if line.startswith("local search (work units): ")]
+    percents = [int(line.split("(")[2].split("%")[0]) for line in search[1:]]
+    assert percents == sorted(percents) and percents[-1] == 100
+    assert lines[-1].startswith("done in ")
+    assert "\r" not in result.stderr
+
+
+def test_progress_is_off_for_small_graphs_unless_asked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    small = synthetic.random_dag(40, 3)
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps(graph_json.graph_to_dict(small)))
+    quiet = _run(str(graph), _devices(tmp_path))
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    shown = _run(str(graph), _devices(tmp_path), "--progress", "always")
+    assert shown.returncode == 0, shown.stderr
+    assert _stage_lines(shown.stderr)[:2] == [
+        "reading the graph",
+        f"reading the graph: 40 nodes, {len(small.edges)} edges",
+    ]
+    assert json.loads(shown.stdout) == json.loads(quiet.stdout)  # the same plan
+    large = tmp_path / "large.json"
+    large.write_text(json.dumps(graph_json.graph_to_dict(synthetic.random_dag(1200, 3))))
+    never = _run(str(large), _devices(tmp_path), "--progress", "never")
+    assert never.returncode == 0 and never.stderr == ""

@@ -23,6 +23,7 @@ from oslo_log import log
 
 from cyborg.clients import placement as placement_client
 from cyborg.common import exception
+from cyborg.common import progress as progress_mod
 from cyborg.common.context import RequestContext
 from cyborg.conductor.placement import changes
 from cyborg.conductor.placement.changes import ActualProvider
@@ -269,10 +270,17 @@ class PlacementSync:
                 host_obj.forget_fingerprint(context, hostname)
         return result
 
-    def audit(self, context: RequestContext, hostname: str | None = None) -> list[SyncResult]:
-        """Full resync (drift repair): every provider read again, every host or one."""
+    def audit(
+        self,
+        context: RequestContext,
+        hostname: str | None = None,
+        progress: progress_mod.Reporter = progress_mod.SILENT,
+    ) -> list[SyncResult]:
+        """Full resync (drift repair): every provider read again, every host or one;
+        ``progress`` gets a step per host synced."""
         self.client.forget_known()
         names = [hostname] if hostname else provider_obj.hostnames(context)
+        progress.phase("hosts", total=len(names))
         results = []
         for name in names:
             try:
@@ -280,4 +288,5 @@ class PlacementSync:
             except Exception as err:  # one host's failure must not stop the audit
                 LOG.exception("Placement audit of %s failed", name)
                 results.append(SyncResult(name, problems=[str(err)], in_step=False))
+            progress.advance(detail=name)
         return results

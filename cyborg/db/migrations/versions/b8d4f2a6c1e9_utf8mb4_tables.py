@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from cyborg.db import migration
+
 revision = "b8d4f2a6c1e9"
 down_revision = "f1b6d3a9c2e8"
 branch_labels = None
@@ -93,6 +95,9 @@ def upgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name != "mysql":
         return
-    for table in tables_to_convert(connection):
+    tables = tables_to_convert(connection)
+    for number, table in enumerate(tables, 1):
+        # A table is rebuilt as it converts: minutes for a large one.
+        migration.note(f"converting table {table} to utf8mb4 ({number}/{len(tables)})")
         op.execute(f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4")
         _restore_text_columns(connection, table)

@@ -14,6 +14,8 @@ Create Date: 2026-12-03
 import sqlalchemy as sa
 from alembic import op
 
+from cyborg.db import migration
+
 revision = "e2c7a4f9b1d6"
 down_revision = "c8f3a1d6e2b9"
 branch_labels = None
@@ -30,10 +32,17 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("source", sa.String(length=16), nullable=False, server_default="driver")
         )
+    connection = op.get_bind()
     attributes = sa.table("attributes", sa.column("key"), sa.column("source"))
-    op.execute(attributes.update().where(sa.not_(_DRIVER_ONLY)).values(source="unknown"))
+    marked = connection.execute(
+        attributes.update().where(sa.not_(_DRIVER_ONLY)).values(source="unknown")
+    )
     hosts = sa.table("hosts", sa.column("inventory_fingerprint"))
-    op.execute(hosts.update().values(inventory_fingerprint=None))
+    forgotten = connection.execute(hosts.update().values(inventory_fingerprint=None))
+    migration.note(
+        f"{marked.rowcount} attributes of unknown source, "
+        f"{forgotten.rowcount} host fingerprints forgotten"
+    )
 
 
 def downgrade() -> None:
