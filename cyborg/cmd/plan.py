@@ -4,6 +4,7 @@ cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--factors FILE] [--measured FILE] [--factors-out FILE]
             [--scheduler graph_aware|first_fit] [--effort X] [--steps N]
             [--output plan|resourceclaim|resourceclaimtemplate] [--format json|yaml]
+            [--svg FILE]
 cyborg-plan --plan PLAN [DEVICES] --output resourceclaim|resourceclaimtemplate ...
 
 GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
@@ -12,7 +13,9 @@ every node, compute and memory per device, the estimated step time (latency) or 
 time (throughput), the replayed time per step (throughput: over ``--steps`` pipelined
 steps) and the best single device's. ``--factors`` reads learned cost factors;
 ``--measured`` fits them to measured step times first; ``--factors-out`` writes the
-factors used. Exits 2 on bad input, 1 when nothing fits.
+factors used. ``--svg FILE`` also draws the plan there (:mod:`cyborg.scheduler.drawing`:
+the graph coloured by device, each device's timeline of one step). Exits 2 on bad
+input, 1 when nothing fits.
 
 ``--output resourceclaim`` (or ``resourceclaimtemplate``) prints the plan as Kubernetes
 ResourceClaims instead, one per host (YAML documents, or JSON: one object or a List),
@@ -30,6 +33,7 @@ from typing import Any
 import yaml
 
 from cyborg.cmd import plan_claims
+from cyborg.scheduler.drawing import picture
 from cyborg.scheduler import factors as factors_mod
 from cyborg.scheduler import json_input
 from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
@@ -93,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"throughput: pipelined steps per run the plan is judged over ({DEFAULT_STEPS})",
     )
+    parser.add_argument(
+        "--svg", metavar="FILE", help="also draw the plan (graph by device, timeline) as SVG"
+    )
     plan_claims.add_arguments(parser)
     return parser
 
@@ -108,6 +115,8 @@ def _inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error("give GRAPH and DEVICES (or --plan PLAN)")
     else:
         args.graph, args.devices = args.inputs
+    if args.plan is not None and args.svg is not None:
+        parser.error("--svg draws a plan it makes: give GRAPH and DEVICES, not --plan")
     if args.plan is not None and args.output == "plan":
         parser.error("--plan renders a plan: give --output resourceclaim or resourceclaimtemplate")
 
@@ -142,6 +151,7 @@ def step_samples(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Plan GRAPH on DEVICES (and draw it with --svg)."""
     graph = _graph(args.graph)
     devices = load_devices(args.devices)
     factors = factors_mod.load_factors(args.factors) if args.factors else {}
@@ -155,7 +165,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     request = PlanRequest(args.objective, args.max_devices, factors, args.effort, args.steps)
     scheduler = load_scheduler(args.scheduler)
     model = build_cost_model(graph, devices, factors)
-    return plan_to_dict(scheduler.plan_model(model, request), model)
+    result = plan_to_dict(scheduler.plan_model(model, request), model)
+    if args.svg:
+        title = f"Plan of {graph.name}: {result['objective']}, {result['algorithm']}"
+        with open(args.svg, "w", encoding="utf-8") as out:
+            out.write(picture.plan_svg(graph, result, title))
+    return result
 
 
 def _documents(args: argparse.Namespace) -> Any:
