@@ -35,6 +35,7 @@ class Interval(NamedTuple):
     node: int
     producer: int
 
+
 # The share of a route's time that pipelined transfers can use in steady state: they wait
 # for their producers and for every resource of the route at once, so routes near
 # saturation leave devices idle (the simulator loses about that much).

@@ -27,6 +27,11 @@ def require_version() -> None:
         )
 
 
+def plan_pictures() -> bool:
+    """From microversion.PLAN_PICTURES (2.7) a plan links to its picture."""
+    return request_state.version().at_least(microversion.PLAN_PICTURES)
+
+
 class GraphsController(rest.RestController):
     _custom_actions = {"plans": ["POST"]}
 
@@ -95,4 +100,5 @@ class GraphsController(rest.RestController):
         )
         base = request_state.base_url()
         pecan.response.status = 201
-        return {"plans": [plan_view.show(p, base) for p in plan_obj.get_all(ctx, uuids=uuids)]}
+        made = plan_obj.get_all(ctx, uuids=uuids)
+        return {"plans": [plan_view.show(p, base, plan_pictures()) for p in made]}
