@@ -199,9 +199,9 @@ def _timeline(
                         "fill": fill,
                     },
                 )
-                ET.SubElement(
-                    bar, "title"
-                ).text = f"{kind} {label}: {start * 1e3:.3f}-{end * 1e3:.3f} ms"
+                what = f"{kind} {label}" if label else kind
+                title = f"{what}: {_duration(start)} to {_duration(end)}"
+                ET.SubElement(bar, "title").text = title
     _axis(group, left, top + 24 + len(timeline["devices"]) * (3 * LANE_H + ROW_GAP), step)
 
 
@@ -232,6 +232,8 @@ def _kinds(parent: ET.Element, x: float, y: float) -> None:
 
 def _duration(seconds: float) -> str:
     """Three significant digits in a unit that suits: us, ms or s."""
+    if seconds <= 0:
+        return "0 s"
     for unit, scale in (("s", 1.0), ("ms", 1e-3)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
