@@ -30,6 +30,17 @@ _LINKS = {
     },
 }
 _NULLABLE_STR = {"type": ["string", "null"]}
+# A plan in a list; shown alone it also has its request and result.
+_PLAN_SUMMARY = {
+    "uuid": {"type": "string"},
+    "graph_uuid": {"type": "string"},
+    "rank": {"type": "integer"},
+    "objective": {"enum": ["latency", "throughput"]},
+    "state": {"enum": constants.values(constants.PlanState)},
+    "consumer_uuid": _NULLABLE_STR,
+    **_TIMESTAMPS,
+    "links": _LINKS,
+}
 
 RESOURCES: dict[str, dict[str, Any]] = {
     "Device": {
@@ -151,31 +162,15 @@ RESOURCES: dict[str, dict[str, Any]] = {
             "type 'image/svg+xml': the same URL asked for with that Accept)."
         ),
         "properties": {
-            "uuid": {"type": "string"},
-            "graph_uuid": {"type": "string"},
-            "rank": {"type": "integer"},
-            "objective": {"enum": ["latency", "throughput"]},
-            "state": {"enum": constants.values(constants.PlanState)},
-            "consumer_uuid": _NULLABLE_STR,
+            **_PLAN_SUMMARY,
             "request": {"type": "object"},
             "result": {"type": "object"},
-            **_TIMESTAMPS,
-            "links": _LINKS,
         },
     },
     "PlanSummary": {
         "type": "object",
         "description": f"From microversion {microversion.PLAN_PICTURES}: a plan in a list.",
-        "properties": {
-            "uuid": {"type": "string"},
-            "graph_uuid": {"type": "string"},
-            "rank": {"type": "integer"},
-            "objective": {"enum": ["latency", "throughput"]},
-            "state": {"enum": constants.values(constants.PlanState)},
-            "consumer_uuid": _NULLABLE_STR,
-            **_TIMESTAMPS,
-            "links": _LINKS,
-        },
+        "properties": _PLAN_SUMMARY,
     },
     "PlanClaim": {
         "description": (

@@ -9,11 +9,10 @@ from pecan import rest
 
 from cyborg.api import authz, microversion, pagination, request_state, validation
 from cyborg.api.controllers import expose
-from cyborg.api.controllers.graphs import plan_pictures, require_version
+from cyborg.api.controllers.graphs import missing_before, plan_pictures, require_version
 from cyborg.api.schemas import plan as schema
 from cyborg.api.views import accelerator_request as arq_view
 from cyborg.api.views import plan as view
-from cyborg.common import exception
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import graph as graph_obj
 from cyborg.objects import plan as plan_obj
@@ -33,11 +32,7 @@ class PlansController(rest.RestController):
         """GET /v2/plans (2.7): the project's plans, of one graph with ``graph_uuid``."""
         require_version()
         if not plan_pictures():
-            raise exception.NotFound(
-                message="The resource could not be found (the list of plans needs API "
-                f"microversion {microversion.PLAN_PICTURES}: "
-                f"{microversion.header_line(microversion.PLAN_PICTURES)})."
-            )
+            raise missing_before(microversion.PLAN_PICTURES, "the list of plans needs")
         authz.authorize(policies.GET_ALL)
         query = request_state.query()
         validation.validate(schema.LIST_QUERY_2_7, query, "query")
