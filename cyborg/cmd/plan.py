@@ -33,13 +33,13 @@ from typing import Any
 import yaml
 
 from cyborg.cmd import plan_claims
-from cyborg.scheduler.drawing import picture
 from cyborg.scheduler import factors as factors_mod
 from cyborg.scheduler import json_input
 from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
 from cyborg.scheduler.costs import build_cost_model, roofline_table
 from cyborg.scheduler.device_json import load_devices
 from cyborg.scheduler.devices import DeviceSet
+from cyborg.scheduler.drawing import picture
 from cyborg.scheduler.graph import Graph, GraphError
 from cyborg.scheduler.graph_json import load_graph
 from cyborg.scheduler.onnx_import import load_onnx_graph
