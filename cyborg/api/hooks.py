@@ -33,9 +33,22 @@ class ErrorHook(hooks.PecanHook):
         if response is not None:
             return response
         if isinstance(err, webob.exc.HTTPException) and err.code >= 400:
-            # pecan's own 404/405 (no such route or method), in our envelope.
-            response = errors.error_response(err.code, err.explanation or err.title)
+            # pecan's own 404/405/406 (no such route, method or type), in our envelope.
+            message = _not_acceptable(state) if err.code == 406 else None
+            response = errors.error_response(err.code, message or err.explanation or err.title)
             if "Allow" in err.headers:
                 response.headers["Allow"] = err.headers["Allow"]
             return response
         return None  # the FaultWrapper turns anything else into a clean 500
+
+
+def _not_acceptable(state: Any) -> str | None:
+    """What the handler could have answered, when Accept names none of it."""
+    types = getattr(state.controller, "_pecan", {}).get("content_types")
+    if not types:
+        return None
+    accept = str(state.request.headers.get("Accept", ""))[:128]
+    return (
+        f"Not acceptable: this resource answers {', '.join(sorted(types))}; "
+        f"the request accepts only {accept}."
+    )

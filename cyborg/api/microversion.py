@@ -17,6 +17,10 @@ Versions (each adds to the one before), with the constant that gates each featur
   devices, a VM (``instance_uuid``) or a Kubernetes pod (its ResourceClaim's
   ``claim_uid``, ``namespace`` and ``name``); only ``type`` without policy
   ``cyborg:deployable:get_holders``. Not there below 2.6.
+* 2.7 ``PLAN_PICTURES`` - ``GET /v2/plans/{uuid}`` with ``Accept: image/svg+xml``
+  draws the plan (the graph coloured by device, each device's timeline), and a plan's
+  ``links`` name the picture; ``GET /v2/plans`` lists plans (``graph_uuid`` filter,
+  paginated). Below 2.7 the picture is 406 and the list 404.
 """
 
 import re
@@ -56,10 +60,17 @@ DEVICE_STATUS = Version(2, 3)
 STANDALONE_BIND = Version(2, 4)
 SCHEDULER = Version(2, 5)
 DEVICE_HOLDERS = Version(2, 6)
+PLAN_PICTURES = Version(2, 7)
 
 MIN_VERSION = Version(2, 0)
 MAX_VERSION = max(
-    PROJECT_ID_IN_BIND, PROFILE_BY_NAME, DEVICE_STATUS, STANDALONE_BIND, SCHEDULER, DEVICE_HOLDERS
+    PROJECT_ID_IN_BIND,
+    PROFILE_BY_NAME,
+    DEVICE_STATUS,
+    STANDALONE_BIND,
+    SCHEDULER,
+    DEVICE_HOLDERS,
+    PLAN_PICTURES,
 )
 
 

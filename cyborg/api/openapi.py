@@ -22,10 +22,25 @@ _LINKS = {
     "type": "array",
     "items": {
         "type": "object",
-        "properties": {"href": {"type": "string"}, "rel": {"type": "string"}},
+        "properties": {
+            "href": {"type": "string"},
+            "rel": {"type": "string"},
+            "type": {"type": "string"},
+        },
     },
 }
 _NULLABLE_STR = {"type": ["string", "null"]}
+# A plan in a list; shown alone it also has its request and result.
+_PLAN_SUMMARY = {
+    "uuid": {"type": "string"},
+    "graph_uuid": {"type": "string"},
+    "rank": {"type": "integer"},
+    "objective": {"enum": ["latency", "throughput"]},
+    "state": {"enum": constants.values(constants.PlanState)},
+    "consumer_uuid": _NULLABLE_STR,
+    **_TIMESTAMPS,
+    "links": _LINKS,
+}
 
 RESOURCES: dict[str, dict[str, Any]] = {
     "Device": {
@@ -142,20 +157,20 @@ RESOURCES: dict[str, dict[str, Any]] = {
         "description": (
             f"From microversion {microversion.SCHEDULER}. 'result' holds the device of every node "
             "('placement'), the devices used (deployable, provider, host, compute and "
-            "memory), the estimates and the learned factors it used."
+            "memory), the estimates and the learned factors it used. From microversion "
+            f"{microversion.PLAN_PICTURES} 'links' also holds the picture (rel 'describedby', "
+            "type 'image/svg+xml': the same URL asked for with that Accept)."
         ),
         "properties": {
-            "uuid": {"type": "string"},
-            "graph_uuid": {"type": "string"},
-            "rank": {"type": "integer"},
-            "objective": {"enum": ["latency", "throughput"]},
-            "state": {"enum": constants.values(constants.PlanState)},
-            "consumer_uuid": _NULLABLE_STR,
+            **_PLAN_SUMMARY,
             "request": {"type": "object"},
             "result": {"type": "object"},
-            **_TIMESTAMPS,
-            "links": _LINKS,
         },
+    },
+    "PlanSummary": {
+        "type": "object",
+        "description": f"From microversion {microversion.PLAN_PICTURES}: a plan in a list.",
+        "properties": _PLAN_SUMMARY,
     },
     "PlanClaim": {
         "description": (
@@ -257,19 +272,32 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {JSON: {"schema": _clean(schema)}}}
 
 
-# The scheduler's resources exist from microversion.SCHEDULER (404 below).
-_SCHEDULER_HEADER = {
-    "name": microversion.HEADER,
-    "in": "header",
-    "required": True,
-    "schema": {
-        "type": "string",
-        "enum": [
-            microversion.header_value(v)
-            for v in microversion.versions_since(microversion.SCHEDULER)
-        ],
-    },
-}
+def _version_header(first: microversion.Version) -> dict[str, Any]:
+    """The microversion header of an operation that exists from ``first`` (404 below)."""
+    return {
+        "name": microversion.HEADER,
+        "in": "header",
+        "required": True,
+        "schema": {
+            "type": "string",
+            "enum": [microversion.header_value(v) for v in microversion.versions_since(first)],
+        },
+    }
+
+
+# The scheduler's resources exist from microversion.SCHEDULER, the list of plans from
+# PLAN_PICTURES.
+_SCHEDULER_HEADER = _version_header(microversion.SCHEDULER)
+_PICTURES_HEADER = _version_header(microversion.PLAN_PICTURES)
+_LIST_PLANS = (
+    f"From microversion {microversion.PLAN_PICTURES} (404 below): the plans, without their "
+    "request and result; 'graph_uuid' keeps one graph's."
+)
+_SHOW_PLAN = (
+    f"The plan as JSON; from microversion {microversion.PLAN_PICTURES} with 'Accept: "
+    "image/svg+xml' its picture: the graph coloured by device and each device's timeline "
+    "of one step (406 below, and for a type it cannot serve)."
+)
 
 
 def _scheduler_paths() -> dict[str, Any]:
@@ -308,11 +336,32 @@ def _scheduler_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/v2/plans": {
+            "get": {
+                "operationId": "list_plans",
+                "description": _LIST_PLANS,
+                "parameters": [_PICTURES_HEADER, *_query(plan_schema.LIST_QUERY_2_7)],
+                "responses": {
+                    **_ok(200, _list_of("plans", "PlanSummary")),
+                    **_errors(400, 403, 404),
+                },
+            }
+        },
         "/v2/plans/{uuid}": {
             "get": {
                 "operationId": "show_plan",
+                "description": _SHOW_PLAN,
                 "parameters": [_SCHEDULER_HEADER, _uuid_path()],
-                "responses": {**_ok(200, _ref("Plan")), **_errors(403, 404)},
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            JSON: {"schema": _ref("Plan")},
+                            "image/svg+xml": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(403, 404, 406),
+                },
             }
         },
         "/v2/plans/{uuid}/claim": {

@@ -5,6 +5,7 @@ cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--scheduler graph_aware|first_fit] [--effort X] [--steps N]
             [--output plan|resourceclaim|resourceclaimtemplate] [--format json|yaml]
             [--progress auto|always|never]
+            [--svg FILE]
 cyborg-plan --plan PLAN [DEVICES] --output resourceclaim|resourceclaimtemplate ...
 
 GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
@@ -13,9 +14,11 @@ every node, compute and memory per device, the estimated step time (latency) or 
 time (throughput), the replayed time per step (throughput: over ``--steps`` pipelined
 steps) and the best single device's. ``--factors`` reads learned cost factors;
 ``--measured`` fits them to measured step times first; ``--factors-out`` writes the
-factors used. Exits 2 on bad input, 1 when nothing fits. On graphs of 1,000 nodes or
-more (``--progress auto``; ``always``, ``never``) the stages of the planning go to
-stderr: a bar on a terminal, plain lines otherwise.
+factors used. ``--svg FILE`` also draws the plan there (:mod:`cyborg.scheduler.drawing`:
+the graph coloured by device, each device's timeline of one step). Exits 2 on bad
+input, 1 when nothing fits. On graphs of 1,000 nodes or more (``--progress auto``;
+``always``, ``never``) the stages of the planning go to stderr: a bar on a terminal,
+plain lines otherwise.
 
 ``--output resourceclaim`` (or ``resourceclaimtemplate``) prints the plan as Kubernetes
 ResourceClaims instead, one per host (YAML documents, or JSON: one object or a List),
@@ -40,6 +43,7 @@ from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
 from cyborg.scheduler.costs import build_cost_model, roofline_table
 from cyborg.scheduler.device_json import load_devices
 from cyborg.scheduler.devices import DeviceSet
+from cyborg.scheduler.drawing import picture
 from cyborg.scheduler.graph import Graph, GraphError
 from cyborg.scheduler.graph_json import load_graph
 from cyborg.scheduler.onnx_import import load_onnx_graph
@@ -107,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help=f"stages of the planning on stderr (auto: graphs of {LARGE_GRAPH}+ nodes)",
     )
+    parser.add_argument(
+        "--svg", metavar="FILE", help="also draw the plan (graph by device, timeline) as SVG"
+    )
     plan_claims.add_arguments(parser)
     return parser
 
@@ -122,6 +129,8 @@ def _inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error("give GRAPH and DEVICES (or --plan PLAN)")
     else:
         args.graph, args.devices = args.inputs
+    if args.plan is not None and args.svg is not None:
+        parser.error("--svg draws a plan it makes: give GRAPH and DEVICES, not --plan")
     if args.plan is not None and args.output == "plan":
         parser.error("--plan renders a plan: give --output resourceclaim or resourceclaimtemplate")
 
@@ -183,6 +192,7 @@ class _PlanProgress:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Plan GRAPH on DEVICES (and draw it with --svg)."""
     with _PlanProgress(args.progress) as shown:
         shown.reporter.phase("reading the graph")
         graph = _graph(args.graph)
@@ -207,7 +217,12 @@ def _plan(args: argparse.Namespace, graph: Graph, reporter: progress.Reporter) -
     scheduler = load_scheduler(args.scheduler)
     model = build_cost_model(graph, devices, factors)
     reporter.note(f"{len(graph.nodes)} nodes on {len(devices.devices)} devices")
-    return plan_to_dict(scheduler.plan_model(model, request), model)
+    result = plan_to_dict(scheduler.plan_model(model, request), model)
+    if args.svg:
+        title = f"Plan of {graph.name}: {result['objective']}, {result['algorithm']}"
+        with open(args.svg, "w", encoding="utf-8") as out:
+            out.write(picture.plan_svg(graph, result, title))
+    return result
 
 
 def _documents(args: argparse.Namespace) -> Any:

@@ -12,9 +12,10 @@ from cyborg.common import constants, exception
 from cyborg.common.context import RequestContext
 from cyborg.db import api as db_api
 from cyborg.db import models
-from cyborg.objects import base
+from cyborg.objects import base, pagination
 
 MODEL = models.Plan
+SORT_KEYS = frozenset({"id", "uuid", "rank", "created_at", "updated_at"})
 
 
 @dataclasses.dataclass
@@ -42,7 +43,7 @@ class NewPlan:
     result: dict[str, Any]
 
 
-def _from_row(row: Any, graph_uuid: str) -> Plan:
+def _from_row(row: Any, graph_uuid: str, with_json: bool = True) -> Plan:
     return Plan(
         id=row.id,
         uuid=row.uuid,
@@ -50,8 +51,8 @@ def _from_row(row: Any, graph_uuid: str) -> Plan:
         project_id=row.project_id,
         objective=row.objective,
         rank=row.rank,
-        request=jsonutils.loads(row.request_json),
-        result=jsonutils.loads(row.result_json),
+        request=jsonutils.loads(row.request_json) if with_json else {},
+        result=jsonutils.loads(row.result_json) if with_json else {},
         state=row.state,
         consumer_uuid=row.consumer_uuid,
         created_at=row.created_at,
@@ -80,6 +81,28 @@ def get_all(context: RequestContext, *, uuids: Sequence[str]) -> list[Plan]:
     """The plans of ``uuids`` in rank order, in one query."""
     stmt = _select(None).where(MODEL.uuid.in_(list(uuids))).order_by(MODEL.rank, MODEL.id)
     return [_from_row(row, graph_uuid) for row, graph_uuid in context.session.execute(stmt)]
+
+
+@db_api.context_manager.reader
+def get_page(
+    context: RequestContext,
+    *,
+    project_id: str | None = None,
+    graph_uuid: str | None = None,
+    page: pagination.PageRequest = pagination.ALL,
+) -> list[Plan]:
+    """A page of plans (of one graph when ``graph_uuid``), in one query (two with a
+    marker), without their request and result (a result holds a node's device per node)."""
+    stmt = _select(project_id).options(
+        sa.orm.defer(MODEL.request_json), sa.orm.defer(MODEL.result_json)
+    )
+    if graph_uuid is not None:
+        stmt = stmt.where(models.Graph.uuid == graph_uuid)
+    stmt = pagination.paginate(context.session, stmt, MODEL, page, SORT_KEYS)
+    return [
+        _from_row(row, graph_uuid, with_json=False)
+        for row, graph_uuid in context.session.execute(stmt)
+    ]
 
 
 @db_api.context_manager.writer

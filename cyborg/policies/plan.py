@@ -7,6 +7,7 @@ from cyborg.policies import base
 
 CREATE = "cyborg:plan:create"
 GET = "cyborg:plan:get"
+GET_ALL = "cyborg:plan:get_all"
 CLAIM = "cyborg:plan:claim"
 MEASURE = "cyborg:plan:measure"
 
@@ -23,8 +24,16 @@ _rules = [
     policy.DocumentedRuleDefault(
         name=GET,
         check_str=base.PROJECT_READER_OR_ADMIN,
-        description="Show a plan.",
+        description="Show a plan (as JSON, or from microversion 2.7 as a picture).",
         operations=[{"path": _ITEM, "method": "GET"}],
+        scope_types=["project"],
+    ),
+    policy.DocumentedRuleDefault(
+        name=GET_ALL,
+        check_str=base.PROJECT_READER_OR_ADMIN,
+        description="List plans (microversion 2.7): the project's, or every project's "
+        "for an administrator.",
+        operations=[{"path": "/v2/plans", "method": "GET"}],
         scope_types=["project"],
     ),
     policy.DocumentedRuleDefault(

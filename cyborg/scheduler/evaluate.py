@@ -17,10 +17,24 @@ evaluations of a search stay cheap.
 """
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from cyborg.scheduler.costs import CostModel
 
 Assignment = Sequence[int]
+
+
+class Interval(NamedTuple):
+    """What the list schedule booked: a node's compute (``src == dst``, the node's
+    device) or a transfer from ``producer``'s device ``src`` to ``node``'s ``dst``."""
+
+    start: float
+    end: float
+    src: int
+    dst: int
+    node: int
+    producer: int
+
 
 # The share of a route's time that pipelined transfers can use in steady state: they wait
 # for their producers and for every resource of the route at once, so routes near
@@ -65,10 +79,16 @@ class Evaluator:
             return 0.0
         return self.latency[a][b] + nbytes * self.per_byte[a][b]
 
-    def trace(self, assignment: Assignment, order: Sequence[int]) -> tuple[list[float], list[int]]:
+    def trace(
+        self,
+        assignment: Assignment,
+        order: Sequence[int],
+        booked: list[Interval] | None = None,
+    ) -> tuple[list[float], list[int]]:
         """Finish time of every node under list scheduling in ``order``, and what it
         waited for last (the producer of its last input or the device's previous node;
-        -1 for nothing).
+        -1 for nothing). ``booked``, when given, receives every compute and transfer
+        interval (what the plan picture's timeline draws).
 
         A transfer starts when its producer has finished and every resource of its
         route is free, and holds them until it ends (resources are booked in the order
@@ -95,12 +115,17 @@ class Evaluator:
                     for r in route:
                         if free[r] > arrive:
                             arrive = free[r]
+                    sent = arrive
                     arrive += lat[ds][d] + nbytes * per_byte[ds][d]
                     for r in route:
                         free[r] = arrive
+                    if booked is not None:
+                        booked.append(Interval(sent, arrive, ds, d, i, s))
                 if arrive > start:
                     start, why = arrive, s
             end = start + compute[i][d]
+            if booked is not None:
+                booked.append(Interval(start, end, d, d, i, i))
             finish[i] = end
             cause[i] = why
             ready[d], last_on[d] = end, i

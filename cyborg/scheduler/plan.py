@@ -4,7 +4,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from cyborg.scheduler import analysis
+from cyborg.scheduler import analysis, timeline
 from cyborg.scheduler.costs import CostModel
 from cyborg.scheduler.evaluate import Evaluator
 
@@ -112,4 +112,6 @@ def plan_to_dict(plan: Plan, model: CostModel) -> dict[str, Any]:
         "placement": {
             model.graph.nodes[i].name: devices[d].id for i, d in enumerate(plan.assignment)
         },
+        # One step of the estimate's schedule, for the plan picture.
+        "timeline": timeline.step_timeline(model, plan.assignment, plan.order),
     }

@@ -3,8 +3,9 @@
 import pathlib
 import sys
 
-# doc/source/_ext: the diagrams drawn from the code's own tables (cyborg_diagrams).
-sys.path.insert(0, str(pathlib.Path(__file__).parent / "_ext"))
+# doc/source/_ext: the diagrams drawn from the code's own tables (cyborg_diagrams)
+# and the user guide's plan pictures (plan_pictures), both at build time.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "_ext"))
 
 project = "Cyborg-NG"
 copyright = "2026, the Cyborg-NG developers"
@@ -14,8 +15,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.graphviz",
     "cyborg_diagrams",
+    "plan_pictures",
 ]
-exclude_patterns = ["build"]
+exclude_patterns = ["build", "_generated"]
 html_theme = "alabaster"
 # Driver pages show their module's docstring only: it says what the driver reads.
 autodoc_default_options = {"members": False}

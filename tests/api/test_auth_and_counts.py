@@ -77,3 +77,26 @@ def test_listing_devices_through_the_api_costs_the_same_statements(db, size: int
         if key != "arqs":
             assert len(response.json[key]) == size
         assert len(statements) <= 2, (path, statements)
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_listing_plans_costs_the_same_statements_and_no_results(db, size: int) -> None:  # type: ignore[no-untyped-def]
+    graphs = seed.plans(db.engine, size)
+    app = api_app.build(_conf(auth_strategy="noauth"), conductor=lambda: None)
+    version = {"OpenStack-API-Version": "accelerator 2.7"}
+    listed: dict[str, list[str]] = {}
+    for query, expected in [("", size), (f"&graph_uuid={graphs[1]}", size // 2)]:
+        with db.count_statements() as statements:
+            response = _get(app, f"/v2/plans?limit=1000{query}", **version)
+        assert response.status_int == 200, response.text
+        assert len(response.json["plans"]) == expected
+        assert all("result" not in plan for plan in response.json["plans"])
+        assert len(statements) <= 1, statements
+        # The results (a device per node) stay in the database.
+        assert not any("result_json" in sql for sql in statements), statements
+        listed[query] = [plan["uuid"] for plan in response.json["plans"]]
+    every = listed[""]
+    with db.count_statements() as statements:
+        response = _get(app, f"/v2/plans?limit=1000&marker={every[size // 2]}", **version)
+    assert [plan["uuid"] for plan in response.json["plans"]] == every[size // 2 + 1 :]
+    assert len(statements) <= 2, statements  # the marker's row, then the page

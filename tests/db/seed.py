@@ -161,3 +161,50 @@ def bindable_deployable(context, *, handles: int, host: str = "host1", bus: int 
             attach_type="PCI", attach_info=pci(bus, function),
         )  # fmt: skip
     return deployable
+
+
+def plans(engine: sa.Engine, count: int, *, graphs: int = 2, project_id: str = "p1") -> list[str]:
+    """``graphs`` graphs of project ``project_id`` and ``count`` plans spread over them
+    round-robin, each with a result as large as a 1000-node plan's; the graphs' uuids."""
+    now = timeutils.utcnow()
+    graph_uuids = [_uuid() for _ in range(graphs)]
+    placement = {f"node{i}": "gpu0" for i in range(1000)}
+    result = json.dumps({"devices": [], "placement": placement})
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(models.Graph),
+            [
+                {
+                    "id": g + 1,
+                    "uuid": graph_uuid,
+                    "project_id": project_id,
+                    "name": f"graph{g}",
+                    "format": "json",
+                    "graph_json": json.dumps({"nodes": [{"name": "a", "op_type": "Relu"}]}),
+                    "nodes": 1,
+                    "flops": 0.0,
+                    "bytes_moved": 0.0,
+                    "param_bytes": 0.0,
+                    "created_at": now,
+                }
+                for g, graph_uuid in enumerate(graph_uuids)
+            ],
+        )
+        connection.execute(
+            sa.insert(models.Plan),
+            [
+                {
+                    "uuid": _uuid(),
+                    "graph_id": i % graphs + 1,
+                    "project_id": project_id,
+                    "objective": "latency",
+                    "rank": 1,
+                    "request_json": "{}",
+                    "result_json": result,
+                    "state": "proposed",
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+    return graph_uuids

@@ -79,6 +79,8 @@ class Request:
     shows: str | None = None
     # Run after the request (releasing what an allowed one took).
     after: Callable[[requests.Response], None] | None = None
+    # Headers over the defaults (an operation of a later microversion).
+    headers: dict[str, str] | None = None
 
 
 @dataclasses.dataclass
@@ -103,7 +105,7 @@ class Cloud:
         return requests.request(
             request.method,
             root + request.path,
-            headers={**VERSION, **self.headers[persona]},
+            headers={**VERSION, **(request.headers or {}), **self.headers[persona]},
             data=None if request.body is None else json.dumps(request.body),
             timeout=TIMEOUT,
         )

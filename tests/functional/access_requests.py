@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import requests
 
-from cyborg.api import openapi
+from cyborg.api import microversion, openapi
 from tests.functional.access_cloud import GROUPS, HOST, PROFILE, TIMEOUT, Cloud, Request, graph
 
 
@@ -140,12 +140,21 @@ def _get(path: str, shows: str | None = None) -> Callable[[Cloud, str], Request]
     return build
 
 
+# The list of plans exists from 2.7; the other operations are called at 2.5.
+PLANS_LIST_VERSION = microversion.header_value(microversion.PLAN_PICTURES)
+
 OPERATIONS: dict[str, Callable[[Cloud, str], Request]] = {
     "list_graphs": _get("/v2/graphs", shows="graph"),
     "create_graph": lambda c, p: Request("POST", "/v2/graphs", graph(c.unique(f"graph-{p}"))),
     "show_graph": _get("/v2/graphs/{graph}", shows="graph"),
     "create_plans": lambda c, p: Request(
         "POST", f"/v2/graphs/{c.ids['graph']}/plans", {"count": 1, "max_devices": 1}
+    ),
+    "list_plans": lambda c, p: Request(
+        "GET",
+        "/v2/plans",
+        shows=c.ids["plan"],
+        headers={"OpenStack-API-Version": PLANS_LIST_VERSION},
     ),
     "show_plan": _get("/v2/plans/{plan}", shows="plan"),
     "claim_plan": _claim,

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import onnx
 
@@ -152,3 +153,28 @@ def test_progress_is_off_for_small_graphs_unless_asked(tmp_path) -> None:  # typ
     large.write_text(json.dumps(graph_json.graph_to_dict(synthetic.random_dag(1200, 3))))
     never = _run(str(large), _devices(tmp_path), "--progress", "never")
     assert never.returncode == 0 and never.stderr == ""
+
+
+def test_svg_draws_the_plan_it_prints(tmp_path, light_model_path: str) -> None:  # type: ignore[no-untyped-def]
+    picture = tmp_path / "plan.svg"
+    result = _run(light_model_path, _devices(tmp_path), "--svg", str(picture))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    root = ET.fromstring(picture.read_text())
+    drawn = {
+        e.get("data-node"): e.get("data-device") for e in root.iter() if e.get("class") == "node"
+    }
+    assert drawn == plan["placement"]
+    rows = [e.get("data-device") for e in root.iter() if e.get("class") == "device-row"]
+    assert rows == [d["id"] for d in plan["devices"]]
+    computes = [e for e in root.iter() if e.get("class") == "bar compute"]
+    assert sum(int(e.get("data-count", "0")) for e in computes) == len(plan["placement"])
+    assert plan["timeline"]["step_s"] == plan["estimated_step_s"]
+
+
+def test_svg_needs_a_plan_it_makes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    stored = tmp_path / "plan.json"
+    stored.write_text("{}")
+    result = _run("--plan", str(stored), "--output", "resourceclaim", "--svg", "x.svg")
+    assert result.returncode == 2
+    assert "--svg draws a plan it makes" in result.stderr

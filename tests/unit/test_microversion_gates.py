@@ -36,9 +36,12 @@ GATES: dict[tuple[str, str], frozenset[str]] = {
     ("controllers.graphs", "GraphsController.get_all"): frozenset({"SCHEDULER"}),
     ("controllers.graphs", "GraphsController.get_one"): frozenset({"SCHEDULER"}),
     ("controllers.graphs", "GraphsController.post"): frozenset({"SCHEDULER"}),
-    ("controllers.graphs", "GraphsController.plans"): frozenset({"SCHEDULER"}),
-    ("controllers.plans", "PlansController.get_one"): frozenset({"SCHEDULER"}),
-    ("controllers.plans", "PlansController.claim"): frozenset({"SCHEDULER"}),
+    # From 2.7 a plan links to its picture; the list and the picture are 2.7's.
+    ("controllers.graphs", "plan_pictures"): frozenset({"PLAN_PICTURES"}),
+    ("controllers.graphs", "GraphsController.plans"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),
+    ("controllers.plans", "PlansController.get_all"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),
+    ("controllers.plans", "PlansController.get_one"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),
+    ("controllers.plans", "PlansController.claim"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),
     ("controllers.plans", "PlansController.measurements"): frozenset({"SCHEDULER"}),
     # The OpenAPI document says from which version each of these exists.
     ("controllers.inventory", "_deployables"): frozenset({"DEVICE_HOLDERS"}),
@@ -46,7 +49,7 @@ GATES: dict[tuple[str, str], frozenset[str]] = {
     ("controllers.inventory", "DeployablesController.get_one"): frozenset({"DEVICE_HOLDERS"}),
     ("controllers.inventory", "DeployablesController.patch"): frozenset({"DEVICE_HOLDERS"}),
     ("openapi", "<module>"): frozenset(
-        {"DEVICE_STATUS", "STANDALONE_BIND", "SCHEDULER", "DEVICE_HOLDERS"}
+        {"DEVICE_STATUS", "STANDALONE_BIND", "SCHEDULER", "DEVICE_HOLDERS", "PLAN_PICTURES"}
     ),
 }
 
@@ -198,4 +201,4 @@ def test_every_version_has_one_feature_constant() -> None:
 
 def test_the_check_sees_gates() -> None:
     # Guard against a table check that passes because it finds nothing.
-    assert gates_in_code()[("controllers.plans", "PlansController.claim")] == {"SCHEDULER"}
+    assert gates_in_code()[("controllers.plans", "PlansController.measurements")] == {"SCHEDULER"}

@@ -75,6 +75,7 @@ EXPECTED = {
     "cyborg:graph:create": MEMBERS,
     "cyborg:plan:create": MEMBERS,
     "cyborg:plan:get": READERS,
+    "cyborg:plan:get_all": READERS,
     "cyborg:plan:claim": MEMBERS,
     "cyborg:plan:measure": MEMBERS,
 }

@@ -17,14 +17,23 @@ from cyborg.policies import graph as policies
 from cyborg.policies import plan as plan_policies
 
 
+def missing_before(needed: microversion.Version, what: str) -> exception.NotFound:
+    """The 404 of a resource asked for below the version that added it."""
+    return exception.NotFound(
+        message=f"The resource could not be found ({what} API microversion {needed}: "
+        f"{microversion.header_line(needed)})."
+    )
+
+
 def require_version() -> None:
     """Below microversion.SCHEDULER (2.5) the scheduler's resources do not exist."""
     if not request_state.version().at_least(microversion.SCHEDULER):
-        raise exception.NotFound(
-            message="The resource could not be found (the scheduler's resources need "
-            f"API microversion {microversion.SCHEDULER}: "
-            f"{microversion.header_line(microversion.SCHEDULER)})."
-        )
+        raise missing_before(microversion.SCHEDULER, "the scheduler's resources need")
+
+
+def plan_pictures() -> bool:
+    """From microversion.PLAN_PICTURES (2.7) a plan links to its picture."""
+    return request_state.version().at_least(microversion.PLAN_PICTURES)
 
 
 class GraphsController(rest.RestController):
@@ -95,4 +104,5 @@ class GraphsController(rest.RestController):
         )
         base = request_state.base_url()
         pecan.response.status = 201
-        return {"plans": [plan_view.show(p, base) for p in plan_obj.get_all(ctx, uuids=uuids)]}
+        made = plan_obj.get_all(ctx, uuids=uuids)
+        return {"plans": [plan_view.show(p, base, plan_pictures()) for p in made]}

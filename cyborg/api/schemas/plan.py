@@ -1,4 +1,4 @@
-"""Request schemas of plans (microversion 2.5)."""
+"""Request schemas of plans (microversion 2.5; the list from 2.7)."""
 
 from typing import Any
 
@@ -57,3 +57,5 @@ MEASURE: dict[str, Any] = {
     "required": ["step_time_ms"],
     "additionalProperties": False,
 }
+
+LIST_QUERY_2_7 = common.list_query(graph_uuid=common.UUID)

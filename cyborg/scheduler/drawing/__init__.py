@@ -1,0 +1,1 @@
+"""Pictures of plans (SVG, pure Python): see :mod:`cyborg.scheduler.drawing.picture`."""
