@@ -19,7 +19,7 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_log import log
 
-from cyborg.cmd import aio_fpga, aio_usage, kubernetes_node, service
+from cyborg.cmd import aio_fpga, aio_host, aio_usage, kubernetes_node, service
 from cyborg.cmd import api as api_cmd
 from cyborg.db import migration
 from cyborg.drivers.base import Driver
@@ -105,8 +105,7 @@ def start_agent(conf: cfg.ConfigOpts) -> threading.Thread:
     gpu_devices.register_dynamic_opts(conf)
     real = [n for n in agent_drivers.known() if n != "fake_driver"]
     loaded = agent_drivers.load(conf, real, conf.agent.sysfs_root, hostname)
-    (fake,) = agent_drivers.load(conf, ["fake_driver"], conf.agent.sysfs_root, hostname)
-    simulated = [fake, *aio_fpga.simulated_fpgas(conf, hostname)]
+    simulated = aio_host.simulated_host(conf, conf.agent.sysfs_root, hostname)
     drivers: list[Driver] = [agent_drivers.FirstThatFinds(loaded, simulated)]
     conductor_api = rpcapi.ConductorAPI(conf)
     tracker = ResourceTracker(

@@ -10,7 +10,6 @@ two bitstreams for it, each with its ``accel:function_id``.
 
 import atexit
 import dataclasses
-import os
 from typing import Any
 
 import oslo_messaging
@@ -21,7 +20,6 @@ from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.clients import glance
 from cyborg.common import rpc
 from cyborg.drivers import gbs, simulated_pac
-from cyborg.drivers.base import Driver
 from cyborg.wsgi import embedded_images
 
 
@@ -58,16 +56,6 @@ def images() -> list[embedded_images.Image]:
         )
         for b in BITSTREAMS
     ]
-
-
-def simulated_fpgas(conf: cfg.ConfigOpts, hostname: str) -> list[Driver]:
-    """The simulated card, its sysfs under the state directory; none when
-    ``[fake_driver] inventory_file`` describes the simulated host instead."""
-    if conf.fake_driver.inventory_file:
-        return []
-    root = os.path.join(conf.state_path, "simulated-fpga")
-    simulated_pac.build_tree(root, INITIAL.afu_uuid)
-    return [simulated_pac.SimulatedPACDriver(conf, root, hostname)]
 
 
 def client_options(conf: cfg.ConfigOpts, endpoint: str) -> None:

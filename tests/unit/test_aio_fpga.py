@@ -1,5 +1,6 @@
-"""The all-in-one's FPGA parts: the GBS header, the simulated PAC and its fpgaconf, the
-embedded Image API over real HTTP, and the agent's Programmer through all of them."""
+"""The all-in-one's simulated host: the GBS header, the simulated PAC and its fpgaconf,
+the embedded Image API over real HTTP, the agent's Programmer through all of them, and
+GPUs the scheduler plans on."""
 
 import contextlib
 import hashlib
@@ -16,12 +17,15 @@ from oslo_config import cfg
 import cyborg.conf
 from cyborg.agent import programming
 from cyborg.agent.drivers import FirstThatFinds
-from cyborg.cmd import aio_fpga
+from cyborg.cmd import aio_fpga, aio_host
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor.plans import candidate_devices
 from cyborg.drivers import gbs, simulated_pac
 from cyborg.drivers.fake import FakeDriver
 from cyborg.drivers.intel_fpga import FPGACONF
+from cyborg.objects.schedulable import Schedulable
+from cyborg.scheduler import catalog
 from cyborg.wsgi import embedded_images
 
 NLB0, NLB3 = aio_fpga.BITSTREAMS
@@ -168,3 +172,27 @@ def test_the_tree_is_kept_across_restarts(tmp_path: pathlib.Path) -> None:
     simulated_pac.build_tree(root, NLB0.afu_uuid)  # the next start
     (deployable,) = card.discover()[0].deployables
     assert _function_trait(NLB3) in deployable.traits
+
+
+def test_the_simulated_gpus_plan_with_catalog_figures_and_nvlink() -> None:
+    reports = aio_host.gpus("aio.example")
+    rows = [
+        Schedulable(
+            deployable_uuid=f"uuid-{d.name}",
+            deployable_name=d.name,
+            rp_uuid=None,
+            hostname="aio.example",
+            device_type=r.type,
+            vendor=r.vendor,
+            model=r.model,
+            attributes={"rc": d.resource_class, **dict(d.attributes)},
+        )
+        for r in reports
+        for d in r.deployables
+    ]
+    assert [row.deployable_name for row in rows] == ["aio_example_GPU0", "aio_example_GPU1"]
+    candidates = candidate_devices.build(rows)
+    assert candidates.skipped == {}
+    first, second = candidates.devices.devices
+    assert first.model == aio_host.GPU_MODEL in catalog.CATALOG
+    assert [(k.peer, k.type) for k in first.links] == [(second.id, "nvlink")]
