@@ -17,6 +17,7 @@ from oslo_config import cfg
 import cyborg.conf
 from cyborg.agent import programming
 from cyborg.agent.drivers import FirstThatFinds
+from cyborg.clients import glance
 from cyborg.cmd import aio_fpga, aio_host
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
@@ -132,6 +133,10 @@ def test_the_image_api_answers_as_glance(image_api: str) -> None:
     assert requests.get(f"{image_api}/v2/images/{NLB3.afu_uuid}", timeout=10).status_code == 404
     assert requests.get(f"{image_api}/v2/other", timeout=10).status_code == 404
     assert requests.delete(f"{image_api}/v2/images/{nlb0.id}", timeout=10).status_code == 405
+    # What the conductor asks at bind time, through the [glance] client.
+    adapter = glance.adapter(_conf(image_api), RequestContext())
+    assert glance.find_function_image(adapter, NLB3.afu_uuid) == NLB3.image_uuid
+    assert glance.image_function_id(adapter, NLB0.image_uuid) == NLB0.afu_uuid
 
 
 def _conf(endpoint: str) -> cfg.ConfigOpts:
