@@ -5,7 +5,6 @@ GPUs the scheduler plans on."""
 import contextlib
 import hashlib
 import pathlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 from wsgiref import simple_server
@@ -28,6 +27,7 @@ from cyborg.drivers.intel_fpga import FPGACONF
 from cyborg.objects.schedulable import Schedulable
 from cyborg.scheduler import catalog
 from cyborg.wsgi import embedded_images
+from tests import http_stub
 
 NLB0, NLB3 = aio_fpga.BITSTREAMS
 PF = {"domain": "0000", "bus": "5e", "device": "00", "function": "0"}
@@ -51,13 +51,8 @@ def _serving(app: Any) -> Iterator[str]:
             pass
 
     server = simple_server.make_server("127.0.0.1", 0, app, handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_stub.serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
