@@ -128,7 +128,6 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "NVIDIA H200": "H200-SXM5-141GB",
         "NVIDIA A100-SXM4-80GB": "A100-SXM4-80GB",
         "Tesla T4": "T4",
-        "NVIDIA T4": "T4",
     }
 )
 
