@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -161,6 +162,24 @@ def test_the_plans_guide_runs_as_written(aio: int, tmp_path: pathlib.Path) -> No
     (claim,) = [json.loads(line) for line in applied]
     assert claim["kind"] == "ResourceClaim"
     assert claim["metadata"]["labels"]["cyborg.openstack.org/plan"] == plans[0]["uuid"]
+    _check_no_plan_says_why(aio, json.loads((work / "graph-answer.json").read_text())["uuid"])
+
+
+def _check_no_plan_says_why(port: int, graph: str) -> None:
+    """A 409 names each device left out, with the reason."""
+    body = {"constraints": {"device_models": ["T4"]}}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/graphs/{graph}/plans",
+        data=json.dumps(body).encode(),
+        headers={"OpenStack-API-Version": "accelerator 2.5", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 409
+    fault = json.loads(json.load(refused.value)["error_message"])["faultstring"]
+    assert fault.startswith("No plan: no schedulable device matches"), fault
+    for gpu in ("_GPU0", "_GPU1"):
+        assert f"{gpu}: model A100-SXM4-80GB not in the constraints' device_models" in fault
 
 
 def test_the_readme_quick_start_runs_as_written(aio: int, tmp_path: pathlib.Path) -> None:
