@@ -1,5 +1,8 @@
 """The user guide and the README run as written against cyborg-aio (issue #16.2, #17.8).
 
+doc/source/user/cli.rst: its commands with their placeholders (DEVICE_UUID, ...) filled
+in, and its openstacksdk example.
+
 doc/source/user/plans.rst: every ``.. code-block:: bash`` block, in order, in one
 bash, against a real all-in-one on its default simulated host, with ``model.onnx`` in
 the working directory (ONNX's DenseNet-121 test model, whose base64 is longer than a
@@ -28,6 +31,7 @@ from tests.functional.test_aio import BIN, _start, _stop, _wait_ready
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLANS = ROOT / "doc" / "source" / "user" / "plans.rst"
+CLI = ROOT / "doc" / "source" / "user" / "cli.rst"
 README = ROOT / "README.rst"
 MODEL = pathlib.Path(onnx.__file__).parent / "backend/test/data/light/light_densenet121.onnx"
 DOC_PORT = "127.0.0.1:6666"
@@ -194,3 +198,55 @@ def test_the_readme_quick_start_runs_as_written(aio: int, tmp_path: pathlib.Path
     # The ARQ of the new profile, and the providers of the simulated host's devices.
     assert re.search(r"\|\s+Initial\s+\|", result.stdout), result.stdout
     assert "_GPU0" in result.stdout and "_GPU1" in result.stdout, result.stdout
+
+
+def _gpu_provider(port: int) -> tuple[str, str]:
+    """(host, provider) of a simulated GPU: what the CLI guide's placeholders stand for."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/deployables") as answer:
+        deployables = json.load(answer)["deployables"]
+    gpu = next(d for d in deployables if "_GPU" in d["name"])
+    return gpu["name"].rsplit("_GPU", 1)[0], gpu["rp_uuid"]
+
+
+def test_the_cli_guide_runs_against_the_aio(aio: int, tmp_path: pathlib.Path) -> None:
+    """Its commands, with its placeholders filled in, and its openstacksdk example."""
+    _wait_for_gpus(aio)
+    text = CLI.read_text()
+    setup = literal_after(text, "skip authentication::")
+    commands = literal_after(text, "replace these)::")
+    assert "DEVICE_UUID" in commands and "ARQ_UUID" in commands
+    host, provider = _gpu_provider(aio)
+    for name in (
+        "DEVICE_UUID",
+        "ARQ_UUID",
+        "HOSTNAME",
+        "INSTANCE_UUID",
+        "DEVICE_RP_UUID",
+        "PROJECT_ID",
+    ):
+        commands = commands.replace(name, f'"${name}"')
+    filled = commands.replace(
+        "openstack accelerator arq bind",
+        "ARQ_UUID=$(openstack accelerator arq list -f value -c uuid | sed -n 1p)\n"
+        "openstack accelerator arq bind",
+    )
+    script = "\n".join(
+        [
+            "set -euo pipefail",
+            setup.replace(DOC_PORT, f"127.0.0.1:{aio}"),
+            "DEVICE_UUID=$(openstack accelerator device list -f value -c uuid | sed -n 1p)",
+            f"HOSTNAME={host} DEVICE_RP_UUID={provider} PROJECT_ID=admin",
+            "INSTANCE_UUID=0b7c3e1a-5d2f-4a6b-9c8e-1f0d2b3a4c5e",
+            filled,
+        ]
+    )
+    result = _run(script, tmp_path, _environment(tmp_path))
+    assert result.returncode == 0, (script, result.stdout[-3000:], result.stderr[-3000:])
+    assert re.search(r"\|\s+state\s+\|\s+Bound\s+\|", result.stdout), result.stdout[-3000:]
+
+    sdk = literal_after(text, "openstacksdk::").replace(DOC_PORT, f"127.0.0.1:{aio}")
+    printed = subprocess.run(
+        [sys.executable, "-c", sdk], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    assert {line.split()[1] for line in printed.stdout.splitlines()} >= {"GPU", "FPGA"}
