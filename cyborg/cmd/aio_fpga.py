@@ -59,7 +59,10 @@ def images() -> list[embedded_images.Image]:
 
 
 def client_options(conf: cfg.ConfigOpts, endpoint: str) -> None:
-    """Point ``[glance]`` (agent and conductor) at the embedded Image API."""
+    """Point ``[glance]`` (agent and conductor) at the embedded Image API, unless the
+    configuration names an Image service of its own."""
+    if conf.glance.endpoint_override or conf.glance.auth_type:
+        return
     conf.set_override("endpoint_override", endpoint, group="glance")
 
 

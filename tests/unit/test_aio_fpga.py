@@ -196,3 +196,15 @@ def test_the_simulated_gpus_plan_with_catalog_figures_and_nvlink() -> None:
     first, second = candidates.devices.devices
     assert first.model == aio_host.GPU_MODEL in catalog.CATALOG
     assert [(k.peer, k.type) for k in first.links] == [(second.id, "nvlink")]
+
+
+def test_a_configured_image_service_is_kept() -> None:
+    assert _conf("http://127.0.0.1:1/image").glance.endpoint_override == (
+        "http://127.0.0.1:1/image"
+    )
+    conf = cfg.ConfigOpts()
+    cyborg.conf.register_opts(conf)
+    conf([], default_config_files=[], default_config_dirs=[], use_env=False)
+    conf.set_override("endpoint_override", "http://glance.example:9292", "glance")
+    aio_fpga.client_options(conf, "http://127.0.0.1:1/image")
+    assert conf.glance.endpoint_override == "http://glance.example:9292"
