@@ -36,7 +36,7 @@ def server(answer: Answer) -> http.server.ThreadingHTTPServer:
 
 
 @contextlib.contextmanager
-def serving(httpd: http.server.ThreadingHTTPServer) -> Iterator[None]:
+def serving(httpd: http.server.HTTPServer) -> Iterator[None]:
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -41,19 +41,26 @@ def load(conf: Any, names: Sequence[str], root: str, hostname: str) -> list[Driv
 
 
 class FirstThatFinds(Driver):
-    """Several drivers; when none finds anything, a fallback's inventory instead.
+    """Several drivers; when none finds anything, the fallbacks' inventory instead.
 
-    The all-in-one runs every driver and, on a machine without accelerators, the fake
-    driver's simulated host.
+    The all-in-one runs every driver and, on a machine without accelerators, its
+    simulated host (the fake driver's devices and a simulated FPGA).
     """
 
     name = "first_that_finds"
 
-    def __init__(self, drivers: Sequence[Driver], fallback: Driver) -> None:
-        super().__init__(fallback.conf, fallback.root, fallback.hostname)
+    def __init__(self, drivers: Sequence[Driver], fallback: Driver | Sequence[Driver]) -> None:
+        fallbacks = [fallback] if isinstance(fallback, Driver) else list(fallback)
+        super().__init__(fallbacks[0].conf, fallbacks[0].root, fallbacks[0].hostname)
         self.drivers = list(drivers)
-        self.fallback = fallback
+        self.fallbacks = fallbacks
+
+    def in_use(self) -> list[Driver]:
+        """The drivers whose devices discover() reports now."""
+        if any(driver.discover() for driver in self.drivers):
+            return self.drivers
+        return self.fallbacks
 
     def discover(self) -> list[Any]:
         found = [device for driver in self.drivers for device in driver.discover()]
-        return found or self.fallback.discover()
+        return found or [device for driver in self.fallbacks for device in driver.discover()]

@@ -23,7 +23,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from keystoneauth1 import adapter as ks_adapter
@@ -36,7 +36,7 @@ from cyborg.agent import drivers as agent_drivers
 from cyborg.clients import glance as glance_client
 from cyborg.common import exception, inventory
 from cyborg.common.context import RequestContext
-from cyborg.drivers.base import Driver, ProgrammableDriver
+from cyborg.drivers.base import Driver, ProgrammableDriver, ToolRunner
 
 LOG = log.getLogger(__name__)
 
@@ -46,8 +46,6 @@ _RETRIED = (ks_exc.ConnectionError, ks_exc.RetriableConnectionFailure)
 # One programming at a time per device (by control path).
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
-
-ToolRunner = Callable[[list[str], int], dict[str, Any]]
 
 
 class _Corrupt(Exception):
@@ -156,7 +154,7 @@ def address(controlpath: Mapping[str, str]) -> str:
 def leaves(drivers: Iterable[Driver]) -> Iterator[Driver]:
     for driver in drivers:
         if isinstance(driver, agent_drivers.FirstThatFinds):
-            yield from leaves(driver.drivers)
+            yield from leaves(driver.in_use())
         else:
             yield driver
 
@@ -231,7 +229,7 @@ class Programmer:
                     host=self.hostname,
                     reason="the image download used up [agent] program_timeout",
                 )
-            self._run(argv, left, where)
+            self._run(driver, argv, left, where)
         LOG.info("Programmed %s with image %s using %s", where, bitstream_uuid, driver.name)
         return True
 
@@ -243,7 +241,7 @@ class Programmer:
         driver = self._driver(controlpath, None)
         with _lock(inventory.canonical_json(controlpath)):
             argv = driver.program_command(controlpath, path)
-            self._run(argv, self.conf.agent.program_timeout, where)
+            self._run(driver, argv, self.conf.agent.program_timeout, where)
         LOG.info("Programmed %s with %s using %s", where, os.path.basename(path), driver.name)
         return True
 
@@ -260,14 +258,15 @@ class Programmer:
             )
         return driver
 
-    def _run(self, argv: list[str], timeout: int, where: str) -> None:
+    def _run(self, driver: ProgrammableDriver, argv: list[str], timeout: int, where: str) -> None:
         tool = os.path.basename(argv[0])
+        run_tool = driver.tool_runner() or self.run_tool
 
         def failed(reason: str) -> exception.FPGAProgramError:
             return exception.FPGAProgramError(address=where, host=self.hostname, reason=reason)
 
         try:
-            result = self.run_tool(argv, timeout)
+            result = run_tool(argv, timeout)
         except Exception as err:
             LOG.exception("The privileged helper could not run %s", tool)
             raise failed("the privileged helper failed; see the agent's log") from err

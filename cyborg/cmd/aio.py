@@ -19,11 +19,11 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
 from oslo_log import log
 
-from cyborg.cmd import aio_progress, aio_usage, kubernetes_node, service
+from cyborg.cmd import aio_fpga, aio_host, aio_progress, aio_usage, kubernetes_node, service
 from cyborg.cmd import api as api_cmd
 from cyborg.db import migration
 from cyborg.drivers.base import Driver
-from cyborg.wsgi import embedded_placement
+from cyborg.wsgi import embedded_images, embedded_placement
 
 LOG = log.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def start_conductor(conf: cfg.ConfigOpts) -> Any:
 def start_agent(
     conf: cfg.ConfigOpts, startup: aio_progress.Startup | None = None
 ) -> threading.Thread:
-    """An agent thread: every driver, or the fake driver's host when none finds hardware."""
+    """An agent thread: every driver, or the simulated host when none finds hardware;
+    and the agent's RPC server."""
     from cyborg.agent import captures, programming
     from cyborg.agent import drivers as agent_drivers
     from cyborg.agent.resource_tracker import ResourceTracker
@@ -109,8 +110,8 @@ def start_agent(
     gpu_devices.register_dynamic_opts(conf)
     real = [n for n in agent_drivers.known() if n != "fake_driver"]
     loaded = agent_drivers.load(conf, real, conf.agent.sysfs_root, hostname)
-    (fake,) = agent_drivers.load(conf, ["fake_driver"], conf.agent.sysfs_root, hostname)
-    drivers: list[Driver] = [agent_drivers.FirstThatFinds(loaded, fake)]
+    simulated = aio_host.simulated_host(conf, conf.agent.sysfs_root, hostname)
+    drivers: list[Driver] = [agent_drivers.FirstThatFinds(loaded, simulated)]
     conductor_api = rpcapi.ConductorAPI(conf)
     tracker = ResourceTracker(
         hostname,
@@ -124,6 +125,7 @@ def start_agent(
     programmer = programming.Programmer(conf, drivers, hostname)
     node = kubernetes_node.start(conf, tracker, drivers, programmer, conductor_api)
     atexit.register(node.stop, conf.graceful_shutdown_timeout / 2)
+    aio_fpga.serve_agent(conf, tracker, programmer)  # FPGA programming, vGPU mdevs
 
     def loop() -> None:
         context = cyborg_context.get_admin_context()
@@ -197,6 +199,8 @@ class _AIOServer(api_cmd.Gunicorn):
         start_agent(self.conf, self.startup)
         self.startup.reached(aio_progress.AGENT)
         print(aio_usage.usage(f"http://127.0.0.1:{self.conf.api.port}"), flush=True)
+        images = embedded_images.application(aio_fpga.images())
+        app = embedded_placement.mount(app, images, embedded_images.PREFIX)
         self.startup.reached(aio_progress.READY)
         return embedded_placement.mount(app, placement)
 
@@ -215,6 +219,7 @@ def main(argv: Sequence[str] | None = None, conf: cfg.ConfigOpts | None = None) 
     embedded_placement.client_options(
         conf, f"http://127.0.0.1:{conf.port}{embedded_placement.PREFIX}"
     )
+    aio_fpga.client_options(conf, f"http://127.0.0.1:{conf.port}{embedded_images.PREFIX}")
     LOG.info("cyborg-aio: state in %s", conf.state_path)
     _AIOServer(conf, startup).run()
     return 0

@@ -15,7 +15,7 @@ AttachHandleReport     one ``attach_handles`` row (a PCI function or MDEV slot)
 """
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from cyborg.common.inventory import (  # noqa: F401 - the drivers' vocabulary
@@ -58,8 +58,18 @@ class Driver(abc.ABC):
         """Every device of this driver's kind on the host; [] when there is none."""
 
 
+#: Runs a programming tool's argv within a timeout in seconds; its exit status and output
+#: as cyborg.agent.privileged.run_programming_tool answers them.
+ToolRunner = Callable[[list[str], int], dict[str, Any]]
+
+
 class ProgrammableDriver(Driver):
     """An FPGA driver that can load a bitstream."""
+
+    def tool_runner(self) -> ToolRunner | None:
+        """What runs program_command's argv; None: the agent's privileged daemon (a
+        simulated card runs its own simulated tool instead)."""
+        return None
 
     @abc.abstractmethod
     def program_command(self, controlpath: Mapping[str, str], image_path: str) -> list[str]:

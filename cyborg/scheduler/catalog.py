@@ -48,6 +48,28 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
             launch_overhead_us=4.0,
             source="NVIDIA H100 datasheet (SXM5)",
         ),
+        # NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column: FP32 67 TFLOPS;
+        # TF32 989, BF16/FP16 1,979, FP8 3,958, INT8 3,958 TOPS *with sparsity*, so
+        # dense = half; 141 GB HBM3e at 4.8 TB/s; NVLink 900 GB/s (both directions);
+        # PCIe Gen5 128 GB/s (both directions).
+        "H200-SXM5-141GB": ModelSpec(
+            model="H200-SXM5-141GB",
+            peak_tflops={
+                "fp32": 67.0,
+                "tf32": 494.5,
+                "fp16": 989.5,
+                "bf16": 989.5,
+                "fp8": 1979.0,
+                "int8": 1979.0,
+            },
+            memory_mb=141 * 1024,
+            memory_bandwidth_gbps=4800.0,
+            pcie_gbps=64.0,
+            peer_link_type="nvlink",
+            peer_link_gbps=450.0,
+            launch_overhead_us=4.0,
+            source="NVIDIA H200 datasheet (SXM)",
+        ),
         # NVIDIA A100 Tensor Core GPU datasheet, A100 80GB SXM column: FP32 19.5 TFLOPS;
         # TF32 156, BF16/FP16 312, INT8 624 TOPS (dense); 80 GB HBM2e at 2,039 GB/s;
         # NVLink 600 GB/s (both directions); PCIe Gen4 64 GB/s (both directions).
@@ -95,3 +117,31 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
         ),
     }
 )
+
+#: Product names as the vendors' tools print them (``nvidia-smi``'s ``name`` /
+#: ``product_name``, which the NVIDIA driver reports as the device's model) -> the
+#: catalog model. Only names that denote one catalog model: "NVIDIA H100 PCIe" or
+#: "NVIDIA A100-SXM4-40GB" are other cards, with other figures.
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "NVIDIA H100 80GB HBM3": "H100-SXM5-80GB",
+        "NVIDIA H200": "H200-SXM5-141GB",
+        "NVIDIA A100-SXM4-80GB": "A100-SXM4-80GB",
+        "Tesla T4": "T4",
+    }
+)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+_BY_KEY = {_key(name): model for name, model in ALIASES.items()} | {
+    _key(model): model for model in CATALOG
+}
+
+
+def catalog_model(name: str | None) -> str | None:
+    """The catalog model ``name`` denotes (a catalog key or a product name, case and
+    spacing aside), or None."""
+    return _BY_KEY.get(_key(name)) if name else None

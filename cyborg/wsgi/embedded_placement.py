@@ -32,17 +32,20 @@ def application(state_dir: str) -> WSGIApplication:
     return app
 
 
-def mount(main: WSGIApplication, placement: WSGIApplication) -> WSGIApplication:
-    """One application: ``/placement...`` goes to Placement, the rest to ``main``."""
+def mount(
+    main: WSGIApplication, placement: WSGIApplication, prefix: str = PREFIX
+) -> WSGIApplication:
+    """One application: ``/placement...`` (``prefix``) goes to Placement (or the other
+    embedded service given), the rest to ``main``."""
 
     def dispatch(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path != PREFIX and not path.startswith(PREFIX + "/"):
+        if path != prefix and not path.startswith(prefix + "/"):
             return main(environ, start_response)
         environ = {
             **environ,
-            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + PREFIX,
-            "PATH_INFO": path[len(PREFIX) :],
+            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + prefix,
+            "PATH_INFO": path[len(prefix) :],
         }
         return placement(environ, start_response)
 

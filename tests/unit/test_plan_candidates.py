@@ -12,6 +12,7 @@ from cyborg.common import exception
 from cyborg.conductor.plans import candidate_devices, device_scope, planning
 from cyborg.drivers import nvidia_gpu
 from cyborg.objects.schedulable import Schedulable
+from cyborg.scheduler import catalog
 
 NO_LIMITS = device_scope.Constraints()
 
@@ -176,8 +177,8 @@ def _driver_rows(host: str) -> list[Schedulable]:
                     device_type=device.type,
                     vendor=device.vendor,
                     model=device.model,
-                    # "NVIDIA A100-SXM4-80GB" is no catalog key: name the entry.
-                    attributes={**dict(deployable.attributes), "model": "A100-SXM4-80GB"},
+                    # As reported: "NVIDIA A100-SXM4-80GB" is a catalog alias.
+                    attributes=dict(deployable.attributes),
                     pci_address="{domain}:{bus}:{device}.{function}".format(**path),
                 )
             )
@@ -190,6 +191,7 @@ def test_dgx_driver_peer_links_become_nvlinks_between_candidates() -> None:
     assert candidates.skipped == {}
     devices = {d.id: d for d in candidates.devices.devices}
     assert len(devices) == 8
+    assert {d.model for d in devices.values()} == {"A100-SXM4-80GB"}  # no operator attribute
     for device_id, device in devices.items():
         # Twelve NVLinks of 25 GB/s each way to each of the seven others.
         assert {k.peer for k in device.links} == set(devices) - {device_id}
@@ -212,3 +214,80 @@ def test_peers_by_address_stay_on_their_host_and_skip_shared_addresses() -> None
     # Two deployables at one address (MIG instances): no peer to name.
     mig = dataclasses.replace(rows[1], deployable_uuid="uuid-c", deployable_name="c")
     assert candidate_devices.build([*rows, mig]).devices.devices[0].links == ()
+
+
+# nvidia-smi's names (``--query-gpu=name``, ``-q -x`` product_name) of the catalog's cards.
+SMI_NAMES = {
+    "NVIDIA H100 80GB HBM3": "H100-SXM5-80GB",
+    "NVIDIA H200": "H200-SXM5-141GB",
+    "NVIDIA A100-SXM4-80GB": "A100-SXM4-80GB",
+    "Tesla T4": "T4",
+}
+
+
+@pytest.mark.parametrize("product", sorted(SMI_NAMES))
+def test_real_product_names_plan_as_their_catalog_models(product: str) -> None:
+    # What the NVIDIA driver reports: memory and, from its table, FP32/FP16 peaks; no
+    # memory bandwidth, which the catalog gives.
+    row = _row("g0", device_model=product, memory_mb="81559", peak_tflops_fp32="19.5")
+    candidates = candidate_devices.build([row])
+    assert candidates.skipped == {}
+    (device,) = candidates.devices.devices
+    spec = catalog.CATALOG[SMI_NAMES[product]]
+    assert (device.model, device.memory_bandwidth_gbps) == (
+        spec.model,
+        spec.memory_bandwidth_gbps,
+    )
+    assert device.memory_mb == 81559.0  # the reported figure wins over the catalog's
+    assert device_scope.scheduler_model(row) == spec.model
+    # The catalog name is what device_models constraints and learned factors use.
+    only = device_scope.Constraints(device_models=frozenset({spec.model}))
+    assert device_scope.select([row], None, only) == [row]
+
+
+def test_product_names_of_other_cards_are_not_taken_for_catalog_ones() -> None:
+    for other in ("NVIDIA H100 PCIe", "NVIDIA A100-SXM4-40GB", "NVIDIA L4", "NVIDIA H200 NVL"):
+        assert catalog.catalog_model(other) is None, other
+        candidates = candidate_devices.build([_row("g0", device_model=other, memory_mb="1")])
+        assert "is not in the catalog" in candidates.skipped["g0"]
+    assert catalog.catalog_model("  nvidia   h200 ") == "H200-SXM5-141GB"
+    assert catalog.catalog_model("t4") == "T4"
+    assert catalog.catalog_model(None) is None
+
+
+def test_the_t4_fixture_host_plans_as_reported() -> None:
+    rows = [r for r in _driver_rows("nvidia-t4-vgpu") if r.attributes.get("rc") != "VGPU"]
+    assert rows and {r.model for r in rows} == {"Tesla T4"}
+    candidates = candidate_devices.build(rows)
+    assert candidates.skipped == {}
+    assert {d.model for d in candidates.devices.devices} == {"T4"}
+
+
+def test_no_plan_names_the_devices_skipped_and_why() -> None:
+    refused = planning.refusal(planning.NO_DEVICE, {"b": "not free in Placement", "a": "x"})
+    assert refused.message == (
+        "No plan: no schedulable device in the inventory; skipped a: x; b: not free in Placement"
+    )
+    many = {f"d{i:02}": "why" for i in range(planning.MAX_LISTED + 3)}
+    assert planning.refusal("r", many).message.endswith("d09: why; and 3 more")
+    assert planning.refusal("r", {}).message == "No plan: r"
+
+
+def test_why_a_device_is_left_out() -> None:
+    group = device_scope.ProfileGroup("p", "PGPU", ("CUSTOM_A", "!CUSTOM_B"))
+    fpga = _row("f", rc="FPGA")
+    plain = _row("g", rc="PGPU")
+    both = _row("h", rc="PGPU", trait0="CUSTOM_A", trait1="CUSTOM_B")
+    fit = _row("i", device_model="T4", rc="PGPU", trait0="CUSTOM_A")
+    assert device_scope.why_not(fpga, group, NO_LIMITS) == (
+        "resource class FPGA, the profile asks for PGPU"
+    )
+    assert device_scope.why_not(plain, group, NO_LIMITS) == "without trait CUSTOM_A"
+    assert device_scope.why_not(both, group, NO_LIMITS) == "has forbidden trait CUSTOM_B"
+    assert device_scope.why_not(fit, group, NO_LIMITS) == ""
+    elsewhere = device_scope.Constraints(hosts=frozenset({"h9"}))
+    assert device_scope.why_not(fit, None, elsewhere) == "host h1 not in the constraints' hosts"
+    models = device_scope.Constraints(device_models=frozenset({"H100-SXM5-80GB"}))
+    assert device_scope.why_not(fit, None, models) == (
+        "model T4 not in the constraints' device_models"
+    )

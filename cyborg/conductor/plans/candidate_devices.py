@@ -5,7 +5,9 @@ One :class:`~cyborg.scheduler.devices.Device` per schedulable deployable
 hostname. Deployable attributes read (all optional):
 
 ``model``                 the scheduler's model name (a catalog key such as
-                          ``H100-SXM5-80GB``); the device's ``model`` otherwise
+                          ``H100-SXM5-80GB``); the device's ``model`` otherwise, a
+                          product name the catalog knows (``NVIDIA H200``, as
+                          nvidia-smi names it) taken as its catalog model
 ``memory_mb``             device memory, MiB
 ``numa_node``             NUMA node of the card
 ``peak_tflops_<prec>``    peak TFLOPS per precision: fp32, tf32, fp16, bf16, fp8, int8
@@ -31,6 +33,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cyborg.conductor.plans import device_scope
 from cyborg.objects.schedulable import Schedulable
 from cyborg.scheduler import device_json
 from cyborg.scheduler.devices import DeviceSet
@@ -121,7 +124,7 @@ def device_entry(row: Schedulable, ids: PeerIds) -> dict[str, Any]:
     attrs = row.attributes
     entry: dict[str, Any] = {
         "id": row.deployable_uuid,
-        "model": attrs.get("model") or row.model,
+        "model": device_scope.scheduler_model(row),
         "host": row.hostname,
     }
     for key in _NUMBERS:

@@ -16,6 +16,7 @@ from typing import Any
 
 from cyborg.common import exception, profile_rules
 from cyborg.objects.schedulable import Schedulable
+from cyborg.scheduler import catalog
 
 DEFAULT_RC = "PGPU"
 Query = list[tuple[str, str]]
@@ -59,7 +60,9 @@ def profile_group(name: str, groups: Sequence[Mapping[str, str]]) -> ProfileGrou
 
 
 def scheduler_model(row: Schedulable) -> str:
-    return row.attributes.get("model") or row.model
+    """The ``model`` attribute, else the device's model: its catalog name when it is a
+    product name the catalog knows ("NVIDIA H200"), as it is otherwise."""
+    return row.attributes.get("model") or catalog.catalog_model(row.model) or row.model
 
 
 def _traits(row: Schedulable) -> set[str]:
@@ -87,6 +90,27 @@ def select(
         and (hosts is None or row.hostname in hosts)
         and (models is None or scheduler_model(row) in models)
     ]
+
+
+def why_not(row: Schedulable, group: ProfileGroup | None, constraints: Constraints) -> str:
+    """Why ``select`` leaves ``row`` out ("" when it keeps it)."""
+    if group is not None:
+        rc = row.attributes.get("rc", DEFAULT_RC)
+        if rc != group.resource_class:
+            return f"resource class {rc}, the profile asks for {group.resource_class}"
+        traits = _traits(row)
+        missing = sorted(t for t in group.required if not t.startswith("!") and t not in traits)
+        if missing:
+            return f"without trait {', '.join(missing)}"
+        forbidden = sorted(t[1:] for t in group.required if t.startswith("!") and t[1:] in traits)
+        if forbidden:
+            return f"has forbidden trait {', '.join(forbidden)}"
+    if constraints.hosts is not None and row.hostname not in constraints.hosts:
+        return f"host {row.hostname} not in the constraints' hosts"
+    model = scheduler_model(row)
+    if constraints.device_models is not None and model not in constraints.device_models:
+        return f"model {model} not in the constraints' device_models"
+    return ""
 
 
 def by_host(rows: Sequence[Schedulable]) -> dict[str, list[Schedulable]]:

@@ -46,6 +46,8 @@ LOG = log.getLogger(__name__)
 MAX_PLANS = 5
 NO_DEVICE = "no schedulable device in the inventory"
 NOTHING_MATCHES = "no schedulable device matches the device profile and constraints"
+#: How many skipped devices a 409 names.
+MAX_LISTED = 10
 FreeProviders = Callable[[list[device_scope.Query]], set[str]]
 
 
@@ -150,6 +152,18 @@ def plan_result(
     return result
 
 
+def refusal(reason: str, skipped: Mapping[str, str]) -> exception.NoFeasiblePlan:
+    """The 409 "no plan" for ``reason``, naming the devices left out and why (at most
+    MAX_LISTED of them, the rest counted)."""
+    if not skipped:
+        return exception.NoFeasiblePlan(reason=reason)
+    names = sorted(skipped)
+    listed = "; ".join(f"{name}: {skipped[name]}" for name in names[:MAX_LISTED])
+    more = len(names) - MAX_LISTED
+    tail = f"; and {more} more" if more > 0 else ""
+    return exception.NoFeasiblePlan(reason=f"{reason}; skipped {listed}{tail}")
+
+
 def rank_plans(
     graph: Graph,
     candidates: candidate_devices.Candidates,
@@ -159,7 +173,7 @@ def rank_plans(
 ) -> list[dict[str, Any]]:
     """Up to ``count`` distinct plans, best estimate first (fewer devices on ties)."""
     if not candidates.devices.devices:
-        raise exception.NoFeasiblePlan(reason=NO_DEVICE)
+        raise refusal(NO_DEVICE, candidates.skipped)
     scheduler = load_scheduler(driver)
     model = build_cost_model(graph, candidates.devices, request.factors)
     uncorrected = roofline_table(graph, candidates.devices, {})
@@ -173,7 +187,7 @@ def rank_plans(
         found.setdefault(plan.assignment, plan)
         allowed = min(allowed, len(plan.devices_used)) - 1
     if not found:
-        raise exception.NoFeasiblePlan(reason="the graph does not fit the free devices' memory")
+        raise refusal("the graph does not fit the free devices' memory", candidates.skipped)
     ranked = sorted(found.values(), key=lambda p: (p.estimate_s, len(p.devices_used)))
     return [plan_result(p, model, uncorrected, candidates) for p in ranked[:count]]
 
@@ -218,10 +232,12 @@ def create_plans(
     graph = graph_json.graph_from_dict(stored.document, "stored graph")
     group = profile_group(context, device_profile_name, project_id)
     scope = device_scope.Constraints.from_dict(constraints)
-    rows = device_scope.select(schedulable_obj.get_all(context), group, scope)
+    every = schedulable_obj.get_all(context)
+    rows = device_scope.select(every, group, scope)
     if not rows:
         narrowed = group is not None or bool(constraints)
-        raise exception.NoFeasiblePlan(reason=NOTHING_MATCHES if narrowed else NO_DEVICE)
+        left_out = {row.deployable_name: device_scope.why_not(row, group, scope) for row in every}
+        raise refusal(NOTHING_MATCHES if narrowed else NO_DEVICE, left_out)
     free = None
     if free_providers is not None:
         free = free_providers(device_scope.placement_queries(rows, group))
@@ -231,16 +247,16 @@ def create_plans(
     count = min(count, MAX_PLANS)
     pools = list(device_scope.by_host(rows).values()) if scope.single_host else [rows]
     results: list[dict[str, Any]] = []
-    refusal: exception.NoFeasiblePlan | None = None
+    refused: exception.NoFeasiblePlan | None = None
     for pool in pools:
         try:
             results += rank_plans(
                 graph, candidate_devices.build(pool, free), request, driver, count
             )
         except exception.NoFeasiblePlan as err:
-            refusal = err  # another host may fit
+            refused = err  # another host may fit
     if not results:
-        raise refusal or exception.NoFeasiblePlan(reason=NO_DEVICE)
+        raise refused or exception.NoFeasiblePlan(reason=NO_DEVICE)
     results = sorted(results, key=_estimate)[:count]
     op_types = {node.op_type for node in graph.nodes}
     for result in results:
