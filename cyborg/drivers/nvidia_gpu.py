@@ -27,7 +27,12 @@ Each GPU is reported as the first of these that applies:
 1. vGPU: the GPU is in ``[vgpu_<type>] device_addresses`` for a type in
    ``[gpu_devices] enabled_vgpu_types``. One VGPU deployable; its slots are
    ``available_instances`` + existing mdevs of the type on the GPU, or on its VFs
-   (Ampere and later host vGPU on VFs); one MDEV handle per slot. The [vgpu_<type>]
+   (Ampere and later host vGPU on VFs), at most the type's ``max_instance``; one MDEV
+   handle per slot. Each VF offers a slot of every type the GPU can still host, so
+   the sum over VFs overcounts: the cap keeps the first VFs in address order (a VF
+   that holds an mdev keeps offering its slot, so the marks stay on their VFs). A
+   MIG-backed type ("GRID A100-3-20C": 3 compute slices, 20 GB) is an mdev type like
+   any other; its mdev takes one of the GPU instances the operator created. The [vgpu_<type>]
    groups must be registered (cyborg.conf.gpu_devices.register_dynamic_opts) by the
    caller: drivers may not import cyborg.conf.
 2. MIG: the XML shows MIG mode enabled with MIG devices: one deployable per MIG
@@ -70,6 +75,8 @@ NVIDIA_KERNEL_DRIVER = "nvidia"
 MDEV_BUS_DIR = "sys/class/mdev_bus"
 CONTROLLERS = {"0300": "VGA compatible controller", "0302": "3D controller"}
 OWNER_TRAIT = "OWNER_CYBORG"
+MIG_BACKED_NAME = re.compile(r"-\d+-\d+C$")
+MIG_BACKED_TRAIT = "CUSTOM_NVIDIA_MIG_BACKED_VGPU"
 
 # Peak dense throughput in TFLOPS, FP32 and FP16 Tensor Core without sparsity, from
 # NVIDIA's datasheets (A100, H100, L4, T4, V100/V100S); first matching pattern wins.
@@ -194,6 +201,12 @@ class MdevType:
     name: str | None  # sysfs "name", e.g. "GRID T4-2B"
     slots: int  # available_instances + existing mdevs
     framebuffer_mb: int | None  # from "description", per instance
+    max_instances: int | None = None  # "max_instance=" in "description": per GPU
+
+    @property
+    def mig_backed(self) -> bool:
+        """NVIDIA names MIG-backed types <board>-<compute slices>-<GB>C: "A100-3-20C"."""
+        return bool(self.name and MIG_BACKED_NAME.search(self.name))
 
 
 def read_mdev_type(root: str, parent: str, vgpu_type: str) -> MdevType | None:
@@ -205,13 +218,29 @@ def read_mdev_type(root: str, parent: str, vgpu_type: str) -> MdevType | None:
     except OSError:
         existing = 0
     available = max(pci.read_int(os.path.join(path, "available_instances")) or 0, 0)
-    framebuffer = re.search(r"framebuffer=(\d+)M", pci.read_text(f"{path}/description") or "")
+    description = pci.read_text(f"{path}/description") or ""
+    framebuffer = re.search(r"framebuffer=(\d+)M", description)
+    max_instance = re.search(r"max_instance=(\d+)", description)
     return MdevType(
         parent=parent,
         name=pci.read_text(os.path.join(path, "name")) or None,
         slots=available + existing,
         framebuffer_mb=int(framebuffer.group(1)) if framebuffer else None,
+        max_instances=int(max_instance.group(1)) if max_instance else None,
     )
+
+
+def mdev_slots(types: list[MdevType]) -> list[tuple[str, int]]:
+    """(parent, slots) in address order, capped at the type's ``max_instance``."""
+    cap = min((t.max_instances for t in types if t.max_instances is not None), default=None)
+    left = sum(t.slots for t in types) if cap is None else cap
+    slots = []
+    for mdev_type in types:
+        taken = min(mdev_type.slots, left)
+        if taken > 0:
+            slots.append((mdev_type.parent, taken))
+        left -= taken
+    return slots
 
 
 class NvidiaGPUDriver(Driver):
@@ -386,9 +415,9 @@ class NvidiaGPUDriver(Driver):
             LOG.warning("GPU %s offers no vGPU type %s; not reported", gpu.address, vgpu_type)
             return ()
         handles: list[AttachHandleReport] = []
-        for mdev_type in types:
-            for _ in range(mdev_type.slots):
-                info = base.pci_address_info(mdev_type.parent)
+        for parent, slots in mdev_slots(types):
+            for _ in range(slots):
+                info = base.pci_address_info(parent)
                 info.update(asked_type=vgpu_type, vgpu_mark=f"{vgpu_type}_{len(handles)}")
                 handles.append(AttachHandleReport(AttachType.MDEV, base.canonical_json(info)))
         # Upstream's trait: the second word of the type's name, "GRID T4-2B" -> T4_2B.
@@ -396,7 +425,8 @@ class NvidiaGPUDriver(Driver):
         vgpu_name = pci.trait_part(words[1] if len(words) > 1 else words[0])
         trait = f"CUSTOM_NVIDIA_{pci.trait_part(gpu.device or '0000')}_{vgpu_name}"
         facts = {**common, base.ATTR_MEMORY_MB: types[0].framebuffer_mb}
-        return (_deployable(name, "VGPU", (OWNER_TRAIT, trait), facts, handles),)
+        traits = (OWNER_TRAIT, trait, *((MIG_BACKED_TRAIT,) if types[0].mig_backed else ()))
+        return (_deployable(name, "VGPU", traits, facts, handles),)
 
 
 def _deployable(
