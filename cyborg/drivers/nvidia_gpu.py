@@ -38,7 +38,11 @@ Each GPU is reported as the first of these that applies:
 2. MIG: the XML shows MIG mode enabled with MIG devices: one deployable per MIG
    device, resource class ``CUSTOM_NVIDIA_MIG_<PROFILE>``, no attach handle (a MIG
    instance is not a PCI function; VMs get one through a MIG-backed vGPU type).
-3. Otherwise one PGPU deployable.
+3. Otherwise one PGPU deployable. A GPU in MIG mode without MIG devices yet carries
+   its MIG geometry (``ATTR_MIG_PROFILES``, cyborg.common.mig) from
+   ``var/lib/cyborg/nvidia-smi-mig-lgip.txt`` and ``-lgipp.txt`` (``nvidia-smi mig
+   -lgip`` / ``-lgipp``, cyborg.drivers.nvidia_mig), so that the DRA slices can offer
+   it whole or cut.
 
 Topology: every deployable of a GPU carries ATTR_PCIE_ROOT, the root complex its
 sysfs entry resolves under, and, where ``var/lib/cyborg/nvidia-smi-topo-m.txt``
@@ -57,8 +61,9 @@ from typing import Any
 
 from oslo_log import log
 
+from cyborg.common import mig
 from cyborg.common.constants import AttachType, DeviceType
-from cyborg.drivers import base, nvidia_health, nvidia_topo, pci
+from cyborg.drivers import base, nvidia_health, nvidia_mig, nvidia_topo, pci
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport, Driver
 from cyborg.drivers.health import OK, Health, fatal, health_attributes, unhealthy, worst
 
@@ -71,6 +76,8 @@ SMI_LIST_PATH = "var/lib/cyborg/nvidia-smi-L.txt"
 SMI_STDERR_PATH = "var/lib/cyborg/nvidia-smi-q-x.stderr"
 SMI_TOPO_PATH = "var/lib/cyborg/nvidia-smi-topo-m.txt"
 XID_LOG_PATH = "var/lib/cyborg/nvidia-xid.log"
+SMI_LGIP_PATH = "var/lib/cyborg/nvidia-smi-mig-lgip.txt"
+SMI_LGIPP_PATH = "var/lib/cyborg/nvidia-smi-mig-lgipp.txt"
 NVIDIA_KERNEL_DRIVER = "nvidia"
 MDEV_BUS_DIR = "sys/class/mdev_bus"
 CONTROLLERS = {"0300": "VGA compatible controller", "0302": "3D controller"}
@@ -110,6 +117,7 @@ class SmiGPU:
     uuid: str | None = None  # "GPU-5d1e..."
     driver_version: str | None = None  # the document's <driver_version>
     health: Health = OK
+    mig_enabled: bool = False  # MIG mode on, with or without MIG devices
 
 
 def _mib(text: str | None) -> int | None:
@@ -183,6 +191,7 @@ def parse_smi_xml(text: str, listing: str | None = None) -> dict[str, SmiGPU] | 
             uuid=uuid or None,
             driver_version=driver_version,
             health=nvidia_health.smi_health(node),
+            mig_enabled=mig_enabled,
         )
     return gpus
 
@@ -257,6 +266,8 @@ class NvidiaGPUDriver(Driver):
         xid_log: str | None = None,
         clock: Callable[[], float] = time.time,
         smi_topo: str | None = None,
+        smi_lgip: str | None = None,
+        smi_lgipp: str | None = None,
     ) -> None:
         super().__init__(conf, root, hostname)
         self.smi_xml = smi_xml
@@ -264,6 +275,8 @@ class NvidiaGPUDriver(Driver):
         self.smi_stderr = smi_stderr
         self.xid_log = xid_log
         self.smi_topo = smi_topo
+        self.smi_lgip = smi_lgip
+        self.smi_lgipp = smi_lgipp
         self.clock = clock
 
     def _vgpu_types(self) -> dict[str, str]:
@@ -299,6 +312,21 @@ class NvidiaGPUDriver(Driver):
         order = nvidia_topo.gpu_order(listing, {a: g.uuid for a, g in smi.items()})
         return nvidia_topo.peer_links(nvidia_topo.parse_topo_matrix(topo), order)
 
+    def _mig_profiles(self, smi: dict[str, SmiGPU] | None) -> dict[str, str]:
+        """{GPU address: ATTR_MIG_PROFILES} of the GPUs in MIG mode with no MIG devices."""
+        lgip = self._captured(self.smi_lgip, SMI_LGIP_PATH)
+        lgipp = self._captured(self.smi_lgipp, SMI_LGIPP_PATH)
+        if not lgip or not lgipp or not smi:
+            return {}
+        listing = self._captured(self.smi_list, SMI_LIST_PATH) or ""
+        order = nvidia_topo.gpu_order(listing, {a: g.uuid for a, g in smi.items()})
+        return {
+            order[index]: mig.encode(layout)
+            for index, layout in nvidia_mig.parse(lgip, lgipp).items()
+            if index < len(order) and smi[order[index]].mig_enabled
+            and not smi[order[index]].mig_devices
+        }  # fmt: skip
+
     def _health_of(self, smi: dict[str, SmiGPU] | None) -> Callable[[pci.PCIFunction], Health]:
         """The judge of one GPU's health, over this discovery's captures."""
         stderr = self._captured(self.smi_stderr, SMI_STDERR_PATH) or ""
@@ -332,6 +360,7 @@ class NvidiaGPUDriver(Driver):
                 vfs.setdefault(function.physfn, []).append(function.address)
         smi, vgpu_types = self._smi(), self._vgpu_types()
         judge, peers = self._health_of(smi), self._peer_links(smi)
+        mig_profiles = self._mig_profiles(smi)
         reports = []
         for gpu in (f for f in functions if not f.is_vf):
             vgpu_type, gpu_vfs = vgpu_types.get(gpu.address), sorted(vfs.get(gpu.address, []))
@@ -339,6 +368,7 @@ class NvidiaGPUDriver(Driver):
             topology = {
                 base.ATTR_PCIE_ROOT: pci.pcie_root(self.root, gpu.address),
                 base.ATTR_PEER_LINKS: peers.get(gpu.address),
+                mig.ATTR_MIG_PROFILES: mig_profiles.get(gpu.address),
             }
             report = self._device(gpu, found, judge(gpu), vgpu_type, gpu_vfs, topology)
             if report is not None:
@@ -365,6 +395,8 @@ class NvidiaGPUDriver(Driver):
             base.ATTR_PRODUCT_NAME: smi and smi.product_name,
             **health_attributes(health),
         }
+        # Only a whole GPU is cut by DRA: vGPU and existing MIG devices leave it out.
+        mig_profiles = common.pop(mig.ATTR_MIG_PROFILES, None)
         name = f"{self.hostname}_{gpu.address}"
         traits = (OWNER_TRAIT, f"CUSTOM_NVIDIA_{pci.trait_part(product_id)}")
         if vgpu_type is not None:
@@ -391,6 +423,7 @@ class NvidiaGPUDriver(Driver):
             handles = vfs if vfs and not self.conf.gpu_devices.filter_sriov_vfs else [gpu.address]
             fp32, fp16 = peak_tflops(smi.product_name if smi else None)
             facts = {base.ATTR_MEMORY_MB: smi and smi.memory_mb, **common}
+            facts[mig.ATTR_MIG_PROFILES] = mig_profiles
             facts.update({base.ATTR_PEAK_TFLOPS_FP32: fp32, base.ATTR_PEAK_TFLOPS_FP16: fp16})
             handle_reports = [pci.pci_handle(a) for a in handles]
             deployables = (_deployable(name, "PGPU", traits, facts, handle_reports),)

@@ -8,6 +8,7 @@ import pytest
 from oslo_config import cfg
 
 import cyborg.conf
+from cyborg.common import mig as mig_geometry
 from cyborg.conf import gpu_devices
 from cyborg.drivers import nvidia_gpu
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport
@@ -421,3 +422,45 @@ def test_parse_smi_list() -> None:
 )
 def test_peak_tflops(product: str | None, expected: tuple[str | None, str | None]) -> None:
     assert nvidia_gpu.peak_tflops(product) == expected
+
+
+MIG_OUTPUTS = HOSTS.parent / "nvidia-mig"
+
+
+def test_a_gpu_in_mig_mode_without_instances_reports_its_mig_geometry(
+    conf: cfg.ConfigOpts,
+) -> None:
+    xml = (A100 / "var/lib/cyborg/nvidia-smi-q-x.xml").read_text()
+    # The second GPU (nvidia-smi index 1) with MIG mode on and no MIG devices yet.
+    first, second = xml.split('<gpu id="00000000:86:00.0">')
+    second = second.replace("<current_mig>Disabled</current_mig>",
+                            "<current_mig>Enabled</current_mig>", 1)  # fmt: skip
+    (mig_gpu, whole) = discover(
+        conf,
+        A100,
+        smi_xml=f'{first}<gpu id="00000000:86:00.0">{second}',
+        smi_lgip=(MIG_OUTPUTS / "a100-lgip.txt").read_text(),
+        smi_lgipp=(MIG_OUTPUTS / "a100-lgipp.txt").read_text(),
+    )
+    assert mig_gpu == A100_MIG_GPU  # GPU 0 has MIG devices: no geometry on it
+    (deployable,) = whole.deployables
+    layout = mig_geometry.decode(dict(deployable.attributes)["mig_profiles"])
+    assert layout is not None
+    assert (layout.compute_slices, layout.memory_slices) == (7, 8)
+    assert [(p.name, p.id, p.memory_mb, p.memory_slices, p.starts) for p in layout.profiles] == [
+        ("1g.5gb", 19, 4864, 1, (0, 1, 2, 3, 4, 5, 6)),
+        ("2g.10gb", 14, 9984, 2, (0, 2, 4)),
+        ("3g.20gb", 9, 20091, 4, (0, 4)),
+        ("4g.20gb", 5, 20091, 4, (0,)),
+        ("7g.40gb", 0, 40448, 8, (0,)),
+    ]
+
+
+def test_mig_mode_off_reports_no_geometry(conf: cfg.ConfigOpts) -> None:
+    reports = discover(
+        conf,
+        A100,
+        smi_lgip=(MIG_OUTPUTS / "a100-lgip.txt").read_text(),
+        smi_lgipp=(MIG_OUTPUTS / "a100-lgipp.txt").read_text(),
+    )
+    assert reports == [A100_MIG_GPU, a100_pgpu(pci("0000:86:00.0"))]
