@@ -16,6 +16,7 @@ the attribute's one format, canonical JSON::
 import dataclasses
 import json
 import re
+from typing import Any
 
 ATTR_MIG_PROFILES = "mig_profiles"
 _PROFILE_NAME = re.compile(r"^(\d+)g\.(\d+)gb$")  # no "+me": see MigProfile
@@ -96,3 +97,31 @@ def decode(value: str | None) -> MigLayout | None:
         for p in profiles
     )
     return layout if fits and layout.memory_slices <= 8 else None
+
+
+# A GPU instance made for a DRA claim (cyborg.kubernetes.dra.mig_partitions), as the
+# agent's nvidia-smi partitioner (cyborg.agent.mig) returns it.
+class MigError(Exception):
+    """The partition could not be made or destroyed; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MigInstance:
+    gpu_address: str  # "0000:3b:00.0"
+    gpu_instance: int
+    compute_instance: int
+    uuid: str  # "MIG-..." as nvidia-smi -L names it
+    device_nodes: tuple[str, ...] = ()  # /dev/nvidia-caps/nvidia-cap<N> of GI and CI
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "device_nodes": list(self.device_nodes)}
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> "MigInstance":
+        return cls(
+            gpu_address=str(entry["gpu_address"]),
+            gpu_instance=int(entry["gpu_instance"]),
+            compute_instance=int(entry["compute_instance"]),
+            uuid=str(entry["uuid"]),
+            device_nodes=tuple(str(n) for n in entry.get("device_nodes", ())),
+        )

@@ -107,6 +107,7 @@ class MigDevice:
     memory_mb: int | None
     profile: str  # "3g.20gb" from nvidia-smi -L; derived when the listing is missing
     health: Health = OK  # the instance's own ECC errors
+    index: str = ""  # nvidia-smi's MIG device index on its GPU: -L's "Device  0"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +162,7 @@ def _mig_device(node: ET.Element, uuid: str, profiles: dict[tuple[str, str], str
         memory_mb=memory,
         profile=profiles.get((uuid, index), derived),
         health=nvidia_health.mig_health(node),
+        index=index,
     )
 
 
