@@ -136,7 +136,9 @@ class NvidiaSmiPartitioner:
             if (m.gpu_instance_id, m.compute_instance_id)
             == (str(instance.gpu_instance), str(instance.compute_instance))
         ]  # fmt: skip
-        uuid = mig_uuid(self.query(["-L"]), gpu.uuid or "", found[0].index) if found else None
+        uuid = None
+        if gpu is not None and gpu.uuid and found:
+            uuid = mig_uuid(self.query(["-L"]), gpu.uuid, found[0].index)
         if uuid is None:
             raise MigError(f"nvidia-smi lists no MIG device for GPU instance "
                            f"{instance.gpu_instance} on {instance.gpu_address}")  # fmt: skip

@@ -1,11 +1,16 @@
 """MIG geometry from ``nvidia-smi mig -lgip`` and ``nvidia-smi mig -lgipp``.
 
-``-lgip`` prints a table per GPU index, two lines a profile (the first:
-"|   0  MIG 1g.10gb       19     7/7        9.75       No     16     1     0   |":
-GPU, name, id, free/total instances, memory in GiB, P2P, SM, DEC, ENC). ``-lgipp``
-prints one line a profile: "GPU  0 Profile ID 19 Placements: {0,1,2,3,4,5,6}:1"
-(``Placement :`` where there is only one): the start indices and size, in memory
-slices. Both as NVIDIA's MIG user guide and recorded outputs show them (see
+``-lgip`` prints a table per GPU index, two lines a profile; the first holds the GPU
+index, name, id, free/total instances, memory in GiB, P2P, SM, DEC and ENC::
+
+    |   0  MIG 1g.10gb       19     7/7        9.75       No     16     1     0   |
+
+``-lgipp`` prints one line a profile, the start indices and size in memory slices
+(``Placement :`` where there is only one start)::
+
+    GPU  0 Profile ID 19 Placements: {0,1,2,3,4,5,6}:1
+
+Both as NVIDIA's MIG user guide and recorded outputs show them (see
 tests/fixtures/nvidia-mig/README.txt). The whole GPU has 8 memory slices and as many
 compute slices as its largest profile ("7g.80gb": 7).
 """

@@ -229,7 +229,8 @@ def pools(
         if device.type not in KINDS:
             continue
         driver = dra_names.driver_name(options.domain, device.type)
-        devices, counter_sets = found.setdefault(driver, {}), []
+        devices = found.setdefault(driver, {})
+        counter_sets: list[dict[str, Any]] = []
         for published in _devices_of(device, options, holders or {}, counter_sets):
             devices.setdefault(published["name"], published)
         for counter_set in counter_sets:

@@ -97,7 +97,7 @@ class SlicePublisher:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._applied: dict[str, list[dict[str, Any]]] | None = None  # last pass's devices
+        self._applied: dict[str, PoolContent] | None = None  # last pass's pools
         # The server's slices may differ from _applied when something happened (a
         # watch event, a failure, a resync: each adds a mark) since the start of the
         # last completed pass. Counting, not a flag: a mark made during a pass stays.
