@@ -5,7 +5,6 @@ The partitioner is a stand-in of the MigPartitioner protocol that records its ca
 (the nvidia-smi side is tested on recorded outputs in tests/unit/test_agent_mig.py).
 """
 
-import dataclasses
 import json
 import pathlib
 
@@ -14,11 +13,10 @@ import pytest
 from cyborg.common.mig import MigError, MigInstance
 from cyborg.kubernetes.dra import claim_cdi
 from cyborg.kubernetes.dra.checkpoint import Checkpoint
-from cyborg.kubernetes.dra.driver_devices import DriverDevices
-from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, LocalOwner
-from cyborg.kubernetes.dra.preparer import PrepareFailed, Preparer, PrepareSettings
-from tests.kubernetes.claims import Claims, allocated_claim
-from tests.unit.kubernetes.test_dra_preparer import DEV_A, GPU, A, RecordingOwner
+from cyborg.kubernetes.dra.ownership import DeviceOwner
+from cyborg.kubernetes.dra.preparer import PrepareFailed
+from tests.unit.kubernetes import test_dra_preparer as preparer_tests
+from tests.unit.kubernetes.test_dra_preparer import DEV_A, GPU, A, RecordingOwner, Setup, _put
 
 ONE_G = f"{DEV_A}-mig-1g-10gb-3"
 THREE_G = f"{DEV_A}-mig-3g-40gb-4"
@@ -44,31 +42,10 @@ class Partitioner:
         self.destroyed.append(instance.gpu_instance)
 
 
-@dataclasses.dataclass
-class Setup:
-    preparer: Preparer
-    claims: Claims
-    checkpoint_path: pathlib.Path
-    cdi_dir: pathlib.Path
-
-
 def _setup(
     tmp_path: pathlib.Path, partitioner: Partitioner | None, owner: DeviceOwner | None = None
 ) -> Setup:
-    devices = DriverDevices()
-    devices.replace([A], {A.id: ("/dev/nvidia0",)})
-    path = tmp_path / "checkpoint.json"
-    checkpoint = Checkpoint(str(path), GPU)
-    settings = PrepareSettings(GPU, "node-1", str(tmp_path / "cdi"))
-    claims = Claims()
-    preparer = Preparer(settings, devices, claims, owner or LocalOwner(GPU, checkpoint),
-                        checkpoint, partitioner=partitioner)  # fmt: skip
-    return Setup(preparer, claims, path, tmp_path / "cdi")
-
-
-def _put(setup: Setup, uid: str, *devices: str) -> ClaimRef:
-    setup.claims.put(allocated_claim("ns", f"c-{uid}", uid, GPU, "node-1", devices))
-    return ClaimRef("ns", f"c-{uid}", uid)
+    return preparer_tests._setup(tmp_path, owner, partitioner)
 
 
 def test_a_partition_is_made_after_the_owner_agreed_and_named_in_the_spec(
@@ -87,7 +64,7 @@ def test_a_partition_is_made_after_the_owner_agreed_and_named_in_the_spec(
     uuid = by_name[ONE_G].mig.uuid
     assert edits[f"u1-{ONE_G}"] == {
         "env": [f"NVIDIA_VISIBLE_DEVICES={uuid}", f"CUDA_VISIBLE_DEVICES={uuid}"],
-        "deviceNodes": [{"path": "/dev/nvidia0"}, {"path": "/dev/nvidia-caps/nvidia-cap63"}],
+        "deviceNodes": [{"path": "/dev/vfio/7"}, {"path": "/dev/nvidia-caps/nvidia-cap63"}],
     }
 
 
@@ -97,7 +74,7 @@ def test_the_instance_survives_a_restart_in_the_checkpoint_and_goes_at_unprepare
     partitioner = Partitioner()
     setup = _setup(tmp_path, partitioner)
     prepared = setup.preparer.prepare(_put(setup, "u1", ONE_G))
-    again = Checkpoint(str(setup.checkpoint_path), GPU)  # what a restarted plugin reads
+    again = Checkpoint(str(tmp_path / "checkpoint.json"), GPU)  # what a restarted plugin reads
     assert again.get("u1") == prepared
     restarted = _setup(tmp_path, partitioner)
     restarted.preparer.unprepare("u1")
