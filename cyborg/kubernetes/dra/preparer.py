@@ -221,7 +221,10 @@ class Preparer:
     def _destroy(self, instances: list[mig_partitions.MigInstance]) -> None:
         for instance in instances:
             if self.partitioner is None:
-                raise mig_partitions.MigError("MIG partitions are not enabled on this node")
+                raise mig_partitions.MigError(
+                    f"GPU instance {instance.gpu_instance} on {instance.gpu_address} stays: "
+                    f"[kubernetes] mig_partitions is off on this node"
+                )
             self.partitioner.destroy(instance)
 
     def _record(

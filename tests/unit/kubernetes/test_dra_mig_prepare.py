@@ -126,3 +126,14 @@ def test_another_claim_on_the_same_gpu_is_refused_by_the_local_owner(
     setup.preparer.prepare(_put(setup, "u1", ONE_G))
     with pytest.raises(PrepareFailed, match="already prepared for claim"):
         setup.preparer.prepare(_put(setup, "u2", THREE_G))
+
+
+def test_unprepare_with_the_option_turned_off_keeps_the_claim_and_says_why(
+    tmp_path: pathlib.Path,
+) -> None:
+    setup = _setup(tmp_path, Partitioner())
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))
+    restarted = _setup(tmp_path, None)
+    with pytest.raises(PrepareFailed, match=r"GPU instance 7 on 0000:3b:00.0 stays: "):
+        restarted.preparer.unprepare("u1")
+    assert restarted.preparer.checkpoint.get("u1") is not None
