@@ -9,6 +9,9 @@ executable is a known programming tool, so the daemon cannot be used to run anyt
 else as root. No shell is involved. create_mdev and remove_mdev write one uuid (or
 "1") to one sysfs file whose path they build from checked names (cyborg.agent.mdev)
 under the daemon's own ``[agent] sysfs_root``: the caller cannot choose the tree.
+run_nvidia_smi_mig runs ``nvidia-smi mig`` with one of three argument shapes (make a
+GPU instance at a placement with its compute instance, destroy a compute instance,
+destroy a GPU instance), every argument checked (cyborg.agent.mig).
 """
 
 import subprocess
@@ -18,7 +21,7 @@ from oslo_concurrency import processutils
 from oslo_config import cfg
 from oslo_privsep import priv_context
 
-from cyborg.agent import mdev
+from cyborg.agent import mdev, mig
 from cyborg.conf import privileged as privileged_conf
 from cyborg.drivers import intel_fpga, xilinx_fpga
 
@@ -110,3 +113,19 @@ def create_mdev(parent: str, mdev_type: str, uuid: str) -> bool:
 def remove_mdev(parent: str, mdev_type: str, uuid: str) -> bool:
     """Remove mdev ``uuid``; True when removed, False when it was gone (errors as create)."""
     return mdev.remove(_sysfs_root(), parent, mdev_type, uuid)
+
+
+@context.entrypoint
+def run_nvidia_smi_mig(args: list[str]) -> dict[str, Any]:
+    """Run ``nvidia-smi <args>`` as root for one of cyborg.agent.mig's MIG changes;
+    ``{"exit_code", "stdout", "stderr"}`` (exit_code None: not started). Any other
+    argument list is refused with ValueError."""
+    checked = mig.validate_args(args)
+    try:
+        stdout, stderr = processutils.execute(mig.NVIDIA_SMI, *checked, timeout=120)
+    except processutils.ProcessExecutionError as err:
+        return {"exit_code": err.exit_code, "stdout": _tail(err.stdout or ""),
+                "stderr": _tail(err.stderr or "")}  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return {"exit_code": None, "stdout": "", "stderr": str(err)}
+    return {"exit_code": 0, "stdout": _tail(stdout), "stderr": _tail(stderr)}

@@ -189,14 +189,20 @@ def _dra_plugins(
     pods_programmer: "PodProgrammer | None" = None,
     owner_factory: "OwnerFactory | None" = None,
 ) -> "DRAPlugins":
+    from cyborg.agent import mig
     from cyborg.kubernetes.dra import ownership
     from cyborg.kubernetes.dra import plugins as dra_plugins
 
+    # MIG partitions are cut at prepare only where the slices offer them.
+    partitioner = (
+        mig.NvidiaSmiPartitioner(conf.agent.sysfs_root) if conf.kubernetes.mig_partitions else None
+    )
     plugins = dra_plugins.DRAPlugins(
         dra_plugins.Settings.from_conf(conf),
         source,
         owner_factory or ownership.LocalOwner,
         pods_programmer,
+        partitioner,
     )
     plugins.start()
     tracker.listeners.append(plugins.update)

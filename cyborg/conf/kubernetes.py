@@ -173,6 +173,18 @@ OPTS: list[cfg.Opt] = [
         "Unset: a uuid made from each claim's namespace (uuid5 of the namespace "
         "name), so that Placement's usages can be read per namespace.",
     ),
+    # MIG partitions in the DRA slices (cyborg.kubernetes.mig_slices).
+    cfg.BoolOpt(
+        "mig_partitions",
+        default=False,
+        help="Publish each MIG-capable NVIDIA GPU that is in MIG mode with no MIG "
+        "instances made as partitionable devices: the whole GPU and every GPU "
+        "instance profile at every placement, all consuming one shared counter set, "
+        "and make the GPU instance when a claim's pod is prepared. The slices are "
+        "laid out as Kubernetes 1.35 and later validate them (counter sets in slices "
+        "of their own) and need the DRAPartitionableDevices feature gate; 1.34's "
+        "API server refuses them.",
+    ),
 ]
 
 

@@ -27,13 +27,22 @@ Each GPU is reported as the first of these that applies:
 1. vGPU: the GPU is in ``[vgpu_<type>] device_addresses`` for a type in
    ``[gpu_devices] enabled_vgpu_types``. One VGPU deployable; its slots are
    ``available_instances`` + existing mdevs of the type on the GPU, or on its VFs
-   (Ampere and later host vGPU on VFs); one MDEV handle per slot. The [vgpu_<type>]
+   (Ampere and later host vGPU on VFs), at most the type's ``max_instance``; one MDEV
+   handle per slot. Each VF offers a slot of every type the GPU can still host, so
+   the sum over VFs overcounts: the cap keeps the first VFs in address order (a VF
+   that holds an mdev keeps offering its slot, so the marks stay on their VFs). A
+   MIG-backed type ("GRID A100-3-20C": 3 compute slices, 20 GB) is an mdev type like
+   any other; its mdev takes one of the GPU instances the operator created. The [vgpu_<type>]
    groups must be registered (cyborg.conf.gpu_devices.register_dynamic_opts) by the
    caller: drivers may not import cyborg.conf.
 2. MIG: the XML shows MIG mode enabled with MIG devices: one deployable per MIG
    device, resource class ``CUSTOM_NVIDIA_MIG_<PROFILE>``, no attach handle (a MIG
    instance is not a PCI function; VMs get one through a MIG-backed vGPU type).
-3. Otherwise one PGPU deployable.
+3. Otherwise one PGPU deployable. A GPU in MIG mode without MIG devices yet carries
+   its MIG geometry (``ATTR_MIG_PROFILES``, cyborg.common.mig) from
+   ``var/lib/cyborg/nvidia-smi-mig-lgip.txt`` and ``-lgipp.txt`` (``nvidia-smi mig
+   -lgip`` / ``-lgipp``, cyborg.drivers.nvidia_mig), so that the DRA slices can offer
+   it whole or cut.
 
 Topology: every deployable of a GPU carries ATTR_PCIE_ROOT, the root complex its
 sysfs entry resolves under, and, where ``var/lib/cyborg/nvidia-smi-topo-m.txt``
@@ -52,8 +61,9 @@ from typing import Any
 
 from oslo_log import log
 
+from cyborg.common import mig
 from cyborg.common.constants import AttachType, DeviceType
-from cyborg.drivers import base, nvidia_health, nvidia_topo, pci
+from cyborg.drivers import base, nvidia_health, nvidia_mig, nvidia_topo, pci
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport, Driver
 from cyborg.drivers.health import OK, Health, fatal, health_attributes, unhealthy, worst
 
@@ -66,10 +76,14 @@ SMI_LIST_PATH = "var/lib/cyborg/nvidia-smi-L.txt"
 SMI_STDERR_PATH = "var/lib/cyborg/nvidia-smi-q-x.stderr"
 SMI_TOPO_PATH = "var/lib/cyborg/nvidia-smi-topo-m.txt"
 XID_LOG_PATH = "var/lib/cyborg/nvidia-xid.log"
+SMI_LGIP_PATH = "var/lib/cyborg/nvidia-smi-mig-lgip.txt"
+SMI_LGIPP_PATH = "var/lib/cyborg/nvidia-smi-mig-lgipp.txt"
 NVIDIA_KERNEL_DRIVER = "nvidia"
 MDEV_BUS_DIR = "sys/class/mdev_bus"
 CONTROLLERS = {"0300": "VGA compatible controller", "0302": "3D controller"}
 OWNER_TRAIT = "OWNER_CYBORG"
+MIG_BACKED_NAME = re.compile(r"-\d+-\d+C$")
+MIG_BACKED_TRAIT = "CUSTOM_NVIDIA_MIG_BACKED_VGPU"
 
 # Peak dense throughput in TFLOPS, FP32 and FP16 Tensor Core without sparsity, from
 # NVIDIA's datasheets (A100, H100, L4, T4, V100/V100S); first matching pattern wins.
@@ -93,6 +107,7 @@ class MigDevice:
     memory_mb: int | None
     profile: str  # "3g.20gb" from nvidia-smi -L; derived when the listing is missing
     health: Health = OK  # the instance's own ECC errors
+    index: str = ""  # nvidia-smi's MIG device index on its GPU: -L's "Device  0"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +118,7 @@ class SmiGPU:
     uuid: str | None = None  # "GPU-5d1e..."
     driver_version: str | None = None  # the document's <driver_version>
     health: Health = OK
+    mig_enabled: bool = False  # MIG mode on, with or without MIG devices
 
 
 def _mib(text: str | None) -> int | None:
@@ -146,6 +162,7 @@ def _mig_device(node: ET.Element, uuid: str, profiles: dict[tuple[str, str], str
         memory_mb=memory,
         profile=profiles.get((uuid, index), derived),
         health=nvidia_health.mig_health(node),
+        index=index,
     )
 
 
@@ -176,6 +193,7 @@ def parse_smi_xml(text: str, listing: str | None = None) -> dict[str, SmiGPU] | 
             uuid=uuid or None,
             driver_version=driver_version,
             health=nvidia_health.smi_health(node),
+            mig_enabled=mig_enabled,
         )
     return gpus
 
@@ -194,6 +212,12 @@ class MdevType:
     name: str | None  # sysfs "name", e.g. "GRID T4-2B"
     slots: int  # available_instances + existing mdevs
     framebuffer_mb: int | None  # from "description", per instance
+    max_instances: int | None = None  # "max_instance=" in "description": per GPU
+
+    @property
+    def mig_backed(self) -> bool:
+        """NVIDIA names MIG-backed types <board>-<compute slices>-<GB>C: "A100-3-20C"."""
+        return bool(self.name and MIG_BACKED_NAME.search(self.name))
 
 
 def read_mdev_type(root: str, parent: str, vgpu_type: str) -> MdevType | None:
@@ -205,13 +229,29 @@ def read_mdev_type(root: str, parent: str, vgpu_type: str) -> MdevType | None:
     except OSError:
         existing = 0
     available = max(pci.read_int(os.path.join(path, "available_instances")) or 0, 0)
-    framebuffer = re.search(r"framebuffer=(\d+)M", pci.read_text(f"{path}/description") or "")
+    description = pci.read_text(f"{path}/description") or ""
+    framebuffer = re.search(r"framebuffer=(\d+)M", description)
+    max_instance = re.search(r"max_instance=(\d+)", description)
     return MdevType(
         parent=parent,
         name=pci.read_text(os.path.join(path, "name")) or None,
         slots=available + existing,
         framebuffer_mb=int(framebuffer.group(1)) if framebuffer else None,
+        max_instances=int(max_instance.group(1)) if max_instance else None,
     )
+
+
+def mdev_slots(types: list[MdevType]) -> list[tuple[str, int]]:
+    """(parent, slots) in address order, capped at the type's ``max_instance``."""
+    cap = min((t.max_instances for t in types if t.max_instances is not None), default=None)
+    left = sum(t.slots for t in types) if cap is None else cap
+    slots = []
+    for mdev_type in types:
+        taken = min(mdev_type.slots, left)
+        if taken > 0:
+            slots.append((mdev_type.parent, taken))
+        left -= taken
+    return slots
 
 
 class NvidiaGPUDriver(Driver):
@@ -228,6 +268,8 @@ class NvidiaGPUDriver(Driver):
         xid_log: str | None = None,
         clock: Callable[[], float] = time.time,
         smi_topo: str | None = None,
+        smi_lgip: str | None = None,
+        smi_lgipp: str | None = None,
     ) -> None:
         super().__init__(conf, root, hostname)
         self.smi_xml = smi_xml
@@ -235,6 +277,8 @@ class NvidiaGPUDriver(Driver):
         self.smi_stderr = smi_stderr
         self.xid_log = xid_log
         self.smi_topo = smi_topo
+        self.smi_lgip = smi_lgip
+        self.smi_lgipp = smi_lgipp
         self.clock = clock
 
     def _vgpu_types(self) -> dict[str, str]:
@@ -270,6 +314,21 @@ class NvidiaGPUDriver(Driver):
         order = nvidia_topo.gpu_order(listing, {a: g.uuid for a, g in smi.items()})
         return nvidia_topo.peer_links(nvidia_topo.parse_topo_matrix(topo), order)
 
+    def _mig_profiles(self, smi: dict[str, SmiGPU] | None) -> dict[str, str]:
+        """{GPU address: ATTR_MIG_PROFILES} of the GPUs in MIG mode with no MIG devices."""
+        lgip = self._captured(self.smi_lgip, SMI_LGIP_PATH)
+        lgipp = self._captured(self.smi_lgipp, SMI_LGIPP_PATH)
+        if not lgip or not lgipp or not smi:
+            return {}
+        listing = self._captured(self.smi_list, SMI_LIST_PATH) or ""
+        order = nvidia_topo.gpu_order(listing, {a: g.uuid for a, g in smi.items()})
+        return {
+            order[index]: mig.encode(layout)
+            for index, layout in nvidia_mig.parse(lgip, lgipp).items()
+            if index < len(order) and smi[order[index]].mig_enabled
+            and not smi[order[index]].mig_devices
+        }  # fmt: skip
+
     def _health_of(self, smi: dict[str, SmiGPU] | None) -> Callable[[pci.PCIFunction], Health]:
         """The judge of one GPU's health, over this discovery's captures."""
         stderr = self._captured(self.smi_stderr, SMI_STDERR_PATH) or ""
@@ -303,6 +362,7 @@ class NvidiaGPUDriver(Driver):
                 vfs.setdefault(function.physfn, []).append(function.address)
         smi, vgpu_types = self._smi(), self._vgpu_types()
         judge, peers = self._health_of(smi), self._peer_links(smi)
+        mig_profiles = self._mig_profiles(smi)
         reports = []
         for gpu in (f for f in functions if not f.is_vf):
             vgpu_type, gpu_vfs = vgpu_types.get(gpu.address), sorted(vfs.get(gpu.address, []))
@@ -310,6 +370,7 @@ class NvidiaGPUDriver(Driver):
             topology = {
                 base.ATTR_PCIE_ROOT: pci.pcie_root(self.root, gpu.address),
                 base.ATTR_PEER_LINKS: peers.get(gpu.address),
+                mig.ATTR_MIG_PROFILES: mig_profiles.get(gpu.address),
             }
             report = self._device(gpu, found, judge(gpu), vgpu_type, gpu_vfs, topology)
             if report is not None:
@@ -336,6 +397,8 @@ class NvidiaGPUDriver(Driver):
             base.ATTR_PRODUCT_NAME: smi and smi.product_name,
             **health_attributes(health),
         }
+        # Only a whole GPU is cut by DRA: vGPU and existing MIG devices leave it out.
+        mig_profiles = common.pop(mig.ATTR_MIG_PROFILES, None)
         name = f"{self.hostname}_{gpu.address}"
         traits = (OWNER_TRAIT, f"CUSTOM_NVIDIA_{pci.trait_part(product_id)}")
         if vgpu_type is not None:
@@ -362,6 +425,7 @@ class NvidiaGPUDriver(Driver):
             handles = vfs if vfs and not self.conf.gpu_devices.filter_sriov_vfs else [gpu.address]
             fp32, fp16 = peak_tflops(smi.product_name if smi else None)
             facts = {base.ATTR_MEMORY_MB: smi and smi.memory_mb, **common}
+            facts[mig.ATTR_MIG_PROFILES] = mig_profiles
             facts.update({base.ATTR_PEAK_TFLOPS_FP32: fp32, base.ATTR_PEAK_TFLOPS_FP16: fp16})
             handle_reports = [pci.pci_handle(a) for a in handles]
             deployables = (_deployable(name, "PGPU", traits, facts, handle_reports),)
@@ -386,9 +450,9 @@ class NvidiaGPUDriver(Driver):
             LOG.warning("GPU %s offers no vGPU type %s; not reported", gpu.address, vgpu_type)
             return ()
         handles: list[AttachHandleReport] = []
-        for mdev_type in types:
-            for _ in range(mdev_type.slots):
-                info = base.pci_address_info(mdev_type.parent)
+        for parent, slots in mdev_slots(types):
+            for _ in range(slots):
+                info = base.pci_address_info(parent)
                 info.update(asked_type=vgpu_type, vgpu_mark=f"{vgpu_type}_{len(handles)}")
                 handles.append(AttachHandleReport(AttachType.MDEV, base.canonical_json(info)))
         # Upstream's trait: the second word of the type's name, "GRID T4-2B" -> T4_2B.
@@ -396,7 +460,8 @@ class NvidiaGPUDriver(Driver):
         vgpu_name = pci.trait_part(words[1] if len(words) > 1 else words[0])
         trait = f"CUSTOM_NVIDIA_{pci.trait_part(gpu.device or '0000')}_{vgpu_name}"
         facts = {**common, base.ATTR_MEMORY_MB: types[0].framebuffer_mb}
-        return (_deployable(name, "VGPU", (OWNER_TRAIT, trait), facts, handles),)
+        traits = (OWNER_TRAIT, trait, *((MIG_BACKED_TRAIT,) if types[0].mig_backed else ()))
+        return (_deployable(name, "VGPU", traits, facts, handles),)
 
 
 def _deployable(

@@ -33,9 +33,18 @@ FUNCTION_ID = "functionId"  # the accelerator function an FPGA has loaded
 BITSTREAM_ID = "bitstreamId"  # the bitstream an FPGA was programmed with
 DEPLOYABLE = "deployable"  # the Cyborg deployable (a Placement provider's name)
 DEVICE_TYPE = "deviceType"  # GPU, FPGA, SSD, ... as Cyborg's API says
+MIG_PROFILE = "migProfile"  # a MIG partition's GPU instance profile: "1g.10gb"
+MIG_PROFILE_ID = "migProfileId"  # int: nvidia-smi's profile id (19)
+MIG_START = "migPlacementStart"  # int: the first memory slice it takes
 
 #: Capacity names.
 MEMORY = "memory"  # a quantity: "80Gi"
+
+#: Counters of a partitionable GPU (cyborg.kubernetes.mig_slices): one per memory
+#: slice, so placements that overlap exclude each other, and the totals.
+COUNTER_MEMORY_SLICE = "memory-slice-{}"
+COUNTER_COMPUTE_SLICES = "compute-slices"
+COUNTER_MEMORY = "memory"
 
 #: The taint keys Cyborg puts on devices of its slices.
 TAINT_UNHEALTHY = "cyborg.openstack.org/unhealthy"  # value: the reason, effect by severity
@@ -53,6 +62,20 @@ def driver_name(domain: str, device_type: str) -> str:
 def device_name(pci_address: str) -> str:
     """A slice's device name (a DNS label) from a PCI address: 'pci-0000-3b-00-0'."""
     return "pci-" + _NOT_NAME.sub("-", pci_address.lower()).strip("-")
+
+
+_MIG_DEVICE = re.compile(r"^(pci(?:-[0-9a-f]+){4})-mig-(\d+g-\d+gb)-(\d+)$")
+
+
+def mig_device_name(gpu_device: str, profile_label: str, start: int) -> str:
+    """A MIG partition's device name: 'pci-0000-3b-00-0-mig-1g-10gb-3'."""
+    return f"{gpu_device}-mig-{profile_label}-{start}"
+
+
+def parse_mig_device_name(name: str) -> tuple[str, str, int] | None:
+    """(GPU device name, profile label, start) of a partition's name; None otherwise."""
+    match = _MIG_DEVICE.match(name)
+    return (match.group(1), match.group(2), int(match.group(3))) if match else None
 
 
 def pcie_root(pci_address: str) -> str:

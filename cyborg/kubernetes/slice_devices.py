@@ -14,6 +14,9 @@ Health and holders become device taints: an unhealthy device carries
 carries ``TAINT_VM_BOUND`` (NoSchedule). Where the cluster does not honour device
 taints (the DRADeviceTaints feature gate is alpha and off by default in 1.34 and
 1.35), ``taints=False`` leaves such devices out of the slice instead.
+
+With ``mig_partitions``, a GPU that reports its MIG geometry is published whole and
+cut, with the counter sets that keep the two apart (cyborg.kubernetes.mig_slices).
 """
 
 import dataclasses
@@ -24,7 +27,7 @@ from typing import Any
 
 from cyborg.common import inventory
 from cyborg.common.constants import AttachType, DeviceType
-from cyborg.kubernetes import dra_names
+from cyborg.kubernetes import dra_names, mig_slices
 from cyborg.kubernetes.devices import KINDS, pci_address
 
 #: The inventory key an FPGA driver would put its loaded bitstream under (none does yet).
@@ -55,6 +58,15 @@ class DeviceOptions:
     domain: str = "cyborg.openstack.org"  # [kubernetes] resource_domain
     sysfs_root: str = "/"  # [agent] sysfs_root: where the pcieRoot is read
     taints: bool = True  # False: leave devices that would be tainted out
+    mig_partitions: bool = False  # MIG-capable GPUs whole and cut, with shared counters
+
+
+@dataclasses.dataclass
+class PoolContent:
+    """A pool's devices and the counter sets some of them consume."""
+
+    devices: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    counter_sets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _string(value: str) -> dict[str, str]:
@@ -170,8 +182,13 @@ def taints(facts: Mapping[str, str], holder: str | None) -> list[dict[str, str]]
 
 
 def _devices_of(
-    device: inventory.DeviceReport, options: DeviceOptions, holders: Mapping[str, str]
+    device: inventory.DeviceReport,
+    options: DeviceOptions,
+    holders: Mapping[str, str],
+    counter_sets: list[dict[str, Any]],
 ) -> Iterator[dict[str, Any]]:
+    """The slice devices of one inventory device; the counter sets they consume are
+    appended to ``counter_sets``."""
     for deployable in device.deployables:
         facts = dict(deployable.attributes)
         device_taints = taints(facts, holders.get(deployable.name))
@@ -190,7 +207,42 @@ def _devices_of(
                 published["capacity"] = {dra_names.MEMORY: {"value": memory_quantity(memory)}}
             if device_taints:
                 published["taints"] = [dict(t) for t in device_taints]
-            yield published
+            layout = mig_slices.layout_of(facts) if options.mig_partitions else None
+            if layout is None or device.type != DeviceType.GPU:
+                yield published
+                continue
+            total = memory_quantity(memory) if memory is not None else None
+            counter_sets.append(mig_slices.counter_set(published["name"], layout, total))
+            yield from mig_slices.partitioned(published, layout, total, memory_quantity)
+
+
+def pools(
+    reports: Sequence[inventory.DeviceReport],
+    options: DeviceOptions,
+    holders: Mapping[str, str] | None = None,
+) -> dict[str, PoolContent]:
+    """{DRA driver name: its devices, sorted by name, and counter sets}; a device seen
+    twice keeps the first. Only the device types with a kind (devices.KINDS)."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    sets: dict[str, dict[str, dict[str, Any]]] = {}
+    for device in reports:
+        if device.type not in KINDS:
+            continue
+        driver = dra_names.driver_name(options.domain, device.type)
+        devices = found.setdefault(driver, {})
+        counter_sets: list[dict[str, Any]] = []
+        for published in _devices_of(device, options, holders or {}, counter_sets):
+            devices.setdefault(published["name"], published)
+        for counter_set in counter_sets:
+            sets.setdefault(driver, {}).setdefault(counter_set["name"], counter_set)
+    return {
+        driver: PoolContent(
+            [devices[name] for name in sorted(devices)],
+            [s for _, s in sorted(sets.get(driver, {}).items())],
+        )
+        for driver, devices in found.items()
+        if devices
+    }
 
 
 def by_driver(
@@ -198,18 +250,5 @@ def by_driver(
     options: DeviceOptions,
     holders: Mapping[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """{DRA driver name: its devices, sorted by name}; a device seen twice keeps the
-    first. Only the device types with a kind (cyborg.kubernetes.devices.KINDS)."""
-    found: dict[str, dict[str, dict[str, Any]]] = {}
-    for device in reports:
-        if device.type not in KINDS:
-            continue
-        driver = dra_names.driver_name(options.domain, device.type)
-        devices = found.setdefault(driver, {})
-        for published in _devices_of(device, options, holders or {}):
-            devices.setdefault(published["name"], published)
-    return {
-        driver: [devices[name] for name in sorted(devices)]
-        for driver, devices in found.items()
-        if devices
-    }
+    """{DRA driver name: its devices, sorted by name} (see ``pools``)."""
+    return {driver: pool.devices for driver, pool in pools(reports, options, holders).items()}

@@ -26,7 +26,7 @@ from oslo_log import log
 from cyborg.common import inventory
 from cyborg.kubernetes import apiclient, dra_names, slices
 from cyborg.kubernetes.devices import KINDS
-from cyborg.kubernetes.slice_devices import NO_SCHEDULE, DeviceOptions
+from cyborg.kubernetes.slice_devices import NO_SCHEDULE, DeviceOptions, PoolContent
 
 LOG = log.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class Settings:
                 domain=k8s.resource_domain,
                 sysfs_root=conf.agent.sysfs_root,
                 taints=k8s.resource_slice_taints,
+                mig_partitions=k8s.mig_partitions,
             ),
             on_stop=k8s.resource_slices_on_stop,
             resync_interval=k8s.resource_slices_resync_interval,
@@ -72,7 +73,9 @@ def _same(existing: Sequence[Mapping[str, Any]], wanted: Sequence[Mapping[str, A
     by_name = {s["metadata"]["name"]: s for s in existing}
     for item in wanted:
         have = by_name[item["metadata"]["name"]]
-        spec = {**have.get("spec", {}), "devices": slices.pool_devices([have])}
+        spec = dict(have.get("spec", {}))
+        if "devices" in spec or "devices" in item["spec"]:  # not on a counter slice
+            spec["devices"] = slices.pool_devices([have])
         if spec != item["spec"]:
             return False
     return True
@@ -94,7 +97,7 @@ class SlicePublisher:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._applied: dict[str, list[dict[str, Any]]] | None = None  # last pass's devices
+        self._applied: dict[str, PoolContent] | None = None  # last pass's pools
         # The server's slices may differ from _applied when something happened (a
         # watch event, a failure, a resync: each adds a mark) since the start of the
         # last completed pass. Counting, not a flag: a mark made during a pass stays.
@@ -140,12 +143,12 @@ class SlicePublisher:
         return done
 
     # --- one pass ----------------------------------------------------------------------
-    def desired_devices(self) -> dict[str, list[dict[str, Any]]] | None:
+    def desired_pools(self) -> dict[str, PoolContent] | None:
         with self._lock:
             reports, holders = self._reports, dict(self._holders)
         if reports is None:
             return None
-        return slices.desired_devices(reports, self.settings.devices, holders)
+        return slices.desired_pools(reports, self.settings.devices, holders)
 
     def existing(self) -> dict[str, list[dict[str, Any]]]:
         """{driver: its slices on this node}, for Cyborg's drivers: one list call."""
@@ -157,24 +160,25 @@ class SlicePublisher:
                 found.setdefault(driver, []).append(item)
         return found
 
-    def reconcile(self, wanted: dict[str, list[dict[str, Any]]]) -> None:
+    def reconcile(self, wanted: dict[str, PoolContent]) -> None:
         """Make every pool of this node hold ``wanted``'s devices; raises ApiError
         (nothing is lost: the next pass starts from a fresh list)."""
         existing = self.existing()
         for driver in sorted(set(wanted) | set(existing)):
-            self.reconcile_pool(driver, wanted.get(driver, []), existing.get(driver, []))
+            pool = wanted.get(driver, PoolContent())
+            self.reconcile_pool(driver, pool, existing.get(driver, []))
 
     def reconcile_pool(
-        self, driver: str, devices: list[dict[str, Any]], existing: list[dict[str, Any]]
+        self, driver: str, pool: PoolContent, existing: list[dict[str, Any]]
     ) -> None:
-        node = self.settings.node_name
+        node, devices = self.settings.node_name, pool.devices
         generations = [int(s["spec"]["pool"].get("generation", 0)) for s in existing]
         generation = max(generations, default=0)
-        wanted = slices.pool_slices(node, driver, devices, generation)
+        wanted = slices.pool_slices(node, driver, devices, generation, pool.counter_sets)
         if _same(existing, wanted):
             return
         if existing:
-            wanted = slices.pool_slices(node, driver, devices, generation + 1)
+            wanted = slices.pool_slices(node, driver, devices, generation + 1, pool.counter_sets)
             slices.keep_taint_times(wanted, existing)
         by_name = {s["metadata"]["name"]: s for s in existing}
         for item in wanted:
@@ -207,7 +211,7 @@ class SlicePublisher:
         """One look: a pass when the wanted devices differ from the last applied, or
         when the server's side may have moved (a failure, a watch event, a resync)."""
         self.looks += 1
-        wanted = self.desired_devices()
+        wanted = self.desired_pools()
         if wanted is None:
             return  # before the first discovery, do not delete what a restart left
         marks = self._marks
@@ -292,10 +296,13 @@ class SlicePublisher:
         if self.settings.on_stop == ON_STOP_KEEP:
             return True
         taint = self.settings.on_stop == ON_STOP_TAINT and self.settings.devices.taints
-        wanted = (self.desired_devices() or {}) if taint else {}
+        wanted = (self.desired_pools() or {}) if taint else {}
         self.client.timeout = min(self.client.timeout, max(0.1, deadline - time.monotonic()))
         try:
-            self.reconcile({driver: _stopped(devices) for driver, devices in wanted.items()})
+            self.reconcile({
+                driver: PoolContent(_stopped(pool.devices), pool.counter_sets)
+                for driver, pool in wanted.items()
+            })  # fmt: skip
         except apiclient.ApiError as err:
             LOG.warning("Withdrawing the ResourceSlices of %s failed: %s",
                         self.settings.node_name, err)  # fmt: skip

@@ -8,6 +8,10 @@ Kubernetes 1.35 and later set for tainted slices). Slice names are
 ``<node>-<kind>-<index>``, so the publisher finds its own slices again after a
 restart and updates them in place.
 
+A pool with partitionable devices (cyborg.kubernetes.mig_slices) first has its
+counter sets, in slices of their own (``sharedCounters`` and no devices), then its
+devices, 64 a slice where they consume counters.
+
 ``desired`` builds the objects; ``pool_devices`` reads the devices back from slices
 the API server returned (without what the server adds), so the publisher can tell
 whether a pool's content changed and its generation must move.
@@ -18,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cyborg.common import inventory
-from cyborg.kubernetes import slice_devices
+from cyborg.kubernetes import mig_slices, slice_devices
 
 API_VERSION = "resource.k8s.io/v1"
 KIND = "ResourceSlice"
@@ -41,15 +45,24 @@ def slice_name(node: str, driver: str, index: int) -> str:
 
 
 def _chunks(devices: Sequence[dict[str, Any]]) -> list[Sequence[dict[str, Any]]]:
-    size = MAX_TAINTED_DEVICES if any("taints" in d for d in devices) else MAX_DEVICES
+    limited = any("taints" in d or "consumesCounters" in d for d in devices)
+    size = MAX_TAINTED_DEVICES if limited else MAX_DEVICES
     return [devices[i : i + size] for i in range(0, len(devices), size)]
 
 
 def pool_slices(
-    node: str, driver: str, devices: Sequence[dict[str, Any]], generation: int
+    node: str,
+    driver: str,
+    devices: Sequence[dict[str, Any]],
+    generation: int,
+    counter_sets: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The slices of one pool at ``generation``; none for a pool without devices."""
-    chunks = _chunks(devices)
+    contents: list[dict[str, Any]] = [
+        {"sharedCounters": [dict(s) for s in sets]}
+        for sets in (mig_slices.counter_slices_specs(counter_sets) if devices else [])
+    ]
+    contents += [{"devices": [dict(device) for device in chunk]} for chunk in _chunks(devices)]
     return [
         {
             "apiVersion": API_VERSION,
@@ -64,13 +77,22 @@ def pool_slices(
                 "pool": {
                     "name": node,
                     "generation": generation,
-                    "resourceSliceCount": len(chunks),
+                    "resourceSliceCount": len(contents),
                 },
-                "devices": [dict(device) for device in chunk],
+                **content,
             },
         }
-        for index, chunk in enumerate(chunks)
+        for index, content in enumerate(contents)
     ]
+
+
+def desired_pools(
+    reports: Sequence[inventory.DeviceReport],
+    options: slice_devices.DeviceOptions,
+    holders: Mapping[str, str] | None = None,
+) -> dict[str, slice_devices.PoolContent]:
+    """{driver: the pool's devices and counter sets} (see slice_devices.pools)."""
+    return slice_devices.pools(reports, options, holders)
 
 
 def desired_devices(
@@ -92,8 +114,10 @@ def desired(
     """{driver: its pool's slices} for this node's inventory, each pool at its
     generation in ``generations`` (0 when absent)."""
     return {
-        driver: pool_slices(node, driver, devices, (generations or {}).get(driver, 0))
-        for driver, devices in desired_devices(reports, options, holders).items()
+        driver: pool_slices(
+            node, driver, pool.devices, (generations or {}).get(driver, 0), pool.counter_sets
+        )
+        for driver, pool in desired_pools(reports, options, holders).items()
     }
 
 

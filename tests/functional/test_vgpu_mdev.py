@@ -123,3 +123,83 @@ def test_binding_a_vgpu_creates_its_mdev_and_deleting_removes_it(root: pathlib.P
             [(0,)],
         )
         assert f"Removing vGPU mdev {handle}" in deployment.log("agent-vgpu")
+
+
+A100 = FIXTURE.parent / "nvidia-a100-mig"
+A100_GPU = "0000:86:00.0"
+MIG_BACKED_TYPE = "nvidia-699"
+
+
+def _mig_backed_host(tmp_path: pathlib.Path) -> pathlib.Path:
+    """The A100 host with MIG-backed type nvidia-699 ("GRID A100-3-20C", two GPU
+    instances made) on the four VFs of 0000:86:00.0, one slot offered on each."""
+    host = tmp_path / "a100"
+    shutil.copytree(A100, host, symlinks=True)
+    for fn in range(4, 8):
+        type_dir = host / f"sys/class/mdev_bus/0000:86:00.{fn}/mdev_supported_types"
+        type_dir = type_dir / MIG_BACKED_TYPE
+        type_dir.mkdir()
+        (type_dir / "name").write_text("GRID A100-3-20C\n")
+        (type_dir / "description").write_text(
+            "num_heads=1, frl_config=60, framebuffer=20480M, max_resolution=4096x2400, "
+            "max_instance=2\n"
+        )
+        (type_dir / "available_instances").write_text("1\n")
+        (type_dir / "device_api").write_text("vfio-pci\n")
+        (type_dir / "create").write_text("")
+    return host
+
+
+def test_binding_a_mig_backed_vgpu_creates_its_mdev_on_a_vf(
+    root: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    del root  # only for its check that the test runs as root
+    host = _mig_backed_host(tmp_path)
+    with services.deployment() as deployment:
+        conf_path = os.path.join(deployment.directory, "agent-vgpu.conf")
+        helper = f"{os.path.join(services.BIN, 'privsep-helper')} --config-file {conf_path}"
+        deployment.start(
+            "agent-vgpu",
+            "agent",
+            f"[agent]\nresource_provider_name = {HOST}\nenabled_drivers = nvidia_gpu_driver\n"
+            f"sysfs_root = {host}\nreport_interval = 2\n"
+            f"[gpu_devices]\nenabled_vgpu_types = {MIG_BACKED_TYPE}\n"
+            f"[vgpu_{MIG_BACKED_TYPE}]\ndevice_addresses = {A100_GPU}\n"
+            f"[cyborg_privileged]\nhelper_command = {helper}\n",
+        )
+        ((rp_uuid, slots),) = deployment.wait_for(
+            lambda: deployment.query(
+                "SELECT rp_uuid, num_accelerators FROM deployables WHERE name = :n",
+                n=f"{HOST}_{A100_GPU}",
+            ),
+            60,
+            "the agent's report of the MIG-backed type",
+        )
+        assert slots == 2  # four VFs offer a slot each; the type's max_instance is 2
+        response = requests.post(
+            f"{deployment.endpoint}/device_profiles",
+            json=[
+                {
+                    "name": "mig-vgpu",
+                    "groups": [
+                        {
+                            "resources:VGPU": "1",
+                            "trait:CUSTOM_NVIDIA_MIG_BACKED_VGPU": "required",
+                        }
+                    ],
+                }
+            ],
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        arq = nova_calls.create_and_bind(deployment, "mig-vgpu", HOST, rp_uuid, INSTANCE, TOKEN)
+        bound = deployment.wait_for(
+            lambda: (a := _arq(deployment, arq))["state"] in ("Bound", "BindFailed") and a,
+            60,
+            "the bind",
+        )
+        assert bound["state"] == "Bound", deployment.log("conductor")[-3000:]
+        assert bound["attach_handle_info"]["asked_type"] == MIG_BACKED_TYPE
+        vf = "0000:86:00.{}".format(bound["attach_handle_info"]["function"])
+        created = host / "sys/class/mdev_bus" / vf / "mdev_supported_types" / MIG_BACKED_TYPE
+        assert (created / "create").read_text() == bound["attach_handle_uuid"]

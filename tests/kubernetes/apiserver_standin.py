@@ -104,8 +104,15 @@ def _client_cert_user(connection: Any) -> str | None:
 
 
 class ApiServerStandIn:
-    def __init__(self, token: str = "test-token", tls: "TLS | None" = None) -> None:
+    def __init__(
+        self,
+        token: str = "test-token",
+        tls: "TLS | None" = None,
+        versions: tuple[str, ...] = schemas.VERSIONS,
+    ) -> None:
         self.token = token
+        # The releases whose validation a slice must pass: those it is published to.
+        self.versions = versions
         self.tls = tls
         self.client_cert_users: list[str] = []  # CNs of the client certificates accepted
         self.slices: dict[str, dict[str, Any]] = {}
@@ -227,11 +234,11 @@ class ApiServerStandIn:
         if not isinstance(item, dict) or item.get("kind") != "ResourceSlice":
             raise Refused(400, "BadRequest", "the body is not a ResourceSlice")
         try:
-            schemas.validate(item)
+            schemas.validate(item, self.versions)
         except schemas.Invalid as err:
             self.refused.append(str(err))
             raise Refused(422, "Invalid", str(err)) from None
-        problems = slice_problems(item)
+        problems = slice_problems(item, self.versions)
         if problems:
             message = (
                 f"ResourceSlice {item['metadata'].get('name')} is invalid: {'; '.join(problems)}"

@@ -5,11 +5,14 @@ validation code adds limits and formats they cannot express. These are the rules
 resource.k8s.io/v1 that Cyborg's slices could break: name formats (DNS labels and
 subdomains, qualified names, label values), counts (devices a slice, attributes and
 capacities a device, taints a device), string lengths, semver versions, and exactly
-one node selection. The stricter of 1.34 and 1.35+ wins where they differ.
+one node selection. The stricter of 1.34 and 1.35+ wins where they differ, except for
+shared counters (partitionable devices), where the two disagree: 1.34 wants a slice's
+counter sets beside the devices that consume them, 1.35 and later refuse a slice with
+both; those rules apply per release in ``versions``.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -66,8 +69,59 @@ def _device_problems(device: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def slice_problems(item: Mapping[str, Any]) -> list[str]:
-    """What kube-apiserver's ResourceSlice validation refuses beyond the schema."""
+def _counter_name_problems(where: str, counters: Mapping[str, Any]) -> list[str]:
+    problems = [f"{where}: counter name {n!r}" for n in counters if not _DNS_LABEL.match(n)]
+    if len(counters) > 32:
+        problems.append(f"{where}: more than 32 counters")
+    return problems
+
+
+def _counter_problems(spec: Mapping[str, Any], versions: Iterable[str]) -> list[str]:
+    """The shared-counter rules of resource.k8s.io/v1, per release."""
+    sets, devices = spec.get("sharedCounters") or [], spec.get("devices") or []
+    problems: list[str] = []
+    names = [s.get("name", "") for s in sets]
+    if len(set(names)) != len(names):
+        problems.append("counter set names repeat")
+    for counter_set in sets:
+        name = counter_set.get("name", "")
+        if not _DNS_LABEL.match(name) or len(name) > 63:
+            problems.append(f"counter set name {name!r}")
+        problems += _counter_name_problems(f"counter set {name}", counter_set.get("counters", {}))
+    for device in devices:
+        consumed = device.get("consumesCounters") or []
+        targets = [c.get("counterSet") for c in consumed]
+        if len(set(targets)) != len(targets):
+            problems.append(f"{device.get('name')}: two entries for one counter set")
+        for consumption in consumed:
+            problems += _counter_name_problems(device.get("name", ""), consumption["counters"])
+    consumers = [d for d in devices if d.get("consumesCounters")]
+    for version in versions:
+        if version.startswith("1.34."):
+            if sum(len(s.get("counters", {})) for s in sets) > 32:
+                problems.append(f"{version}: more than 32 counters in all sets")
+            local = set(names)
+            for device in consumers:
+                for consumption in device["consumesCounters"]:
+                    target = consumption["counterSet"]
+                    if target not in local:
+                        problems.append(f"{version}: {device.get('name')} consumes counter "
+                                        f"set {target!r} not in its slice")  # fmt: skip
+        else:
+            if sets and devices:
+                problems.append(f"{version}: devices and sharedCounters in one slice")
+            if len(sets) > 8:
+                problems.append(f"{version}: more than 8 counter sets")
+            for device in consumers:
+                if len(device["consumesCounters"]) > 2:
+                    problems.append(f"{version}: {device.get('name')} consumes more than 2 sets")
+    return problems
+
+
+def slice_problems(item: Mapping[str, Any], versions: Iterable[str] = ("1.34.0", "1.35.0")
+                   ) -> list[str]:  # fmt: skip
+    """What kube-apiserver's ResourceSlice validation refuses beyond the schema, in
+    each release of ``versions`` (the counter rules differ between them)."""
     name = item.get("metadata", {}).get("name", "")
     problems = [] if _DNS_SUBDOMAIN.match(name) and len(name) <= 253 else [f"name {name!r}"]
     spec = item.get("spec", {})
@@ -95,4 +149,4 @@ def slice_problems(item: Mapping[str, Any]) -> list[str]:
         problems.append("device names repeat")
     for device in devices:
         problems += _device_problems(device)
-    return problems
+    return problems + _counter_problems(spec, versions)

@@ -97,17 +97,30 @@ GPU = slice_device("0000:1b:00.0", "H100-SXM5-80GB", pcie_root="pci0000:1a")
 MIG = slice_device(
     "0000:1c:00.0", "H100-SXM5-80GB", deployable="node1_0000:1c:00.0_mig_1_0", memory="10Gi"
 )
+# A partition as cyborg.kubernetes.mig_slices publishes it (mig_partitions).
+PARTITION_DRIVER, PARTITION = slice_device("0000:1f:00.0", "H100-SXM5-80GB", memory="9984Mi")
+PARTITION = {
+    **PARTITION,
+    "name": "pci-0000-1f-00-0-mig-1g-10gb-3",
+    "attributes": {
+        **PARTITION["attributes"],
+        "migProfile": {"string": "1g.10gb"},
+        "migProfileId": {"int": 19},
+        "migPlacementStart": {"int": 3},
+    },
+}
 FPGA = slice_device("0000:1d:00.0", "PAC-A10", device_type="FPGA", pcie_root="pci0000:1a")
 SSD = slice_device("0000:12:00.0", "P5800X", device_type="SSD")
-SAMPLES = {"gpu": GPU, "mig": MIG, "fpga": FPGA, "nvme": SSD}
+SAMPLES = {"gpu": GPU, "mig": MIG, "partition": (PARTITION_DRIVER, PARTITION), "fpga": FPGA,
+           "nvme": SSD}  # fmt: skip
 CLASSES = {d["metadata"]["name"]: d for d in _of_kind("DeviceClass")}
 #: Which samples each class selects.
 EXPECTED = {
-    f"gpu.{DOMAIN}": {"gpu", "mig"},
+    f"gpu.{DOMAIN}": {"gpu", "mig", "partition"},
     f"fpga.{DOMAIN}": {"fpga"},
     f"nvme.{DOMAIN}": {"nvme"},
-    f"mig.gpu.{DOMAIN}": {"mig"},
-    f"gpu-extended-resource.{DOMAIN}": {"gpu", "mig"},
+    f"mig.gpu.{DOMAIN}": {"mig", "partition"},
+    f"gpu-extended-resource.{DOMAIN}": {"gpu", "mig", "partition"},
 }
 
 
@@ -146,6 +159,7 @@ def test_example_claims_can_be_allocated(name: str, spec: dict[str, Any]) -> Non
         slice_device("0000:1e:00.0", "H100-SXM5-80GB", pcie_root="pci0000:1a"),
         slice_device("0000:3b:00.0", "A100-SXM4-80GB", deployable="node1_0000:3b:00.0"),
         slice_device("0000:5e:00.0", "A100-SXM4-80GB", deployable="node1_0000:5e:00.0"),
+        (PARTITION_DRIVER, PARTITION),
         FPGA,
         SSD,
     ]

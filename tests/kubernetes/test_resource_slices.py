@@ -9,6 +9,7 @@ of 1.34 to 1.37 would refuse, so every test ends by asserting it refused nothing
 import dataclasses
 import json
 import os
+import pathlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from oslo_config import cfg
 from cyborg import conf as cyborg_conf
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import kubernetes_node
+from cyborg.common import mig
+from cyborg.drivers import nvidia_mig
 from cyborg.drivers.fake import FakeDriver
 from cyborg.kubernetes import apiclient, dra_names, kubeconfig, slice_publisher
 from tests.kubernetes import schemas
@@ -66,8 +69,10 @@ def write_kubeconfig(path: str, server: str, token: str) -> None:
 class Node:
     """A host's inventory file, the agent's tracker and slice publisher, an API server."""
 
-    def __init__(self, directory: str, **options: Any) -> None:
-        self.api = ApiServerStandIn(token=TOKEN)
+    def __init__(
+        self, directory: str, versions: tuple[str, ...] = schemas.VERSIONS, **options: Any
+    ) -> None:
+        self.api = ApiServerStandIn(token=TOKEN, versions=versions)
         self.api.start()
         self.inventory_file = os.path.join(directory, "inventory.json")
         self.kubeconfig = os.path.join(directory, "kubeconfig")
@@ -103,7 +108,7 @@ class Node:
         return self.api.pool(NODE, driver)
 
     def devices(self, driver: str = GPU) -> dict[str, dict[str, Any]]:
-        return {d["name"]: d for s in self.pool(driver) for d in s["spec"]["devices"]}
+        return {d["name"]: d for s in self.pool(driver) for d in s["spec"].get("devices", [])}
 
     def wait_devices(self, what: str, predicate: Any, driver: str = GPU) -> dict[str, Any]:
         """Waits until the pool is whole (every slice at one generation, as many as it
@@ -492,3 +497,38 @@ def test_closing_the_client_ends_a_watch_blocked_on_its_stream(tmp_path: Any) ->
         assert not watcher.is_alive()
     finally:
         api.stop()
+
+
+def _mig_gpu(address: str) -> dict[str, Any]:
+    """A GPU in MIG mode with no instances: the geometry of a recorded H100."""
+    outputs = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-mig"
+    layout = nvidia_mig.parse(
+        (outputs / "h100-lgip.txt").read_text(), (outputs / "h100-lgipp.txt").read_text()
+    )[0]
+    device = _gpu(address)
+    device["deployables"][0]["attributes"][mig.ATTR_MIG_PROFILES] = mig.encode(layout)
+    return device
+
+
+def test_mig_partitions_are_published_for_1_35_and_later_and_withdrawn() -> None:
+    directory = tempfile.mkdtemp(prefix="k8s-slices-", dir="/tmp")
+    node = Node(directory, versions=("1.35.0", "1.36.0", "1.37.0"), mig_partitions=True)
+    try:
+        node.start()
+        node.discover([_mig_gpu(A), _gpu(B)])
+        gpus = node.wait_devices("the partitions", lambda d: len(d) == 2 + 18)
+        assert gpus[f"{_name(A)}-mig-7g-80gb-0"]["consumesCounters"][0]["counterSet"] == _name(A)
+        assert "consumesCounters" not in gpus[_name(B)]
+        counter_slices = [s for s in node.pool() if "sharedCounters" in s["spec"]]
+        assert [c["name"] for s in counter_slices for c in s["spec"]["sharedCounters"]] == [
+            _name(A)
+        ]
+        # Its instances made by hand (no geometry any more): whole again, counters gone.
+        node.discover([_gpu(A), _gpu(B)])
+        node.wait_devices("the GPU whole again", lambda d: sorted(d) == [_name(A), _name(B)])
+        assert not [s for s in node.pool() if "sharedCounters" in s["spec"]]
+        assert node.generation() == 1
+        assert node.api.refused == []
+    finally:
+        node.close()
+        shutil.rmtree(directory)

@@ -12,7 +12,8 @@ Format (``version`` 1)::
      "claims": {"<uid>": {"namespace": ..., "name": ..., "uid": ...,
                           "devices": [{"device_name": ..., "pool_name": ...,
                                        "request_names": [...], "pci_address": ...,
-                                       "cdi_device_ids": [...]}],
+                                       "cdi_device_ids": [...],
+                                       "mig": {...}}],  # a MIG partition's instance only
                           "cdi_spec": {...}}}}
 """
 
@@ -23,6 +24,7 @@ import tempfile
 import threading
 from typing import Any
 
+from cyborg.kubernetes.dra.mig_partitions import MigInstance
 from cyborg.kubernetes.dra.ownership import ClaimRef
 
 VERSION = 1
@@ -39,6 +41,12 @@ class PreparedDevice:
     request_names: tuple[str, ...]
     pci_address: str
     cdi_device_ids: tuple[str, ...]
+    mig: MigInstance | None = None  # the GPU instance made for a MIG partition
+
+    def to_json(self) -> dict[str, Any]:
+        entry = dataclasses.asdict(self)
+        entry.pop("mig")
+        return {**entry, "mig": self.mig.to_json()} if self.mig else entry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +58,7 @@ class PreparedClaim:
     def to_json(self) -> dict[str, Any]:
         return {
             **dataclasses.asdict(self.ref),
-            "devices": [dataclasses.asdict(d) for d in self.devices],
+            "devices": [d.to_json() for d in self.devices],
             "cdi_spec": self.cdi_spec,
         }
 
@@ -63,6 +71,7 @@ class PreparedClaim:
                 request_names=tuple(d["request_names"]),
                 pci_address=d["pci_address"],
                 cdi_device_ids=tuple(d["cdi_device_ids"]),
+                mig=MigInstance.from_json(d["mig"]) if d.get("mig") else None,
             )
             for d in entry["devices"]
         )

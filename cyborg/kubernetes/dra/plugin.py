@@ -20,6 +20,7 @@ from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claims, servicers
 from cyborg.kubernetes.dra.checkpoint import Checkpoint
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
+from cyborg.kubernetes.dra.mig_partitions import MigPartitioner
 from cyborg.kubernetes.dra.ownership import OwnerFactory
 from cyborg.kubernetes.dra.preparer import Preparer, PrepareSettings
 from cyborg.kubernetes.fpga_bitstreams import PodProgrammer
@@ -69,6 +70,7 @@ class DRAPlugin:
         source: claims.ClaimSource,
         owner_factory: OwnerFactory,
         programmer: PodProgrammer | None = None,
+        partitioner: MigPartitioner | None = None,
     ) -> None:
         self.driver = driver
         self.options = options
@@ -79,7 +81,7 @@ class DRAPlugin:
         settings = PrepareSettings(driver, options.pool, options.cdi_spec_dir)
         owner = owner_factory(driver, self.checkpoint)
         self.preparer = Preparer(
-            settings, self.devices, source, owner, self.checkpoint, programmer
+            settings, self.devices, source, owner, self.checkpoint, programmer, partitioner
         )
         self.registration = servicers.RegistrationServicer(driver, self.socket_path)
         self._health: servicers.HealthServicer | None = None

@@ -22,6 +22,7 @@ from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claims
 from cyborg.kubernetes.dra.checkpoint import CheckpointCorrupt
 from cyborg.kubernetes.dra.driver_devices import by_driver
+from cyborg.kubernetes.dra.mig_partitions import MigPartitioner
 from cyborg.kubernetes.dra.ownership import LocalOwner, OwnerFactory
 from cyborg.kubernetes.dra.plugin import DRAOptions, DRAPlugin
 from cyborg.kubernetes.fpga_bitstreams import PodProgrammer
@@ -59,8 +60,12 @@ class DRAPlugins:
         source: claims.ClaimSource | None = None,
         owner_factory: OwnerFactory = LocalOwner,
         programmer: PodProgrammer | None = None,
+        partitioner: MigPartitioner | None = None,
     ) -> None:
         self.settings = settings
+        # Makes MIG partitions' GPU instances ([kubernetes] mig_partitions); GPU plugin only.
+        self.partitioner = partitioner
+        self.gpu_driver = dra_names.driver_name(settings.resource_domain, DeviceType.GPU)
         # Programs FPGAs with the bitstreams claims name; the FPGA driver's plugin only.
         self.programmer = programmer
         self.fpga_driver = dra_names.driver_name(settings.resource_domain, DeviceType.FPGA)
@@ -94,9 +99,9 @@ class DRAPlugins:
     def _plugin(self, driver: str) -> DRAPlugin | None:
         try:
             programmer = self.programmer if driver == self.fpga_driver else None
-            plugin = DRAPlugin(
-                driver, self.settings.options, self.source, self.owner_factory, programmer
-            )
+            partitioner = self.partitioner if driver == self.gpu_driver else None
+            plugin = DRAPlugin(driver, self.settings.options, self.source, self.owner_factory,
+                               programmer, partitioner)  # fmt: skip
         except CheckpointCorrupt as err:
             if driver not in self._broken:  # one error per driver, not one per report
                 LOG.error("%s: not serving DRA claims: %s (move it away to start afresh; "

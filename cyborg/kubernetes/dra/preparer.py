@@ -7,6 +7,8 @@ spec and then its checkpoint entry. A claim in the checkpoint is answered from t
 so a retry, also one after a plugin restart, gets the same devices and CDI names.
 Unprepare: release, remove the spec, then the entry. Every failure is a
 ``PrepareFailed`` whose message is what the kubelet puts in the pod's events.
+A MIG partition's GPU instance is made after the owner agreed and destroyed before
+the release (cyborg.kubernetes.dra.mig_partitions).
 """
 
 import dataclasses
@@ -18,7 +20,7 @@ from oslo_log import log
 
 from cyborg.kubernetes import fpga_bitstreams
 from cyborg.kubernetes.devices import PluginDevice
-from cyborg.kubernetes.dra import claim_cdi, claims
+from cyborg.kubernetes.dra import claim_cdi, claims, mig_partitions
 from cyborg.kubernetes.dra.checkpoint import Checkpoint, PreparedClaim, PreparedDevice
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
 from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, DeviceRefused
@@ -46,6 +48,7 @@ class Preparer:
         owner: DeviceOwner,
         checkpoint: Checkpoint,
         programmer: fpga_bitstreams.PodProgrammer | None = None,
+        partitioner: mig_partitions.MigPartitioner | None = None,
     ) -> None:
         self.settings = settings
         self.devices = devices
@@ -53,6 +56,7 @@ class Preparer:
         self.owner = owner
         self.checkpoint = checkpoint
         self.programmer = programmer  # the FPGA driver's: claims may name bitstreams
+        self.partitioner = partitioner  # the GPU driver's, with [kubernetes] mig_partitions
         # One change at a time: the owner's check and the checkpoint entry go together.
         self._lock = threading.Lock()
 
@@ -67,19 +71,26 @@ class Preparer:
             if done is not None:
                 return self._again(done)
             chosen = {a.device_name: self._usable(a.device_name) for a in allocated}
-            self._claim(ref, list(chosen.values()))
+            self._claim(ref, list({d.id: d for d in chosen.values()}.values()))
             # Owned first, then programmed: nothing else may program it meanwhile.
             self._program(ref, bitstreams, chosen)
+            made = self._partition(ref, chosen)
             try:
-                return self._record(ref, allocated, chosen)
+                return self._record(ref, allocated, chosen, made)
             except OSError as err:
-                self._undo(ref)
+                self._undo(ref, made)
                 raise PrepareFailed(f"writing the CDI spec or checkpoint of claim {ref} "
                                     f"failed: {err}") from err  # fmt: skip
 
     def unprepare(self, claim_uid: str) -> None:
         """Undo a prepare; a claim never prepared (or already undone) is no error."""
         with self._lock:
+            done = self.checkpoint.get(claim_uid)
+            try:  # the partitions go before the GPU is given back
+                self._destroy([d.mig for d in done.devices if d.mig] if done else [])
+            except mig_partitions.MigError as err:
+                raise PrepareFailed(f"destroying the MIG instances of claim {claim_uid} "
+                                    f"failed: {err}") from err  # fmt: skip
             try:
                 self.owner.release(claim_uid)
             except Exception as err:
@@ -164,7 +175,12 @@ class Preparer:
                      bitstream.describe(), ref)  # fmt: skip
 
     def _usable(self, device_name: str) -> PluginDevice:
-        device = self.devices.get(device_name)
+        """The device; for a MIG partition, its GPU."""
+        partition = mig_partitions.partition_of(device_name)
+        if partition is not None and self.partitioner is None:
+            raise PrepareFailed(f"device {device_name} is a MIG partition, and MIG partitions "
+                                f"are not enabled on this node")  # fmt: skip
+        device = self.devices.get(partition.gpu_device if partition else device_name)
         if device is None:
             raise PrepareFailed(f"device {device_name} of {self.settings.driver} is not on "
                                 f"this node (unknown, or removed)")  # fmt: skip
@@ -181,15 +197,56 @@ class Preparer:
         except Exception as err:
             raise PrepareFailed(f"taking the devices of claim {ref} failed: {err}") from err
 
+    def _partition(
+        self, ref: ClaimRef, chosen: dict[str, PluginDevice]
+    ) -> dict[str, mig_partitions.MigInstance]:
+        """Make the claim's MIG partitions; on a failure undo them and the claim."""
+        made: dict[str, mig_partitions.MigInstance] = {}
+        for name in sorted(chosen):
+            partition = mig_partitions.partition_of(name)
+            if partition is None or self.partitioner is None:
+                continue
+            try:
+                made[name] = self.partitioner.create(chosen[name].id, partition.profile,
+                                                     partition.start)  # fmt: skip
+            except Exception as err:
+                self._undo(ref, made)
+                raise PrepareFailed(f"making MIG {partition.profile} at {partition.start} on "
+                                    f"{chosen[name].id} failed: {err}") from err  # fmt: skip
+            LOG.info("%s: made MIG %s (GPU instance %d) on %s for claim %s",
+                     self.settings.driver, partition.profile, made[name].gpu_instance,
+                     chosen[name].id, ref)  # fmt: skip
+        return made
+
+    def _destroy(self, instances: list[mig_partitions.MigInstance]) -> None:
+        for instance in instances:
+            if self.partitioner is None:
+                raise mig_partitions.MigError(
+                    f"GPU instance {instance.gpu_instance} on {instance.gpu_address} stays: "
+                    f"[kubernetes] mig_partitions is off on this node"
+                )
+            self.partitioner.destroy(instance)
+
     def _record(
         self,
         ref: ClaimRef,
         allocated: tuple[claims.AllocatedDevice, ...],
         chosen: dict[str, PluginDevice],
+        made: dict[str, mig_partitions.MigInstance],
     ) -> PreparedClaim:
         driver, directory = self.settings.driver, self.settings.cdi_spec_dir
         nodes = {d.id: self.devices.nodes(d.id) for d in chosen.values()}
-        spec = claim_cdi.spec(driver, ref.uid, chosen, nodes)
+        whole = {name: device for name, device in chosen.items() if name not in made}
+        spec = claim_cdi.spec(driver, ref.uid, whole, nodes)
+        spec["devices"] += [
+            {
+                "name": claim_cdi.cdi_device_name(ref.uid, name),
+                "containerEdits": mig_partitions.container_edits(
+                    instance, nodes.get(instance.gpu_address, ())
+                ),
+            }
+            for name, instance in sorted(made.items())
+        ]
         prepared = PreparedClaim(
             ref=ref,
             devices=tuple(
@@ -199,6 +256,7 @@ class Preparer:
                     request_names=a.request_names,
                     pci_address=chosen[a.device_name].id,
                     cdi_device_ids=(claim_cdi.cdi_device_id(driver, ref.uid, a.device_name),),
+                    mig=made.get(a.device_name),
                 )
                 for a in allocated
             ),
@@ -210,7 +268,13 @@ class Preparer:
                  ", ".join(d.pci_address for d in prepared.devices))  # fmt: skip
         return prepared
 
-    def _undo(self, ref: ClaimRef) -> None:
+    def _undo(self, ref: ClaimRef, made: dict[str, mig_partitions.MigInstance] | None = None
+              ) -> None:  # fmt: skip
+        try:
+            self._destroy(list((made or {}).values()))
+        except Exception:
+            LOG.exception("Destroying the MIG instances of claim %s after a failed prepare "
+                          "failed", ref)  # fmt: skip
         try:
             claim_cdi.remove(self.settings.cdi_spec_dir, self.settings.driver, ref.uid)
         except OSError:

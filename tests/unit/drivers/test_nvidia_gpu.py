@@ -8,6 +8,7 @@ import pytest
 from oslo_config import cfg
 
 import cyborg.conf
+from cyborg.common import mig as mig_geometry
 from cyborg.conf import gpu_devices
 from cyborg.drivers import nvidia_gpu
 from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport
@@ -168,6 +169,107 @@ def test_vgpu_slots_on_the_vfs_of_an_sriov_gpu(conf: cfg.ConfigOpts) -> None:
     assert discover(conf, A100) == [A100_MIG_GPU, a100("0000:86:00.0", vgpu)]
 
 
+# A MIG-backed vGPU type as NVIDIA's vGPU manager shows it on each VF of an A100 whose
+# operator made two 3g.20gb GPU instances: every VF offers one slot, the GPU two.
+MIG_BACKED = {
+    "name": "GRID A100-3-20C",
+    "description": "num_heads=1, frl_config=60, framebuffer=20480M, "
+    "max_resolution=4096x2400, max_instance=2",
+    "device_api": "vfio-pci",
+    "create": "",
+}
+
+
+def with_mig_backed_type(tmp_path: pathlib.Path, holding: dict[str, str]) -> pathlib.Path:
+    """A copy of the A100 host whose VFs of 0000:86:00.0 offer nvidia-699; ``holding``
+    maps a VF to the uuid of the nvidia-699 mdev it holds already."""
+    root = tmp_path / "host"
+    shutil.copytree(A100, root, symlinks=True)
+    for fn in range(4, 8):
+        vf = f"0000:86:00.{fn}"
+        type_dir = root / "sys/class/mdev_bus" / vf / "mdev_supported_types" / "nvidia-699"
+        (type_dir / "devices").mkdir(parents=True)
+        for file_name, text in MIG_BACKED.items():
+            (type_dir / file_name).write_text(f"{text}\n" if text else "")
+        (type_dir / "available_instances").write_text("0\n" if vf in holding else "1\n")
+        if vf in holding:
+            (type_dir / "devices" / holding[vf]).mkdir()
+    return root
+
+
+def mig_backed_vgpu(*vfs: str) -> DeviceReport:
+    return a100(
+        "0000:86:00.0",
+        DeployableReport(
+            name="compute-1_0000:86:00.0",
+            num_accelerators=len(vfs),
+            resource_class="VGPU",
+            driver_name="NVIDIA",
+            traits=(
+                "OWNER_CYBORG",
+                "CUSTOM_NVIDIA_20B0_A100_3_20C",
+                "CUSTOM_NVIDIA_MIG_BACKED_VGPU",
+            ),
+            attributes=facts(1, "16GT/s x16", "20b0", memory_mb="20480"),
+            attach_handles=tuple(mdev(vf, "nvidia-699", n) for n, vf in enumerate(vfs)),
+        ),
+    )
+
+
+def test_mig_backed_vgpu_slots_stop_at_the_types_max_instance(
+    conf: cfg.ConfigOpts, tmp_path: pathlib.Path
+) -> None:
+    enable_vgpu(conf, nvidia_699=["0000:86:00.0"])
+    root = with_mig_backed_type(tmp_path, holding={})
+    # Four VFs offer one slot each; the GPU hosts two: the first two VFs carry them.
+    expected = mig_backed_vgpu("0000:86:00.4", "0000:86:00.5")
+    assert discover(conf, root) == [A100_MIG_GPU, expected]
+
+
+def test_a_vf_holding_a_mig_backed_mdev_keeps_its_slot(
+    conf: cfg.ConfigOpts, tmp_path: pathlib.Path
+) -> None:
+    enable_vgpu(conf, nvidia_699=["0000:86:00.0"])
+    root = with_mig_backed_type(
+        tmp_path, holding={"0000:86:00.6": "9d0f1e2a-3b4c-4d5e-8f60-718293a4b5c6"}
+    )
+    # .6 holds one (available 0, one mdev); .4 and .7 still offer theirs: .4 and .5 first.
+    assert discover(conf, root)[1] == mig_backed_vgpu("0000:86:00.4", "0000:86:00.5")
+
+
+def test_mdev_slots_cap_and_order() -> None:
+    def mdev_type(parent: str, slots: int, most: int | None) -> nvidia_gpu.MdevType:
+        return nvidia_gpu.MdevType(parent, "GRID A100-10C", slots, 10240, most)
+
+    types = [
+        mdev_type("a", 1, 2),
+        mdev_type("b", 0, 2),
+        mdev_type("c", 1, 2),
+        mdev_type("d", 1, 2),
+    ]
+    assert nvidia_gpu.mdev_slots(types) == [("a", 1), ("c", 1)]
+    # Without max_instance in the description every slot counts.
+    assert nvidia_gpu.mdev_slots([mdev_type("a", 3, None), mdev_type("b", 2, None)]) == [
+        ("a", 3),
+        ("b", 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("GRID A100-3-20C", True),
+        ("NVIDIA H100-1-10C", True),
+        ("NVIDIA H200-7-141C", True),
+        ("GRID A100-10C", False),
+        ("GRID T4-2B", False),
+        (None, False),
+    ],
+)
+def test_mig_backed_type_names(name: str | None, expected: bool) -> None:
+    assert nvidia_gpu.MdevType("0000:86:00.4", name, 1, None).mig_backed is expected
+
+
 def test_mig_profiles_without_the_listing_come_from_the_xml(conf: cfg.ConfigOpts) -> None:
     (gpu, _) = discover(conf, A100, smi_list="")
     assert [d.resource_class for d in gpu.deployables] == [
@@ -320,3 +422,45 @@ def test_parse_smi_list() -> None:
 )
 def test_peak_tflops(product: str | None, expected: tuple[str | None, str | None]) -> None:
     assert nvidia_gpu.peak_tflops(product) == expected
+
+
+MIG_OUTPUTS = HOSTS.parent / "nvidia-mig"
+
+
+def test_a_gpu_in_mig_mode_without_instances_reports_its_mig_geometry(
+    conf: cfg.ConfigOpts,
+) -> None:
+    xml = (A100 / "var/lib/cyborg/nvidia-smi-q-x.xml").read_text()
+    # The second GPU (nvidia-smi index 1) with MIG mode on and no MIG devices yet.
+    first, second = xml.split('<gpu id="00000000:86:00.0">')
+    second = second.replace("<current_mig>Disabled</current_mig>",
+                            "<current_mig>Enabled</current_mig>", 1)  # fmt: skip
+    (mig_gpu, whole) = discover(
+        conf,
+        A100,
+        smi_xml=f'{first}<gpu id="00000000:86:00.0">{second}',
+        smi_lgip=(MIG_OUTPUTS / "a100-lgip.txt").read_text(),
+        smi_lgipp=(MIG_OUTPUTS / "a100-lgipp.txt").read_text(),
+    )
+    assert mig_gpu == A100_MIG_GPU  # GPU 0 has MIG devices: no geometry on it
+    (deployable,) = whole.deployables
+    layout = mig_geometry.decode(dict(deployable.attributes)["mig_profiles"])
+    assert layout is not None
+    assert (layout.compute_slices, layout.memory_slices) == (7, 8)
+    assert [(p.name, p.id, p.memory_mb, p.memory_slices, p.starts) for p in layout.profiles] == [
+        ("1g.5gb", 19, 4864, 1, (0, 1, 2, 3, 4, 5, 6)),
+        ("2g.10gb", 14, 9984, 2, (0, 2, 4)),
+        ("3g.20gb", 9, 20091, 4, (0, 4)),
+        ("4g.20gb", 5, 20091, 4, (0,)),
+        ("7g.40gb", 0, 40448, 8, (0,)),
+    ]
+
+
+def test_mig_mode_off_reports_no_geometry(conf: cfg.ConfigOpts) -> None:
+    reports = discover(
+        conf,
+        A100,
+        smi_lgip=(MIG_OUTPUTS / "a100-lgip.txt").read_text(),
+        smi_lgipp=(MIG_OUTPUTS / "a100-lgipp.txt").read_text(),
+    )
+    assert reports == [A100_MIG_GPU, a100_pgpu(pci("0000:86:00.0"))]

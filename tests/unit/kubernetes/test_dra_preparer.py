@@ -19,6 +19,7 @@ from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi
 from cyborg.kubernetes.dra.checkpoint import Checkpoint
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
+from cyborg.kubernetes.dra.mig_partitions import MigPartitioner
 from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, DeviceRefused, LocalOwner
 from cyborg.kubernetes.dra.preparer import PrepareFailed, Preparer, PrepareSettings
 from cyborg.kubernetes.fpga_bitstreams import Bitstream
@@ -56,14 +57,18 @@ class Setup:
     cdi_dir: pathlib.Path
 
 
-def _setup(tmp_path: pathlib.Path, owner: DeviceOwner | None = None) -> Setup:
+def _setup(
+    tmp_path: pathlib.Path,
+    owner: DeviceOwner | None = None,
+    partitioner: MigPartitioner | None = None,
+) -> Setup:
     devices = DriverDevices()
     devices.replace([A, dataclasses.replace(B, healthy=False)], {A.id: ("/dev/vfio/7",)})
     checkpoint = Checkpoint(str(tmp_path / "checkpoint.json"), GPU)
     source = Claims()
     settings = PrepareSettings(GPU, "node-1", str(tmp_path / "cdi"))
     preparer = Preparer(settings, devices, source, owner or LocalOwner(GPU, checkpoint),
-                        checkpoint)  # fmt: skip
+                        checkpoint, partitioner=partitioner)  # fmt: skip
     return Setup(preparer, source, devices, tmp_path / "cdi")
 
 

@@ -1,0 +1,139 @@
+"""Preparing claims of MIG partitions: the GPU instance is made after the owner agreed,
+kept in the checkpoint, named in the CDI spec, and destroyed at unprepare.
+
+The partitioner is a stand-in of the MigPartitioner protocol that records its calls
+(the nvidia-smi side is tested on recorded outputs in tests/unit/test_agent_mig.py).
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from cyborg.common.mig import MigError, MigInstance
+from cyborg.kubernetes.dra import claim_cdi
+from cyborg.kubernetes.dra.checkpoint import Checkpoint
+from cyborg.kubernetes.dra.ownership import DeviceOwner
+from cyborg.kubernetes.dra.preparer import PrepareFailed
+from tests.unit.kubernetes import test_dra_preparer as preparer_tests
+from tests.unit.kubernetes.test_dra_preparer import DEV_A, GPU, A, RecordingOwner, Setup, _put
+
+ONE_G = f"{DEV_A}-mig-1g-10gb-3"
+THREE_G = f"{DEV_A}-mig-3g-40gb-4"
+
+
+class Partitioner:
+    """Makes GPU instances 7, 8, ... (CI 0); ``fail`` refuses one profile."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.fail = fail
+        self.made: list[tuple[str, str, int]] = []
+        self.destroyed: list[int] = []
+
+    def create(self, gpu_address: str, profile: str, start: int) -> MigInstance:
+        if profile == self.fail:
+            raise MigError("Insufficient Resources")
+        self.made.append((gpu_address, profile, start))
+        gi = 6 + len(self.made)
+        uuid = f"MIG-0b9c{gi:04d}-1a2b-5c3d-8e4f-5a6b7c8d9e0f"
+        return MigInstance(gpu_address, gi, 0, uuid, (f"/dev/nvidia-caps/nvidia-cap{gi * 9}",))
+
+    def destroy(self, instance: MigInstance) -> None:
+        self.destroyed.append(instance.gpu_instance)
+
+
+def _setup(
+    tmp_path: pathlib.Path, partitioner: Partitioner | None, owner: DeviceOwner | None = None
+) -> Setup:
+    return preparer_tests._setup(tmp_path, owner, partitioner)
+
+
+def test_a_partition_is_made_after_the_owner_agreed_and_named_in_the_spec(
+    tmp_path: pathlib.Path,
+) -> None:
+    partitioner, owner = Partitioner(), RecordingOwner()
+    setup = _setup(tmp_path, partitioner, owner)
+    prepared = setup.preparer.prepare(_put(setup, "u1", ONE_G, THREE_G))
+    assert owner.claimed == [("u1", [A.id])]  # the whole GPU, once
+    assert partitioner.made == [(A.id, "1g.10gb", 3), (A.id, "3g.40gb", 4)]
+    by_name = {d.device_name: d for d in prepared.devices}
+    assert by_name[ONE_G].pci_address == A.id
+    assert by_name[ONE_G].mig is not None and by_name[ONE_G].mig.gpu_instance == 7
+    spec = json.loads((setup.cdi_dir / claim_cdi.file_name(GPU, "u1")).read_text())
+    edits = {d["name"]: d["containerEdits"] for d in spec["devices"]}
+    uuid = by_name[ONE_G].mig.uuid
+    assert edits[f"u1-{ONE_G}"] == {
+        "env": [f"NVIDIA_VISIBLE_DEVICES={uuid}", f"CUDA_VISIBLE_DEVICES={uuid}"],
+        "deviceNodes": [{"path": "/dev/vfio/7"}, {"path": "/dev/nvidia-caps/nvidia-cap63"}],
+    }
+
+
+def test_the_instance_survives_a_restart_in_the_checkpoint_and_goes_at_unprepare(
+    tmp_path: pathlib.Path,
+) -> None:
+    partitioner = Partitioner()
+    setup = _setup(tmp_path, partitioner)
+    prepared = setup.preparer.prepare(_put(setup, "u1", ONE_G))
+    again = Checkpoint(str(tmp_path / "checkpoint.json"), GPU)  # what a restarted plugin reads
+    assert again.get("u1") == prepared
+    restarted = _setup(tmp_path, partitioner)
+    restarted.preparer.unprepare("u1")
+    assert partitioner.destroyed == [7]
+    assert restarted.preparer.checkpoint.get("u1") is None
+    restarted.preparer.unprepare("u1")  # again: nothing left to destroy
+    assert partitioner.destroyed == [7]
+
+
+def test_a_refused_instance_fails_the_prepare_and_undoes_the_others(
+    tmp_path: pathlib.Path,
+) -> None:
+    partitioner, owner = Partitioner(fail="3g.40gb"), RecordingOwner()
+    setup = _setup(tmp_path, partitioner, owner)
+    with pytest.raises(PrepareFailed, match=r"making MIG 3g.40gb at 4 on 0000:3b:00.0 failed: "
+                                             r"Insufficient Resources"):  # fmt: skip
+        setup.preparer.prepare(_put(setup, "u1", ONE_G, THREE_G))
+    assert partitioner.destroyed == [7]  # the 1g made before it
+    assert owner.released == ["u1"]
+    assert setup.preparer.checkpoint.claims() == []
+    assert not (setup.cdi_dir / claim_cdi.file_name(GPU, "u1")).exists()
+
+
+def test_a_destroy_that_fails_keeps_the_claim_for_the_kubelet_s_retry(
+    tmp_path: pathlib.Path,
+) -> None:
+    class Stuck(Partitioner):
+        def destroy(self, instance: MigInstance) -> None:
+            raise MigError("In use by another client")
+
+    owner = RecordingOwner()
+    setup = _setup(tmp_path, Stuck(), owner)
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))
+    with pytest.raises(PrepareFailed, match="In use by another client"):
+        setup.preparer.unprepare("u1")
+    assert owner.released == [] and setup.preparer.checkpoint.get("u1") is not None
+
+
+def test_without_mig_partitions_a_partition_is_refused(tmp_path: pathlib.Path) -> None:
+    setup = _setup(tmp_path, None)
+    with pytest.raises(PrepareFailed, match="MIG partitions are not enabled on this node"):
+        setup.preparer.prepare(_put(setup, "u1", ONE_G))
+
+
+def test_another_claim_on_the_same_gpu_is_refused_by_the_local_owner(
+    tmp_path: pathlib.Path,
+) -> None:
+    setup = _setup(tmp_path, Partitioner())
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))
+    with pytest.raises(PrepareFailed, match="already prepared for claim"):
+        setup.preparer.prepare(_put(setup, "u2", THREE_G))
+
+
+def test_unprepare_with_the_option_turned_off_keeps_the_claim_and_says_why(
+    tmp_path: pathlib.Path,
+) -> None:
+    setup = _setup(tmp_path, Partitioner())
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))
+    restarted = _setup(tmp_path, None)
+    with pytest.raises(PrepareFailed, match=r"GPU instance 7 on 0000:3b:00.0 stays: "):
+        restarted.preparer.unprepare("u1")
+    assert restarted.preparer.checkpoint.get("u1") is not None
