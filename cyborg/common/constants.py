@@ -30,6 +30,8 @@ class AttachType(enum.StrEnum):
     PCI = "PCI"
     MDEV = "MDEV"
     TEST_PCI = "TEST_PCI"
+    NVMF = "NVMF"  # an SPDK NVMe-oF subsystem: connect parameters (cyborg.drivers.spdk)
+    VHOST_USER = "VHOST_USER"  # an SPDK vhost-user controller: its unix socket
 
 
 class AttributeSource(enum.StrEnum):

@@ -16,8 +16,18 @@ One device per exported subsystem or controller, one deployable with one
 accelerator. The control path is not a PCI address: it is canonical JSON with a
 ``type`` key (``{"nqn": ..., "type": "NVMF"}``, ``{"ctrlr": ..., "type": "VHOST"}``),
 stored with cpid_type NVMF or VHOST.
-There are no attach handles: upstream Cyborg has no attach type for an NVMe-oF
-target or a vhost-user socket (only PCI and MDEV).
+
+Each deployable has one attach handle, what a consumer needs to reach the target
+(upstream Cyborg has only PCI and MDEV handles, so these types are ours):
+
+* ``NVMF``: ``subnqn``, ``trtype``, ``adrfam``, ``traddr``, ``trsvcid`` of the
+  subsystem's first listener, as ``nvme connect -n -t -a -s`` takes them; a
+  subsystem without a listener cannot be reached and has no handle;
+* ``VHOST_USER``: ``ctrlr``, ``socket`` (the controller's unix socket, as SPDK
+  reports it) and ``transport`` (``vhost_user_blk`` or ``vhost_user_scsi``); a
+  controller that reports no socket has no handle.
+
+A handle's JSON longer than the column (255 characters) is left out, with a warning.
 
 An SPDK that is absent, not running or answering nonsense is logged and reported as
 no devices, never raised.
@@ -31,7 +41,14 @@ from typing import Any
 
 from oslo_log import log
 
-from cyborg.drivers.base import DeployableReport, DeviceReport, Driver, canonical_json
+from cyborg.common.constants import AttachType
+from cyborg.drivers.base import (
+    AttachHandleReport,
+    DeployableReport,
+    DeviceReport,
+    Driver,
+    canonical_json,
+)
 
 LOG = log.getLogger(__name__)
 
@@ -41,6 +58,7 @@ VENDOR = "SPDK"
 DRIVER_NAME = "spdk"
 ATTR_CAPACITY_GB = "capacity_gb"  # GiB (2**30 bytes), rounded down
 ATTR_TRANSPORT = "transport"
+MAX_ATTACH_INFO = 255  # attach_handles.attach_info is a VARCHAR(255)
 
 
 class SPDKError(Exception):
@@ -93,6 +111,33 @@ def _capacity_gb(bdevs: Iterable[Mapping[str, Any] | None]) -> str | None:
     return str(total // 2**30)
 
 
+def _handle(attach_type: AttachType, info: Mapping[str, Any]) -> tuple[AttachHandleReport, ...]:
+    """One handle of ``info`` (string values), or none when it does not fit its column."""
+    text = canonical_json({k: str(v) for k, v in info.items()})
+    if len(text) > MAX_ATTACH_INFO:
+        LOG.warning("SPDK %s handle %s is too long to store; left out", attach_type, text)
+        return ()
+    return (AttachHandleReport(attach_type.value, text),)
+
+
+def nvmf_handle(nqn: str, listeners: list[dict[str, Any]]) -> tuple[AttachHandleReport, ...]:
+    """The connect parameters of the first complete listener (none: no handle)."""
+    keys = ("trtype", "adrfam", "traddr", "trsvcid")
+    for listener in listeners:
+        if all(isinstance(listener.get(k), str) and listener[k] for k in keys):
+            return _handle(AttachType.NVMF, {"subnqn": nqn, **{k: listener[k] for k in keys}})
+    LOG.info("NVMe-oF subsystem %s has no listener: no attach handle", nqn)
+    return ()
+
+
+def vhost_handle(ctrlr: str, socket_path: Any, transport: str) -> tuple[AttachHandleReport, ...]:
+    if not isinstance(socket_path, str) or not socket_path:
+        LOG.info("vhost controller %s reports no socket: no attach handle", ctrlr)
+        return ()
+    info = {"ctrlr": ctrlr, "socket": socket_path, "transport": transport}
+    return _handle(AttachType.VHOST_USER, info)
+
+
 class _SPDKDriver(Driver):
     resource_class: str
 
@@ -133,6 +178,7 @@ class _SPDKDriver(Driver):
         model: str,
         resource_class: str,
         attributes: Mapping[str, str | None],
+        handles: tuple[AttachHandleReport, ...],
     ) -> DeviceReport:
         deployable = DeployableReport(
             name=f"{self.hostname}_{name}",
@@ -140,6 +186,7 @@ class _SPDKDriver(Driver):
             resource_class=resource_class,
             driver_name=DRIVER_NAME,
             attributes=tuple(sorted((k, v) for k, v in attributes.items() if v is not None)),
+            attach_handles=handles,
         )
         return DeviceReport(
             type="SSD",
@@ -170,13 +217,8 @@ class NVMfSPDKDriver(_SPDKDriver):
                 for ns in _objects(subsystem.get("namespaces"))
             ]
             backing = [bdevs.get(n) if isinstance(n, str) else None for n in names]
-            transports = sorted(
-                {
-                    str(a["trtype"])
-                    for a in _objects(subsystem.get("listen_addresses"))
-                    if a.get("trtype")
-                }
-            )
+            listeners = _objects(subsystem.get("listen_addresses"))
+            transports = sorted({str(a["trtype"]) for a in listeners if a.get("trtype")})
             product = next((b.get("product_name") for b in backing if b), None)
             model = subsystem.get("model_number") or product or "NVMe-oF subsystem"
             attributes = {
@@ -185,7 +227,12 @@ class NVMfSPDKDriver(_SPDKDriver):
             }
             devices.append(
                 self._device(
-                    {"type": "NVMF", "nqn": nqn}, nqn, str(model), "CUSTOM_NVME_OF", attributes
+                    {"type": "NVMF", "nqn": nqn},
+                    nqn,
+                    str(model),
+                    "CUSTOM_NVME_OF",
+                    attributes,
+                    nvmf_handle(nqn, listeners),
                 )
             )
         return devices
@@ -232,6 +279,7 @@ class VhostSPDKDriver(_SPDKDriver):
                     str(product or "vhost controller"),
                     resource_class,
                     attributes,
+                    vhost_handle(ctrlr, controller.get("socket"), transport),
                 )
             )
         return devices
