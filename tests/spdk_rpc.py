@@ -7,6 +7,7 @@ import pathlib
 import socketserver
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from cyborg.drivers import spdk
 
@@ -70,6 +71,215 @@ def serving(
         RECORDED if responses is None else responses,
         close_after_reply,
     )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_bytes())
+    return loaded
+
+
+class TargetState:
+    """What an SPDK application holds, changed by the target methods as SPDK changes it.
+
+    Starts from the recorded listings; every answer is a recorded response object
+    (tests/fixtures/spdk), with ``result`` filled from the state for the listings.
+    ``fail`` makes a method answer the named recorded error instead (once per entry).
+    """
+
+    def __init__(self) -> None:
+        self.subsystems: list[dict[str, Any]] = _recorded("nvmf_get_subsystems")["result"]
+        self.controllers: list[dict[str, Any]] = _recorded("vhost_get_controllers")["result"]
+        self.bdevs: list[dict[str, Any]] = _recorded("bdev_get_bdevs")["result"]
+        self.transports: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail: dict[str, list[str]] = {}
+        self.lock = threading.Lock()
+
+    def answer(self, method: str, params: dict[str, Any]) -> bytes:
+        with self.lock:
+            self.calls.append((method, params))
+            if self.fail.get(method):
+                return json.dumps(_recorded(self.fail[method].pop(0))).encode()
+            handler = getattr(self, "_" + method, None)
+            reply = handler(params) if handler else _recorded("error_method_not_found")
+            return json.dumps(reply).encode()
+
+    def _listing(self, name: str, result: Any) -> dict[str, Any]:
+        return {**_recorded(name), "result": result}
+
+    def _bdev(self, name: Any) -> dict[str, Any] | None:
+        return next((b for b in self.bdevs if b["name"] == name), None)
+
+    def _subsystem(self, nqn: Any) -> dict[str, Any] | None:
+        return next((s for s in self.subsystems if s["nqn"] == nqn), None)
+
+    def _controller(self, ctrlr: Any) -> dict[str, Any] | None:
+        return next((c for c in self.controllers if c["ctrlr"] == ctrlr), None)
+
+    # -- the methods, as SPDK answers them ---------------------------------------------
+
+    def _bdev_get_bdevs(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._listing("bdev_get_bdevs", self.bdevs)
+
+    def _nvmf_get_transports(self, params: dict[str, Any]) -> dict[str, Any]:
+        template = _recorded("nvmf_get_transports")["result"][0]
+        return self._listing(
+            "nvmf_get_transports", [{**template, "trtype": t["trtype"]} for t in self.transports]
+        )
+
+    def _nvmf_create_transport(self, params: dict[str, Any]) -> dict[str, Any]:
+        trtype = str(params.get("trtype", "")).upper()
+        if any(t["trtype"] == trtype for t in self.transports):
+            error = _recorded("error_transport_exists")
+            error["error"]["message"] = f"Transport type '{trtype}' already exists"
+            return error
+        self.transports.append({"trtype": trtype})
+        return _recorded("result_true")
+
+    def _nvmf_get_subsystems(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._listing("nvmf_get_subsystems", self.subsystems)
+
+    def _nvmf_create_subsystem(self, params: dict[str, Any]) -> dict[str, Any]:
+        nqn = params.get("nqn")
+        if not isinstance(nqn, str) or self._subsystem(nqn) is not None:
+            error = _recorded("error_create_subsystem")
+            error["error"]["message"] = f"Unable to create subsystem {nqn}"
+            return error
+        self.subsystems.append(
+            {
+                "nqn": nqn,
+                "subtype": "NVMe",
+                "listen_addresses": [],
+                "allow_any_host": bool(params.get("allow_any_host", False)),
+                "hosts": [],
+                "serial_number": params.get("serial_number", "00000000000000000000"),
+                "model_number": params.get("model_number", "SPDK bdev Controller"),
+                "max_namespaces": 32,
+                "min_cntlid": 1,
+                "max_cntlid": 65519,
+                "namespaces": [],
+            }
+        )
+        return _recorded("result_true")
+
+    def _nvmf_subsystem_add_ns(self, params: dict[str, Any]) -> dict[str, Any]:
+        subsystem = self._subsystem(params.get("nqn"))
+        namespace = params.get("namespace") or {}
+        bdev = self._bdev(namespace.get("bdev_name"))
+        if subsystem is None or bdev is None or bdev["claimed"]:
+            return _recorded("error_invalid_params")
+        bdev["claimed"] = True
+        nsid = len(subsystem["namespaces"]) + 1
+        subsystem["namespaces"].append(
+            {"nsid": nsid, "bdev_name": bdev["name"], "name": bdev["name"], "uuid": bdev["uuid"]}
+        )
+        return {**_recorded("nvmf_subsystem_add_ns"), "result": nsid}
+
+    def _nvmf_subsystem_add_listener(self, params: dict[str, Any]) -> dict[str, Any]:
+        subsystem = self._subsystem(params.get("nqn"))
+        address = dict(params.get("listen_address") or {})
+        trtype = str(address.get("trtype", "")).upper()
+        if subsystem is None or not any(t["trtype"] == trtype for t in self.transports):
+            return _recorded("error_invalid_params")
+        address["trtype"] = trtype
+        subsystem["listen_addresses"].append(address)
+        return _recorded("result_true")
+
+    def _nvmf_delete_subsystem(self, params: dict[str, Any]) -> dict[str, Any]:
+        subsystem = self._subsystem(params.get("nqn"))
+        if subsystem is None:
+            return _recorded("error_invalid_params")
+        for namespace in subsystem["namespaces"]:
+            bdev = self._bdev(namespace["bdev_name"])
+            if bdev is not None:
+                bdev["claimed"] = False
+        self.subsystems.remove(subsystem)
+        return _recorded("result_true")
+
+    def _vhost_get_controllers(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._listing("vhost_get_controllers", self.controllers)
+
+    def _vhost_create_blk_controller(self, params: dict[str, Any]) -> dict[str, Any]:
+        ctrlr, bdev = params.get("ctrlr"), self._bdev(params.get("dev_name"))
+        if self._controller(ctrlr) is not None:
+            return _recorded("error_file_exists")
+        if bdev is None:
+            return _recorded("error_no_such_device")
+        if bdev["claimed"]:
+            return _recorded("error_invalid_params")
+        bdev["claimed"] = True
+        self.controllers.append(
+            {
+                "ctrlr": ctrlr,
+                "cpumask": "0x1",
+                "delay_base_us": 0,
+                "iops_threshold": 60000,
+                "socket": f"/var/tmp/{ctrlr}",
+                "sessions": [],
+                "backend_specific": {
+                    "block": {
+                        "readonly": False,
+                        "bdev": bdev["name"],
+                        "transport": "vhost_user_blk",
+                    }
+                },
+            }
+        )
+        return _recorded("result_true")
+
+    def _vhost_delete_controller(self, params: dict[str, Any]) -> dict[str, Any]:
+        controller = self._controller(params.get("ctrlr"))
+        if controller is None:
+            return _recorded("error_no_such_device")
+        bdev = self._bdev(controller["backend_specific"].get("block", {}).get("bdev"))
+        if bdev is not None:
+            bdev["claimed"] = False
+        self.controllers.remove(controller)
+        return _recorded("result_true")
+
+
+class _StatefulHandler(socketserver.BaseRequestHandler):
+    server: "StatefulSPDK"
+
+    def handle(self) -> None:
+        decoder = json.JSONDecoder()
+        buffer = ""
+        while True:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            buffer += chunk.decode()
+            try:
+                request, end = decoder.raw_decode(buffer)
+            except ValueError:
+                continue
+            buffer = buffer[end:].lstrip()
+            self.request.sendall(
+                self.server.state.answer(request["method"], request.get("params") or {})
+            )
+
+
+class StatefulSPDK(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, state: TargetState) -> None:
+        self.state = state
+        super().__init__(path, _StatefulHandler)
+
+
+@contextlib.contextmanager
+def serving_targets(root: pathlib.Path, state: TargetState) -> Iterator[StatefulSPDK]:
+    """A stand-in SPDK at <root>/var/tmp/spdk.sock whose targets change with the calls."""
+    (root / "var" / "tmp").mkdir(parents=True, exist_ok=True)
+    server = StatefulSPDK(str(root / spdk.DEFAULT_SOCKET), state)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
