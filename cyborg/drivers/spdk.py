@@ -122,7 +122,7 @@ def vhost_handle(ctrlr: str, socket_path: Any, transport: str) -> tuple[AttachHa
     return _handle(AttachType.VHOST_USER, info)
 
 
-class _SPDKDriver(Driver):
+class SPDKDriver(Driver):
     resource_class: str
 
     def __init__(
@@ -181,7 +181,7 @@ class _SPDKDriver(Driver):
         )
 
 
-class NVMfSPDKDriver(_SPDKDriver):
+class NVMfSPDKDriver(SPDKDriver):
     """Each NVMe-oF subsystem of an SPDK ``nvmf_tgt`` (the discovery one excepted)."""
 
     name = "nvmf_spdk_driver"
@@ -246,7 +246,7 @@ class NVMfSPDKDriver(_SPDKDriver):
         return devices
 
 
-class VhostSPDKDriver(_SPDKDriver):
+class VhostSPDKDriver(SPDKDriver):
     """Each vhost-user controller of an SPDK ``vhost`` target (block or SCSI)."""
 
     name = "vhost_spdk_driver"

@@ -120,7 +120,7 @@ def test_socket_path_is_a_parameter(root: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("cls", [spdk.NVMfSPDKDriver, spdk.VhostSPDKDriver])
-def test_no_spdk_is_no_devices(cls: type[spdk._SPDKDriver], root: pathlib.Path) -> None:
+def test_no_spdk_is_no_devices(cls: type[spdk.SPDKDriver], root: pathlib.Path) -> None:
     # No socket: SPDK does not run on this host.
     assert cls(None, root=str(root)).discover() == []
 
