@@ -9,6 +9,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import oslo_messaging
+from oslo_messaging.rpc import dispatcher as rpc_dispatcher
+
+from cyborg.agent import manager as agent_manager
 from cyborg.drivers import spdk
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "spdk"
@@ -288,3 +292,31 @@ def serving_targets(root: pathlib.Path, state: TargetState) -> Iterator[Stateful
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class LocalAgent:
+    """AgentAPI's SPDK calls, made on a real AgentManager in this process (instead of
+    over RabbitMQ) for the agent of ``hostname``; ``down`` makes them time out as an
+    agent that does not answer would."""
+
+    def __init__(self, manager: agent_manager.AgentManager, hostname: str) -> None:
+        self.manager = manager
+        self.hostname = hostname
+        self.down = False
+        self.calls: list[str] = []
+
+    def _call(self, method: str, context: Any, hostname: str, **kwargs: str) -> None:
+        assert hostname == self.hostname, f"{method} sent to {hostname}"
+        self.calls.append(method)
+        if self.down:
+            raise oslo_messaging.MessagingTimeout("no answer")
+        try:
+            getattr(self.manager, method)(context, **kwargs)
+        except rpc_dispatcher.ExpectedException as wrapped:  # as the RPC client would see it
+            raise wrapped.exc_info[1] from None
+
+    def create_spdk_target(self, context: Any, hostname: str, **kwargs: str) -> None:
+        self._call("create_spdk_target", context, hostname, **kwargs)
+
+    def remove_spdk_target(self, context: Any, hostname: str, **kwargs: str) -> None:
+        self._call("remove_spdk_target", context, hostname, **kwargs)

@@ -17,10 +17,8 @@ import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
 
-import oslo_messaging
 import pytest
 from oslo_config import cfg
-from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 
 import cyborg.conf
 from cyborg.agent import manager as agent_manager
@@ -34,39 +32,13 @@ from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects.host_inventory import provider_uuid
 from tests import binders
-from tests.spdk_rpc import TargetState, serving_targets
+from tests.spdk_rpc import LocalAgent, TargetState, serving_targets
 
 State = constants.ARQState
 HOST = "storage-host"
 INSTANCE = "6a1f0c2e-5b3d-4e7f-8a9b-0c1d2e3f4a5b"
 EXPORT_NQN = "nqn.2016-06.io.spdk:cyborg-Malloc0"
 NO_GRACE = datetime.timedelta(0)
-
-
-class LocalAgent:
-    """AgentAPI's SPDK calls, made on a real AgentManager in this process; ``down``
-    makes them time out as an agent that does not answer would."""
-
-    def __init__(self, manager: agent_manager.AgentManager) -> None:
-        self.manager = manager
-        self.down = False
-        self.calls: list[str] = []
-
-    def _call(self, method: str, context: Any, hostname: str, **kwargs: str) -> None:
-        assert hostname == HOST
-        self.calls.append(method)
-        if self.down:
-            raise oslo_messaging.MessagingTimeout("no answer")
-        try:
-            getattr(self.manager, method)(context, **kwargs)
-        except rpc_dispatcher.ExpectedException as wrapped:  # as the RPC client would see it
-            raise wrapped.exc_info[1] from None
-
-    def create_spdk_target(self, context: Any, hostname: str, **kwargs: str) -> None:
-        self._call("create_spdk_target", context, hostname, **kwargs)
-
-    def remove_spdk_target(self, context: Any, hostname: str, **kwargs: str) -> None:
-        self._call("remove_spdk_target", context, hostname, **kwargs)
 
 
 @pytest.fixture
@@ -101,7 +73,7 @@ def agent(db: Any, state: TargetState) -> Iterator[LocalAgent]:
                 inventory.to_primitive(devices),
             )
             tracker = ResourceTracker(HOST, drivers, conductor=None)
-            yield LocalAgent(agent_manager.AgentManager(tracker, conf))
+            yield LocalAgent(agent_manager.AgentManager(tracker, conf), HOST)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -123,7 +95,7 @@ def _bind(db: Any, agent: LocalAgent, deployable: deployable_obj.Deployable, arq
         bindings={
             arq: {
                 "hostname": HOST,
-                "device_rp_uuid": deployable.rp_uuid,
+                "device_rp_uuid": str(deployable.rp_uuid),
                 "instance_uuid": INSTANCE,
             }
         },
@@ -153,7 +125,7 @@ def test_a_bind_creates_the_subsystem_and_unbind_deletes_it(db, agent, state) ->
         {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "4420"}
     ]
 
-    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(db.context, uuids=[arq])  # type: ignore[arg-type]
+    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(db.context, uuids=[arq])
 
     assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
     assert EXPORT_NQN not in _nqns(state)
@@ -173,7 +145,7 @@ def test_a_vhost_bind_creates_the_controller_and_delete_removes_it(db, agent, st
         "socket": f"/var/tmp/{ctrlr}",
         "transport": "vhost_user_blk",
     }
-    binders.binder(mdevs=vgpu.MdevAgent(agent)).delete(db.context, uuids=[arq])  # type: ignore[arg-type]
+    binders.binder(mdevs=vgpu.MdevAgent(agent)).delete(db.context, uuids=[arq])
     assert ctrlr not in {c["ctrlr"] for c in state.controllers}
     assert _in_use(db, export) == [False]
 
@@ -202,7 +174,7 @@ def test_an_unbind_the_agent_misses_holds_the_handle_until_the_retry(db, agent, 
     (arq,) = _arqs(db, "CUSTOM_NVME_OF")
     _bind(db, agent, export, arq)
     agent.down = True
-    mdevs = vgpu.MdevAgent(agent)  # type: ignore[arg-type]
+    mdevs = vgpu.MdevAgent(agent)
 
     binders.binder(mdevs=mdevs).unbind(db.context, uuids=[arq])
 
@@ -221,7 +193,7 @@ def test_an_operators_subsystem_is_checked_and_left_alone(db, agent, state) -> N
     (arq,) = _arqs(db, "CUSTOM_NVME_OF")
     _bind(db, agent, cnode1, arq)
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(db.context, uuids=[arq])  # type: ignore[arg-type]
+    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(db.context, uuids=[arq])
     assert "nqn.2016-06.io.spdk:cnode1" in _nqns(state)  # not ours to delete
     # Deleted on the target since the last report: the bind says so.
     state.subsystems = [s for s in state.subsystems if s["nqn"] != "nqn.2016-06.io.spdk:cnode1"]
@@ -236,10 +208,14 @@ def test_an_spdk_bind_finishes_in_the_background(db, agent, state) -> None:  # t
     export = _deployable(db, "nvmf_Malloc0")
     (arq,) = _arqs(db, "CUSTOM_NVME_OF")
     later: list[Any] = []
-    binders.binder(mdevs=vgpu.MdevAgent(agent), run_later=later.append).bind(  # type: ignore[arg-type]
+    binders.binder(mdevs=vgpu.MdevAgent(agent), run_later=later.append).bind(
         db.context,
         bindings={
-            arq: {"hostname": HOST, "device_rp_uuid": export.rp_uuid, "instance_uuid": INSTANCE}
+            arq: {
+                "hostname": HOST,
+                "device_rp_uuid": str(export.rp_uuid),
+                "instance_uuid": INSTANCE,
+            }
         },
     )
     assert arq_obj.get_by_uuid(db.context, arq).state == State.BIND_STARTED
