@@ -12,6 +12,7 @@ import pytest
 from oslo_config import cfg
 
 import cyborg.conf
+from cyborg.common import constants
 from cyborg.drivers import spdk, spdk_exports
 from tests.spdk_rpc import SUBSYSTEMS, TargetState, serving, serving_targets
 
@@ -242,3 +243,17 @@ def test_exported_bdevs_are_devices_before_and_after_their_bind(
     }
     assert {s["nqn"] for s in state.subsystems} >= {NQN}
     assert "cyborg-lvs-vol" in {c["ctrlr"] for c in state.controllers}
+
+
+def test_every_spdk_resource_class_binds_through_the_agent(root: pathlib.Path) -> None:
+    """The classes the drivers report are those whose binds wait on the agent."""
+    conf = _conf(spdk_nvmf_export_bdevs=["Malloc0"], spdk_vhost_export_bdevs=["Malloc0"])
+    with serving(root):
+        devices = [
+            *spdk.NVMfSPDKDriver(conf, root=str(root)).discover(),
+            *spdk.VhostSPDKDriver(conf, root=str(root)).discover(),
+        ]
+    reported = {d.deployables[0].resource_class for d in devices}
+    assert reported == constants.SPDK_RESOURCE_CLASSES
+    types = {h.attach_type for d in devices for h in d.deployables[0].attach_handles}
+    assert types == constants.SPDK_TARGET_TYPES <= constants.AGENT_MADE_TYPES
