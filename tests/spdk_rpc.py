@@ -28,7 +28,8 @@ RECORDED = {
 
 
 class _Handler(socketserver.BaseRequestHandler):
-    """Reads JSON-RPC requests and answers each with the recorded bytes for its method."""
+    """Reads JSON-RPC requests and sends each the server's answer, in pieces as a real
+    socket may."""
 
     server: "FakeSPDK"
 
@@ -45,22 +46,46 @@ class _Handler(socketserver.BaseRequestHandler):
             except ValueError:
                 continue
             buffer = buffer[end:].lstrip()
-            self.server.methods.append(request["method"])
-            reply = self.server.responses.get(request["method"], NOT_FOUND)
-            for start in range(0, len(reply), 100):  # in pieces, as a real socket may
+            reply = self.server.reply(request["method"], request.get("params") or {})
+            for start in range(0, len(reply), 100):
                 self.request.sendall(reply[start : start + 100])
             if self.server.close_after_reply:
                 return
 
 
 class FakeSPDK(socketserver.ThreadingUnixStreamServer):
+    """Answers each method with its recorded bytes (Method not found for the others)."""
+
     daemon_threads = True
 
-    def __init__(self, path: str, responses: dict[str, bytes], close_after_reply: bool) -> None:
+    def __init__(
+        self, path: str, responses: dict[str, bytes], close_after_reply: bool = False
+    ) -> None:
         self.responses = responses
         self.close_after_reply = close_after_reply
         self.methods: list[str] = []
         super().__init__(path, _Handler)
+
+    def reply(self, method: str, params: dict[str, Any]) -> bytes:
+        self.methods.append(method)
+        return self.responses.get(method, NOT_FOUND)
+
+
+@contextlib.contextmanager
+def _running(server: "FakeSPDK") -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _socket(root: pathlib.Path) -> str:
+    (root / "var" / "tmp").mkdir(parents=True, exist_ok=True)
+    return str(root / spdk.DEFAULT_SOCKET)
 
 
 @contextlib.contextmanager
@@ -69,20 +94,12 @@ def serving(
     responses: dict[str, bytes] | None = None,
     close_after_reply: bool = False,
 ) -> Iterator[FakeSPDK]:
-    (root / "var" / "tmp").mkdir(parents=True, exist_ok=True)
+    """A stand-in SPDK at <root>/var/tmp/spdk.sock replaying recorded answers."""
     server = FakeSPDK(
-        str(root / spdk.DEFAULT_SOCKET),
-        RECORDED if responses is None else responses,
-        close_after_reply,
+        _socket(root), RECORDED if responses is None else responses, close_after_reply
     )
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with _running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _recorded(name: str) -> dict[str, Any]:
@@ -250,48 +267,23 @@ class TargetState:
         return _recorded("result_true")
 
 
-class _StatefulHandler(socketserver.BaseRequestHandler):
-    server: "StatefulSPDK"
-
-    def handle(self) -> None:
-        decoder = json.JSONDecoder()
-        buffer = ""
-        while True:
-            chunk = self.request.recv(4096)
-            if not chunk:
-                return
-            buffer += chunk.decode()
-            try:
-                request, end = decoder.raw_decode(buffer)
-            except ValueError:
-                continue
-            buffer = buffer[end:].lstrip()
-            self.request.sendall(
-                self.server.state.answer(request["method"], request.get("params") or {})
-            )
-
-
-class StatefulSPDK(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
+class StatefulSPDK(FakeSPDK):
+    """Answers as ``state`` says, which the calls change."""
 
     def __init__(self, path: str, state: TargetState) -> None:
         self.state = state
-        super().__init__(path, _StatefulHandler)
+        super().__init__(path, {})
+
+    def reply(self, method: str, params: dict[str, Any]) -> bytes:
+        return self.state.answer(method, params)
 
 
 @contextlib.contextmanager
 def serving_targets(root: pathlib.Path, state: TargetState) -> Iterator[StatefulSPDK]:
     """A stand-in SPDK at <root>/var/tmp/spdk.sock whose targets change with the calls."""
-    (root / "var" / "tmp").mkdir(parents=True, exist_ok=True)
-    server = StatefulSPDK(str(root / spdk.DEFAULT_SOCKET), state)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    server = StatefulSPDK(_socket(root), state)
+    with _running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class LocalAgent:

@@ -143,26 +143,23 @@ class AgentAPI:
         self, context: RequestContext, hostname: str, *, attach_type: str, attach_info: str
     ) -> None:
         """Create the SPDK target of an NVMF / VHOST_USER handle (idempotent)."""
-        self._call(
-            context,
-            hostname,
-            "1.3",
-            "create_spdk_target",
-            SPDK_TIMEOUT,
-            attach_type=attach_type,
-            attach_info=attach_info,
-        )
+        self._spdk(context, hostname, "create_spdk_target", attach_type, attach_info)
 
     def remove_spdk_target(
         self, context: RequestContext, hostname: str, *, attach_type: str, attach_info: str
     ) -> None:
         """Remove the SPDK target of an NVMF / VHOST_USER handle (idempotent)."""
+        self._spdk(context, hostname, "remove_spdk_target", attach_type, attach_info)
+
+    def _spdk(
+        self, context: RequestContext, hostname: str, method: str, attach_type: str, info: str
+    ) -> None:
         self._call(
             context,
             hostname,
             "1.3",
-            "remove_spdk_target",
+            method,
             SPDK_TIMEOUT,
             attach_type=attach_type,
-            attach_info=attach_info,
+            attach_info=info,
         )
