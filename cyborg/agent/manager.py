@@ -13,7 +13,7 @@ import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log
 
-from cyborg.agent import programming, vgpu
+from cyborg.agent import programming, spdk_targets, vgpu
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.agent.rpcapi import TOPIC  # noqa: F401 - cyborg.cmd.agent listens on it
 from cyborg.common import context as cyborg_context
@@ -38,11 +38,12 @@ class AgentManager:
     * 1.0 - get_inventory, report_now.
     * 1.1 - fpga_program (upstream's name and arguments).
     * 1.2 - create_vgpu_mdev, remove_vgpu_mdev (upstream's names and arguments).
+    * 1.3 - create_spdk_target, remove_spdk_target.
 
     Keeps every method of older minor versions of its major version.
     """
 
-    target = oslo_messaging.Target(version="1.2")
+    target = oslo_messaging.Target(version="1.3")
 
     def __init__(
         self,
@@ -50,12 +51,14 @@ class AgentManager:
         conf: cfg.ConfigOpts | None = None,
         programmer: programming.Programmer | None = None,
         mdevs: vgpu.Mdevs | None = None,
+        spdk: spdk_targets.SPDKTargets | None = None,
     ) -> None:
         self.tracker = tracker
         self.programmer = programmer or programming.Programmer(
             conf if conf is not None else cfg.CONF, tracker.drivers, tracker.hostname
         )
         self.mdevs = mdevs or vgpu.Mdevs(tracker.hostname)
+        self.spdk = spdk or spdk_targets.SPDKTargets(tracker.hostname, tracker.drivers)
 
     def get_inventory(self, context: RequestContext) -> list[dict[str, Any]]:
         """What the drivers see now (for operators and debugging)."""
@@ -99,6 +102,21 @@ class AgentManager:
     ) -> None:
         """Remove mdev ``ah_uuid``; one that is gone already is no error."""
         self.mdevs.remove(pci_addr, asked_type, ah_uuid)
+
+    @_answers
+    def create_spdk_target(
+        self, context: RequestContext, attach_type: str, attach_info: str
+    ) -> None:
+        """Create the SPDK target of an NVMF / VHOST_USER handle; one that exists is
+        left as it is."""
+        self.spdk.create(attach_type, attach_info)
+
+    @_answers
+    def remove_spdk_target(
+        self, context: RequestContext, attach_type: str, attach_info: str
+    ) -> None:
+        """Remove the SPDK target made for a handle; one that is gone is no error."""
+        self.spdk.remove(attach_type, attach_info)
 
     def _report_quietly(self) -> None:
         try:

@@ -17,6 +17,10 @@ TOPIC = "cyborg-agent"
 PROGRAM_MARGIN = 10
 # Seconds the conductor waits for an mdev to be created or removed (a sysfs write).
 MDEV_TIMEOUT = 30
+# Seconds the conductor waits for an SPDK target to be created or removed: at most
+# eight JSON-RPC calls of SPDK_CALL_TIMEOUT each (cyborg.drivers.spdk_exports).
+SPDK_CALL_TIMEOUT = 3
+SPDK_TIMEOUT = 8 * SPDK_CALL_TIMEOUT + 6
 
 
 class AgentAPI:
@@ -26,7 +30,7 @@ class AgentAPI:
     does not answer raises oslo_messaging.MessagingTimeout.
     """
 
-    RPC_API_VERSION = "1.2"
+    RPC_API_VERSION = "1.3"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
@@ -133,4 +137,29 @@ class AgentAPI:
             pci_addr=pci_addr,
             asked_type=asked_type,
             ah_uuid=ah_uuid,
+        )
+
+    def create_spdk_target(
+        self, context: RequestContext, hostname: str, *, attach_type: str, attach_info: str
+    ) -> None:
+        """Create the SPDK target of an NVMF / VHOST_USER handle (idempotent)."""
+        self._spdk(context, hostname, "create_spdk_target", attach_type, attach_info)
+
+    def remove_spdk_target(
+        self, context: RequestContext, hostname: str, *, attach_type: str, attach_info: str
+    ) -> None:
+        """Remove the SPDK target of an NVMF / VHOST_USER handle (idempotent)."""
+        self._spdk(context, hostname, "remove_spdk_target", attach_type, attach_info)
+
+    def _spdk(
+        self, context: RequestContext, hostname: str, method: str, attach_type: str, info: str
+    ) -> None:
+        self._call(
+            context,
+            hostname,
+            "1.3",
+            method,
+            SPDK_TIMEOUT,
+            attach_type=attach_type,
+            attach_info=info,
         )

@@ -30,6 +30,20 @@ class AttachType(enum.StrEnum):
     PCI = "PCI"
     MDEV = "MDEV"
     TEST_PCI = "TEST_PCI"
+    NVMF = "NVMF"  # an SPDK NVMe-oF subsystem: connect parameters (cyborg.drivers.spdk)
+    VHOST_USER = "VHOST_USER"  # an SPDK vhost-user controller: its unix socket
+
+
+# Handles whose bind has the agent make something on the host first (an mdev, an SPDK
+# target), so that they stay in use after their ARQ lets go of them until the agent
+# has removed it (cyborg.objects.attach_handle).
+AGENT_MADE_TYPES = frozenset(
+    {AttachType.MDEV.value, AttachType.NVMF.value, AttachType.VHOST_USER.value}
+)
+SPDK_TARGET_TYPES = frozenset({AttachType.NVMF.value, AttachType.VHOST_USER.value})
+
+# The resource classes of SPDK targets (cyborg.drivers.spdk).
+SPDK_RESOURCE_CLASSES = frozenset({"CUSTOM_NVME_OF", "CUSTOM_VHOST_BLK", "CUSTOM_VHOST_SCSI"})
 
 
 class AttributeSource(enum.StrEnum):

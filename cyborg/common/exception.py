@@ -197,6 +197,12 @@ class VGPUMdevError(Conflict):
     msg_fmt = "%(action)s vGPU mdev %(uuid)s on %(address)s of host %(host)s failed: %(reason)s"
 
 
+class SPDKTargetError(Conflict):
+    """Creating or removing the SPDK target of an attach handle on the agent failed."""
+
+    msg_fmt = "%(action)s SPDK target %(target)s on host %(host)s failed: %(reason)s"
+
+
 class ImageNotFound(Invalid):
     msg_fmt = "Image %(uuid)s was not found in the Image service (Glance)."
 

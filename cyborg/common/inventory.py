@@ -66,8 +66,10 @@ def canonical_json(value: Mapping[str, Any]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class AttachHandleReport:
-    attach_type: str  # constants.AttachType: PCI, MDEV, TEST_PCI
-    attach_info: str  # canonical_json of the PCI address (+ asked_type/vgpu_mark for MDEV)
+    attach_type: str  # constants.AttachType: PCI, MDEV, TEST_PCI, NVMF, VHOST_USER
+    # canonical_json of the PCI address (+ asked_type/vgpu_mark for MDEV), or of an SPDK
+    # target's connect parameters (NVMF, VHOST_USER: cyborg.drivers.spdk)
+    attach_info: str
 
 
 @dataclasses.dataclass(frozen=True)

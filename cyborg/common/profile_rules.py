@@ -23,7 +23,7 @@ from typing import Any
 
 import os_resource_classes
 
-from cyborg.common import exception
+from cyborg.common import constants, exception
 
 RESOURCES = "resources:"
 TRAIT = "trait:"
@@ -148,6 +148,11 @@ def check_programming(group: Mapping[str, str]) -> None:
 
 def asks_for_vgpu(group: Mapping[str, str]) -> bool:
     return VGPU_KEY in group
+
+
+def asks_for_spdk_target(group: Mapping[str, str]) -> bool:
+    """Whether the group asks for an SPDK target (NVMe-oF subsystem, vhost controller)."""
+    return any(rc in constants.SPDK_RESOURCE_CLASSES for rc in resources(group))
 
 
 def single_unit_class(group: Mapping[str, str]) -> str | None:

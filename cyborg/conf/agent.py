@@ -60,6 +60,36 @@ OPTS: list[cfg.Opt] = [
         help="Directory under which drivers read /sys, /dev and the recorded outputs of "
         "vendor tools. Leave it at / on real hosts; tests point it at fixture trees.",
     ),
+    cfg.ListOpt(
+        "spdk_nvmf_export_bdevs",
+        default=[],
+        help="SPDK bdevs the nvmf_spdk_driver offers for export per bind: each is a "
+        "device of its own, and binding it has the agent create an NVMe-oF subsystem "
+        "(nqn.2016-06.io.spdk:cyborg-<bdev>) with the bdev as its namespace and a "
+        "listener at spdk_nvmf_listen_address; unbinding deletes the subsystem. The "
+        "bdevs must not be exported otherwise (SPDK lets one subsystem claim a bdev).",
+    ),
+    cfg.DictOpt(
+        "spdk_nvmf_listen_address",
+        default={"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "4420"},
+        help="Where the NVMe-oF subsystems of spdk_nvmf_export_bdevs listen: SPDK's "
+        "listen_address keys trtype (TCP, RDMA), adrfam (IPv4, IPv6), traddr and trsvcid. "
+        "Set traddr to an address the consumers reach.",
+    ),
+    cfg.ListOpt(
+        "spdk_vhost_export_bdevs",
+        default=[],
+        help="SPDK bdevs the vhost_spdk_driver offers for export per bind: each is a "
+        "device of its own, and binding it has the agent create a vhost-user-blk "
+        "controller cyborg-<bdev> over the bdev; unbinding deletes the controller.",
+    ),
+    cfg.StrOpt(
+        "spdk_vhost_socket_dir",
+        default="/var/tmp",  # noqa: S108 - SPDK vhost's own default
+        help="The directory in which the SPDK vhost target creates its controllers' "
+        "sockets (its -S option): the socket of a controller made per bind is "
+        "<spdk_vhost_socket_dir>/<controller>, and consumers mount it from there.",
+    ),
 ]
 
 

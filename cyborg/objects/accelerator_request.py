@@ -270,8 +270,9 @@ def delete_by_instance(
 UNBINDABLE_STATES = arq_states.sources(arq_states.ARQEvent.UNBIND)
 
 # Handles that stay in use after their ARQ lets go of them, until the agent has removed
-# what the bind made on the host (the mdev); see cyborg.objects.attach_handle.
-HELD_TYPES = frozenset({constants.AttachType.MDEV.value})
+# what the bind made on the host (an mdev, an SPDK target); see
+# cyborg.objects.attach_handle.
+HELD_TYPES = constants.AGENT_MADE_TYPES
 
 # What unbinding clears; the ARQ keeps its project and profile group.
 _UNBOUND_VALUES: dict[str, Any] = {

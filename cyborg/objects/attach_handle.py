@@ -1,9 +1,10 @@
-"""Attach handles: an attachable PCI function or MDEV slot of a deployable.
+"""Attach handles: an attachable PCI function, MDEV slot or SPDK target of a deployable.
 
-A handle an ARQ references is in use. So is, for a while, an MDEV handle its ARQ let go
-of (unbound, deleted, bind failed): its mediated device may still exist on the host,
-and the handle is "held" until the conductor has had the agent remove it
-(cyborg.conductor.binding.vgpu). An mdev only ever exists for a handle in use.
+A handle an ARQ references is in use. So is, for a while, an MDEV, NVMF or VHOST_USER
+handle its ARQ let go of (unbound, deleted, bind failed): what the agent made for it
+(a mediated device, an SPDK subsystem or controller) may still exist on the host, and
+the handle is "held" until the conductor has had the agent remove it
+(cyborg.conductor.binding.vgpu). Such a thing only ever exists for a handle in use.
 """
 
 import dataclasses
@@ -131,28 +132,30 @@ def release_many(
     )
 
 
-# --- MDEV handles and their mediated devices ------------------------------------------
+# --- Handles the agent makes something for: mdevs, SPDK targets ------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class MdevTarget:
-    """Where an MDEV handle's mediated device lives: on host ``hostname`` (its agent's
-    RPC server), named ``uuid``, on the PCI function and vGPU type of ``attach_info``."""
+    """Where what the agent makes for a handle lives: on host ``hostname`` (its agent's
+    RPC server). For MDEV, the mdev named ``uuid`` on the PCI function and vGPU type of
+    ``attach_info``; for NVMF / VHOST_USER, the SPDK target ``attach_info`` names."""
 
     id: int
     uuid: str
     hostname: str
     attach_info: dict[str, str]
+    attach_type: str = constants.AttachType.MDEV.value
 
 
 _ARQ = models.ExtendedAcceleratorRequest
 
 
 def _held() -> Any:
-    """An MDEV handle in use that no ARQ references."""
+    """A handle the agent makes something for, in use, that no ARQ references."""
     referenced = sa.exists().where(_ARQ.attach_handle_id == models.AttachHandle.id)
     return sa.and_(
-        models.AttachHandle.attach_type == constants.AttachType.MDEV.value,
+        models.AttachHandle.attach_type.in_(sorted(constants.AGENT_MADE_TYPES)),
         models.AttachHandle.in_use.is_(True),
         ~referenced,
     )
@@ -165,17 +168,19 @@ def get_mdev_targets(
     ids: Collection[int] | None = None,
     held_before: datetime.datetime | None = None,
 ) -> list[MdevTarget]:
-    """The MDEV handles of ``ids``, or those held since before ``held_before``; one query."""
+    """The handles of ``ids`` the agent makes something for (MDEV, NVMF, VHOST_USER), or
+    those held since before ``held_before``; one query."""
     stmt = (
         sa.select(
             models.AttachHandle.id,
             models.AttachHandle.uuid,
             models.Device.hostname,
             models.AttachHandle.attach_info,
+            models.AttachHandle.attach_type,
         )
         .join(models.Deployable, models.Deployable.id == models.AttachHandle.deployable_id)
         .join(models.Device, models.Device.id == models.Deployable.device_id)
-        .where(models.AttachHandle.attach_type == constants.AttachType.MDEV.value)
+        .where(models.AttachHandle.attach_type.in_(sorted(constants.AGENT_MADE_TYPES)))
         .order_by(models.AttachHandle.id)
     )
     if ids is not None:
@@ -183,8 +188,14 @@ def get_mdev_targets(
     if held_before is not None:
         stmt = stmt.where(_held(), models.AttachHandle.updated_at < held_before)
     return [
-        MdevTarget(id=id_, uuid=uuid, hostname=hostname, attach_info=jsonutils.loads(info))
-        for id_, uuid, hostname, info in context.session.execute(stmt)
+        MdevTarget(
+            id=id_,
+            uuid=uuid,
+            hostname=hostname,
+            attach_info=jsonutils.loads(info),
+            attach_type=attach_type,
+        )
+        for id_, uuid, hostname, info, attach_type in context.session.execute(stmt)
     ]
 
 

@@ -513,6 +513,61 @@ _POD_DEVICE_CLAIMS = [
     )
 ]
 
+# The SPDK subsystem's deployable, its NVMF attach handle (f4b8e1c3a7d2 lets
+# attach_type hold it) and an ARQ bound to that handle.
+RP_NVMF = "7c6a9f0e-0b0b-3a3a-8a8a-000000000005"
+_NVMF_DEPLOYABLE = _stamped(
+    {
+        "id": 5,
+        "uuid": _uuid(4, 5),
+        "parent_id": None,
+        "root_id": None,
+        "name": f"{HOST_B}_nqn.2016-06.io.spdk:cnode1",
+        "num_accelerators": 1,
+        "device_id": 4,
+        "rp_uuid": RP_NVMF,
+        "driver_name": "spdk",
+        "bitstream_id": None,
+    }
+)
+NVMF_HANDLE_ID = 6
+_NVMF_HANDLE = _stamped(
+    {
+        "id": NVMF_HANDLE_ID,
+        "uuid": _uuid(5, NVMF_HANDLE_ID),
+        "deployable_id": 5,
+        "cpid_id": 4,
+        "in_use": True,
+        "attach_type": "NVMF",
+        "attach_info": json.dumps(
+            {
+                "adrfam": "IPv4",
+                "subnqn": "nqn.2016-06.io.spdk:cnode1",
+                "traddr": "192.168.100.8",
+                "trsvcid": "4420",
+                "trtype": "TCP",
+            },
+            sort_keys=True,
+        ),
+    }
+)
+NVMF_ARQ_ID = 11
+_NVMF_ARQ = {
+    **_arq(
+        NVMF_ARQ_ID,
+        "Bound",
+        hostname=HOST_B,
+        instance_uuid=INSTANCE_2,
+        device_rp_uuid=RP_NVMF,
+        attach_handle_id=NVMF_HANDLE_ID,
+        deployable_id=5,
+    ),
+    "device_profile_id": None,
+    "bind_failure_reason": None,
+    "claimed_resources": json.dumps({RP_NVMF: {"CUSTOM_NVME_OF": 1}}),
+    "binding_conductor": None,
+}
+
 # Rows each revision lets a deployment hold, in insertion order (parents first).
 ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     FIRST: [
@@ -535,6 +590,11 @@ ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     "9c4e7a2d5b13": [("graphs", [_PRECISE_GRAPH]), ("scheduler_factors", [_PRECISE_FACTOR])],
     "a9c4e7b2d5f3": [("conductors", _CONDUCTORS)],
     "c8f3a1d6e2b9": [("pod_device_claims", _POD_DEVICE_CLAIMS)],
+    "f4b8e1c3a7d2": [
+        ("deployables", [_NVMF_DEPLOYABLE]),
+        ("attach_handles", [_NVMF_HANDLE]),
+        ("extended_accelerator_requests", [_NVMF_ARQ]),
+    ],
 }
 
 # Columns a revision adds to rows already there, with the value they get; or a

@@ -24,7 +24,7 @@ from oslo_upgradecheck import upgradecheck
 import cyborg.conf
 from cyborg.cmd import agent_checks, status
 from cyborg.drivers import spdk
-from tests.unit.drivers.test_spdk import serving
+from tests.spdk_rpc import serving
 
 BIN = os.path.dirname(sys.executable)
 Code = upgradecheck.Code

@@ -9,7 +9,7 @@ all go through it. The collaborators it holds, each optional:
 * ``arq_limits``: how many ARQs one request may create and one project hold (None:
   no limit);
 * ``programming``: the FPGA programming step a bind may need first;
-* ``mdevs``: the agent calls that create and remove vGPU mdevs;
+* ``mdevs``: the agent calls that create and remove vGPU mdevs and SPDK targets;
 * ``run_later``: runs the binds that wait on an agent, after ``bind`` has answered;
 * ``nova``: where the results Nova waits for are delivered from; None: Nova is not
   told (no Nova configured, or a conductor that runs no periodic task);

@@ -12,6 +12,12 @@ lets go of an MDEV handle (unbind, delete, failed bind) leaves it in use, *held*
 has removed the mdev; only then is the handle freed. A removal that fails (agent down)
 leaves the handle held, and the conductors' periodic task tries again
 (remove_abandoned). Both agent calls are idempotent, so repeating one is harmless.
+
+SPDK targets follow the same rule with other agent calls: an NVMF or VHOST_USER
+handle has the agent create its NVMe-oF subsystem or vhost controller between the
+claim and Bound, and remove it before the handle is freed
+(cyborg.agent.manager.create_spdk_target / remove_spdk_target; for an operator's
+target the create only checks that it exists, and the removal does nothing).
 """
 
 import datetime
@@ -20,10 +26,11 @@ from typing import Any
 
 import oslo_messaging
 from oslo_log import log
+from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
 from cyborg.agent import rpcapi as agent_rpcapi
-from cyborg.common import exception, profile_rules
+from cyborg.common import constants, exception, profile_rules
 from cyborg.common.context import RequestContext
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle
@@ -47,15 +54,23 @@ class MdevAgent:
         self.agent = agent
 
     def needed(self, arq: arq_obj.AcceleratorRequest) -> bool:
-        """Whether the ARQ's group asks for a vGPU (so its bind is finished in the
-        background, as the agent is called); the handle's type decides the rest."""
-        return profile_rules.asks_for_vgpu(arq.device_profile_group)
+        """Whether the ARQ's group asks for a vGPU or an SPDK target (so its bind is
+        finished in the background, as the agent is called); the handle's type decides
+        the rest."""
+        group = arq.device_profile_group
+        return profile_rules.asks_for_vgpu(group) or profile_rules.asks_for_spdk_target(group)
 
     def create(self, context: RequestContext, target: attach_handle.MdevTarget) -> None:
-        self._call(context, self.agent.create_vgpu_mdev, target)
+        if target.attach_type in constants.SPDK_TARGET_TYPES:
+            self._call_spdk(context, self.agent.create_spdk_target, target)
+        else:
+            self._call(context, self.agent.create_vgpu_mdev, target)
 
     def remove(self, context: RequestContext, target: attach_handle.MdevTarget) -> None:
-        self._call(context, self.agent.remove_vgpu_mdev, target)
+        if target.attach_type in constants.SPDK_TARGET_TYPES:
+            self._call_spdk(context, self.agent.remove_spdk_target, target)
+        else:
+            self._call(context, self.agent.remove_vgpu_mdev, target)
 
     def _call(
         self, context: RequestContext, method: Callable[..., Any], target: attach_handle.MdevTarget
@@ -72,11 +87,24 @@ class MdevAgent:
         except oslo_messaging.MessagingTimeout as err:
             raise exception.AgentUnavailable(host=target.hostname) from err
 
+    def _call_spdk(
+        self, context: RequestContext, method: Callable[..., Any], target: attach_handle.MdevTarget
+    ) -> None:
+        try:
+            method(
+                context,
+                target.hostname,
+                attach_type=target.attach_type,
+                attach_info=jsonutils.dumps(target.attach_info, sort_keys=True),
+            )
+        except oslo_messaging.MessagingTimeout as err:
+            raise exception.AgentUnavailable(host=target.hostname) from err
+
 
 def create(context: RequestContext, mdevs: MdevAgent, handle_id: int) -> None:
     """Have the agent create the mdev of MDEV handle ``handle_id`` (claimed by a bind)."""
     (target,) = attach_handle.get_mdev_targets(context, ids=[handle_id])
-    LOG.info("Creating vGPU mdev %s on host %s", target.uuid, target.hostname)
+    LOG.info("Creating %s of handle %s on host %s", _what(target), target.uuid, target.hostname)
     mdevs.create(context, target)
 
 
@@ -126,12 +154,19 @@ def _remove_all(
             if isinstance(err, exception.AgentUnavailable):
                 silent.add(target.hostname)
             LOG.warning(
-                "Could not remove vGPU mdev %s on host %s (%s); its attach handle stays in "
-                "use and the conductor tries again later",
+                "Could not remove the %s of handle %s on host %s (%s); the attach handle "
+                "stays in use and the conductor tries again later",
+                _what(target),
                 target.uuid,
                 target.hostname,
                 err,
             )
             continue
         attach_handle.release_held(context, target.id)
-        LOG.info("Removed vGPU mdev %s on host %s", target.uuid, target.hostname)
+        LOG.info(
+            "Removed the %s of handle %s on host %s", _what(target), target.uuid, target.hostname
+        )
+
+
+def _what(target: attach_handle.MdevTarget) -> str:
+    return "SPDK target" if target.attach_type in constants.SPDK_TARGET_TYPES else "vGPU mdev"

@@ -1,12 +1,9 @@
 """The SPDK drivers against a real unix-socket JSON-RPC server replaying recorded responses."""
 
-import contextlib
 import json
 import pathlib
 import shutil
-import socketserver
 import tempfile
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,54 +12,8 @@ from oslo_config import cfg
 
 import cyborg.conf
 from cyborg.drivers import spdk
-from cyborg.drivers.base import DeployableReport, DeviceReport
-
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "spdk"
-SUBSYSTEMS = (FIXTURES / "nvmf_get_subsystems.json").read_bytes()
-BDEVS = (FIXTURES / "bdev_get_bdevs.json").read_bytes()
-CONTROLLERS = (FIXTURES / "vhost_get_controllers.json").read_bytes()
-NOT_FOUND = (FIXTURES / "error_method_not_found.json").read_bytes()
-RECORDED = {
-    "nvmf_get_subsystems": SUBSYSTEMS,
-    "bdev_get_bdevs": BDEVS,
-    "vhost_get_controllers": CONTROLLERS,
-}
-
-
-class _Handler(socketserver.BaseRequestHandler):
-    """Reads JSON-RPC requests and answers each with the recorded bytes for its method."""
-
-    server: "FakeSPDK"
-
-    def handle(self) -> None:
-        decoder = json.JSONDecoder()
-        buffer = ""
-        while True:
-            chunk = self.request.recv(4096)
-            if not chunk:
-                return
-            buffer += chunk.decode()
-            try:
-                request, end = decoder.raw_decode(buffer)
-            except ValueError:
-                continue
-            buffer = buffer[end:].lstrip()
-            self.server.methods.append(request["method"])
-            reply = self.server.responses.get(request["method"], NOT_FOUND)
-            for start in range(0, len(reply), 100):  # in pieces, as a real socket may
-                self.request.sendall(reply[start : start + 100])
-            if self.server.close_after_reply:
-                return
-
-
-class FakeSPDK(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, path: str, responses: dict[str, bytes], close_after_reply: bool) -> None:
-        self.responses = responses
-        self.close_after_reply = close_after_reply
-        self.methods: list[str] = []
-        super().__init__(path, _Handler)
+from cyborg.drivers.base import AttachHandleReport, DeployableReport, DeviceReport
+from tests.spdk_rpc import BDEVS, SUBSYSTEMS, serving
 
 
 @pytest.fixture
@@ -73,29 +24,19 @@ def root() -> Iterator[pathlib.Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def serving(
-    root: pathlib.Path,
-    responses: dict[str, bytes] | None = None,
-    close_after_reply: bool = False,
-) -> Iterator[FakeSPDK]:
-    (root / "var" / "tmp").mkdir(parents=True, exist_ok=True)
-    server = FakeSPDK(
-        str(root / spdk.DEFAULT_SOCKET),
-        RECORDED if responses is None else responses,
-        close_after_reply,
-    )
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def _nvmf(nqn: str, trtype: str, traddr: str = "192.168.100.8") -> tuple:
+    info = {"adrfam": "IPv4", "subnqn": nqn, "traddr": traddr, "trsvcid": "4420"}
+    return (AttachHandleReport("NVMF", json.dumps({**info, "trtype": trtype}, sort_keys=True)),)
 
 
-def _device(name: str, model: str, identity: str, rc: str, attrs: tuple) -> DeviceReport:
+def _vhost(ctrlr: str, transport: str) -> tuple:
+    info = {"ctrlr": ctrlr, "socket": f"/var/tmp/{ctrlr}", "transport": transport}
+    return (AttachHandleReport("VHOST_USER", json.dumps(info, sort_keys=True)),)
+
+
+def _device(
+    name: str, model: str, identity: str, rc: str, attrs: tuple, handles: tuple = ()
+) -> DeviceReport:
     return DeviceReport(
         type="SSD",
         vendor="SPDK",
@@ -108,6 +49,7 @@ def _device(name: str, model: str, identity: str, rc: str, attrs: tuple) -> Devi
                 resource_class=rc,
                 driver_name="spdk",
                 attributes=attrs,
+                attach_handles=handles,
             ),
         ),
     )
@@ -123,6 +65,7 @@ def test_nvmf_reports_each_subsystem_but_discovery(root: pathlib.Path) -> None:
             '{"nqn": "nqn.2016-06.io.spdk:cnode1", "type": "NVMF"}',
             "CUSTOM_NVME_OF",
             (("capacity_gb", "1788"), ("transport", "TCP")),
+            _nvmf("nqn.2016-06.io.spdk:cnode1", "TCP"),
         ),
         _device(
             "nqn.2016-06.io.spdk:cnode2",
@@ -130,6 +73,7 @@ def test_nvmf_reports_each_subsystem_but_discovery(root: pathlib.Path) -> None:
             '{"nqn": "nqn.2016-06.io.spdk:cnode2", "type": "NVMF"}',
             "CUSTOM_NVME_OF",
             (("capacity_gb", "101"), ("transport", "RDMA,TCP")),
+            _nvmf("nqn.2016-06.io.spdk:cnode2", "RDMA"),  # SPDK's first listener
         ),
     ]
     assert server.methods == ["nvmf_get_subsystems", "bdev_get_bdevs"]
@@ -145,6 +89,7 @@ def test_vhost_reports_each_controller(root: pathlib.Path) -> None:
             '{"ctrlr": "vhost.blk0", "type": "VHOST"}',
             "CUSTOM_VHOST_BLK",
             (("capacity_gb", "4"), ("transport", "vhost_user_blk")),
+            _vhost("vhost.blk0", "vhost_user_blk"),
         ),
         _device(
             "vhost.scsi0",
@@ -152,6 +97,7 @@ def test_vhost_reports_each_controller(root: pathlib.Path) -> None:
             '{"ctrlr": "vhost.scsi0", "type": "VHOST"}',
             "CUSTOM_VHOST_SCSI",
             (("capacity_gb", "2"), ("transport", "vhost_user_scsi")),
+            _vhost("vhost.scsi0", "vhost_user_scsi"),
         ),
         # Its bdev was hot-removed: still a controller, of no known size.
         _device(
@@ -160,9 +106,9 @@ def test_vhost_reports_each_controller(root: pathlib.Path) -> None:
             '{"ctrlr": "vhost.blk1", "type": "VHOST"}',
             "CUSTOM_VHOST_BLK",
             (("transport", "vhost_user_blk"),),
+            _vhost("vhost.blk1", "vhost_user_blk"),
         ),
     ]
-    assert all(d.deployables[0].attach_handles == () for d in devices)
 
 
 def test_socket_path_is_a_parameter(root: pathlib.Path) -> None:
@@ -174,7 +120,7 @@ def test_socket_path_is_a_parameter(root: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("cls", [spdk.NVMfSPDKDriver, spdk.VhostSPDKDriver])
-def test_no_spdk_is_no_devices(cls: type[spdk._SPDKDriver], root: pathlib.Path) -> None:
+def test_no_spdk_is_no_devices(cls: type[spdk.SPDKDriver], root: pathlib.Path) -> None:
     # No socket: SPDK does not run on this host.
     assert cls(None, root=str(root)).discover() == []
 
@@ -266,3 +212,51 @@ def test_loads_through_stevedore(name: str, root: pathlib.Path) -> None:
     assert manager.driver.socket_path == str(root / "var" / "tmp" / "spdk.sock")
     with serving(root):
         assert len(manager.driver.discover()) in (2, 3)
+
+
+def test_targets_without_an_address_or_too_long_have_no_handle(root: pathlib.Path) -> None:
+    long_nqn = "nqn.2016-06.io.spdk:" + "x" * 200  # NQNs may be 223 bytes
+    subsystems = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": [
+            {"nqn": "nqn.x:unlistened", "subtype": "NVMe", "listen_addresses": []},
+            {
+                "nqn": "nqn.x:partial",
+                "subtype": "NVMe",
+                "listen_addresses": [
+                    {"trtype": "TCP", "adrfam": "IPv4", "traddr": "10.0.0.1"},  # no trsvcid
+                    {"trtype": "TCP", "adrfam": "IPv6", "traddr": "fd00::1", "trsvcid": "4420"},
+                ],
+            },
+            {
+                "nqn": long_nqn,
+                "subtype": "NVMe",
+                "listen_addresses": [
+                    {"trtype": "TCP", "adrfam": "IPv4", "traddr": "10.0.0.1", "trsvcid": "4420"}
+                ],
+            },
+        ],
+    }
+    controllers = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": [{"ctrlr": "old", "backend_specific": {"block": {"bdev": "Malloc1"}}}],
+    }
+    responses = {
+        "nvmf_get_subsystems": json.dumps(subsystems).encode(),
+        "vhost_get_controllers": json.dumps(controllers).encode(),
+        "bdev_get_bdevs": BDEVS,
+    }
+    with serving(root, responses):
+        nvmf = spdk.NVMfSPDKDriver(None, root=str(root), hostname="n").discover()
+        vhost = spdk.VhostSPDKDriver(None, root=str(root), hostname="n").discover()
+    handles = [d.deployables[0].attach_handles for d in nvmf + vhost]
+    partial = {
+        "adrfam": "IPv6",
+        "subnqn": "nqn.x:partial",
+        "traddr": "fd00::1",
+        "trsvcid": "4420",
+        "trtype": "TCP",
+    }
+    assert handles == [(), (AttachHandleReport("NVMF", json.dumps(partial)),), (), ()]
