@@ -167,6 +167,7 @@ def test_dbsync_upgrade_tells_what_data_migrations_do(empty_db_url: str, tmp_pat
                 "INSERT INTO hosts (hostname, inventory_fingerprint, last_seen_at, state, "
                 "created_at) VALUES ('h1', 'abc', '2026-01-01', 'up', '2026-01-01')"
             )
+        pending = len(migration.pending_revisions(engine))
     finally:
         engine.dispose()
     result = _dbsync_script(empty_db_url, tmp_path, "upgrade")
@@ -174,11 +175,12 @@ def test_dbsync_upgrade_tells_what_data_migrations_do(empty_db_url: str, tmp_pat
     lines = _revision_lines(result.stderr)
     if engine.dialect.name == "mysql":  # the revision's line comes when it is done
         assert lines[:2] == [
-            "0/6 (0%) converting table device_profiles to utf8mb4 (1/2)",
-            "0/6 (0%) converting table graphs to utf8mb4 (2/2)",
+            f"0/{pending} (0%) converting table device_profiles to utf8mb4 (1/2)",
+            f"0/{pending} (0%) converting table graphs to utf8mb4 (2/2)",
         ]
         lines = lines[2:]
-    assert lines[0].startswith("1/6 (16%) b8d4f2a6c1e9 MySQL/MariaDB")
+    first = f"1/{pending} ({100 // pending}%) b8d4f2a6c1e9 MySQL/MariaDB"
+    assert lines[0].startswith(first), lines
     assert any(
         line.endswith("0 attributes of unknown source, 1 host fingerprints forgotten")
         for line in lines
