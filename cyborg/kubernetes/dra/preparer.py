@@ -1,10 +1,12 @@
 """Prepare and unprepare one driver's claims: the work behind the DRA gRPC calls.
 
 Prepare: read the claim (``ClaimSource``), take its devices of this driver in this
-node's pool, look each up in the latest inventory (an unknown or unhealthy device is
-refused), let the ``DeviceOwner`` make the claim their owner, write the claim's CDI
-spec and then its checkpoint entry. A claim in the checkpoint is answered from there,
-so a retry, also one after a plugin restart, gets the same devices and CDI names.
+node's pool, check the driver's opaque configuration (cyborg.kubernetes.opaque_config),
+look each device up in the latest inventory (an unknown or unhealthy device is
+refused), let the ``DeviceOwner`` make the claim their owner, write the
+claim's CDI spec and then its checkpoint entry. A claim in the checkpoint is answered
+from there, so a retry, also one after a plugin restart, gets the same devices and
+CDI names.
 Unprepare: release, remove the spec, then the entry. Every failure is a
 ``PrepareFailed`` whose message is what the kubelet puts in the pod's events.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from oslo_log import log
 
-from cyborg.kubernetes import fpga_bitstreams
+from cyborg.kubernetes import fpga_bitstreams, opaque_config
 from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi, claims
 from cyborg.kubernetes.dra.checkpoint import Checkpoint, PreparedClaim, PreparedDevice
@@ -62,16 +64,18 @@ class Preparer:
             return self._again(done)
         claim, allocated = self._allocated(ref)  # the API call, outside the lock
         bitstreams = self._bitstreams(claim, allocated)
+        configs = self._configs(ref, claim, allocated)
         with self._lock:
             done = self.checkpoint.get(ref.uid)  # a concurrent call for the same claim
             if done is not None:
                 return self._again(done)
             chosen = {a.device_name: self._usable(a.device_name) for a in allocated}
+            edits = self._edits(ref, chosen, configs)
             self._claim(ref, list(chosen.values()))
             # Owned first, then programmed: nothing else may program it meanwhile.
             self._program(ref, bitstreams, chosen)
             try:
-                return self._record(ref, allocated, chosen)
+                return self._record(ref, allocated, chosen, edits)
             except OSError as err:
                 self._undo(ref)
                 raise PrepareFailed(f"writing the CDI spec or checkpoint of claim {ref} "
@@ -143,6 +147,42 @@ class Preparer:
                 by_device[device.device_name] = named.pop()
         return by_device
 
+    def _configs(
+        self, ref: ClaimRef, claim: dict[str, Any], allocated: tuple[claims.AllocatedDevice, ...]
+    ) -> dict[str, opaque_config.DeviceConfig]:
+        """{device name: the driver's opaque configuration for it}."""
+        requests = {r for a in allocated for r in a.request_names}
+        try:
+            found = opaque_config.by_request(claim, self.settings.driver, requests)
+        except opaque_config.InvalidConfig as err:
+            raise PrepareFailed(f"the opaque configuration of claim {ref} for "
+                                f"{self.settings.driver} is invalid: {err}") from err  # fmt: skip
+        by_device = {}
+        for device in allocated:
+            config = opaque_config.DeviceConfig()
+            for request in device.request_names:
+                config = config.then(found.get(request, opaque_config.DeviceConfig()))
+            by_device[device.device_name] = config
+        return by_device
+
+    def _edits(
+        self,
+        ref: ClaimRef,
+        chosen: dict[str, PluginDevice],
+        configs: dict[str, opaque_config.DeviceConfig],
+    ) -> dict[str, opaque_config.Edits]:
+        """{PCI address: its CDI nodes and extra env}; before the owner is asked."""
+        edits = {}
+        for name, device in chosen.items():
+            try:
+                edits[device.id] = opaque_config.apply(
+                    configs[name], device.id, self.devices.nodes(device.id)
+                )
+            except opaque_config.InvalidConfig as err:
+                raise PrepareFailed(f"the opaque configuration of claim {ref} cannot be "
+                                    f"applied: {err}") from err  # fmt: skip
+        return edits
+
     def _program(
         self,
         ref: ClaimRef,
@@ -186,10 +226,12 @@ class Preparer:
         ref: ClaimRef,
         allocated: tuple[claims.AllocatedDevice, ...],
         chosen: dict[str, PluginDevice],
+        edits: dict[str, opaque_config.Edits],
     ) -> PreparedClaim:
         driver, directory = self.settings.driver, self.settings.cdi_spec_dir
-        nodes = {d.id: self.devices.nodes(d.id) for d in chosen.values()}
-        spec = claim_cdi.spec(driver, ref.uid, chosen, nodes)
+        nodes = {address: e.nodes for address, e in edits.items()}
+        env = {address: e.env for address, e in edits.items()}
+        spec = claim_cdi.spec(driver, ref.uid, chosen, nodes, env)
         prepared = PreparedClaim(
             ref=ref,
             devices=tuple(
