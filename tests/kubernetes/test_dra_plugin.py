@@ -408,3 +408,18 @@ def test_a_bad_gpu_config_fails_its_claim_only_and_a_good_one_reaches_the_cdi_sp
     (device,) = node.cdi_spec("uid-good")["devices"]
     assert device["containerEdits"]["env"] == [f"CYBORG_PCI_0000_3B_00_0={A}", "NCCL_DEBUG=INFO"]
 
+
+def test_admin_access_reaches_a_device_another_claim_holds(node: Node) -> None:
+    node.claims.put(_claim("owner", A))
+    monitor = _claim("monitor", A)
+    monitor["spec"]["devices"]["requests"][0]["exactly"]["adminAccess"] = True
+    monitor["status"]["allocation"]["devices"]["results"][0]["adminAccess"] = True
+    node.claims.put(monitor)
+    answers = node.kubelet.prepare(GPU, _ref("owner"), _ref("monitor"))
+    assert {uid: a.error for uid, a in answers.items()} == {"uid-owner": "", "uid-monitor": ""}
+    node.claims.put(_claim("second", A))
+    refused = node.kubelet.prepare(GPU, _ref("second"))["uid-second"]
+    assert (
+        refused.error
+        == f"device {A} of {GPU} is already prepared for claim team-a/owner (uid-owner)"
+    )

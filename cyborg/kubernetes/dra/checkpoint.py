@@ -12,7 +12,8 @@ Format (``version`` 1)::
      "claims": {"<uid>": {"namespace": ..., "name": ..., "uid": ...,
                           "devices": [{"device_name": ..., "pool_name": ...,
                                        "request_names": [...], "pci_address": ...,
-                                       "cdi_device_ids": [...]}],
+                                       "cdi_device_ids": [...],
+                                       "admin_access": false}],
                           "cdi_spec": {...}}}}
 """
 
@@ -39,6 +40,7 @@ class PreparedDevice:
     request_names: tuple[str, ...]
     pci_address: str
     cdi_device_ids: tuple[str, ...]
+    admin_access: bool = False  # monitoring access only: the claim does not own it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,7 @@ class PreparedClaim:
                 request_names=tuple(d["request_names"]),
                 pci_address=d["pci_address"],
                 cdi_device_ids=tuple(d["cdi_device_ids"]),
+                admin_access=bool(d.get("admin_access", False)),  # absent in earlier releases
             )
             for d in entry["devices"]
         )
@@ -107,9 +110,10 @@ class Checkpoint:
             return list(self._claims.values())
 
     def claim_of(self, device_id: str) -> ClaimRef | None:
+        """The claim that owns the device (adminAccess preparations own nothing)."""
         with self._lock:
             for claim in self._claims.values():
-                if any(d.pci_address == device_id for d in claim.devices):
+                if any(d.pci_address == device_id and not d.admin_access for d in claim.devices):
                     return claim.ref
         return None
 

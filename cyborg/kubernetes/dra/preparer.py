@@ -3,7 +3,8 @@
 Prepare: read the claim (``ClaimSource``), take its devices of this driver in this
 node's pool, check the driver's opaque configuration (cyborg.kubernetes.opaque_config),
 look each device up in the latest inventory (an unknown or unhealthy device is
-refused), let the ``DeviceOwner`` make the claim their owner, write the
+refused), let the ``DeviceOwner`` make the claim their owner (an ``adminAccess``
+device is only checked, not owned: monitoring access to a device in use), write the
 claim's CDI spec and then its checkpoint entry. A claim in the checkpoint is answered
 from there, so a retry, also one after a plugin restart, gets the same devices and
 CDI names.
@@ -69,9 +70,14 @@ class Preparer:
             done = self.checkpoint.get(ref.uid)  # a concurrent call for the same claim
             if done is not None:
                 return self._again(done)
-            chosen = {a.device_name: self._usable(a.device_name) for a in allocated}
+            chosen = {a.device_name: self._usable(a.device_name, a.admin_access)
+                      for a in allocated}  # fmt: skip
             edits = self._edits(ref, chosen, configs)
-            self._claim(ref, list(chosen.values()))
+            admin = [chosen[a.device_name] for a in allocated if a.admin_access]
+            owned = [chosen[a.device_name] for a in allocated if not a.admin_access]
+            self._check_admin_access(ref, admin)
+            if owned:
+                self._claim(ref, owned)
             # Owned first, then programmed: nothing else may program it meanwhile.
             self._program(ref, bitstreams, chosen)
             try:
@@ -143,6 +149,9 @@ class Preparer:
             named = {found[r] for r in device.request_names if r in found}
             if len(named) > 1:
                 raise PrepareFailed(f"device {device.device_name} is given two bitstreams")
+            if named and device.admin_access:
+                raise PrepareFailed(f"device {device.device_name} is allocated with "
+                                    "adminAccess: it is not the claim's to program")  # fmt: skip
             if named:
                 by_device[device.device_name] = named.pop()
         return by_device
@@ -183,6 +192,17 @@ class Preparer:
                                     f"applied: {err}") from err  # fmt: skip
         return edits
 
+    def _check_admin_access(self, ref: ClaimRef, devices: list[PluginDevice]) -> None:
+        if not devices:
+            return
+        try:
+            self.owner.check_admin_access(ref, devices)
+        except DeviceRefused as err:
+            raise PrepareFailed(err.reason) from err
+        except Exception as err:
+            raise PrepareFailed(f"checking the adminAccess devices of claim {ref} failed: "
+                                f"{err}") from err  # fmt: skip
+
     def _program(
         self,
         ref: ClaimRef,
@@ -203,12 +223,14 @@ class Preparer:
             LOG.info("%s: programmed %s with %s for claim %s", self.settings.driver, device.id,
                      bitstream.describe(), ref)  # fmt: skip
 
-    def _usable(self, device_name: str) -> PluginDevice:
+    def _usable(self, device_name: str, admin_access: bool = False) -> PluginDevice:
+        """The device; an unhealthy one only for adminAccess (monitoring a failed
+        device is what it is for)."""
         device = self.devices.get(device_name)
         if device is None:
             raise PrepareFailed(f"device {device_name} of {self.settings.driver} is not on "
                                 f"this node (unknown, or removed)")  # fmt: skip
-        if not device.healthy:
+        if not device.healthy and not admin_access:
             raise PrepareFailed(f"device {device_name} ({device.id}) of "
                                 f"{self.settings.driver} is unhealthy")  # fmt: skip
         return device
@@ -241,6 +263,7 @@ class Preparer:
                     request_names=a.request_names,
                     pci_address=chosen[a.device_name].id,
                     cdi_device_ids=(claim_cdi.cdi_device_id(driver, ref.uid, a.device_name),),
+                    admin_access=a.admin_access,
                 )
                 for a in allocated
             ),

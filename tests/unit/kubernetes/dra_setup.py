@@ -64,10 +64,17 @@ def put(
     uid: str,
     *devices: str,
     configs: Sequence[dict[str, Any]] = (),
+    admin: Sequence[str] = (),
 ) -> ClaimRef:
     """A claim of ``devices`` (requests gpu-0, gpu-1, ...); ``configs`` its
-    allocation's config entries."""
+    allocation's config entries; the results naming a device in ``admin`` have
+    adminAccess (their request asks for it too)."""
     claim = allocated_claim("ns", f"c-{uid}", uid, made.driver, "node-1", devices, made.driver)
+    results = claim["status"]["allocation"]["devices"]["results"]
+    for result, request in zip(results, claim["spec"]["devices"]["requests"], strict=True):
+        if result["device"] in admin:
+            result["adminAccess"] = True
+            request["exactly"]["adminAccess"] = True
     if configs:
         claim["status"]["allocation"]["devices"]["config"] = list(configs)
     schemas.validate(claim)
