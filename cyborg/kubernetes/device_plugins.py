@@ -114,12 +114,15 @@ class DevicePlugins:
                 plugin.hold(vm_held)
 
     def reconcile(self) -> bool:
-        """One read of PodResources handed to the claims; False when the kubelet did
-        not answer (which counts as no observation)."""
+        """One read of PodResources handed to the claims; False when it is no
+        observation: the kubelet did not answer, or listed no pod at all (a kubelet
+        that restarted lists no pod until it has its pods from the API server, and
+        releasing then would give running pods' devices to VMs; a node without
+        pods keeps its last claims until a pod runs there again)."""
         if self.claims is None:
             return False
         try:
-            found = pod_resources.assigned(
+            found = pod_resources.listing(
                 self.settings.pod_resources_socket, self.settings.pod_resources_timeout
             )
         except grpc.RpcError as err:
@@ -130,7 +133,10 @@ class DevicePlugins:
             self._pod_resources_failing = True
             return False
         self._pod_resources_failing = False
-        self.claims.observe(found)
+        if found.pods == 0:
+            LOG.debug("PodResources lists no pod: not taken as an observation")
+            return False
+        self.claims.observe(found.devices)
         return True
 
     def start(self) -> None:

@@ -5,6 +5,7 @@ PodResources service (``/var/lib/kubelet/pod-resources/kubelet.sock``) lists, fo
 every pod it runs, the device IDs of each resource name its containers hold.
 """
 
+import dataclasses
 from collections.abc import Mapping
 
 import grpc
@@ -15,7 +16,13 @@ from cyborg.kubernetes.stubs import podresources, podresources_grpc
 Assigned = Mapping[tuple[str, str], tuple[str, str]]
 
 
-def assigned(socket_path: str, timeout: float) -> dict[tuple[str, str], tuple[str, str]]:
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    pods: int  # how many pods the kubelet listed, with devices or not
+    devices: dict[tuple[str, str], tuple[str, str]]
+
+
+def listing(socket_path: str, timeout: float) -> Listing:
     """The kubelet's devices by pod; raises grpc.RpcError when it does not answer."""
     with grpc.insecure_channel(f"unix://{socket_path}") as channel:
         answer = podresources_grpc.PodResourcesListerStub(channel).List(
@@ -27,4 +34,4 @@ def assigned(socket_path: str, timeout: float) -> dict[tuple[str, str], tuple[st
             for devices in container.devices:
                 for device_id in devices.device_ids:
                     found[(devices.resource_name, device_id)] = (pod.namespace, pod.name)
-    return found
+    return Listing(len(answer.pod_resources), found)

@@ -33,6 +33,7 @@ from tests.kubernetes.kubelet_standin import KubeletStandIn
 
 GPU = "cyborg.openstack.org/gpu"
 TRAINER = ("ml", "trainer-0")
+AGENT_POD = ("kube-system", "cyborg-agent-x7k2p")
 RELEASE_AFTER = 2
 RACE_ROUNDS = 10
 
@@ -50,6 +51,7 @@ class Node:
         self.kubelet = KubeletStandIn(os.path.join(directory, "dp"))
         self.socket = os.path.join(directory, "pr", "kubelet.sock")
         self.kubelet.serve_pod_resources(self.socket)
+        self.kubelet.pod_resources.run_pod(AGENT_POD)  # a kubelet lists its pods
         self.kubelet.start()
         self.plugins = self.start_plugins()
 
@@ -161,6 +163,19 @@ def test_an_allocate_not_listed_yet_keeps_its_claim(cloud: Cloud, node: Node) ->
     node.observe(RELEASE_AFTER - 1)
     assert cloud.allocations(uid(FIRST)) == {gpu0: {"PGPU": 1}}
     node.observe()
+    assert cloud.allocations(uid(FIRST)) == {}
+
+
+def test_a_kubelet_that_lists_no_pod_releases_nothing(cloud: Cloud, node: Node) -> None:  # noqa: F811
+    gpu0, _ = cloud.providers()
+    node.kubelet.allocate(GPU, [FIRST], pod=TRAINER)
+    node.kubelet.end_pod(TRAINER)
+    node.kubelet.end_pod(AGENT_POD)  # as a kubelet that restarted and has no pods yet
+    assert not node.plugins.reconcile()
+    assert not node.plugins.reconcile()
+    assert cloud.allocations(uid(FIRST)) == {gpu0: {"PGPU": 1}}
+    node.kubelet.pod_resources.run_pod(AGENT_POD)
+    node.observe(RELEASE_AFTER)
     assert cloud.allocations(uid(FIRST)) == {}
 
 

@@ -113,6 +113,11 @@ class PodResourcesStandIn(podresources_grpc.PodResourcesListerServicer):  # type
             for ids in containers:
                 held.append((f"c{len(held)}", resource, list(ids)))
 
+    def run_pod(self, pod: tuple[str, str]) -> None:
+        """A pod without devices of ours (another DaemonSet's, the agent's own)."""
+        with self._lock:
+            self.pods.setdefault(pod, [])
+
     def end(self, pod: tuple[str, str]) -> None:
         with self._lock:
             self.pods.pop(pod, None)
