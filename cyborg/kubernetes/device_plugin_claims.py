@@ -87,11 +87,6 @@ class PluginClaims:
         self._held: dict[tuple[str, str], _Held] = {}
         self._adopted: set[str] = set()  # resource names whose earlier claims were adopted
 
-    def held(self) -> dict[tuple[str, str], tuple[str, str] | None]:
-        """{(resource name, device ID): its pod, None while unseen} of confirmed claims."""
-        with self._lock:
-            return {k: h.pod for k, h in self._held.items() if h.confirmed}
-
     def adopt(self, resource_name: str, devices: Sequence[PluginDevice]) -> None:
         """The first devices of a resource name: maybe claimed by an earlier run."""
         with self._lock:
