@@ -10,8 +10,8 @@ one ``owner_factory`` gives (the conductor and Placement in a deployment).
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oslo_config import cfg
 from oslo_log import log
@@ -81,15 +81,19 @@ def _discover_all(drivers: list[Driver]) -> Callable[[], Iterable[inventory.Devi
     return discover
 
 
+class _HolderSink(Protocol):
+    def set_holders(self, holders: dict[str, str]) -> None: ...
+
+
 class _HoldersFeed:
     """A tracker listener: after each discovery, asks the conductor who holds this
-    host's devices and hands it to the slice publisher (which taints what VMs hold).
-    In a thread of its own, one ask at a time: a conductor that does not answer must
-    not hold up the report."""
+    host's devices and hands it to the slice publisher (which taints what VMs hold)
+    and the device plugins (which list it Unhealthy). In a thread of its own, one ask
+    at a time: a conductor that does not answer must not hold up the report."""
 
-    def __init__(self, owner: "ConductorDeviceOwner", publisher: "SlicePublisher") -> None:
+    def __init__(self, owner: "ConductorDeviceOwner", sinks: Sequence[_HolderSink]) -> None:
         self.owner = owner
-        self.publisher = publisher
+        self.sinks = list(sinks)
         self._asking = threading.Lock()
         self._failing = False
 
@@ -99,7 +103,9 @@ class _HoldersFeed:
 
     def _ask(self) -> None:
         try:
-            self.publisher.set_holders(self.owner.holders())
+            holders = self.owner.holders()
+            for sink in self.sinks:
+                sink.set_holders(holders)
             self._failing = False
         except Exception as err:
             if not self._failing:  # once per outage, not once per report
@@ -124,7 +130,9 @@ def start(
     k8s = conf.kubernetes
     node = KubernetesNode()
     owner = None
-    if conductor is not None and (k8s.dra_enabled or k8s.resource_slices_enabled):
+    if conductor is not None and (
+        k8s.dra_enabled or k8s.resource_slices_enabled or k8s.device_plugin_enabled
+    ):
         from cyborg.kubernetes.conductor_owner import ConductorDeviceOwner
 
         owner = ConductorDeviceOwner(conductor, conf.agent.resource_provider_name)
@@ -135,7 +143,7 @@ def start(
 
             client = apiclient.connect(k8s.kubeconfig, k8s.api_timeout)
         if k8s.device_plugin_enabled:
-            node.device_plugins = _device_plugins(conf, tracker)
+            node.device_plugins = _device_plugins(conf, tracker, owner)
         if k8s.dra_enabled:
             assert client is not None
             from cyborg.kubernetes import fpga_bitstreams
@@ -149,8 +157,9 @@ def start(
         if k8s.resource_slices_enabled:
             assert client is not None
             node.slices = _resource_slices(conf, tracker, client)
-            if owner is not None:
-                tracker.listeners.append(_HoldersFeed(owner, node.slices))
+        sinks = [s for s in (node.slices, node.device_plugins) if s is not None]
+        if owner is not None and sinks:
+            tracker.listeners.append(_HoldersFeed(owner, sinks))
     except Exception as err:
         node.stop(0)
         from cyborg.kubernetes.kubeconfig import ConfigError
@@ -172,10 +181,19 @@ def _always(owner: "ConductorDeviceOwner") -> "OwnerFactory":
     return factory
 
 
-def _device_plugins(conf: cfg.ConfigOpts, tracker: ResourceTracker) -> "DevicePlugins":
-    from cyborg.kubernetes import device_plugins
+def _device_plugins(
+    conf: cfg.ConfigOpts, tracker: ResourceTracker, owner: "ConductorDeviceOwner | None" = None
+) -> "DevicePlugins":
+    """With ``owner``, Allocate claims through it and PodResources releases."""
+    from cyborg.kubernetes import device_plugin_claims, device_plugins
 
-    plugins = device_plugins.DevicePlugins(device_plugins.Settings.from_conf(conf))
+    settings = device_plugins.Settings.from_conf(conf)
+    claims = None
+    if owner is not None:
+        claims = device_plugin_claims.PluginClaims(
+            owner, conf.agent.resource_provider_name, settings.release_after
+        )
+    plugins = device_plugins.DevicePlugins(settings, claims)
     tracker.listeners.append(plugins.update)
     plugins.start()
     LOG.info("kubelet device plugins on, in %s", conf.kubernetes.device_plugin_dir)

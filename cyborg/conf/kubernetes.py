@@ -185,6 +185,30 @@ OPTS: list[cfg.Opt] = [
         "of their own) and need the DRAPartitionableDevices feature gate; 1.34's "
         "API server refuses them.",
     ),
+    # The device plugins' claims: released when the kubelet's PodResources no longer
+    # lists the device (the device plugin API never says when a pod ends).
+    cfg.StrOpt(
+        "pod_resources_socket",
+        default="/var/lib/kubelet/pod-resources/kubelet.sock",
+        help="The kubelet's PodResources API (v1) socket, read by the device plugins to "
+        "learn which of their devices pods still hold; the agent needs it mounted when "
+        "it runs in a container.",
+    ),
+    cfg.FloatOpt(
+        "pod_resources_interval",
+        default=10.0,
+        min=0.1,
+        help="Seconds between two reads of the kubelet's PodResources by the device "
+        "plugins (with a conductor: to release devices of pods that are gone).",
+    ),
+    cfg.IntOpt(
+        "device_plugin_release_after",
+        default=3,
+        min=2,
+        help="A device-plugin device is released in Placement after this many reads of "
+        "PodResources in a row that list it for no pod container; more than one, so "
+        "that an Allocate the kubelet has not listed yet is not released.",
+    ),
 ]
 
 

@@ -22,11 +22,14 @@ def spec_file_name(resource_name: str) -> str:
     return f"cyborg-{resource_name.rsplit('/', 1)[-1]}.json"
 
 
-def container_edits(device: PluginDevice, nodes: Sequence[str]) -> dict[str, Any]:
+def container_edits(
+    device: PluginDevice, nodes: Sequence[str], env: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``env``: more NAME=value for the container (a claim's opaque configuration)."""
     # CDI refuses a device without edits; the variable also tells the container which
     # function it got when there is no device node (a test FPGA, a fake host).
     variable = "CYBORG_PCI_" + re.sub(r"[^A-Za-z0-9]", "_", device.id).upper()
-    edits: dict[str, Any] = {"env": [f"{variable}={device.id}"]}
+    edits: dict[str, Any] = {"env": [f"{variable}={device.id}", *env]}
     if nodes:
         edits["deviceNodes"] = [{"path": path} for path in nodes]
     return edits

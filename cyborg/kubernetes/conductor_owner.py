@@ -128,6 +128,19 @@ class ConductorDeviceOwner:
         except Exception as err:
             raise DeviceRefused(reason_for(err)) from err
 
+    def check_admin_access(self, claim: ClaimRefLike, devices: Sequence[DeviceLike]) -> None:
+        """adminAccess: refused for a device a VM holds (in its passthrough, no host
+        access); another pod's device is fine. Nothing is claimed."""
+        try:
+            holders = self.holders()
+        except Exception as err:
+            raise DeviceRefused(reason_for(err)) from err
+        for device in devices:
+            if holders.get(device.deployable) == "instance":
+                raise DeviceRefused(f"{HELD_BY_VM}: device {device.id} ({device.deployable}) "
+                                    "is passed through to a VM; adminAccess cannot reach it "
+                                    "from the host")  # fmt: skip
+
     def holders(self) -> dict[str, str]:
         """{deployable name: "instance" or "pod"} of this host's held deployables (the
         slice publisher taints what a VM holds); raises what the conductor raised."""

@@ -4,7 +4,10 @@ The kubelet dials the plugin's socket after the plugin registered on kubelet.soc
 for its options, keeps a ListAndWatch stream open (a new list is sent whenever the
 devices or their health change) and calls GetPreferredAllocation and Allocate when a
 container asks for the resource. The choices themselves live in pure modules:
-cyborg.kubernetes.preferred and cyborg.kubernetes.allocation.
+cyborg.kubernetes.preferred and cyborg.kubernetes.allocation. With claims (a
+conductor), Allocate claims the devices in Placement first
+(cyborg.kubernetes.device_plugin_claims), and devices a VM holds are listed
+Unhealthy so that the kubelet does not pick them.
 """
 
 import dataclasses
@@ -18,7 +21,9 @@ import grpc
 from oslo_log import log
 
 from cyborg.kubernetes import allocation, cdi, device_nodes, preferred
+from cyborg.kubernetes.device_plugin_claims import PluginClaims
 from cyborg.kubernetes.devices import PluginDevice
+from cyborg.kubernetes.ownership_errors import DeviceRefused
 from cyborg.kubernetes.stubs import (
     DEVICE_PLUGIN_VERSION,
     HEALTHY,
@@ -54,6 +59,18 @@ class _Devices:
         self.version = 0
         self.by_id: dict[str, PluginDevice] = {}
         self.nodes: dict[str, tuple[str, ...]] = {}
+        self.vm_held: frozenset[str] = frozenset()  # deployables a VM holds
+
+    def hold(self, deployables: frozenset[str]) -> bool:
+        """Record what VMs hold (of the whole host); True when the list changes."""
+        with self.changed:
+            mine = {d.deployable for d in self.by_id.values()}
+            before, self.vm_held = self.vm_held & mine, deployables
+            if deployables & mine == before:
+                return False
+            self.version += 1
+            self.changed.notify_all()
+            return True
 
     def replace(self, devices: Sequence[PluginDevice], nodes: dict[str, tuple[str, ...]]) -> bool:
         by_id = {d.id: d for d in devices}
@@ -66,22 +83,30 @@ class _Devices:
             return True
 
 
-def _kubelet_device(device: PluginDevice) -> Any:
+def _kubelet_device(device: PluginDevice, vm_held: frozenset[str]) -> Any:
     topology = None
     if device.numa_node is not None:
         topology = deviceplugin.TopologyInfo(nodes=[deviceplugin.NUMANode(ID=device.numa_node)])
+    usable = device.healthy and device.deployable not in vm_held
     return deviceplugin.Device(
-        ID=device.id, health=HEALTHY if device.healthy else UNHEALTHY, topology=topology
+        ID=device.id, health=HEALTHY if usable else UNHEALTHY, topology=topology
     )
 
 
 class _Servicer(deviceplugin_grpc.DevicePluginServicer):
     """The DevicePlugin service of one server run; ``stopping`` ends its streams."""
 
-    def __init__(self, resource_name: str, devices: _Devices, options: PluginOptions) -> None:
+    def __init__(
+        self,
+        resource_name: str,
+        devices: _Devices,
+        options: PluginOptions,
+        claims: PluginClaims | None = None,
+    ) -> None:
         self.resource_name = resource_name
         self.devices = devices
         self.options = options
+        self.claims = claims
         self.stopping = threading.Event()
 
     def GetDevicePluginOptions(self, request: Any, context: Any) -> Any:
@@ -101,7 +126,10 @@ class _Servicer(deviceplugin_grpc.DevicePluginServicer):
                 if state.version == sent or self.stopping.is_set():
                     continue
                 sent, current = state.version, list(state.by_id.values())
-            yield deviceplugin.ListAndWatchResponse(devices=[_kubelet_device(d) for d in current])
+                held = state.vm_held
+            yield deviceplugin.ListAndWatchResponse(
+                devices=[_kubelet_device(d, held) for d in current]
+            )
 
     def GetPreferredAllocation(self, request: Any, context: Any) -> Any:
         by_id = dict(self.devices.by_id)
@@ -140,6 +168,12 @@ class _Servicer(deviceplugin_grpc.DevicePluginServicer):
                     cdi_devices=[deviceplugin.CDIDevice(name=n) for n in chosen.cdi_devices],
                 )
             )
+        if self.claims is not None:
+            wanted = dict.fromkeys(i for c in request.container_requests for i in c.devices_ids)
+            try:
+                self.claims.claim(self.resource_name, [by_id[i] for i in wanted])
+            except DeviceRefused as err:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, err.reason)
         return deviceplugin.AllocateResponse(container_responses=answers)
 
     def PreStartContainer(self, request: Any, context: Any) -> Any:
@@ -149,9 +183,12 @@ class _Servicer(deviceplugin_grpc.DevicePluginServicer):
 class DevicePlugin:
     """Serves one resource name on ``<plugin_dir>/cyborg-<kind>.sock``."""
 
-    def __init__(self, resource_name: str, options: PluginOptions) -> None:
+    def __init__(
+        self, resource_name: str, options: PluginOptions, claims: PluginClaims | None = None
+    ) -> None:
         self.resource_name = resource_name
         self.options = options
+        self.claims = claims
         self.socket_path = os.path.join(options.plugin_dir, socket_name(resource_name))
         self.devices = _Devices()
         self._server: grpc.Server | None = None
@@ -162,11 +199,20 @@ class DevicePlugin:
         nodes = {
             d.id: tuple(device_nodes.device_nodes(self.options.sysfs_root, d.id)) for d in devices
         }
+        if self.claims is not None:
+            self.claims.adopt(self.resource_name, devices)
         if self.devices.replace(devices, nodes):
             LOG.info("%s: %d devices (%d healthy)", self.resource_name, len(devices),
                      sum(d.healthy for d in devices))  # fmt: skip
             if self.options.cdi:
                 cdi.write(self.options.cdi_spec_dir, cdi.spec(self.resource_name, devices, nodes))
+
+    def hold(self, deployables: frozenset[str]) -> None:
+        """Devices of these deployables are a VM's: listed Unhealthy from now on."""
+        if self.devices.hold(deployables):
+            LOG.info(
+                "%s: VMs hold %s", self.resource_name, ", ".join(sorted(deployables)) or "none"
+            )
 
     def serving(self) -> bool:
         return self._server is not None and os.path.exists(self.socket_path)
@@ -176,7 +222,7 @@ class DevicePlugin:
         self.stop()
         if os.path.lexists(self.socket_path):
             os.unlink(self.socket_path)  # a socket left by an earlier run refuses to bind
-        servicer = _Servicer(self.resource_name, self.devices, self.options)
+        servicer = _Servicer(self.resource_name, self.devices, self.options, self.claims)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         deviceplugin_grpc.add_DevicePluginServicer_to_server(servicer, server)
         server.add_insecure_port(f"unix://{self.socket_path}")

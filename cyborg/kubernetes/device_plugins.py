@@ -10,6 +10,12 @@ A kubelet that restarts removes the plugins' sockets and makes a new kubelet.soc
 plugin whose socket is gone serves again, and every plugin registers again when
 kubelet.sock is not the one it registered with (or registration failed, e.g. no
 kubelet yet).
+
+With claims (a conductor to claim through), Allocate claims the devices in Placement,
+and another thread reads the kubelet's PodResources every
+``[kubernetes] pod_resources_interval`` seconds to release the devices no pod holds
+any more (cyborg.kubernetes.device_plugin_claims); ``set_holders`` lists the devices
+VMs hold as Unhealthy.
 """
 
 import dataclasses
@@ -22,8 +28,9 @@ import grpc
 from oslo_log import log
 
 from cyborg.common import inventory
-from cyborg.kubernetes import devices
+from cyborg.kubernetes import devices, pod_resources
 from cyborg.kubernetes.device_plugin import KUBELET_SOCKET, DevicePlugin, PluginOptions
+from cyborg.kubernetes.device_plugin_claims import PluginClaims
 
 LOG = log.getLogger(__name__)
 
@@ -34,6 +41,10 @@ class Settings:
     resource_domain: str = "cyborg.openstack.org"
     device_types: tuple[str, ...] = ("GPU", "FPGA", "SSD")
     watch_interval: float = 1.0
+    pod_resources_socket: str = "/var/lib/kubelet/pod-resources/kubelet.sock"
+    pod_resources_interval: float = 10.0
+    release_after: int = 3
+    pod_resources_timeout: float = 10.0
 
     @classmethod
     def from_conf(cls, conf: Any) -> "Settings":
@@ -48,6 +59,9 @@ class Settings:
             resource_domain=k8s.resource_domain,
             device_types=tuple(k8s.device_plugin_types),
             watch_interval=k8s.kubelet_watch_interval,
+            pod_resources_socket=k8s.pod_resources_socket,
+            pod_resources_interval=k8s.pod_resources_interval,
+            release_after=k8s.device_plugin_release_after,
         )
 
 
@@ -61,8 +75,12 @@ def _identity(path: str) -> tuple[int, int, int] | None:
 
 
 class DevicePlugins:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, claims: PluginClaims | None = None) -> None:
         self.settings = settings
+        self.claims = claims
+        self._vm_held: frozenset[str] = frozenset()
+        self._reconciler: threading.Thread | None = None
+        self._pod_resources_failing = False
         self.kubelet_socket = os.path.join(settings.options.plugin_dir, KUBELET_SOCKET)
         self.plugins: dict[str, DevicePlugin] = {}
         self._registered: dict[str, tuple[int, int, int]] = {}  # resource -> kubelet.sock
@@ -80,21 +98,65 @@ class DevicePlugins:
             for name in sorted(set(found) | set(self.plugins)):
                 plugin = self.plugins.get(name)
                 if plugin is None:
-                    plugin = self.plugins[name] = DevicePlugin(name, self.settings.options)
+                    plugin = DevicePlugin(name, self.settings.options, self.claims)
+                    plugin.hold(self._vm_held)
+                    self.plugins[name] = plugin
                 plugin.update(found.get(name, ()))
         self._wake.set()
+
+    def set_holders(self, holders: dict[str, str]) -> None:
+        """The conductor's {deployable: "instance" or "pod"} of this host: what VMs
+        hold is listed Unhealthy."""
+        vm_held = frozenset(name for name, kind in holders.items() if kind == "instance")
+        with self._lock:
+            self._vm_held = vm_held
+            for plugin in self.plugins.values():
+                plugin.hold(vm_held)
+
+    def reconcile(self) -> bool:
+        """One read of PodResources handed to the claims; False when it is no
+        observation: the kubelet did not answer, or listed no pod at all (a kubelet
+        that restarted lists no pod until it has its pods from the API server, and
+        releasing then would give running pods' devices to VMs; a node without
+        pods keeps its last claims until a pod runs there again)."""
+        if self.claims is None:
+            return False
+        try:
+            found = pod_resources.listing(
+                self.settings.pod_resources_socket, self.settings.pod_resources_timeout
+            )
+        except grpc.RpcError as err:
+            if not self._pod_resources_failing:
+                LOG.warning("Reading the kubelet's PodResources at %s failed (%s); devices "
+                            "of ended pods stay claimed until it answers",
+                            self.settings.pod_resources_socket, err.code())  # fmt: skip
+            self._pod_resources_failing = True
+            return False
+        self._pod_resources_failing = False
+        if found.pods == 0:
+            LOG.debug("PodResources lists no pod: not taken as an observation")
+            return False
+        self.claims.observe(found.devices)
+        return True
 
     def start(self) -> None:
         os.makedirs(self.settings.options.plugin_dir, exist_ok=True)
         self._stop.clear()
         self._watcher = threading.Thread(target=self._watch, name="kubelet-watch", daemon=True)
         self._watcher.start()
+        if self.claims is not None:
+            self._reconciler = threading.Thread(
+                target=self._reconcile_loop, name="pod-resources", daemon=True
+            )
+            self._reconciler.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         if self._watcher is not None:
             self._watcher.join()
+        if self._reconciler is not None:
+            self._reconciler.join()
         with self._lock:
             for plugin in self.plugins.values():
                 plugin.stop()
@@ -129,3 +191,10 @@ class DevicePlugins:
                 LOG.exception("Device plugin check failed; trying again")
             self._wake.wait(self.settings.watch_interval)
             self._wake.clear()
+
+    def _reconcile_loop(self) -> None:
+        while not self._stop.wait(self.settings.pod_resources_interval):
+            try:
+                self.reconcile()
+            except Exception:
+                LOG.exception("Reading PodResources failed; trying again")

@@ -29,9 +29,10 @@ from oslo_utils import uuidutils
 
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception, inventory
+from cyborg.kubernetes import opaque_config
 
 API_VERSION = "fpga.cyborg.openstack.org/v1alpha1"
-KIND = "FPGAConfig"
+KIND = opaque_config.FPGA_KIND
 
 
 class InvalidConfig(Exception):
@@ -74,27 +75,16 @@ def _plain_name(name: str) -> bool:
     return bool(name) and "/" not in name and name not in (".", "..") and "\0" not in name
 
 
-def _applies(config_requests: Sequence[str], request: str) -> bool:
-    """A configuration for request ``r`` covers its subrequests ``r/<sub>`` too."""
-    return not config_requests or any(
-        request == name or request.startswith(name + "/") for name in config_requests
-    )
-
-
 def bitstreams_by_request(
     claim: Mapping[str, Any], driver: str, requests: Iterable[str]
 ) -> dict[str, Bitstream]:
     """{request name: its bitstream} for the allocated ``requests`` that have one."""
-    allocation = claim.get("status", {}).get("allocation", {}).get("devices", {})
-    configs = [
-        c for c in allocation.get("config", []) if c.get("opaque", {}).get("driver") == driver
-    ]
     # Class configurations first, then the claim's: the later one wins.
-    configs.sort(key=lambda c: 0 if c.get("source") == "FromClass" else 1)
+    configs = opaque_config.ordered(claim, driver)
     found: dict[str, Bitstream] = {}
     for request in requests:
         for config in configs:
-            if _applies(config.get("requests", []), request):
+            if opaque_config.applies(config.get("requests", []), request):
                 found[request] = parse(config["opaque"].get("parameters"))
     return found
 

@@ -12,6 +12,8 @@ try:
     from cyborg.kubernetes.protos import dra_v1_pb2_grpc as dra_grpc
     from cyborg.kubernetes.protos import pluginregistration_v1_pb2 as registration
     from cyborg.kubernetes.protos import pluginregistration_v1_pb2_grpc as registration_grpc
+    from cyborg.kubernetes.protos import podresources_v1_pb2 as podresources
+    from cyborg.kubernetes.protos import podresources_v1_pb2_grpc as podresources_grpc
 except ModuleNotFoundError as err:  # pragma: no cover - depends on the install
     raise ImportError(
         "The kubelet gRPC stubs are not generated: run tools/generate-protos.py with the "
@@ -33,6 +35,8 @@ __all__ = [
     "dra_grpc",
     "dra_health",
     "dra_health_grpc",
+    "podresources",
+    "podresources_grpc",
     "registration",
     "registration_grpc",
 ]

@@ -231,6 +231,17 @@ def record(
 
 
 @db_api.context_manager.writer
+def rename(context: RequestContext, claim: PodClaimRef, hostname: str) -> None:
+    """Record ``claim``'s namespace and name on its rows of ``hostname``."""
+    context.session.execute(
+        sa.update(_CLAIM)
+        .where(_CLAIM.claim_uid == claim.uid, _CLAIM.hostname == hostname)
+        .values(namespace=claim.namespace, name=claim.name)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@db_api.context_manager.writer
 def forget(context: RequestContext, claim_uid: str, hostname: str) -> list[int]:
     """Remove ``claim_uid``'s rows on ``hostname`` and free their handles; the handle ids
     freed (none for an unknown claim)."""

@@ -126,6 +126,17 @@ def test_a_retry_of_the_same_claim_succeeds_and_another_set_is_refused(db, pods,
         pods.claim(db.context, hostname=HOST, claim=claim, pci_addresses=[ADDRESS, SECOND])
 
 
+def test_a_retry_naming_the_pod_records_it(db, pods, gpu) -> None:  # type: ignore[no-untyped-def]
+    """A device plugin's claim is made before its pod is known, and named later."""
+    first = ref("gpu-0000-01-00-0")
+    pods.claim(db.context, hostname=HOST, claim=first, pci_addresses=[ADDRESS])
+    named = pod_claim.PodClaimRef(first.uid, "ml", "trainer-0")
+    pods.claim(db.context, hostname=HOST, claim=named, pci_addresses=[ADDRESS])
+    (held,) = pod_claim.get_claim(db.context, first.uid)
+    assert held.claim == named
+    assert pod_claim.find_devices(db.context, HOST, [ADDRESS])[ADDRESS].claim == named
+
+
 def test_release_frees_for_a_vm_and_an_unbind_frees_for_a_pod(db, pods, gpu) -> None:  # type: ignore[no-untyped-def]
     pod = ref()
     pods.claim(db.context, hostname=HOST, claim=pod, pci_addresses=[ADDRESS, SECOND])

@@ -213,3 +213,19 @@ def test_a_pod_and_a_vm_racing_for_the_last_gpu_have_one_winner(cloud: Cloud) ->
             assert cloud.usage(gpu1) == 0, outcomes
     finally:
         cloud.placement.delete_allocations(nova)
+
+
+def test_admin_access_is_refused_only_for_a_gpu_a_vm_holds(cloud: Cloud) -> None:
+    first_name, second_name = sorted(cloud.gpus)  # FakeGPU0 is at FIRST
+    first = PluginDevice(FIRST, "cyborg.openstack.org/gpu", "GPU", first_name)
+    second = PluginDevice(SECOND, "cyborg.openstack.org/gpu", "GPU", second_name)
+    pod, monitor = Claim(), Claim("monitor")
+    cloud.owner.claim(pod, [first])
+    cloud.owner.check_admin_access(monitor, [first])  # another pod's GPU: fine
+    arq, vm = cloud.arq(), str(uuid.uuid4())
+    cloud.bind_standalone(arq, vm)  # the only free GPU: the second
+    with pytest.raises(DeviceRefused, match=rf"^held by a VM: device {SECOND} "):
+        cloud.owner.check_admin_access(monitor, [second])
+    assert cloud.allocations(monitor.uid) == {}  # nothing was claimed for it
+    cloud.api.delete_arqs(cloud.context, uuids=[arq])
+    cloud.owner.release(pod.uid)

@@ -9,6 +9,10 @@ keeps a ListAndWatch stream open, recording every list it gets. Tests call Alloc
 GetPreferredAllocation through it, and ``restart()`` does what a kubelet restart does
 to the directory: it removes every file in it (the plugins' sockets too) and makes a
 new kubelet.sock.
+
+``serve_pod_resources`` also serves the PodResources API v1 List on its own socket,
+as the kubelet does on ``pod-resources/kubelet.sock``: the devices an ``allocate``
+naming a pod gave its containers, until ``end_pod`` (the pod is gone).
 """
 
 import os
@@ -20,7 +24,12 @@ from typing import Any
 
 import grpc
 
-from cyborg.kubernetes.stubs import deviceplugin, deviceplugin_grpc
+from cyborg.kubernetes.stubs import (
+    deviceplugin,
+    deviceplugin_grpc,
+    podresources,
+    podresources_grpc,
+)
 from tests.kubernetes import waiting
 from tests.kubernetes.waiting import DEADLINE
 
@@ -64,6 +73,56 @@ class Endpoint:
         self.channel.close()
 
 
+class PodResourcesStandIn(podresources_grpc.PodResourcesListerServicer):  # type: ignore[misc]
+    """The kubelet's PodResourcesLister: List of the pods' containers' devices."""
+
+    def __init__(self) -> None:
+        # (namespace, pod) -> [(container, resource name, device IDs)]
+        self.pods: dict[tuple[str, str], list[tuple[str, str, list[str]]]] = {}
+        self.lists = 0  # List calls answered
+        self._lock = threading.Lock()
+
+    def List(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self._lock:
+            self.lists += 1
+            pods = [
+                podresources.PodResources(
+                    namespace=namespace,
+                    name=name,
+                    containers=[
+                        podresources.ContainerResources(
+                            name=container,
+                            devices=[
+                                podresources.ContainerDevices(
+                                    resource_name=resource, device_ids=ids
+                                )
+                            ],
+                        )
+                        for container, resource, ids in containers
+                    ],
+                )
+                for (namespace, name), containers in self.pods.items()
+            ]
+        return podresources.ListPodResourcesResponse(pod_resources=pods)
+
+    def add(
+        self, pod: tuple[str, str], resource: str, containers: Sequence[Sequence[str]]
+    ) -> None:
+        with self._lock:
+            held = self.pods.setdefault(pod, [])
+            for ids in containers:
+                held.append((f"c{len(held)}", resource, list(ids)))
+
+    def run_pod(self, pod: tuple[str, str]) -> None:
+        """A pod without devices of ours (another DaemonSet's, the agent's own)."""
+        with self._lock:
+            self.pods.setdefault(pod, [])
+
+    def end(self, pod: tuple[str, str]) -> None:
+        with self._lock:
+            self.pods.pop(pod, None)
+
+
 class KubeletStandIn(deviceplugin_grpc.RegistrationServicer):  # type: ignore[misc]
     def __init__(self, plugin_dir: str) -> None:
         self.plugin_dir = plugin_dir
@@ -73,6 +132,8 @@ class KubeletStandIn(deviceplugin_grpc.RegistrationServicer):  # type: ignore[mi
         self.refused: list[str] = []
         self.changed = threading.Condition()
         self._server: grpc.Server | None = None
+        self.pod_resources = PodResourcesStandIn()
+        self._pod_resources_server: grpc.Server | None = None
 
     # --- the Registration service -----------------------------------------------------
     def Register(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -116,6 +177,19 @@ class KubeletStandIn(deviceplugin_grpc.RegistrationServicer):  # type: ignore[mi
         server.add_insecure_port(f"unix://{self.socket}")
         server.start()
         self._server = server
+
+    def serve_pod_resources(self, socket_path: str) -> None:
+        os.makedirs(os.path.dirname(socket_path), exist_ok=True)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        podresources_grpc.add_PodResourcesListerServicer_to_server(self.pod_resources, server)
+        server.add_insecure_port(f"unix://{socket_path}")
+        server.start()
+        self._pod_resources_server = server
+
+    def stop_pod_resources(self) -> None:
+        if self._pod_resources_server is not None:
+            self._pod_resources_server.stop(grace=None).wait()
+            self._pod_resources_server = None
 
     def stop(self) -> None:
         if self._server is not None:
@@ -168,13 +242,24 @@ class KubeletStandIn(deviceplugin_grpc.RegistrationServicer):  # type: ignore[mi
         found: dict[str, str] = self.wait_for(what, matching)[0]
         return found
 
-    def allocate(self, resource_name: str, *containers: Sequence[str]) -> Any:
+    def allocate(
+        self, resource_name: str, *containers: Sequence[str], pod: tuple[str, str] | None = None
+    ) -> Any:
+        """Allocate; with ``pod`` (namespace, name), a success lists the devices in
+        PodResources under that pod, as the kubelet's device manager does."""
         request = deviceplugin.AllocateRequest(
             container_requests=[
                 deviceplugin.ContainerAllocateRequest(devices_ids=list(ids)) for ids in containers
             ]
         )
-        return self.endpoint(resource_name).stub.Allocate(request, timeout=DEADLINE)
+        answer = self.endpoint(resource_name).stub.Allocate(request, timeout=DEADLINE)
+        if pod is not None:
+            self.pod_resources.add(pod, resource_name, containers)
+        return answer
+
+    def end_pod(self, pod: tuple[str, str]) -> None:
+        """The pod is gone: PodResources no longer lists its devices."""
+        self.pod_resources.end(pod)
 
     def preferred(
         self, resource_name: str, available: Sequence[str], must: Sequence[str], size: int

@@ -384,3 +384,42 @@ def test_an_unreadable_checkpoint_keeps_only_its_driver_off() -> None:
     finally:
         node.close()
         shutil.rmtree(directory)
+
+
+def _configured(claim: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    claim["status"]["allocation"]["devices"]["config"] = [
+        {"source": "FromClaim", "opaque": {"driver": GPU, "parameters": parameters}}
+    ]
+    return claim
+
+
+def test_a_bad_gpu_config_fails_its_claim_only_and_a_good_one_reaches_the_cdi_spec(
+    node: Node,
+) -> None:
+    good = {"apiVersion": f"{GPU}/v1alpha1", "kind": "GPUConfig", "env": {"NCCL_DEBUG": "INFO"}}
+    node.claims.put(_configured(_claim("good", A), good))
+    node.claims.put(_configured(_claim("bad", B), {**good, "kind": "GpuConfig"}))
+    answers = node.kubelet.prepare(GPU, _ref("good"), _ref("bad"))
+    assert answers["uid-good"].error == ""
+    assert answers["uid-bad"].error.startswith(
+        f"the opaque configuration of claim team-a/bad (uid-bad) for {GPU} is invalid: "
+        f"{GPU} takes apiVersion {GPU}/v1alpha1, kind GPUConfig"
+    )
+    (device,) = node.cdi_spec("uid-good")["devices"]
+    assert device["containerEdits"]["env"] == [f"CYBORG_PCI_0000_3B_00_0={A}", "NCCL_DEBUG=INFO"]
+
+
+def test_admin_access_reaches_a_device_another_claim_holds(node: Node) -> None:
+    node.claims.put(_claim("owner", A))
+    monitor = _claim("monitor", A)
+    monitor["spec"]["devices"]["requests"][0]["exactly"]["adminAccess"] = True
+    monitor["status"]["allocation"]["devices"]["results"][0]["adminAccess"] = True
+    node.claims.put(monitor)
+    answers = node.kubelet.prepare(GPU, _ref("owner"), _ref("monitor"))
+    assert {uid: a.error for uid, a in answers.items()} == {"uid-owner": "", "uid-monitor": ""}
+    node.claims.put(_claim("second", A))
+    refused = node.kubelet.prepare(GPU, _ref("second"))["uid-second"]
+    assert (
+        refused.error
+        == f"device {A} of {GPU} is already prepared for claim team-a/owner (uid-owner)"
+    )

@@ -1,10 +1,11 @@
 """The agent's Kubernetes parts wired together (cyborg.cmd.kubernetes_node).
 
-One node with the DRA plugins and the ResourceSlices publisher on, as the agent
-starts them: the kubelet DRA stand-in prepares a claim the API-server stand-in holds,
-and the device is claimed through the conductor (a recording stand-in of its RPC
-API, whose real counterpart tests/functional/test_pod_ownership.py drives); the
-conductor's answer on who holds what reaches the slices as a taint.
+One node with the DRA plugins and the ResourceSlices publisher on (and one with the
+device plugins), as the agent starts them: the kubelet DRA stand-in prepares a claim
+the API-server stand-in holds, and the device is claimed through the conductor (a
+recording stand-in of its RPC API, whose real counterpart
+tests/functional/test_pod_ownership.py drives); the conductor's answer on who holds
+what reaches the slices as a taint.
 """
 
 import json
@@ -23,10 +24,11 @@ from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import kubernetes_node
 from cyborg.common import exception
 from cyborg.drivers.fake import FakeDriver
-from cyborg.kubernetes import dra_names
+from cyborg.kubernetes import device_plugin_claims, dra_names
 from tests.kubernetes.apiserver_standin import ApiServerStandIn
 from tests.kubernetes.claims import allocated_claim
 from tests.kubernetes.kubelet_dra_standin import KubeletDRAStandIn
+from tests.kubernetes.kubelet_standin import KubeletStandIn
 from tests.kubernetes.test_resource_slices import TOKEN, write_kubeconfig
 
 GPU = "gpu.cyborg.openstack.org"
@@ -166,3 +168,50 @@ def test_nothing_starts_without_options() -> None:
     node = kubernetes_node.start(conf, tracker, [], programmer, RecordingConductor())  # type: ignore[arg-type]
     assert node == kubernetes_node.KubernetesNode()
     assert tracker.listeners == []
+
+
+def test_the_device_plugin_claims_through_the_conductor_and_lists_vm_held_unhealthy() -> None:
+    directory = tempfile.mkdtemp(prefix="k8s-", dir="/tmp")
+    inventory = os.path.join(directory, "inventory.json")
+    with open(inventory, "w") as handle:
+        json.dump(INVENTORY, handle)
+    conf = cfg.ConfigOpts()
+    cyborg_conf.register_opts(conf)
+    plugin_dir = os.path.join(directory, "dp")
+    for name, value, group in (
+        ("inventory_file", inventory, "fake_driver"),
+        ("resource_provider_name", NODE, "agent"),
+        ("device_plugin_enabled", True, "kubernetes"),
+        ("device_plugin_dir", plugin_dir, "kubernetes"),
+        ("kubelet_watch_interval", 0.1, "kubernetes"),
+        ("pod_resources_socket", os.path.join(directory, "pr.sock"), "kubernetes"),
+    ):
+        conf.set_override(name, value, group=group)
+    conf([])
+    conductor = RecordingConductor()
+    conductor.held_by_vm.add(B)
+    conductor.holders = {"gpu-1": "instance"}
+    drivers = [FakeDriver(conf, hostname=NODE)]
+    tracker = ResourceTracker(NODE, drivers, None)
+    kubelet = KubeletStandIn(plugin_dir)
+    kubelet.start()
+    started = kubernetes_node.start(
+        conf,
+        tracker,
+        drivers,
+        programming.Programmer(conf, drivers, NODE),
+        conductor,  # type: ignore[arg-type]
+    )
+    try:
+        assert tracker.discover() is not None
+        resource = "cyborg.openstack.org/gpu"
+        kubelet.wait_for_list(
+            resource, lambda d: d == {A: "Healthy", B: "Unhealthy"}, "the VM's GPU Unhealthy"
+        )
+        kubelet.allocate(resource, [A])
+        uid = device_plugin_claims.consumer_uid(NODE, resource, A)
+        assert conductor.claims == {uid: [A]}
+    finally:
+        started.stop(5)
+        kubelet.stop()
+        shutil.rmtree(directory)

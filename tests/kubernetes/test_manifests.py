@@ -234,7 +234,7 @@ def test_daemonset_mounts_what_the_options_point_to(option: str, path: str) -> N
 def test_daemonset_mounts_the_kubelet_sysfs_devices_and_cdi() -> None:
     mounted = _host_mounts()
     kubelet = ("/var/lib/kubelet/plugins", "/var/lib/kubelet/plugins_registry",
-               "/var/lib/kubelet/device-plugins")  # fmt: skip
+               "/var/lib/kubelet/device-plugins", "/var/lib/kubelet/pod-resources")  # fmt: skip
     for path in (*kubelet, "/sys", "/dev", "/etc/cdi", "/var/run/cdi"):
         assert mounted.get(path) == path
     assert AGENT["securityContext"]["privileged"] is True

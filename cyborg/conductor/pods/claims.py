@@ -6,7 +6,8 @@ allocated to a ResourceClaim (by PCI address). In order:
 1. look: each address must be a PCI attach handle of that host (else 404), free or
    already this claim's; one a VM holds (an ARQ) or another claim holds is refused
    with who holds it (409). All of them already this claim's: a kubelet retry, which
-   only makes sure Placement holds them too.
+   only makes sure Placement holds them too (and records the namespace and name it
+   gives: a device plugin's claim learns its pod after Allocate).
 2. Placement: one unit per device on its deployable's provider, for consumer = the
    claim's uid, type ``POD`` (cyborg.conductor.pods.placement_units). Placement's
    capacity check is the arbiter against Nova's and Cyborg's own VM claims.
@@ -99,6 +100,10 @@ class PodClaims:
         devices = self._look(context, hostname, claim, pci_addresses)
         if all(d.claim is not None and d.claim.uid == claim.uid for d in devices):
             self._place(claim, hostname, devices)  # a retry: Placement may lack them
+            if any(d.claim != claim for d in devices):
+                # A device plugin's claim learns its pod after Allocate (from the
+                # kubelet's PodResources) and names it in a retry.
+                pod_claim.rename(context, claim, hostname)
             return
         self._place(claim, hostname, devices)
         try:

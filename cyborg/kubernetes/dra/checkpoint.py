@@ -13,6 +13,7 @@ Format (``version`` 1)::
                           "devices": [{"device_name": ..., "pool_name": ...,
                                        "request_names": [...], "pci_address": ...,
                                        "cdi_device_ids": [...],
+                                       "admin_access": false,
                                        "mig": {...}}],  # a MIG partition's instance only
                           "cdi_spec": {...}}}}
 """
@@ -41,6 +42,7 @@ class PreparedDevice:
     request_names: tuple[str, ...]
     pci_address: str
     cdi_device_ids: tuple[str, ...]
+    admin_access: bool = False  # monitoring access only: the claim does not own it
     mig: MigInstance | None = None  # the GPU instance made for a MIG partition
 
     def to_json(self) -> dict[str, Any]:
@@ -72,6 +74,7 @@ class PreparedClaim:
                 pci_address=d["pci_address"],
                 cdi_device_ids=tuple(d["cdi_device_ids"]),
                 mig=MigInstance.from_json(d["mig"]) if d.get("mig") else None,
+                admin_access=bool(d.get("admin_access", False)),  # absent in earlier releases
             )
             for d in entry["devices"]
         )
@@ -116,9 +119,10 @@ class Checkpoint:
             return list(self._claims.values())
 
     def claim_of(self, device_id: str) -> ClaimRef | None:
+        """The claim that owns the device (adminAccess preparations own nothing)."""
         with self._lock:
             for claim in self._claims.values():
-                if any(d.pci_address == device_id for d in claim.devices):
+                if any(d.pci_address == device_id and not d.admin_access for d in claim.devices):
                     return claim.ref
         return None
 

@@ -41,15 +41,19 @@ def spec(
     claim_uid: str,
     devices: Mapping[str, PluginDevice],
     nodes: Mapping[str, Sequence[str]],
+    env: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """The spec for ``devices`` ({DRA device name: device}); ``nodes`` by PCI address."""
+    """The spec for ``devices`` ({DRA device name: device}); ``nodes`` and the extra
+    ``env`` (NAME=value, from the claim's configuration) by PCI address."""
     return {
         "cdiVersion": cdi.CDI_VERSION,
         "kind": kind(driver),
         "devices": [
             {
                 "name": cdi_device_name(claim_uid, name),
-                "containerEdits": cdi.container_edits(device, nodes.get(device.id, ())),
+                "containerEdits": cdi.container_edits(
+                    device, nodes.get(device.id, ()), (env or {}).get(device.id, ())
+                ),
             }
             for name, device in devices.items()
         ],

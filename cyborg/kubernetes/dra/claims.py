@@ -4,7 +4,9 @@ NodePrepareResources names a claim only (namespace, name, uid); the allocation i
 the claim's ``status.allocation.devices.results``, one entry per request and device,
 each naming the driver, the pool (the node, for Cyborg's slices) and the device. The
 plugin reads the claim through a ``ClaimSource``; the API-server client is one, a
-test's dictionary another.
+test's dictionary another. A result with ``adminAccess: true`` asks for monitoring
+access to a device that may be in use by another claim: such a device is prepared
+without being owned.
 """
 
 import dataclasses
@@ -40,6 +42,7 @@ class AllocatedDevice:
     device_name: str  # the slice's device name, dra_names.device_name(PCI address)
     pool_name: str
     request_names: tuple[str, ...]  # the claim's requests this device serves
+    admin_access: bool = False  # every result naming it has adminAccess
 
 
 def _results(claim: Mapping[str, Any], ref: ClaimRef) -> list[Mapping[str, Any]]:
@@ -74,6 +77,7 @@ def allocated_devices(
         raise ClaimUnusable(f"ResourceClaim {ref} has {driver} devices in pool {pools}, "
                             f"not in this node's pool {pool}")  # fmt: skip
     requests: dict[str, list[str]] = {}
+    admin: dict[str, bool] = {}
     for result in here:
         device, request = result.get("device"), result.get("request")
         if not isinstance(device, str) or not device or not isinstance(request, str):
@@ -81,4 +85,5 @@ def allocated_devices(
         names = requests.setdefault(device, [])
         if request not in names:
             names.append(request)
-    return tuple(AllocatedDevice(d, pool, tuple(r)) for d, r in requests.items())
+        admin[device] = admin.get(device, True) and result.get("adminAccess") is True
+    return tuple(AllocatedDevice(d, pool, tuple(r), admin[d]) for d, r in requests.items())

@@ -52,11 +52,18 @@ def partition_of(device_name: str) -> Partition | None:
     return Partition(gpu_device, f"{compute}.{memory}", start)
 
 
-def container_edits(instance: MigInstance, gpu_nodes: Sequence[str]) -> dict[str, Any]:
-    """What a container of the claim gets for one partition."""
+def container_edits(
+    instance: MigInstance, gpu_nodes: Sequence[str], env: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What a container of the claim gets for one partition; ``env`` (NAME=value, from
+    the claim's configuration) after the partition's own."""
     nodes = [*gpu_nodes, *instance.device_nodes]
     edits: dict[str, Any] = {
-        "env": [f"NVIDIA_VISIBLE_DEVICES={instance.uuid}", f"CUDA_VISIBLE_DEVICES={instance.uuid}"]
+        "env": [
+            f"NVIDIA_VISIBLE_DEVICES={instance.uuid}",
+            f"CUDA_VISIBLE_DEVICES={instance.uuid}",
+            *env,
+        ]
     }
     if nodes:
         edits["deviceNodes"] = [{"path": path} for path in nodes]

@@ -38,6 +38,11 @@ class DeviceOwner(Protocol):
     def release(self, claim_uid: str) -> None:
         """Give up what the claim owns; a claim that owns nothing is no error."""
 
+    def check_admin_access(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
+        """May ``claim`` have monitoring access (adminAccess) to ``devices``, which it
+        does not own and another claim may hold? DeviceRefused when a VM holds one:
+        it is in the VM's passthrough, out of the host's reach."""
+
 
 class PreparedView(Protocol):
     """What the plugin has prepared, as its checkpoint knows it."""
@@ -68,3 +73,6 @@ class LocalOwner:
 
     def release(self, claim_uid: str) -> None:
         pass  # the checkpoint entry going is the release
+
+    def check_admin_access(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
+        pass  # it knows no VMs; another claim's device is fine for adminAccess

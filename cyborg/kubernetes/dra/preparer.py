@@ -1,10 +1,13 @@
 """Prepare and unprepare one driver's claims: the work behind the DRA gRPC calls.
 
 Prepare: read the claim (``ClaimSource``), take its devices of this driver in this
-node's pool, look each up in the latest inventory (an unknown or unhealthy device is
-refused), let the ``DeviceOwner`` make the claim their owner, write the claim's CDI
-spec and then its checkpoint entry. A claim in the checkpoint is answered from there,
-so a retry, also one after a plugin restart, gets the same devices and CDI names.
+node's pool, check the driver's opaque configuration (cyborg.kubernetes.opaque_config),
+look each device up in the latest inventory (an unknown or unhealthy device is
+refused), let the ``DeviceOwner`` make the claim their owner (an ``adminAccess``
+device is only checked, not owned: monitoring access to a device in use), write the
+claim's CDI spec and then its checkpoint entry. A claim in the checkpoint is answered
+from there, so a retry, also one after a plugin restart, gets the same devices and
+CDI names.
 Unprepare: release, remove the spec, then the entry. Every failure is a
 ``PrepareFailed`` whose message is what the kubelet puts in the pod's events.
 A MIG partition's GPU instance is made after the owner agreed and destroyed before
@@ -18,7 +21,7 @@ from typing import Any
 
 from oslo_log import log
 
-from cyborg.kubernetes import fpga_bitstreams
+from cyborg.kubernetes import fpga_bitstreams, opaque_config
 from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi, claims, mig_partitions
 from cyborg.kubernetes.dra.checkpoint import Checkpoint, PreparedClaim, PreparedDevice
@@ -66,17 +69,24 @@ class Preparer:
             return self._again(done)
         claim, allocated = self._allocated(ref)  # the API call, outside the lock
         bitstreams = self._bitstreams(claim, allocated)
+        configs = self._configs(ref, claim, allocated)
         with self._lock:
             done = self.checkpoint.get(ref.uid)  # a concurrent call for the same claim
             if done is not None:
                 return self._again(done)
-            chosen = {a.device_name: self._usable(a.device_name) for a in allocated}
-            self._claim(ref, list({d.id: d for d in chosen.values()}.values()))
+            chosen = {a.device_name: self._usable(a.device_name, a.admin_access)
+                      for a in allocated}  # fmt: skip
+            edits = self._edits(ref, chosen, configs)
+            admin = [chosen[a.device_name] for a in allocated if a.admin_access]
+            owned = [chosen[a.device_name] for a in allocated if not a.admin_access]
+            self._check_admin_access(ref, admin)
+            if owned:  # several MIG partitions of one GPU: the GPU is owned once
+                self._claim(ref, list({d.id: d for d in owned}.values()))
             # Owned first, then programmed: nothing else may program it meanwhile.
             self._program(ref, bitstreams, chosen)
             made = self._partition(ref, chosen)
             try:
-                return self._record(ref, allocated, chosen, made)
+                return self._record(ref, allocated, chosen, edits, made)
             except OSError as err:
                 self._undo(ref, made)
                 raise PrepareFailed(f"writing the CDI spec or checkpoint of claim {ref} "
@@ -150,9 +160,59 @@ class Preparer:
             named = {found[r] for r in device.request_names if r in found}
             if len(named) > 1:
                 raise PrepareFailed(f"device {device.device_name} is given two bitstreams")
+            if named and device.admin_access:
+                raise PrepareFailed(f"device {device.device_name} is allocated with "
+                                    "adminAccess: it is not the claim's to program")  # fmt: skip
             if named:
                 by_device[device.device_name] = named.pop()
         return by_device
+
+    def _configs(
+        self, ref: ClaimRef, claim: dict[str, Any], allocated: tuple[claims.AllocatedDevice, ...]
+    ) -> dict[str, opaque_config.DeviceConfig]:
+        """{device name: the driver's opaque configuration for it}."""
+        requests = {r for a in allocated for r in a.request_names}
+        try:
+            found = opaque_config.by_request(claim, self.settings.driver, requests)
+        except opaque_config.InvalidConfig as err:
+            raise PrepareFailed(f"the opaque configuration of claim {ref} for "
+                                f"{self.settings.driver} is invalid: {err}") from err  # fmt: skip
+        by_device = {}
+        for device in allocated:
+            config = opaque_config.DeviceConfig()
+            for request in device.request_names:
+                config = config.then(found.get(request, opaque_config.DeviceConfig()))
+            by_device[device.device_name] = config
+        return by_device
+
+    def _edits(
+        self,
+        ref: ClaimRef,
+        chosen: dict[str, PluginDevice],
+        configs: dict[str, opaque_config.DeviceConfig],
+    ) -> dict[str, opaque_config.Edits]:
+        """{PCI address: its CDI nodes and extra env}; before the owner is asked."""
+        edits = {}
+        for name, device in chosen.items():
+            try:
+                edits[device.id] = opaque_config.apply(
+                    configs[name], device.id, self.devices.nodes(device.id)
+                )
+            except opaque_config.InvalidConfig as err:
+                raise PrepareFailed(f"the opaque configuration of claim {ref} cannot be "
+                                    f"applied: {err}") from err  # fmt: skip
+        return edits
+
+    def _check_admin_access(self, ref: ClaimRef, devices: list[PluginDevice]) -> None:
+        if not devices:
+            return
+        try:
+            self.owner.check_admin_access(ref, devices)
+        except DeviceRefused as err:
+            raise PrepareFailed(err.reason) from err
+        except Exception as err:
+            raise PrepareFailed(f"checking the adminAccess devices of claim {ref} failed: "
+                                f"{err}") from err  # fmt: skip
 
     def _program(
         self,
@@ -174,17 +234,21 @@ class Preparer:
             LOG.info("%s: programmed %s with %s for claim %s", self.settings.driver, device.id,
                      bitstream.describe(), ref)  # fmt: skip
 
-    def _usable(self, device_name: str) -> PluginDevice:
-        """The device; for a MIG partition, its GPU."""
+    def _usable(self, device_name: str, admin_access: bool = False) -> PluginDevice:
+        """The device, for a MIG partition its GPU; an unhealthy one only for
+        adminAccess (monitoring a failed device is what it is for)."""
         partition = mig_partitions.partition_of(device_name)
         if partition is not None and self.partitioner is None:
             raise PrepareFailed(f"device {device_name} is a MIG partition, and MIG partitions "
                                 f"are not enabled on this node")  # fmt: skip
+        if partition is not None and admin_access:  # it would make an instance it owns not
+            raise PrepareFailed(f"device {device_name} is a MIG partition: adminAccess is "
+                                f"offered for whole devices only")  # fmt: skip
         device = self.devices.get(partition.gpu_device if partition else device_name)
         if device is None:
             raise PrepareFailed(f"device {device_name} of {self.settings.driver} is not on "
                                 f"this node (unknown, or removed)")  # fmt: skip
-        if not device.healthy:
+        if not device.healthy and not admin_access:
             raise PrepareFailed(f"device {device_name} ({device.id}) of "
                                 f"{self.settings.driver} is unhealthy")  # fmt: skip
         return device
@@ -232,17 +296,21 @@ class Preparer:
         ref: ClaimRef,
         allocated: tuple[claims.AllocatedDevice, ...],
         chosen: dict[str, PluginDevice],
+        edits: dict[str, opaque_config.Edits],
         made: dict[str, mig_partitions.MigInstance],
     ) -> PreparedClaim:
         driver, directory = self.settings.driver, self.settings.cdi_spec_dir
-        nodes = {d.id: self.devices.nodes(d.id) for d in chosen.values()}
+        nodes = {address: e.nodes for address, e in edits.items()}
+        env = {address: e.env for address, e in edits.items()}
         whole = {name: device for name, device in chosen.items() if name not in made}
-        spec = claim_cdi.spec(driver, ref.uid, whole, nodes)
+        spec = claim_cdi.spec(driver, ref.uid, whole, nodes, env)
         spec["devices"] += [
             {
                 "name": claim_cdi.cdi_device_name(ref.uid, name),
                 "containerEdits": mig_partitions.container_edits(
-                    instance, nodes.get(instance.gpu_address, ())
+                    instance,
+                    nodes.get(instance.gpu_address, ()),
+                    env.get(instance.gpu_address, ()),
                 ),
             }
             for name, instance in sorted(made.items())
@@ -256,6 +324,7 @@ class Preparer:
                     request_names=a.request_names,
                     pci_address=chosen[a.device_name].id,
                     cdi_device_ids=(claim_cdi.cdi_device_id(driver, ref.uid, a.device_name),),
+                    admin_access=a.admin_access,
                     mig=made.get(a.device_name),
                 )
                 for a in allocated

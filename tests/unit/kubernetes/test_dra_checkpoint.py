@@ -82,3 +82,14 @@ def test_a_failed_write_keeps_the_old_entries_and_leaves_no_temporary_file(
         checkpoint.put(_prepared("u2", "0000:5e:00.0"))
     assert [c.ref.uid for c in checkpoint.claims()] == ["u1"]
     assert sorted(os.listdir(tmp_path)) == ["gpu.json"]
+
+
+def test_an_entry_of_an_earlier_release_owns_its_devices(tmp_path: pathlib.Path) -> None:
+    """Checkpoints written before adminAccess have no ``admin_access`` per device."""
+    path = tmp_path / "gpu.json"
+    entry = _prepared("u1", "0000:3b:00.0").to_json()
+    del entry["devices"][0]["admin_access"]
+    path.write_text(json.dumps({"version": 1, "driver": GPU, "claims": {"u1": entry}}))
+    checkpoint = Checkpoint(str(path), GPU)
+    assert checkpoint.get("u1") == _prepared("u1", "0000:3b:00.0")
+    assert checkpoint.claim_of("0000:3b:00.0") == ClaimRef("ns", "name-u1", "u1")

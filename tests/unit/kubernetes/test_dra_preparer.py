@@ -240,3 +240,16 @@ def test_an_invalid_fpga_config_fails_before_the_device_is_taken(tmp_path: pathl
     with pytest.raises(PrepareFailed, match="FPGA configuration of the claim is invalid"):
         setup.preparer.prepare(_put_fpga(setup, "u1", _fpga_config(url="http://x")))
     assert (owner.claimed, programmer.calls) == ([], [])
+
+
+def test_an_admin_access_fpga_is_not_programmed(tmp_path: pathlib.Path) -> None:
+    owner, programmer = RecordingOwner(), RecordingPodProgrammer()
+    setup = _fpga_setup(tmp_path, owner, programmer)
+    ref = _put_fpga(setup, "u1", _fpga_config(image=IMAGE))
+    claim = setup.claims.get("ns", "c-u1")
+    claim["spec"]["devices"]["requests"][0]["exactly"]["adminAccess"] = True
+    claim["status"]["allocation"]["devices"]["results"][0]["adminAccess"] = True
+    setup.claims.put(claim)
+    with pytest.raises(PrepareFailed, match="adminAccess: it is not the claim's to program"):
+        setup.preparer.prepare(ref)
+    assert (owner.claimed, programmer.calls) == ([], [])

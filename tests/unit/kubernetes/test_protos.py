@@ -17,6 +17,7 @@ from cyborg.kubernetes.protos import (
     dra_health_v1alpha1_pb2,
     dra_v1_pb2,
     pluginregistration_v1_pb2,
+    podresources_v1_pb2,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -38,6 +39,9 @@ SERVICES = {
         ],
     },
     dra_health_v1alpha1_pb2: {"v1alpha1.DRAResourceHealth": ["NodeWatchResources"]},
+    podresources_v1_pb2: {
+        "v1.PodResourcesLister": ["List", "GetAllocatableResources", "Get"],
+    },
 }  # fmt: skip
 STREAMING = {"v1beta1.DevicePlugin.ListAndWatch", "v1alpha1.DRAResourceHealth.NodeWatchResources"}
 
@@ -84,6 +88,23 @@ FIELDS = {
         "DeviceIdentifier": {"pool_name": 1, "device_name": 2},
         "DeviceHealth": {"device": 1, "health": 2, "last_updated_time": 3},
         "NodeWatchResourcesResponse": {"devices": 1},
+    },
+    podresources_v1_pb2: {
+        "AllocatableResourcesResponse": {"devices": 1, "cpu_ids": 2, "memory": 3},
+        "ListPodResourcesResponse": {"pod_resources": 1},
+        "PodResources": {"name": 1, "namespace": 2, "containers": 3},
+        "ContainerResources": {
+            "name": 1, "devices": 2, "cpu_ids": 3, "memory": 4, "dynamic_resources": 5,
+        },
+        "ContainerMemory": {"memory_type": 1, "size": 2, "topology": 3},
+        "ContainerDevices": {"resource_name": 1, "device_ids": 2, "topology": 3},
+        "TopologyInfo": {"nodes": 1},
+        "NUMANode": {"ID": 1},
+        "DynamicResource": {"claim_name": 2, "claim_namespace": 3, "claim_resources": 4},
+        "ClaimResource": {"cdi_devices": 1, "driver_name": 2, "pool_name": 3, "device_name": 4},
+        "CDIDevice": {"name": 1},
+        "GetPodResourcesRequest": {"pod_name": 1, "pod_namespace": 2},
+        "GetPodResourcesResponse": {"pod_resources": 1},
     },
 }  # fmt: skip
 
