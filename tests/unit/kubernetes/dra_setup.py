@@ -14,6 +14,7 @@ from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi
 from cyborg.kubernetes.dra.checkpoint import Checkpoint
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
+from cyborg.kubernetes.dra.mig_partitions import MigPartitioner
 from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, LocalOwner
 from cyborg.kubernetes.dra.preparer import Preparer, PrepareSettings
 from tests.kubernetes import schemas
@@ -44,8 +45,14 @@ class Setup:
         return {d["name"]: d["containerEdits"] for d in self.spec(uid)["devices"]}
 
 
-def setup(tmp_path: pathlib.Path, owner: DeviceOwner | None = None, driver: str = GPU) -> Setup:
-    """GPU: A (with /dev/nvidia0) and B (unhealthy); NVMe: N with two namespaces."""
+def setup(
+    tmp_path: pathlib.Path,
+    owner: DeviceOwner | None = None,
+    driver: str = GPU,
+    partitioner: MigPartitioner | None = None,
+) -> Setup:
+    """GPU: A (with /dev/nvidia0) and B (unhealthy); NVMe: N with two namespaces;
+    ``partitioner`` makes MIG partitions of the GPUs."""
     devices = DriverDevices()
     if driver == GPU:
         devices.replace([A, B], {A.id: ("/dev/nvidia0",)})
@@ -55,7 +62,7 @@ def setup(tmp_path: pathlib.Path, owner: DeviceOwner | None = None, driver: str 
     settings = PrepareSettings(driver, "node-1", str(tmp_path / "cdi"))
     source = Claims()
     preparer = Preparer(settings, devices, source, owner or LocalOwner(driver, checkpoint),
-                        checkpoint)  # fmt: skip
+                        checkpoint, partitioner=partitioner)  # fmt: skip
     return Setup(preparer, source, tmp_path / "cdi", driver)
 
 

@@ -15,6 +15,7 @@ from cyborg.kubernetes.dra import claim_cdi
 from cyborg.kubernetes.dra.checkpoint import Checkpoint
 from cyborg.kubernetes.dra.ownership import DeviceOwner
 from cyborg.kubernetes.dra.preparer import PrepareFailed
+from tests.unit.kubernetes import dra_setup
 from tests.unit.kubernetes import test_dra_preparer as preparer_tests
 from tests.unit.kubernetes.test_dra_preparer import DEV_A, GPU, A, RecordingOwner, Setup, _put
 
@@ -137,3 +138,32 @@ def test_unprepare_with_the_option_turned_off_keeps_the_claim_and_says_why(
     with pytest.raises(PrepareFailed, match=r"GPU instance 7 on 0000:3b:00.0 stays: "):
         restarted.preparer.unprepare("u1")
     assert restarted.preparer.checkpoint.get("u1") is not None
+
+
+def test_a_partition_s_edits_carry_the_claim_s_env_after_its_own(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The claim's GPUConfig env reaches a partition's CDI edits as it reaches a whole
+    GPU's: after the partition's own NVIDIA_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES."""
+    made = dra_setup.setup(tmp_path, partitioner=Partitioner())
+    gpu_config = {"apiVersion": f"{GPU}/v1alpha1", "kind": "GPUConfig", "env": {"ROLE": "x"}}
+    ref = dra_setup.put(made, "u1", ONE_G, configs=[dra_setup.config(GPU, gpu_config)])
+    (device,) = made.preparer.prepare(ref).devices
+    assert device.mig is not None
+    uuid = device.mig.uuid
+    assert made.edits("u1")[f"u1-{ONE_G}"]["env"] == [
+        f"NVIDIA_VISIBLE_DEVICES={uuid}",
+        f"CUDA_VISIBLE_DEVICES={uuid}",
+        "ROLE=x",
+    ]
+
+
+def test_admin_access_to_a_partition_is_refused_and_makes_no_instance(
+    tmp_path: pathlib.Path,
+) -> None:
+    partitioner = Partitioner()
+    made = dra_setup.setup(tmp_path, partitioner=partitioner)
+    ref = dra_setup.put(made, "u1", ONE_G, admin=[ONE_G])
+    with pytest.raises(PrepareFailed, match="adminAccess is offered for whole devices only"):
+        made.preparer.prepare(ref)
+    assert partitioner.made == []
