@@ -131,7 +131,8 @@ def start_agent(
         context = cyborg_context.get_admin_context()
         # The first report is synced to the embedded Placement, served on our port.
         _wait_for_port(conf.api.port)
-        hinted = False
+        hinted, programmed = False, False
+        root = f"http://127.0.0.1:{conf.api.port}"
         while True:
             try:
                 tracker.report(context)
@@ -140,6 +141,9 @@ def start_agent(
                 if not hinted and (hint := aio_usage.bind_hint(context, hostname)):
                     print(hint, flush=True)
                     hinted = True
+                if not programmed and (hint := aio_usage.program_hint(context, root, hostname)):
+                    print(hint, flush=True)
+                    programmed = True
             except Exception:
                 LOG.exception("cyborg-aio: agent report failed")
             time.sleep(conf.agent.report_interval)

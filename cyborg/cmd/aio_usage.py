@@ -5,11 +5,14 @@ README's ``.venv/bin``), the host name the all-in-one's agent registered, and th
 provider of a device it reported, so that they can be pasted as they are.
 """
 
+import json
 import os
 import shlex
 import sys
 
+from cyborg.cmd import aio_fpga
 from cyborg.common.context import RequestContext
+from cyborg.drivers import intel_fpga
 from cyborg.objects import deployable as deployable_obj
 from cyborg.wsgi import embedded_placement
 
@@ -73,5 +76,29 @@ def bind_hint(context: RequestContext, hostname: str) -> str | None:
             f'  {cli} accelerator arq bind "$ARQ" {shlex.quote(hostname)} {instance} '
             f"{rp_uuid} admin",
             f'  {cli} accelerator arq show "$ARQ" -c state -c attach_handle_type',
+        ]
+    )
+
+
+def program_hint(context: RequestContext, root: str, hostname: str) -> str | None:
+    """A command that programs the simulated (or a real Intel) FPGA the agent
+    reported with the embedded bitstream it does not hold yet; None while none is
+    reported. REST, because ``openstack accelerator deployable program`` loops
+    forever in openstacksdk 4.22."""
+    for deployable in deployable_obj.get_all(context, hostname=hostname):
+        if deployable.driver_name == intel_fpga.DRIVER_NAME:
+            break
+    else:
+        return None
+    held = deployable.bitstream_id
+    bitstream = next(b for b in aio_fpga.BITSTREAMS if b.image_uuid != held)
+    body = [{"op": "replace", "path": "/program", "value": [{"image_uuid": bitstream.image_uuid}]}]
+    url = f"{root}/v2/deployables/{deployable.uuid}/program"
+    return "\n".join(
+        [
+            f"cyborg-aio: program its FPGA (deployable {deployable.uuid}) with the "
+            f"{bitstream.name} bitstream of the embedded Image API:",
+            f"  curl -sS --fail-with-body -X PATCH -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(json.dumps(body))} {url}",
         ]
     )

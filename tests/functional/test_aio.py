@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cyborg.cmd import aio_progress
+from cyborg.cmd import aio_fpga, aio_progress
 from tests import service_process
 from tests.functional import services
 
@@ -214,5 +214,14 @@ def test_the_printed_commands_run_as_shown(aio) -> None:  # type: ignore[no-unty
         # The last command shows the ARQ: a Field/Value table whose state row says Bound.
         state_rows = [row for row in result.stdout.splitlines() if row.startswith("| state")]
         assert state_rows and "Bound" in state_rows[-1], result.stdout[-2000:]
+        # The FPGA hint: one curl that programs the simulated card with the other image.
+        text = _wait_for_text(log_path, "program its FPGA", process)
+        (program,) = _printed_commands(text, "program its FPGA")
+        result = subprocess.run(
+            ["bash", "-c", program], capture_output=True, text=True, timeout=600, check=False
+        )
+        assert result.returncode == 0, (program, result.stdout[-2000:], result.stderr[-2000:])
+        loaded = {b.image_uuid for b in aio_fpga.BITSTREAMS if b.image_uuid in program}
+        assert json.loads(result.stdout)["bitstream_id"] in loaded, result.stdout[-2000:]
     finally:
         _stop(process)
