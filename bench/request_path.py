@@ -67,6 +67,7 @@ INVENTORY = [
 ]
 # Upstream Cyborg 17.0.0 on this machine (issue #20): median ms, cycles per second.
 UPSTREAM = {"get_device": 22.2, "cycle": 366.0, "concurrent_cycles_per_s": 3.0}
+PHASES = ("create", "bind", "show until Bound", "unbind", "delete")
 TARGETS = {"get_device": 3.0, "get_vs_bare": 2.5, "cycle": 5.0, "concurrent": 10.0}
 
 
@@ -224,13 +225,16 @@ def timed(session: requests.Session, method: str, url: str, expect: int, **kw: A
     return elapsed
 
 
-def arq_cycle(session: requests.Session, cloud: Cloud) -> float:
-    """create → bind → until Bound → unbind → delete, in seconds."""
+def arq_cycle(
+    session: requests.Session, cloud: Cloud, phases: dict[str, list[float]] | None = None
+) -> float:
+    """create → bind → until Bound → unbind → delete, in seconds (each in ``phases``)."""
     api = cloud.api + "/v2/accelerator_requests"
-    start = time.perf_counter()
+    marks = [time.perf_counter()]
     created = session.post(api, json={"device_profile_name": PROFILE}, headers=HEADERS, timeout=60)
     if created.status_code != 201:
         raise SystemExit(f"create: {created.status_code} {created.text[:300]}")
+    marks.append(time.perf_counter())
     arq = created.json()["arqs"][0]["uuid"]
     instance = str(uuid.uuid4())
     if cloud.nova is not None:
@@ -238,14 +242,21 @@ def arq_cycle(session: requests.Session, cloud: Cloud) -> float:
     values = {"hostname": HOST, "device_rp_uuid": cloud.device_rp, "instance_uuid": instance}
     bind = {arq: [{"path": f"/{k}", "op": "add", "value": v} for k, v in values.items()]}
     timed(session, "PATCH", api, 202, json=bind, headers=HEADERS)
+    marks.append(time.perf_counter())
     deadline = time.monotonic() + 60
     while session.get(f"{api}/{arq}", headers=HEADERS, timeout=60).json()["state"] != "Bound":
         if time.monotonic() > deadline:
             raise SystemExit(f"ARQ {arq} not Bound within 60 s")
+    marks.append(time.perf_counter())
     unbind = {arq: [{"path": f"/{k}", "op": "remove"} for k in values]}
     timed(session, "PATCH", api, 202, json=unbind, headers=HEADERS)
+    marks.append(time.perf_counter())
     timed(session, "DELETE", f"{api}?arqs={arq}", 204, headers=HEADERS)
-    return time.perf_counter() - start
+    marks.append(time.perf_counter())
+    if phases is not None:
+        for name, start, end in zip(PHASES, marks, marks[1:], strict=False):
+            phases.setdefault(name, []).append(end - start)
+    return marks[-1] - marks[0]
 
 
 def concurrent_cycles(cloud: Cloud, clients: int, each: int) -> tuple[float, list[float]]:
@@ -282,11 +293,12 @@ def measure(cloud: Cloud, args: argparse.Namespace) -> dict[str, Any]:
     cycles: list[float] = []
     rates: list[float] = []
     under_load: list[float] = []
+    phases: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for _ in range(args.gets):
             bare.append(timed(session, "GET", cloud.bare + "/", 200))
             gets.append(timed(session, "GET", cloud.api + "/v2/devices", 200, headers=HEADERS))
-        cycles += [arq_cycle(session, cloud) for _ in range(args.cycles)]
+        cycles += [arq_cycle(session, cloud, phases) for _ in range(args.cycles)]
         if args.clients:
             rate, times = concurrent_cycles(cloud, args.clients, args.concurrent_cycles)
             rates.append(rate)
@@ -295,6 +307,7 @@ def measure(cloud: Cloud, args: argparse.Namespace) -> dict[str, Any]:
         "bare": summary(bare),
         "get_device": summary(gets),
         "cycle": summary(cycles),
+        "phases": {name: summary(times) for name, times in phases.items()},
         "concurrent": {
             "clients": args.clients,
             "cycles_per_s": round(statistics.median(rates), 2) if rates else None,
@@ -338,6 +351,10 @@ def report(result: dict[str, Any]) -> list[str]:
                 f">= {TARGETS['concurrent']}x upstream",
             )
         )
+    rows += [
+        (f"  of which {n}", p["median_ms"], p["p90_ms"], "", "")
+        for n, p in result["phases"].items()
+    ]
     lines = [f"{'figure':44} {'median ms':>10} {'p90 ms':>8}  ratio | target"]
     lines += [f"{r[0]:44} {r[1]:>10} {r[2]:>8}  {r[3]} | {r[4]}" for r in rows]
     return lines
