@@ -108,7 +108,7 @@ def _gunicorn(
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=services.REPOSITORY,
-            env={**os.environ, "PYTHONPATH": services.REPOSITORY, **env},
+            env={**os.environ, **env},
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
@@ -373,7 +373,15 @@ def main() -> int:
     )
     parser.add_argument("--profile", default="", help="a folder for api.pstat, conductor.pstat")
     parser.add_argument("--json", default="")
+    parser.add_argument(
+        "--code", default=services.REPOSITORY, help="the tree whose cyborg the services run"
+    )
     args = parser.parse_args()
+    # The services import cyborg from --code (this tree by default), not from wherever
+    # the virtualenv's editable install points.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [os.path.abspath(args.code), services.REPOSITORY, os.environ.get("PYTHONPATH", "")]
+    )
     if args.profile:
         args.profile = os.path.abspath(args.profile)
         os.makedirs(args.profile, exist_ok=True)
@@ -385,8 +393,13 @@ def main() -> int:
         if args.profile:
             target = os.path.join(args.profile, "api.pstat")
             requests.get(f"{cloud.api}/__profile__?path={target}", timeout=60)
-    result |= {"server": args.server, "workers": args.workers, "uptime": os.getloadavg()}
-    print(f"server {args.server}, {args.workers} workers, load {os.getloadavg()}")
+    result |= {
+        "server": args.server,
+        "workers": args.workers,
+        "code": os.path.abspath(args.code),
+        "uptime": os.getloadavg(),
+    }
+    print(f"{args.code}: server {args.server}, {args.workers} workers, load {os.getloadavg()}")
     print("\n".join(report(result)))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2))

@@ -2,14 +2,12 @@
 
 Runs ``cyborg.cmd.conductor.main`` with yappi on every thread (CPU clock, or
 ``CYBORG_BENCH_CLOCK=wall``) and writes the statistics in pstats format to
-``CYBORG_BENCH_PROFILE`` when the conductor stops (SIGTERM).
+``CYBORG_BENCH_PROFILE`` when the conductor stops (SIGTERM). cyborg comes from
+``PYTHONPATH``, which bench/request_path.py sets.
 """
 
 import os
-import pathlib
 import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import yappi
 
