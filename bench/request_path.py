@@ -45,6 +45,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import requests
 
+from bench import soak_cloud
 from tests import fake_nova, placement_service, service_process
 from tests.functional import services
 
@@ -129,16 +130,6 @@ class Cloud:
     nova: fake_nova.FakeNova | None = None  # told of every instance a cycle binds
 
 
-def _conf(placement: str, nova: str, workers: int) -> str:
-    return (
-        f"[api]\napi_workers = {workers}\n"
-        "[placement]\nauth_type = admin_token\n"
-        f"token = {placement_service.ADMIN_TOKEN}\nendpoint_override = {placement}\n"
-        "create_compute_node_provider = true\n"
-        f"[nova]\nauth_type = none\nendpoint_override = {nova}\n"
-    )
-
-
 @contextlib.contextmanager
 def running(directory: str, server: str, workers: int, profile: str) -> Iterator[Cloud]:
     placement = placement_service.PlacementService(os.path.join(directory, "placement"))
@@ -146,7 +137,9 @@ def running(directory: str, server: str, workers: int, profile: str) -> Iterator
     started: list[subprocess.Popen[bytes]] = []
     try:
         with fake_nova.running() as nova:
-            conf = _conf(placement.endpoint, nova.endpoint, 1 if profile else workers)
+            conf = soak_cloud.services_conf(
+                placement.endpoint, nova.endpoint, 1 if profile else workers
+            )
             with services.deployment(
                 "mysql", seeded=False, api=False, conductor=False, extra_conf=conf
             ) as deployment:
