@@ -110,40 +110,14 @@ def _profile(devices: DeviceSet) -> wm.Profile:
     return wm.profile_of(d.peak_tflops, d.memory_bandwidth_gbps)
 
 
-def features_by_op(graph: Graph, devices: DeviceSet) -> dict[str, list[float]]:
-    """Summed features per op type of ``graph`` on the one device of ``devices``."""
-    device = devices.devices[0]
-    total: dict[str, list[float]] = {}
-    for node in graph.nodes:
-        f = wm.node_features(
-            node.flops,
-            node.traffic_bytes,
-            device.peak_flops(node.precision),
-            device.memory_bandwidth_gbps * 1e9,
-            device.launch_overhead_us * 1e-6,
-        )
-        if f[0] > 0:
-            row = total.setdefault(node.op_type, [0.0] * 4)
-            for k in range(4):
-                row[k] += f[k]
-    return total
-
-
 def true_seconds(truth: Truth, graph: Graph, devices: DeviceSet) -> float:
-    device = devices.devices[0]
+    features = wm.graph_features(graph, devices)[:, 0]
     profile = _profile(devices)
-    total = 0.0
-    for node in graph.nodes:
-        f = wm.node_features(
-            node.flops,
-            node.traffic_bytes,
-            device.peak_flops(node.precision),
-            device.memory_bandwidth_gbps * 1e9,
-            device.launch_overhead_us * 1e-6,
-        )
-        if f[0] > 0:
-            total += truth.seconds(node.op_type, f, profile)
-    return total
+    return sum(
+        truth.seconds(node.op_type, f, profile)
+        for node, f in zip(graph.nodes, features, strict=True)
+        if f[0] > 0
+    )
 
 
 def estimated_seconds(graph: Graph, devices: DeviceSet, learned: factors.Factors) -> float:
@@ -171,8 +145,9 @@ def train(truth: Truth, base: Graph, runs: int, rng: np.random.Generator) -> lis
         for model in FITTED:
             devices = _device(model)
             measured = true_seconds(truth, graph, devices) * (1 + NOISE * rng.standard_normal())
-            by_op = features_by_op(graph, devices)
-            work.append(wm.WorkSample(model, by_op, measured))
+            features = wm.graph_features(graph, devices)
+            nodes = range(len(graph.nodes))
+            work.append(wm.work_sample(graph, devices, features, 0, nodes, measured))
             uncorrected = roofline_table(graph, devices, {})[:, 0]
             predicted: dict[str, float] = {}
             for node, seconds in zip(graph.nodes, uncorrected, strict=True):

@@ -110,6 +110,9 @@ def build_cost_model(
             if a != b:
                 per_byte[a, b] = 1.0 / (links[a][b].bandwidth_gbps * 1e9)
                 latency[a, b] = links[a][b].latency_us * 1e-6
+    if isinstance(factors, WorkModel):  # learned latency and bandwidth per link kind
+        kinds = [[link.kind for link in row] for row in links]
+        per_byte, latency = factors.scale_links(kinds, per_byte, latency)
     return CostModel(
         graph=graph,
         devices=devices,

@@ -43,6 +43,8 @@ import numpy as np
 
 from cyborg.scheduler import factors as factors_mod
 from cyborg.scheduler import json_input
+from cyborg.scheduler.devices import DeviceSet
+from cyborg.scheduler.graph import Graph
 
 FEATURES = ("launch", "compute", "memory", "roofline")
 PRIOR = np.array([1.0, 0.0, 0.0, 1.0])
@@ -291,6 +293,15 @@ class WorkModel(Mapping[Pair, float]):
         """(alpha, beta): multipliers of a link kind's declared latency and s/byte."""
         return self.links.get(kind, np.ones(2))
 
+    def scale_links(
+        self, kinds: Sequence[Sequence[str]], per_byte: np.ndarray, latency: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """[device, device] seconds per byte and latency with the learned link factors
+        (``kinds[a][b]``: the link kind from device a to b)."""
+        alpha = np.array([[self.link_factors(k)[0] for k in row] for row in kinds])
+        beta = np.array([[self.link_factors(k)[1] for k in row] for row in kinds])
+        return per_byte * beta, latency * alpha
+
     # -- learning ---------------------------------------------------------------------
     def learn(
         self,
@@ -375,6 +386,38 @@ def node_features(
         return (0.0, 0.0, 0.0, 0.0)
     compute, memory = flops / peak_flops, traffic_bytes / bandwidth
     return (launch_s, compute, memory, max(compute, memory))
+
+
+def graph_features(graph: Graph, devices: DeviceSet) -> np.ndarray:
+    """[node, device, 4] features of every node on every device."""
+    result = np.zeros((len(graph.nodes), len(devices.devices), len(FEATURES)))
+    for d, device in enumerate(devices.devices):
+        bandwidth = device.memory_bandwidth_gbps * 1e9
+        launch = device.launch_overhead_us * 1e-6
+        for i, node in enumerate(graph.nodes):
+            peak = device.peak_flops(node.precision)
+            result[i, d] = node_features(node.flops, node.traffic_bytes, peak, bandwidth, launch)
+    return result
+
+
+def work_sample(
+    graph: Graph,
+    devices: DeviceSet,
+    features: np.ndarray,
+    d: int,
+    nodes: Iterable[int],
+    seconds: float,
+) -> WorkSample:
+    """A measured time of device ``d`` running ``nodes``: their features per op type."""
+    by_op: dict[str, np.ndarray] = {}
+    for i in nodes:
+        op = graph.nodes[i].op_type
+        by_op[op] = by_op.get(op, np.zeros(len(FEATURES))) + features[i, d]
+    return WorkSample(devices.devices[d].model, {k: v.tolist() for k, v in by_op.items()}, seconds)
+
+
+def profiles_of(devices: DeviceSet) -> dict[str, Profile]:
+    return {d.model: profile_of(d.peak_tflops, d.memory_bandwidth_gbps) for d in devices.devices}
 
 
 def profile_of(peak_tflops: Mapping[str, float], memory_bandwidth_gbps: float) -> Profile:
