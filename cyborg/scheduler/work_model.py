@@ -144,6 +144,17 @@ class _Statistics:
         )
 
 
+def throughput(coefficients: np.ndarray) -> float:
+    """How many times the roofline a large kernel takes at most: ``b + c + r`` (at
+    scale compute and memory are each at most their max). An old factor ``f``: ``f``."""
+    return float(coefficients[1] + coefficients[2] + coefficients[3])
+
+
+def _geomean(values: Sequence[float]) -> float:
+    positive = [v for v in values if v > 0]
+    return math.exp(sum(math.log(v) for v in positive) / len(positive)) if positive else 1.0
+
+
 def nnls_gram(h: np.ndarray, g: np.ndarray, max_iter: int | None = None) -> np.ndarray:
     """argmin_{x >= 0} x'Hx/2 - g'x for positive definite H (Lawson-Hanson active set,
     bounded by iterations: deterministic, no tolerance on time)."""
@@ -192,10 +203,10 @@ class WorkModel(Mapping[Pair, float]):
     """Learned coefficients per (op type, device model), links per kind, and the
     samples they came from (as normal equations).
 
-    As a mapping it is the old factor table: (op type, model) -> the coefficient of the
-    roofline term, so code that shows or stores factors keeps working; the planner's
-    cost table (:func:`cyborg.scheduler.costs.roofline_table`) uses
-    :meth:`node_seconds` instead."""
+    As a mapping it is the old factor table: (op type, model) -> the throughput
+    multiplier (:func:`throughput`), so code that shows or stores factors keeps
+    working; the planner's cost table (:func:`cyborg.scheduler.costs.roofline_table`)
+    uses :meth:`node_seconds` instead."""
 
     def __init__(
         self,
@@ -222,7 +233,7 @@ class WorkModel(Mapping[Pair, float]):
 
     # -- the Mapping of the old format ------------------------------------------------
     def __getitem__(self, key: Pair) -> float:
-        return float(self.coefficients[key][3])
+        return throughput(self.coefficients[key])
 
     def __iter__(self) -> Iterator[Pair]:
         return iter(sorted(self.coefficients))
@@ -232,15 +243,17 @@ class WorkModel(Mapping[Pair, float]):
 
     # -- estimates --------------------------------------------------------------------
     def coefficients_for(self, op_type: str, model: str, profile: Profile | None) -> np.ndarray:
-        """Fitted; else, for a model with other op types fitted, the prior scaled by
-        their mean roofline coefficient (an op type new to a model starts from that
-        model's others); else from the nearest fitted models by catalog figures."""
+        """Fitted; else, for a model with other op types fitted, the roofline with
+        their launch and throughput multipliers (geometric means: an op type new to a
+        model starts from that model's others); else from the nearest fitted models by
+        catalog figures; else the roofline."""
         fitted = self.coefficients.get((op_type, model))
         if fitted is not None:
             return fitted
-        own = [v[3] for (_, m), v in self.coefficients.items() if m == model and v[3] > 0]
+        own = [v for (_, m), v in self.coefficients.items() if m == model]
         if own:
-            return PRIOR * math.exp(sum(math.log(v) for v in own) / len(own))
+            launch = _geomean([v[0] for v in own])
+            return np.array([launch, 0.0, 0.0, _geomean([throughput(v) for v in own])])
         nearest = self.nearest(op_type, profile)
         if not nearest:
             return PRIOR

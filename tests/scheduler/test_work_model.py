@@ -96,8 +96,9 @@ def test_an_unseen_model_borrows_from_its_nearest_model() -> None:
     assert 1.4 < estimate[3] < 1.6
     # No figures, no neighbours: the roofline.
     assert np.array_equal(model.coefficients_for("MatMul", H200, None), wm.PRIOR)
-    # An op type new to a fitted model starts from that model's others.
-    assert model.coefficients_for("Add", T4, profiles[T4]) == pytest.approx(2.5 * wm.PRIOR)
+    # An op type new to a fitted model starts from that model's others: their launch
+    # and throughput multipliers on the roofline.
+    assert model.coefficients_for("Add", T4, profiles[T4]) == pytest.approx([3.0, 0, 0, 2.5])
 
 
 def test_link_latency_and_bandwidth_are_learned_from_transfers() -> None:
