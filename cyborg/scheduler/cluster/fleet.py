@@ -12,6 +12,9 @@ from collections.abc import Iterable, Sequence
 
 from cyborg.scheduler.devices import Device, PeerLink
 
+#: host -> pcieRoot -> free devices (of one model).
+_Hosts = dict[str, dict[tuple[str, int | None], list[Device]]]
+
 #: Locality classes of a placement, closest first.
 LOCALITIES = ("single", "peer", "pcie-root", "host", "network")
 
@@ -65,7 +68,7 @@ class FreePool:
     def __init__(self, fleet: Fleet, free: Iterable[str] | None = None) -> None:
         chosen = set(free) if free is not None else None
         #: model -> host -> root -> free devices, in fleet order.
-        self._free: dict[str, dict[str, dict[tuple[str, int | None], list[Device]]]] = {}
+        self._free: dict[str, _Hosts] = {}
         self._peers: dict[str, set[str]] = {}
         for d in fleet.devices:
             for k in d.links:
@@ -130,7 +133,7 @@ class FreePool:
             self._free_ids.discard(d.id)
         self._count[model] -= len(devices)
 
-    def _within_one_host(self, hosts, n: int) -> tuple[Device, ...] | None:
+    def _within_one_host(self, hosts: "_Hosts", n: int) -> tuple[Device, ...] | None:
         # Best fit: the root (then the host) with the fewest free devices that still
         # holds the gang, so that large free blocks stay whole for large gangs.
         roots = [r for h in hosts.values() for r in h.values() if len(r) >= n]
@@ -148,7 +151,7 @@ class FreePool:
                 break
         return tuple(picked)
 
-    def _across_hosts(self, hosts, n: int) -> tuple[Device, ...]:
+    def _across_hosts(self, hosts: "_Hosts", n: int) -> tuple[Device, ...]:
         picked: list[Device] = []
         ordered = sorted(hosts.values(), key=lambda h: -sum(len(r) for r in h.values()))
         for host in ordered:

@@ -30,6 +30,9 @@ from cyborg.scheduler.devices import Device
 
 _EPS = 1e-6
 
+#: job position -> its placement this round.
+_Placed = dict[int, "Placement"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
@@ -98,7 +101,7 @@ class Scheduler:
         hist = [self._history.setdefault(j.id, _History()) for j in jobs]
         pool = FreePool(fleet)
         placed: dict[int, Placement] = {}
-        self._keep_leased(jobs, problem, hist, pool, placed)
+        self._keep_leased(hist, pool, placed)
         self._by_priority(jobs, problem, allocation, hist, pool, placed)
         self._backfill(jobs, problem, hist, pool, placed)
         self._grow_elastic(jobs, pool, placed, fleet.by_id())
@@ -136,7 +139,7 @@ class Scheduler:
             model, tuple(d.id for d in got), locality(got), float(problem.throughput[j, m])
         )
 
-    def _keep_leased(self, jobs, problem, hist, pool, placed) -> None:
+    def _keep_leased(self, hist: list[_History], pool: FreePool, placed: _Placed) -> None:
         for i, h in enumerate(hist):
             last = h.last
             if last is None or self.round - h.placed_round >= self.min_rounds:
@@ -144,7 +147,15 @@ class Scheduler:
             if pool.take_exact(last.model, last.device_ids) is not None:
                 placed[i] = last  # devices gone (failed): it competes like any other
 
-    def _by_priority(self, jobs, problem, allocation, hist, pool, placed) -> None:
+    def _by_priority(
+        self,
+        jobs: Sequence[Job],
+        problem: Problem,
+        allocation: Allocation,
+        hist: list[_History],
+        pool: FreePool,
+        placed: _Placed,
+    ) -> None:
         x = allocation.fractions
         order = []
         for j, m in zip(*np.nonzero(x > _EPS), strict=False):
@@ -158,7 +169,14 @@ class Scheduler:
                 if got is not None:
                     placed[j] = got
 
-    def _backfill(self, jobs, problem, hist, pool, placed) -> None:
+    def _backfill(
+        self,
+        jobs: Sequence[Job],
+        problem: Problem,
+        hist: list[_History],
+        pool: FreePool,
+        placed: _Placed,
+    ) -> None:
         for j, job in enumerate(jobs):
             if j in placed:
                 continue
@@ -170,7 +188,9 @@ class Scheduler:
                     placed[j] = got
                     break
 
-    def _grow_elastic(self, jobs, pool, placed, devices: Mapping[str, Device]) -> None:
+    def _grow_elastic(
+        self, jobs: Sequence[Job], pool: FreePool, placed: _Placed, devices: Mapping[str, Device]
+    ) -> None:
         for j, p in sorted(placed.items()):
             job = jobs[j]
             if not job.elastic or len(p.device_ids) != job.devices:
@@ -187,7 +207,9 @@ class Scheduler:
                     )
                     break
 
-    def _record(self, jobs, hist, placed) -> tuple[str, ...]:
+    def _record(
+        self, jobs: Sequence[Job], hist: list[_History], placed: _Placed
+    ) -> tuple[str, ...]:
         moved = []
         for i, (job, h) in enumerate(zip(jobs, hist, strict=False)):
             h.rounds_active += 1

@@ -14,7 +14,7 @@ does not fit.
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from cyborg.scheduler.cluster.fleet import Fleet
 from cyborg.scheduler.cluster.jobs import Job
 from cyborg.scheduler.cluster.policies import solve, total_normalized
 from cyborg.scheduler.cluster.rounds import Placement, Scheduler, build_problem
+from cyborg.scheduler.devices import Device
 
 BASELINE = "fifo"
 
@@ -69,8 +70,9 @@ def replay(
         if not active:
             t = max(t, _round_up(order[nxt].arrival_s, round_s))
             continue
+        placements: Mapping[str, Placement]
         if scheduler is None:
-            placements = _fifo(active, fleet, truth, running)
+            placements = _fifo(active, fleet, running)
         else:
             plan = scheduler.schedule(active, fleet, remaining)
             placements, moves = plan.placements, moves + len(plan.moved)
@@ -101,13 +103,17 @@ def _round_up(x: float, step: float) -> float:
     return float(np.ceil(x / step) * step)
 
 
-def _true_rate(job: Job, p: Placement, truth: ThroughputTable, by_id) -> float:
+def _true_rate(
+    job: Job, p: Placement, truth: ThroughputTable, by_id: Mapping[str, Device]
+) -> float:
     """Steps/s of the gang: the slowest model's per-gang rate, scaled by gang size."""
     rates = [truth.get(job.job_type, by_id[i].model) for i in p.device_ids]
     return min(rates) * len(p.device_ids) / job.devices
 
 
-def _fifo(active: Sequence[Job], fleet: Fleet, truth, running: dict[str, Placement]):
+def _fifo(
+    active: Sequence[Job], fleet: Fleet, running: dict[str, Placement]
+) -> dict[str, Placement]:
     used = {i for p in running.values() for i in p.device_ids}
     free = [d for d in fleet.devices if d.id not in used]
     for job in active:  # in arrival order
@@ -120,7 +126,16 @@ def _fifo(active: Sequence[Job], fleet: Fleet, truth, running: dict[str, Placeme
     return dict(running)
 
 
-def _metrics(policy, jobs, finished, fleet, truth, busy, moves, rounds) -> Metrics:
+def _metrics(
+    policy: str,
+    jobs: Sequence[Job],
+    finished: Mapping[str, float],
+    fleet: Fleet,
+    truth: ThroughputTable,
+    busy: float,
+    moves: int,
+    rounds: int,
+) -> Metrics:
     jct = {j.id: finished[j.id] - j.arrival_s for j in jobs if j.id in finished}
     start = min((j.arrival_s for j in jobs), default=0.0)
     makespan = max(finished.values(), default=start) - start
