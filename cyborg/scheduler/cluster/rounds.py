@@ -14,7 +14,8 @@ rounds the shares converge to the fractions. Then:
   elastic jobs grow onto what still remains.
 
 The allocation is recomputed only when the job set or the fleet changes (arrivals,
-completions, device failures); otherwise the cached fractions are reused.
+completions, device failures); otherwise the cached fractions are reused, so new
+throughput estimates take effect at the next such event.
 """
 
 import dataclasses

@@ -65,7 +65,8 @@ def replay(
     active: list[Job] = []
     while (nxt < len(order) or active) and rounds < max_rounds:
         while nxt < len(order) and order[nxt].arrival_s <= t:
-            active.append(order[nxt])
+            if _runnable(order[nxt], fleet, truth):  # else it stays unfinished
+                active.append(order[nxt])
             nxt += 1
         if not active:
             t = max(t, _round_up(order[nxt].arrival_s, round_s))
@@ -97,6 +98,13 @@ def replay(
         t += round_s
         rounds += 1
     return _metrics(policy, order, finished, fleet, truth, busy, moves, rounds)
+
+
+def _runnable(job: Job, fleet: Fleet, truth: ThroughputTable) -> bool:
+    """Some model has a known throughput for it and enough devices for its gang."""
+    return any(
+        truth.get(job.job_type, m) > 0 and fleet.count(m) >= job.devices for m in fleet.models
+    )
 
 
 def _round_up(x: float, step: float) -> float:

@@ -38,6 +38,15 @@ def test_arrivals_wait_for_their_round() -> None:
     assert result.jct_s == {"late": pytest.approx(1080 + 180 - 1000)}
 
 
+def test_a_job_that_fits_nowhere_is_left_unfinished() -> None:
+    fleet = make_fleet({"A": 1}, per_host=2, roots=1)
+    truth = ThroughputTable.from_matrix({"t": {"A": 1.0}, "u": {"B": 1.0}})
+    jobs = [Job("big", "t", 10, devices=3), Job("elsewhere", "u", 10), Job("ok", "t", 10)]
+    result = replay(jobs, fleet, truth, "max_min")
+    assert set(result.jct_s) == {"ok"}
+    assert result.unfinished == 2
+
+
 def test_learning_fixes_a_wrong_prior() -> None:
     fleet = make_fleet({"A": 1, "B": 1}, per_host=1, roots=1)
     truth = ThroughputTable.from_matrix({"t": {"A": 1.0, "B": 4.0}})
