@@ -103,10 +103,6 @@ def solve(problem: Problem, policy: str, iteration_limit: int = 200_000) -> Allo
             <= float(problem.counts[m])
         )
     norm = problem.throughput / problem.best[:, None]
-    share = [
-        solver.Sum([float(norm[j, m]) * x[j][m] for m in range(n_models) if feasible[j, m]])
-        for j in range(n_jobs)
-    ]
     objective = solver.Objective()
     if policy == "max_throughput":
         _linear(objective, x, norm * problem.weight[:, None], feasible)
@@ -114,20 +110,37 @@ def solve(problem: Problem, policy: str, iteration_limit: int = 200_000) -> Allo
         rate = problem.throughput * (problem.weight / problem.remaining)[:, None]
         _linear(objective, x, rate / max(float(rate.max()), 1e-12), feasible)
     else:
-        floor = solver.NumVar(0.0, solver.infinity(), "floor")
-        groups = _groups(problem, policy == "max_min_projects")
-        for members, weight in groups:
-            runnable = [j for j in members if feasible[j].any()]
-            if runnable:
-                solver.Add(solver.Sum([share[j] for j in runnable]) >= weight * floor)
-        _linear(objective, x, norm * _TOTAL_TIEBREAK / n_jobs, feasible)
-        objective.SetCoefficient(floor, 1.0)
+        _max_min(solver, objective, x, problem, norm, feasible, policy == "max_min_projects")
     objective.SetMaximization()
     status = solver.Solve()
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise PolicyError(f"the LP solver stopped without a solution (status {status})")
     fractions = np.array([[v.solution_value() for v in row] for row in x])
     return Allocation(np.clip(fractions, 0.0, 1.0), objective.Value())
+
+
+def _max_min(
+    solver: pywraplp.Solver,
+    objective: pywraplp.Objective,
+    x: list,
+    problem: Problem,
+    norm: np.ndarray,
+    feasible: np.ndarray,
+    by_project: bool,
+) -> None:
+    """Maximize the floor under every group's normalized share over its weight."""
+    n_jobs, n_models = norm.shape
+    share = [
+        solver.Sum([float(norm[j, m]) * x[j][m] for m in range(n_models) if feasible[j, m]])
+        for j in range(n_jobs)
+    ]
+    floor = solver.NumVar(0.0, solver.infinity(), "floor")
+    for members, weight in _groups(problem, by_project):
+        runnable = [j for j in members if feasible[j].any()]
+        if runnable:
+            solver.Add(solver.Sum([share[j] for j in runnable]) >= weight * floor)
+    _linear(objective, x, norm * _TOTAL_TIEBREAK / n_jobs, feasible)
+    objective.SetCoefficient(floor, 1.0)
 
 
 def _linear(
