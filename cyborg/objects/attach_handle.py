@@ -58,6 +58,19 @@ def get_all(
     return [base.from_row(AttachHandle, row) for row in context.session.scalars(stmt)]
 
 
+@db_api.context_manager.reader
+def types_at(context: RequestContext, rp_uuid: str) -> set[str]:
+    """The attach types of the handles, free or not, of the deployable that is
+    provider ``rp_uuid`` (none if there is no such deployable); one query."""
+    stmt = (
+        sa.select(models.AttachHandle.attach_type)
+        .join(models.Deployable, models.Deployable.id == models.AttachHandle.deployable_id)
+        .where(models.Deployable.rp_uuid == rp_uuid)
+        .distinct()
+    )
+    return set(context.session.scalars(stmt))
+
+
 @db_api.context_manager.writer
 def create(context: RequestContext, **values: Any) -> AttachHandle:
     row = models.AttachHandle(uuid=values.pop("uuid", None) or base.new_uuid(), **values)
