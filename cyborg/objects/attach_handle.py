@@ -59,16 +59,19 @@ def get_all(
 
 
 @db_api.context_manager.reader
-def types_at(context: RequestContext, rp_uuid: str) -> set[str]:
-    """The attach types of the handles, free or not, of the deployable that is
-    provider ``rp_uuid`` (none if there is no such deployable); one query."""
+def types_at(context: RequestContext, rp_uuids: Collection[str]) -> dict[str, set[str]]:
+    """{provider uuid: the attach types of its deployable's handles, free or not} for
+    the deployables that are providers ``rp_uuids`` and have handles; one query."""
     stmt = (
-        sa.select(models.AttachHandle.attach_type)
+        sa.select(models.Deployable.rp_uuid, models.AttachHandle.attach_type)
         .join(models.Deployable, models.Deployable.id == models.AttachHandle.deployable_id)
-        .where(models.Deployable.rp_uuid == rp_uuid)
+        .where(models.Deployable.rp_uuid.in_(sorted(set(rp_uuids))))
         .distinct()
     )
-    return set(context.session.scalars(stmt))
+    types: dict[str, set[str]] = {}
+    for rp_uuid, attach_type in context.session.execute(stmt):
+        types.setdefault(str(rp_uuid), set()).add(attach_type)
+    return types
 
 
 @db_api.context_manager.writer

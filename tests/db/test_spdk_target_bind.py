@@ -180,3 +180,25 @@ def test_a_nova_bind_taken_over_is_refused_too(db, agent, state) -> None:  # typ
 
     _assert_refused(db, arq, instance, "NVMF")
     assert _in_use(db, export) == [False] and agent.calls == []
+
+
+def test_one_query_finds_the_spdk_targets_of_all_novas_bindings(db, agent, state) -> None:  # type: ignore[no-untyped-def]
+    """Nova binds an instance's ARQs in one PATCH: both refused, the handle types of
+    their devices read in one statement, not one per ARQ."""
+    export, cnode1 = _deployable(db, EXPORT), _deployable(db, "nqn.2016-06.io.spdk:cnode1")
+    first, second = _arq(db, "CUSTOM_NVME_OF"), _arq(db, "CUSTOM_NVME_OF")
+    instance = str(uuidlib.uuid4())
+    bindings = {
+        arq: {"hostname": HOST, "device_rp_uuid": str(d.rp_uuid), "instance_uuid": instance}
+        for arq, d in ((first, export), (second, cnode1))
+    }
+
+    with db.count_statements() as statements, pytest.raises(exception.NovaCannotAttach):
+        binders.binder(nova=True).bind(db.context, bindings=bindings)
+
+    assert len([s for s in statements if "SELECT DISTINCT" in s.upper()]) == 1
+    events = nova_notification.pending(db.context, instance)
+    assert sorted((e.arq_uuid, e.status) for e in events) == sorted(
+        (arq, constants.NovaEventStatus.FAILED.value) for arq in (first, second)
+    )
+    assert _in_use(db, export) == _in_use(db, cnode1) == [False]
