@@ -10,9 +10,6 @@ The agent is the real AgentManager, called in-process; its SPDK is the stand-in 
 tests/spdk_rpc.py on a real unix socket.
 """
 
-import pathlib
-import shutil
-import tempfile
 import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
@@ -21,19 +18,16 @@ import pytest
 from oslo_config import cfg
 
 import cyborg.conf
-from cyborg.agent import manager as agent_manager
-from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.common import constants, exception, inventory
 from cyborg.conductor.binding import bind_flow, device_profiles, vgpu
 from cyborg.conductor.inventory import reports
-from cyborg.drivers import spdk
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects import nova_notification
 from cyborg.objects.host_inventory import provider_uuid
 from tests import binders
-from tests.spdk_rpc import LocalAgent, TargetState, serving_targets
+from tests.spdk_rpc import LocalAgent, TargetState, storage_host
 
 State = constants.ARQState
 HOST = "storage-host"
@@ -50,7 +44,6 @@ def state() -> TargetState:
 def agent(db: Any, state: TargetState) -> Iterator[LocalAgent]:
     """A storage host exporting Malloc0 per bind over NVMe-oF and the lvol over vhost,
     besides the operator's subsystems and controllers; its inventory is stored."""
-    root = pathlib.Path(tempfile.mkdtemp(prefix="cy-spdk-", dir="/tmp"))
     conf = cfg.ConfigOpts()
     cyborg.conf.register_opts(conf)
     conf([], project="cyborg")
@@ -58,24 +51,14 @@ def agent(db: Any, state: TargetState) -> Iterator[LocalAgent]:
     conf.set_override(
         "spdk_vhost_export_bdevs", ["1b38702c-7f0c-411e-a962-92c6a5a8a602"], group="agent"
     )
-    try:
-        with serving_targets(root, state):
-            drivers = [
-                spdk.NVMfSPDKDriver(conf, root=str(root), hostname=HOST),
-                spdk.VhostSPDKDriver(conf, root=str(root), hostname=HOST),
-            ]
-            devices = [d for driver in drivers for d in driver.discover()]
-            reports.report_inventory(
-                conf,
-                db.context,
-                HOST,
-                inventory.fingerprint(devices),
-                inventory.to_primitive(devices),
-            )
-            tracker = ResourceTracker(HOST, drivers, conductor=None)
-            yield LocalAgent(agent_manager.AgentManager(tracker, conf), HOST)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+
+    def store(devices: list[inventory.DeviceReport]) -> None:
+        primitive = inventory.to_primitive(devices)
+        fingerprint = inventory.fingerprint(devices)
+        reports.report_inventory(conf, db.context, HOST, fingerprint, primitive)
+
+    with storage_host(conf, HOST, state, store) as host:
+        yield host
 
 
 def _deployable(db: Any, name: str) -> deployable_obj.Deployable:

@@ -12,27 +12,21 @@ controllers change as SPDK's do and whose answers are recorded ones.
 
 import datetime
 import json
-import pathlib
-import shutil
-import tempfile
 import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cyborg.agent import manager as agent_manager
-from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.common import constants, exception
 from cyborg.conductor.binding import device_profiles, vgpu
-from cyborg.drivers import spdk
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import deployable as deployable_obj
 from cyborg.objects.host_inventory import provider_uuid
 from tests import binders
 from tests.placement.test_sync import report
-from tests.spdk_rpc import LocalAgent, TargetState, serving_targets
+from tests.spdk_rpc import LocalAgent, TargetState, storage_host
 
 State = constants.ARQState
 EXPORT_NQN = "nqn.2016-06.io.spdk:cyborg-Malloc0"
@@ -51,22 +45,14 @@ def agent(
     """A storage host exporting Malloc0 per bind over NVMe-oF and the lvol over vhost,
     besides the operator's subsystems and controllers; its inventory is stored and
     published to Placement."""
-    root = pathlib.Path(tempfile.mkdtemp(prefix="cy-spdk-", dir="/tmp"))
     conf.set_override("spdk_nvmf_export_bdevs", ["Malloc0"], group="agent")
     conf.set_override(
         "spdk_vhost_export_bdevs", ["1b38702c-7f0c-411e-a962-92c6a5a8a602"], group="agent"
     )
-    try:
-        with serving_targets(root, state):
-            drivers = [
-                spdk.NVMfSPDKDriver(conf, root=str(root), hostname=hostname),
-                spdk.VhostSPDKDriver(conf, root=str(root), hostname=hostname),
-            ]
-            report(db, conf, sync, hostname, [d for drv in drivers for d in drv.discover()])
-            tracker = ResourceTracker(hostname, drivers, conductor=None)
-            yield LocalAgent(agent_manager.AgentManager(tracker, conf), hostname)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with storage_host(
+        conf, hostname, state, lambda d: report(db, conf, sync, hostname, d)
+    ) as host:
+        yield host
 
 
 def _deployable(db: Any, agent: LocalAgent, name: str) -> deployable_obj.Deployable:
