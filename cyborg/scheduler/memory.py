@@ -1,0 +1,108 @@
+"""Peak memory per device, from the tensors alive while a schedule runs.
+
+Nodes run in a topological order (each device its own nodes in that order). A device
+holds, for the whole step, the parameters of its nodes; and, over time:
+
+* a node's activations (``activation_bytes``: its outputs and scratch) from its start
+  until the last consumer of its output has run, wherever that runs (a node without
+  consumers frees them once it has run);
+* a tensor received from another device -- once per tensor and device, however many
+  consumers read it there -- from its first consumer there until the producer's
+  output is freed.
+
+The peak is the parameters plus the most bytes alive at once, in that order. A training
+step (``Graph.training``) keeps every activation and received tensor until its backward
+pass: nothing is freed, the peak is the sum. The sum of parameters, activations and
+received edges (:meth:`~cyborg.scheduler.evaluate.Evaluator.resident_of`) bounds the
+peak from above, which the searches use as a quick check before this exact one.
+
+:class:`Liveness` grows the schedule one node at a time, so a list scheduler (HEFT,
+first fit) knows the peak it would reach before it places a node, and the evaluator
+gets the same numbers for a finished assignment.
+"""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cyborg.scheduler.evaluate import Evaluator
+
+
+class Liveness:
+    """Live and peak bytes per device of a schedule being built in topological order."""
+
+    def __init__(self, ev: "Evaluator") -> None:
+        self.ev = ev
+        self.params = [0.0] * ev.m
+        self.live = [0.0] * ev.m
+        self.peak = [0.0] * ev.m
+        self.left = [len(outs) for outs in ev.outputs]  # consumers not yet placed
+        #: [tensor] devices holding a received copy
+        self.copies: list[set[int]] = [set() for _ in ev.tensor_bytes]
+        #: [node] (device, bytes) to free when its output is dead: copies of its tensors
+        self.held: list[list[tuple[int, float]]] = [[] for _ in range(ev.n)]
+        self.device = [-1] * ev.n
+        self.keep = ev.model.graph.training
+
+    def incoming(self, i: int, d: int) -> float:
+        """Bytes ``d`` has to receive (new copies) to run ``i``."""
+        ev, device = self.ev, self.device
+        total, seen = 0.0, None
+        for (s, _), t in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
+            if t < 0 or device[s] == d or d in self.copies[t]:
+                continue
+            if seen is None:
+                seen = {t}
+            elif t in seen:
+                continue
+            else:
+                seen.add(t)
+            total += ev.tensor_bytes[t]
+        return total
+
+    def peak_if(self, i: int, d: int) -> float:
+        """Peak bytes of ``d`` if ``i`` ran there next."""
+        ev = self.ev
+        now = self.live[d] + self.incoming(i, d) + ev.activation[i]
+        return self.params[d] + ev.params[i] + max(self.peak[d], now)
+
+    def place(self, i: int, d: int) -> None:
+        """Run ``i`` on ``d`` (after every node placed before it)."""
+        ev, device, live = self.ev, self.device, self.live
+        for (s, _), t in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
+            if t >= 0 and device[s] != d and d not in self.copies[t]:
+                nbytes = ev.tensor_bytes[t]
+                self.copies[t].add(d)
+                self.held[s].append((d, nbytes))
+                live[d] += nbytes
+        device[i] = d
+        live[d] += ev.activation[i]
+        self.params[d] += ev.params[i]
+        if live[d] > self.peak[d]:
+            self.peak[d] = live[d]
+        if self.keep:
+            return
+        for s, _ in ev.inputs[i]:
+            self.left[s] -= 1
+            if not self.left[s]:
+                self._free(s)
+        if not self.left[i]:
+            self._free(i)
+
+    def _free(self, s: int) -> None:
+        self.live[self.device[s]] -= self.ev.activation[s]
+        for d, nbytes in self.held[s]:
+            self.live[d] -= nbytes
+        self.held[s] = []
+
+    def totals(self) -> list[float]:
+        """Peak bytes per device: parameters plus the most alive at once."""
+        return [p + q for p, q in zip(self.params, self.peak, strict=True)]
+
+
+def peak_memory(ev: "Evaluator", assignment: Sequence[int], order: Sequence[int]) -> list[float]:
+    """Peak bytes per device when ``assignment`` runs in ``order`` (topological)."""
+    lv = Liveness(ev)
+    for i in order:
+        lv.place(i, assignment[i])
+    return lv.totals()
