@@ -177,7 +177,7 @@ class _Loads:
             self.readers[k * m + d] = self.readers.get(k * m + d, 0) + 1
             if self.readers[k * m + d] == 1:
                 self._transfer(a[s], d, k, 1.0)
-        for (t, nbytes), k in zip(ev.outputs[i], ev.output_tensors[i], strict=True):
+        for t, nbytes in ev.outputs[i]:
             delta = (nbytes if d != a[t] else 0.0) - (nbytes if old != a[t] else 0.0)
             self.memory[a[t]] += delta
         for k in dict.fromkeys(k for k in ev.output_tensors[i] if k >= 0):
