@@ -94,6 +94,17 @@ class Evaluator:
         #: [device][device] whether a transfer keeps the sender / the receiver busy
         self.blocks_sender = [[link.blocks_sender for link in row] for row in model.links]
         self.blocks_receiver = [[link.blocks_receiver for link in row] for row in model.links]
+        self.blocking = any(map(any, self.blocks_sender)) or any(map(any, self.blocks_receiver))
+        #: [node] (producer, tensor) of each input edge
+        self.input_pairs: list[list[tuple[int, int]]] = [
+            [(s, t) for (s, _), t in zip(ins, tensors, strict=True)]
+            for ins, tensors in zip(self.inputs, self.input_tensors, strict=True)
+        ]
+        #: [node] (producer, tensor) of the inputs that move when on another device,
+        #: one per tensor
+        self.moved_inputs: list[list[tuple[int, int]]] = [
+            list({t: (s, t) for s, t in pairs if t >= 0}.values()) for pairs in self.input_pairs
+        ]
 
     def transfer(self, a: int, b: int, nbytes: float) -> float:
         if a == b or nbytes <= 0:
@@ -154,30 +165,35 @@ class Evaluator:
         links without contention) and for its blocking ends (``ready``), and holds them
         until it ends.
         """
-        m = self.m
         start = ready[d]
-        pairs = list(zip(self.inputs[i], self.input_tensors[i], strict=True))
+        pairs = self.input_pairs[i]
+        if not pairs:
+            return start, why
+        m, tensor_bytes, resources = self.m, self.tensor_bytes, self.resources
+        latency, per_byte = self.latency, self.per_byte
         if len(pairs) > 1:
-            pairs.sort(key=lambda pair: finish[pair[0][0]])
-        for (s, _), t in pairs:
+            pairs = sorted(pairs, key=lambda pair: finish[pair[0]])
+        for s, t in pairs:
             ds = assignment[s]
             arrive = finish[s]
             if ds != d and t >= 0:
                 key = t * m + d
                 got = sent.get(key)
                 if got is None:
-                    route = self.resources[ds][d]
                     if free is not None:
+                        route = resources[ds][d]
                         for r in route:
                             if free[r] > arrive:
                                 arrive = free[r]
-                    bs, br = self.blocks_sender[ds][d], self.blocks_receiver[ds][d]
-                    if bs and ready[ds] > arrive:
-                        arrive = ready[ds]
-                    if br and ready[d] > arrive:
-                        arrive = ready[d]
+                    bs = br = False
+                    if self.blocking:
+                        bs, br = self.blocks_sender[ds][d], self.blocks_receiver[ds][d]
+                        if bs and ready[ds] > arrive:
+                            arrive = ready[ds]
+                        if br and ready[d] > arrive:
+                            arrive = ready[d]
                     begin = arrive
-                    arrive += self.latency[ds][d] + self.tensor_bytes[t] * self.per_byte[ds][d]
+                    arrive += latency[ds][d] + tensor_bytes[t] * per_byte[ds][d]
                     if free is not None:
                         for r in route:
                             free[r] = arrive

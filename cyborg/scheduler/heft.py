@@ -92,7 +92,7 @@ def _choose_loop(ev: Evaluator, st: _State, i: int, devs: Sequence[int]) -> tupl
     """(device, memory overflow) of the best device for ``i``, scoring one by one."""
     finish, assignment, free, sent, m = st.finish, st.assignment, st.free, st.sent, ev.m
     inputs = []
-    for (s, _), t in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
+    for s, t in ev.input_pairs[i]:
         ds = assignment[s]
         routes = ev.resources[ds] if st.contention and t >= 0 else None
         nbytes = ev.tensor_bytes[t] if t >= 0 else 0.0
@@ -102,29 +102,35 @@ def _choose_loop(ev: Evaluator, st: _State, i: int, devs: Sequence[int]) -> tupl
         )  # fmt: skip
     best, best_end, best_over = devs[0], float("inf"), float("inf")
     compute, ready, capacity, lv = ev.compute[i], st.ready, ev.capacity, st.memory
+    blocking, node_params, activation = ev.blocking, ev.params[i], ev.activation[i]
     for d in devs:
         start = local = ready[d]
+        incoming = 0.0
         for arrive, ds, t, nbytes, lat_row, byte_row, routes, bs, br in inputs:
             if ds != d and t >= 0:
                 got = sent.get(t * m + d)
                 if got is not None:
                     arrive = got
                 else:
+                    incoming += nbytes  # a new copy (sent and copied go together)
                     if routes is not None:
                         for r in routes[d]:
                             if free[r] > arrive:
                                 arrive = free[r]
-                    if bs[d] and ready[ds] > arrive:
-                        arrive = ready[ds]
-                    if br[d] and local > arrive:
-                        arrive = local
+                    if blocking:
+                        if bs[d] and ready[ds] > arrive:
+                            arrive = ready[ds]
+                        if br[d] and local > arrive:
+                            arrive = local
                     arrive += lat_row[d] + nbytes * byte_row[d]
-                    if br[d]:
+                    if blocking and br[d]:
                         local = arrive
             if arrive > start:
                 start = arrive
         end = start + compute[d]
-        over = lv.peak_if(i, d) - capacity[d]
+        now = lv.live[d] + incoming + activation
+        peak = lv.peak[d] if lv.peak[d] > now else now
+        over = lv.params[d] + node_params + peak - capacity[d]
         if over < 0.0:
             over = 0.0
         # Fitting first, then earliest finish; when nothing fits, least overflow.
@@ -154,8 +160,7 @@ class _Vectors:
 
 
 def _choose_vector(ev: Evaluator, st: _State, i: int, vec: _Vectors) -> tuple[int, float]:
-    """:func:`_choose_loop` for all devices at once (faster from ~16 devices); the
-    memory check counts each new tensor, not only the first copy of it."""
+    """:func:`_choose_loop` for all devices at once (faster from ~16 devices)."""
     ready = np.asarray(st.ready)
     start = local = ready
     lv = st.memory
@@ -173,7 +178,7 @@ def _choose_vector(ev: Evaluator, st: _State, i: int, vec: _Vectors) -> tuple[in
             arrive[ds] = finish
             copy = np.full(ev.m, nbytes)
             copy[ds] = 0.0
-            for d in lv.copies[t]:
+            for d in lv.holders.get(t, ()):
                 arrive[d] = st.sent[t * ev.m + d]
                 copy[d] = 0.0
             if vec.blocking:

@@ -37,8 +37,9 @@ class Liveness:
         self.live = [0.0] * ev.m
         self.peak = [0.0] * ev.m
         self.left = [len(outs) for outs in ev.outputs]  # consumers not yet placed
-        #: [tensor] devices holding a received copy
-        self.copies: list[set[int]] = [set() for _ in ev.tensor_bytes]
+        #: tensor * m + device of every received copy
+        self.copies: set[int] = set()
+        self.holders: dict[int, list[int]] = {}  # tensor -> devices with a copy
         #: [node] (device, bytes) to free when its output is dead: copies of its tensors
         self.held: list[list[tuple[int, float]]] = [[] for _ in range(ev.n)]
         self.device = [-1] * ev.n
@@ -46,18 +47,11 @@ class Liveness:
 
     def incoming(self, i: int, d: int) -> float:
         """Bytes ``d`` has to receive (new copies) to run ``i``."""
-        ev, device = self.ev, self.device
-        total, seen = 0.0, None
-        for (s, _), t in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
-            if t < 0 or device[s] == d or d in self.copies[t]:
-                continue
-            if seen is None:
-                seen = {t}
-            elif t in seen:
-                continue
-            else:
-                seen.add(t)
-            total += ev.tensor_bytes[t]
+        device, copies, sizes, m = self.device, self.copies, self.ev.tensor_bytes, self.ev.m
+        total = 0.0
+        for s, t in self.ev.moved_inputs[i]:
+            if device[s] != d and t * m + d not in copies:
+                total += sizes[t]
         return total
 
     def peak_if(self, i: int, d: int) -> float:
@@ -69,10 +63,11 @@ class Liveness:
     def place(self, i: int, d: int) -> None:
         """Run ``i`` on ``d`` (after every node placed before it)."""
         ev, device, live = self.ev, self.device, self.live
-        for (s, _), t in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
-            if t >= 0 and device[s] != d and d not in self.copies[t]:
+        for s, t in ev.moved_inputs[i]:
+            if device[s] != d and t * ev.m + d not in self.copies:
                 nbytes = ev.tensor_bytes[t]
-                self.copies[t].add(d)
+                self.copies.add(t * ev.m + d)
+                self.holders.setdefault(t, []).append(d)
                 self.held[s].append((d, nbytes))
                 live[d] += nbytes
         device[i] = d

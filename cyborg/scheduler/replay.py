@@ -129,13 +129,22 @@ def replay(
         the priority order of their first waiting transfer (only the first of a route
         can start, the others need the same resources)."""
         nonlocal seq
-        free = [route for route in routes if route in waiting and route_free(*route)]
+        resources_of = ev.resources
+        if ev.blocking:
+            free = [route for route in routes if route in waiting and route_free(*route)]
+        else:
+            free = [
+                route
+                for route in routes
+                if route in waiting
+                and not any(link_busy[r] for r in resources_of[route[0]][route[1]])
+            ]
         if len(free) > 1:
             free.sort(key=lambda route: waiting[route][0])
         for src, dst in free:
-            if not route_free(src, dst):
+            resources = resources_of[src][dst]
+            if len(free) > 1 and not route_free(src, dst):
                 continue
-            resources = ev.resources[src][dst]
             queue = waiting[(src, dst)]
             _, _, _, key, seconds = heapq.heappop(queue)
             if not queue:
@@ -192,6 +201,9 @@ def replay(
             arrived(base + t)
             if a[t] != d:
                 run_device(a[t])
+        if not sends[i] and not blocked_at[d]:
+            run_device(d)
+            continue
         queued: set[tuple[int, int]] = set(blocked_at[d])
         for g, route, seconds in sends[i]:
             seq += 1
@@ -201,8 +213,7 @@ def replay(
             for r in ev.resources[route[0]][route[1]]:
                 waiting_on[r].add(route)
             queued.add(route)
-        if queued:
-            start_transfers(queued)
+        start_transfers(queued)
         run_device(d)
     return done
 
