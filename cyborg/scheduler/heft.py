@@ -96,9 +96,10 @@ def _choose_loop(ev: Evaluator, st: _State, i: int, devs: Sequence[int]) -> tupl
         ds = assignment[s]
         routes = ev.resources[ds] if st.contention and t >= 0 else None
         nbytes = ev.tensor_bytes[t] if t >= 0 else 0.0
+        held = st.memory.holders.get(t) if t >= 0 else None  # devices with a copy
         inputs.append(
             (finish[s], ds, t, nbytes, ev.latency[ds], ev.per_byte[ds], routes,
-             ev.blocks_sender[ds], ev.blocks_receiver[ds])
+             ev.blocks_sender[ds], ev.blocks_receiver[ds], held)
         )  # fmt: skip
     best, best_end, best_over = devs[0], float("inf"), float("inf")
     compute, ready, capacity, lv = ev.compute[i], st.ready, ev.capacity, st.memory
@@ -106,11 +107,10 @@ def _choose_loop(ev: Evaluator, st: _State, i: int, devs: Sequence[int]) -> tupl
     for d in devs:
         start = local = ready[d]
         incoming = 0.0
-        for arrive, ds, t, nbytes, lat_row, byte_row, routes, bs, br in inputs:
+        for arrive, ds, t, nbytes, lat_row, byte_row, routes, bs, br, held in inputs:
             if ds != d and t >= 0:
-                got = sent.get(t * m + d)
-                if got is not None:
-                    arrive = got
+                if held is not None and d in held:
+                    arrive = sent[t * m + d]
                 else:
                     incoming += nbytes  # a new copy (sent and copied go together)
                     if routes is not None:

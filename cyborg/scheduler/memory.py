@@ -40,8 +40,8 @@ class Liveness:
         #: tensor * m + device of every received copy
         self.copies: set[int] = set()
         self.holders: dict[int, list[int]] = {}  # tensor -> devices with a copy
-        #: [node] (device, bytes) to free when its output is dead: copies of its tensors
-        self.held: list[list[tuple[int, float]]] = [[] for _ in range(ev.n)]
+        #: node -> (device, bytes) to free when its output is dead: copies of its tensors
+        self.held: dict[int, list[tuple[int, float]]] = {}
         self.device = [-1] * ev.n
         self.keep = ev.model.graph.training
 
@@ -68,7 +68,7 @@ class Liveness:
                 nbytes = ev.tensor_bytes[t]
                 self.copies.add(t * ev.m + d)
                 self.holders.setdefault(t, []).append(d)
-                self.held[s].append((d, nbytes))
+                self.held.setdefault(s, []).append((d, nbytes))
                 live[d] += nbytes
         device[i] = d
         live[d] += ev.activation[i]
@@ -86,9 +86,8 @@ class Liveness:
 
     def _free(self, s: int) -> None:
         self.live[self.device[s]] -= self.ev.activation[s]
-        for d, nbytes in self.held[s]:
+        for d, nbytes in self.held.pop(s, ()):
             self.live[d] -= nbytes
-        self.held[s] = []
 
     def totals(self) -> list[float]:
         """Peak bytes per device: parameters plus the most alive at once."""
