@@ -103,7 +103,10 @@ class Evaluator:
         #: [node] (producer, tensor) of the inputs that move when on another device,
         #: one per tensor
         self.moved_inputs: list[list[tuple[int, int]]] = [
-            list({t: (s, t) for s, t in pairs if t >= 0}.values()) for pairs in self.input_pairs
+            [(s, t) for s, t in pairs if t >= 0]
+            if len(pairs) < 2
+            else list({t: (s, t) for s, t in pairs if t >= 0}.values())
+            for pairs in self.input_pairs
         ]
 
     def transfer(self, a: int, b: int, nbytes: float) -> float:
@@ -132,12 +135,20 @@ class Evaluator:
         finish = [0.0] * self.n
         cause = [-1] * self.n
         sent: dict[int, float] = {}
+        input_pairs, compute = self.input_pairs, self.compute
         for i in order:
             d = assignment[i]
-            start, why = self.book_inputs(
-                assignment, finish, ready, free, sent, i, d, last_on[d], booked
-            )
-            end = start + self.compute[i][d]
+            pairs = input_pairs[i]
+            if all(assignment[s] == d or t < 0 for s, t in pairs):  # nothing to move
+                start, why = ready[d], last_on[d]
+                for s, _ in pairs:
+                    if finish[s] > start:
+                        start, why = finish[s], s
+            else:
+                start, why = self.book_inputs(
+                    assignment, finish, ready, free, sent, i, d, last_on[d], booked
+                )
+            end = start + compute[i][d]
             if booked is not None:
                 booked.append(Interval(start, end, d, d, i, i))
             finish[i] = end

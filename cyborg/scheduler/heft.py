@@ -78,14 +78,14 @@ def rank_order(ev: Evaluator, ranks: Sequence[float]) -> list[int]:
 class _State:
     """The partial schedule HEFT builds."""
 
-    def __init__(self, ev: Evaluator, contention: bool) -> None:
+    def __init__(self, ev: Evaluator, contention: bool, vector: bool) -> None:
         self.ready = [0.0] * ev.m
         self.finish = [0.0] * ev.n
         self.assignment = [0] * ev.n
         self.contention = contention
         self.free = [0.0] * (len(ev.resource_names) + 1)  # the last one: never busy
         self.sent: dict[int, float] = {}  # tensor * m + device -> arrival
-        self.memory = Liveness(ev)
+        self.memory = Liveness(ev, arrays=vector)
 
 
 def _choose_loop(ev: Evaluator, st: _State, i: int, devs: Sequence[int]) -> tuple[int, float]:
@@ -188,9 +188,8 @@ def _choose_vector(ev: Evaluator, st: _State, i: int, vec: _Vectors) -> tuple[in
         else:
             start = np.maximum(start, finish)
     end = start + vec.compute[i]
-    params = np.asarray(lv.params) + ev.params[i]
-    now = np.asarray(lv.live) + incoming + ev.activation[i]
-    over = np.maximum(params + np.maximum(np.asarray(lv.peak), now) - vec.capacity, 0.0)
+    now = lv.live + incoming + ev.activation[i]
+    over = np.maximum(lv.params + ev.params[i] + np.maximum(lv.peak, now) - vec.capacity, 0.0)
     over[vec.blocked] = np.inf
     least = over.min()
     d = int(np.argmin(np.where(over == least, end, np.inf)))
@@ -216,8 +215,8 @@ def heft(
     devs = list(range(ev.m)) if devices is None else list(devices)
     if order is None:
         order = rank_order(ev, upward_ranks(ev, devs))
-    st = _State(ev, contention)
     vec = _Vectors(ev, devs) if len(devs) >= VECTOR_FROM else None
+    st = _State(ev, contention, vec is not None)
     fits = True
     for i in order:
         if vec is None:

@@ -21,8 +21,10 @@ first fit) knows the peak it would reach before it places a node, and the evalua
 gets the same numbers for a finished assignment.
 """
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from cyborg.scheduler.evaluate import Evaluator
@@ -31,11 +33,15 @@ if TYPE_CHECKING:
 class Liveness:
     """Live and peak bytes per device of a schedule being built in topological order."""
 
-    def __init__(self, ev: "Evaluator") -> None:
+    def __init__(self, ev: "Evaluator", arrays: bool = False) -> None:
+        """``arrays``: keep the per-device numbers in numpy arrays, for callers that
+        score every device at once (slower element by element)."""
         self.ev = ev
-        self.params = [0.0] * ev.m
-        self.live = [0.0] * ev.m
-        self.peak = [0.0] * ev.m
+        zeros: Callable[[], Any] = (lambda: np.zeros(ev.m)) if arrays else (lambda: [0.0] * ev.m)
+        #: [device] parameter bytes, bytes alive now, most bytes alive so far
+        self.params = zeros()
+        self.live = zeros()
+        self.peak = zeros()
         self.left = [len(outs) for outs in ev.outputs]  # consumers not yet placed
         #: tensor * m + device of every received copy
         self.copies: set[int] = set()
@@ -91,7 +97,7 @@ class Liveness:
 
     def totals(self) -> list[float]:
         """Peak bytes per device: parameters plus the most alive at once."""
-        return [p + q for p, q in zip(self.params, self.peak, strict=True)]
+        return [float(p + q) for p, q in zip(self.params, self.peak, strict=True)]
 
 
 def peak_memory(ev: "Evaluator", assignment: Sequence[int], order: Sequence[int]) -> list[float]:
