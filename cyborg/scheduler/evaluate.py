@@ -138,16 +138,12 @@ class Evaluator:
         input_pairs, compute = self.input_pairs, self.compute
         for i in order:
             d = assignment[i]
-            pairs = input_pairs[i]
-            if all(assignment[s] == d or t < 0 for s, t in pairs):  # nothing to move
-                start, why = ready[d], last_on[d]
-                for s, _ in pairs:
-                    if finish[s] > start:
-                        start, why = finish[s], s
-            else:
+            if input_pairs[i]:
                 start, why = self.book_inputs(
                     assignment, finish, ready, free, sent, i, d, last_on[d], booked
                 )
+            else:
+                start, why = ready[d], last_on[d]
             end = start + compute[i][d]
             if booked is not None:
                 booked.append(Interval(start, end, d, d, i, i))
@@ -178,48 +174,64 @@ class Evaluator:
         """
         start = ready[d]
         pairs = self.input_pairs[i]
-        if not pairs:
-            return start, why
-        m, tensor_bytes, resources = self.m, self.tensor_bytes, self.resources
-        latency, per_byte = self.latency, self.per_byte
         if len(pairs) > 1:
             pairs = sorted(pairs, key=lambda pair: finish[pair[0]])
         for s, t in pairs:
             ds = assignment[s]
-            arrive = finish[s]
-            if ds != d and t >= 0:
-                key = t * m + d
-                got = sent.get(key)
-                if got is None:
-                    if free is not None:
-                        route = resources[ds][d]
-                        for r in route:
-                            if free[r] > arrive:
-                                arrive = free[r]
-                    bs = br = False
-                    if self.blocking:
-                        bs, br = self.blocks_sender[ds][d], self.blocks_receiver[ds][d]
-                        if bs and ready[ds] > arrive:
-                            arrive = ready[ds]
-                        if br and ready[d] > arrive:
-                            arrive = ready[d]
-                    begin = arrive
-                    arrive += latency[ds][d] + tensor_bytes[t] * per_byte[ds][d]
-                    if free is not None:
-                        for r in route:
-                            free[r] = arrive
-                    if bs:
-                        ready[ds] = arrive
-                    if br:
-                        ready[d] = arrive
-                    sent[key] = arrive
-                    if booked is not None:
-                        booked.append(Interval(begin, arrive, ds, d, i, s))
-                else:
-                    arrive = got
+            if ds == d or t < 0:
+                arrive = finish[s]
+            else:
+                got = sent.get(t * self.m + d)
+                arrive = (
+                    self._send(s, t, ds, d, i, finish, ready, free, sent, booked)
+                    if got is None
+                    else got
+                )
             if arrive > start:
                 start, why = arrive, s
         return start, why
+
+    def _send(
+        self,
+        s: int,
+        t: int,
+        ds: int,
+        d: int,
+        i: int,
+        finish: list[float],
+        ready: list[float],
+        free: list[float] | None,
+        sent: dict[int, float],
+        booked: list[Interval] | None,
+    ) -> float:
+        """Book the transfer of tensor ``t`` (of node ``s``, on ``ds``) to ``d`` for
+        ``i``: when it arrives (see :meth:`book_inputs`)."""
+        arrive = finish[s]
+        if free is not None:
+            route = self.resources[ds][d]
+            for r in route:
+                if free[r] > arrive:
+                    arrive = free[r]
+        bs = br = False
+        if self.blocking:
+            bs, br = self.blocks_sender[ds][d], self.blocks_receiver[ds][d]
+            if bs and ready[ds] > arrive:
+                arrive = ready[ds]
+            if br and ready[d] > arrive:
+                arrive = ready[d]
+        begin = arrive
+        arrive += self.latency[ds][d] + self.tensor_bytes[t] * self.per_byte[ds][d]
+        if free is not None:
+            for r in route:
+                free[r] = arrive
+        if bs:
+            ready[ds] = arrive
+        if br:
+            ready[d] = arrive
+        sent[t * self.m + d] = arrive
+        if booked is not None:
+            booked.append(Interval(begin, arrive, ds, d, i, s))
+        return arrive
 
     def finish_times(self, assignment: Assignment, order: Sequence[int]) -> list[float]:
         """Finish time of every node (see :meth:`trace`)."""
