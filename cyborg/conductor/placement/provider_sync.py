@@ -377,6 +377,7 @@ class PlacementSync:
             names.sort(key=lambda name: name not in self._unsettled)
         progress.phase("hosts", total=len(names))
         pause = spread / len(names) if names else 0.0
+        LOG.info("Placement audit of %d hosts started (over %.0fs)", len(names), spread)
         results = []
         for name in names:
             if stop is not None and stop.is_set():
@@ -391,4 +392,9 @@ class PlacementSync:
                 stop.wait(pause)
             elif pause:
                 time.sleep(pause)
+        LOG.info(
+            "Placement audit of %d hosts finished: %d out of step",
+            len(results),
+            sum(not r.in_step for r in results),
+        )
         return results
