@@ -1,6 +1,8 @@
 """The conductor's background work, in one thread beside its RPC server.
 
-Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale, and through
+Every ``[DEFAULT] periodic_interval`` seconds: write the liveness of the hosts that
+reported unchanged (cyborg.conductor.inventory.reports.SeenHosts), mark silent hosts
+stale, and through
 the conductor's Binder take over the binds of conductors that stopped
 (cyborg.conductor.binding.takeover), finish binds and deletions left half done for
 ``[conductor] bind_timeout``, and retry the removal of vGPU mdevs an agent did not
@@ -45,8 +47,10 @@ class PeriodicTasks:
         binder: binder_mod.Binder,
         placement: provider_sync.PlacementSync | None = None,
         nova: nova_events.NovaEvents | None = None,
+        seen: reports.SeenHosts | None = None,
     ) -> None:
         self.conf = conf
+        self.seen = seen
         self.binder = binder
         self.nova = nova
         self.sync = placement  # stale hosts' devices are reserved with it
@@ -110,6 +114,8 @@ class PeriodicTasks:
         while not self._stop.is_set():
             if time.monotonic() >= next_periodic:
                 next_periodic = time.monotonic() + self.conf.periodic_interval
+                if self.seen is not None:  # first: a host that reported is not silent
+                    _safely("Writing hosts' liveness", self.seen.flush, context)
                 _safely(
                     "Checking for silent hosts",
                     reports.mark_silent_hosts_stale,
