@@ -42,8 +42,8 @@ def _created_sync(tmp_path: Any, endpoint: str) -> tuple[provider_sync.Placement
 
 
 def test_a_new_host_costs_one_request_per_write_and_no_read(
-    db, tmp_path, placement_endpoint
-) -> None:  # type: ignore[no-untyped-def]
+    db: Any, tmp_path: Any, placement_endpoint: str
+) -> None:
     """The compute node is created (no read: nothing can be under it), then per device
     one POST, one inventories PUT and one traits PUT: the fewest the API allows."""
     sync, recorder = _created_sync(tmp_path, placement_endpoint)
@@ -53,8 +53,8 @@ def test_a_new_host_costs_one_request_per_write_and_no_read(
 
 
 def test_a_new_host_under_nova_s_compute_node_reads_twice(
-    db, conf, sync, recorder: Recorder, hostname, compute_node
-) -> None:  # type: ignore[no-untyped-def]
+    db: Any, conf: Any, sync: Any, recorder: Recorder, hostname: str, compute_node: str
+) -> None:
     """Under a compute node nova-compute made: its name looked up, its tree read once."""
     assert _report(db, conf, sync, hostname, _devices(hostname), full=True)["fingerprint"]
     assert _counts(recorder.take()) == {"GET": 2, "POST": DEVICES, "PUT": 2 * DEVICES}
@@ -79,8 +79,8 @@ def test_an_unchanged_report_and_a_changed_device(db, tmp_path, placement_endpoi
 
 
 def test_an_audit_of_an_unchanged_host_reads_its_tree_only(
-    db, tmp_path, placement_endpoint
-) -> None:  # type: ignore[no-untyped-def]
+    db: Any, tmp_path: Any, placement_endpoint: str
+) -> None:
     sync, recorder = _created_sync(tmp_path, placement_endpoint)
     hostname = f"fleet-{uuid.uuid4().hex[:8]}"
     _report(db, sync.conf, sync, hostname, _devices(hostname), full=True)
