@@ -55,9 +55,16 @@ class PlacementService:
         directory: str,
         database_url: str | None = None,
         keystone_authtoken: dict[str, str] | None = None,
+        *,
+        workers: int = 1,
+        access_log: bool = False,
     ) -> None:
-        """``keystone_authtoken``: run with ``auth_strategy = keystone`` and these options."""
+        """``keystone_authtoken``: run with ``auth_strategy = keystone`` and these options;
+        ``workers`` gunicorn workers; ``access_log``: one line per request in
+        ``access_log_path`` (the benchmarks count them)."""
         self.directory = directory
+        self.workers = workers
+        self.access_log_path = os.path.join(directory, "access.log") if access_log else ""
         self.keystone_authtoken = keystone_authtoken
         self.database_url = database_url or os.environ.get(
             "CYBORG_TEST_PLACEMENT_DB", f"sqlite:///{os.path.join(directory, 'placement.sqlite')}"
@@ -110,7 +117,9 @@ class PlacementService:
                 self._fail(f"placement-manage db sync could not run: {err}")
             if sync.returncode != 0:
                 self._fail(f"placement-manage db sync exited with {sync.returncode}")
-            command = [_bin("gunicorn"), "--bind", "127.0.0.1:0", "--workers", "1"]
+            command = [_bin("gunicorn"), "--bind", "127.0.0.1:0", "--workers", str(self.workers)]
+            if self.access_log_path:
+                command += ["--access-logfile", self.access_log_path]
             command += [*_gunicorn_args(), "--chdir", self.directory, WSGI_APP]
             env = {**os.environ, "OS_PLACEMENT_CONFIG_DIR": self.directory}
             try:

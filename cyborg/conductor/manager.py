@@ -58,11 +58,14 @@ class ConductorManager:
         agent: agent_rpcapi.AgentAPI | None = None,
         tell_nova: bool = False,
         conductor: str | None = None,
+        batch_liveness: bool = False,
     ) -> None:
         """``agent``: the agents' RPC API (FPGA programming and vGPU mdevs during binds;
         without it binds do neither); ``tell_nova``: write Nova's events for the
         periodic task to deliver (when ``[nova]`` is configured); ``conductor``: the
-        uuid this conductor's heartbeat is written under, recorded by its binds."""
+        uuid this conductor's heartbeat is written under, recorded by its binds;
+        ``batch_liveness``: unchanged hosts' liveness is kept in ``seen`` for the
+        periodic task to write (no write per report)."""
         self.conf = conf or cfg.CONF
         self._agent = agent  # made on first use by program_deployable when None
         # Binds that wait on an agent finish here, after bind_arqs has answered.
@@ -70,6 +73,7 @@ class ConductorManager:
         self.nova = nova_events.NovaEvents.from_conf(self.conf) if tell_nova else None
         # None when Placement is not configured.
         self.placement = provider_sync.PlacementSync.from_conf(self.conf)
+        self.seen = reports.SeenHosts() if batch_liveness else None
         self.binder = binder.Binder.for_conductor(
             self.conf,
             placement=None if self.placement is None else self.placement.client,
@@ -201,7 +205,7 @@ class ConductorManager:
         devices: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
         return reports.report_inventory(
-            self.conf, context, hostname, fingerprint, devices, self.placement
+            self.conf, context, hostname, fingerprint, devices, self.placement, self.seen
         )
 
     @_answers

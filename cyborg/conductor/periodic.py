@@ -1,14 +1,20 @@
 """The conductor's background work, in one thread beside its RPC server.
 
-Every ``[DEFAULT] periodic_interval`` seconds: mark silent hosts stale, and through
+Every ``[DEFAULT] periodic_interval`` seconds: write the liveness of the hosts that
+reported unchanged (cyborg.conductor.inventory.reports.SeenHosts), mark silent hosts
+stale, and through
 the conductor's Binder take over the binds of conductors that stopped
 (cyborg.conductor.binding.takeover), finish binds and deletions left half done for
 ``[conductor] bind_timeout``, and retry the removal of vGPU mdevs an agent did not
-answer for. Every ``[placement]
-audit_interval`` seconds: resync Placement with every host's devices (drift repair) and
-give back units Cyborg claimed but never recorded (cyborg.conductor.placement.sweep).
-Every second, and at once when a bind rings: deliver the events owed to Nova. Several
-conductors may all run this; each step is safe to run concurrently.
+answer for. Every second, and at once when a bind rings: deliver the events owed to
+Nova. Several conductors may all run this; each step is safe to run concurrently.
+
+On a thread of its own, so that it never delays those events nor the RPC workers'
+reports and binds: every ``[placement] audit_interval`` seconds, resync Placement with
+every host's devices (drift repair: each host's tree read, only the providers whose
+generation moved read in full, hosts left out of step first, the hosts spread over
+half the interval) and give back units Cyborg claimed but never recorded
+(cyborg.conductor.placement.sweep).
 """
 
 import datetime
@@ -41,8 +47,10 @@ class PeriodicTasks:
         binder: binder_mod.Binder,
         placement: provider_sync.PlacementSync | None = None,
         nova: nova_events.NovaEvents | None = None,
+        seen: reports.SeenHosts | None = None,
     ) -> None:
         self.conf = conf
+        self.seen = seen
         self.binder = binder
         self.nova = nova
         self.sync = placement  # stale hosts' devices are reserved with it
@@ -56,9 +64,14 @@ class PeriodicTasks:
         self._stop = threading.Event()
         self._idle = threading.Event()  # waited on between rounds when Nova is not used
         self._thread = threading.Thread(target=self._run, name="conductor-periodic", daemon=True)
+        self._audit_thread = threading.Thread(
+            target=self._run_audits, name="conductor-audit", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
+        if self.placement is not None:
+            self._audit_thread.start()
 
     def request_stop(self) -> None:
         """Stop after the round in progress, without waiting for it."""
@@ -71,18 +84,38 @@ class PeriodicTasks:
         """Stop after the round in progress; whether it ended within ``timeout``
         seconds (a round waiting on Placement or the database may not)."""
         self.request_stop()
-        self._thread.join(timeout=max(0.0, timeout))
-        return not self._thread.is_alive()
+        deadline = time.monotonic() + max(0.0, timeout)
+        for thread in (self._thread, self._audit_thread):
+            if thread.ident is not None:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return not (self._thread.is_alive() or self._audit_thread.is_alive())
+
+    def _run_audits(self) -> None:
+        context = cyborg_context.get_admin_context()
+        interval = self.conf.placement.audit_interval
+        while not self._stop.wait(interval):
+            assert self.placement is not None
+            _safely(
+                "Placement audit",
+                self.placement.audit,
+                context,
+                full=False,
+                spread=interval / 2,
+                stop=self._stop,
+            )
+            if self.claim_sweep is not None and not self._stop.is_set():
+                _safely("Releasing unrecorded claims", self.claim_sweep.sweep, context)
 
     def _run(self) -> None:
         context = cyborg_context.get_admin_context()
         next_periodic = time.monotonic()
-        next_audit = time.monotonic() + self.conf.placement.audit_interval
         bind_timeout = datetime.timedelta(seconds=self.conf.conductor.bind_timeout)
         dead_after = datetime.timedelta(seconds=self.conf.conductor.conductor_dead_after)
         while not self._stop.is_set():
             if time.monotonic() >= next_periodic:
                 next_periodic = time.monotonic() + self.conf.periodic_interval
+                if self.seen is not None:  # first: a host that reported is not silent
+                    _safely("Writing hosts' liveness", self.seen.flush, context)
                 _safely(
                     "Checking for silent hosts",
                     reports.mark_silent_hosts_stale,
@@ -116,11 +149,6 @@ class PeriodicTasks:
                     self.binder.remove_abandoned_mdevs,
                     context,
                 )
-            if self.placement is not None and time.monotonic() >= next_audit:
-                _safely("Placement audit", self.placement.audit, context)
-                if self.claim_sweep is not None:
-                    _safely("Releasing unrecorded claims", self.claim_sweep.sweep, context)
-                next_audit = time.monotonic() + self.conf.placement.audit_interval
             if self.nova is not None:
                 _safely("Telling Nova about binds", self.nova.deliver_due, context)
                 self.nova.wait(NOVA_POLL_SECONDS)
@@ -128,8 +156,8 @@ class PeriodicTasks:
                 self._idle.wait(NOVA_POLL_SECONDS)
 
 
-def _safely(what: str, task: Callable[..., Any], *args: Any) -> None:
+def _safely(what: str, task: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     try:
-        task(*args)
+        task(*args, **kwargs)
     except Exception:
         LOG.exception("%s failed; trying again later", what)

@@ -39,9 +39,12 @@ def start(conf: cfg.ConfigOpts, *, background: bool = True) -> Conductor:
         agent=agent_rpcapi.AgentAPI(conf),
         tell_nova=background,
         conductor=None if heartbeat is None else heartbeat.uuid,
+        batch_liveness=background,
     )
     tasks = (
-        periodic.PeriodicTasks(conf, endpoint.binder, endpoint.placement, endpoint.nova)
+        periodic.PeriodicTasks(
+            conf, endpoint.binder, endpoint.placement, endpoint.nova, endpoint.seen
+        )
         if background
         else None
     )

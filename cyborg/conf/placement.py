@@ -37,6 +37,15 @@ OPTS: list[cfg.Opt] = [
         "delete the providers of removed devices once their allocations are gone. "
         "0 disables it; `cyborg-manage placement sync` runs one by hand.",
     ),
+    cfg.IntOpt(
+        "concurrency",
+        default=8,
+        min=1,
+        help="Placement requests each conductor process sends at once when it "
+        "publishes devices: the writes of different providers (and of hosts reporting "
+        "together) overlap up to this bound. Raise it when Placement runs more "
+        "workers; see doc/source/admin/placement.rst for a measured value.",
+    ),
 ]
 
 

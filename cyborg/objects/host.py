@@ -82,6 +82,20 @@ def mark_seen(
 
 
 @db_api.context_manager.writer
+def mark_many_seen(context: RequestContext, hostnames: list[str]) -> None:
+    """Liveness of hosts that reported, in one statement; stale ones stay stale (their
+    next report brings them back through ``mark_seen``)."""
+    context.session.execute(
+        sa.update(models.Host)
+        .where(
+            models.Host.hostname.in_(hostnames),
+            models.Host.state == constants.HostState.UP.value,
+        )
+        .values(last_seen_at=timeutils.utcnow())
+    )
+
+
+@db_api.context_manager.writer
 def lock(context: RequestContext, hostname: str) -> Host | None:
     """The host's row, locked until the transaction ends; None if it never reported."""
     row = _locked(context, hostname)

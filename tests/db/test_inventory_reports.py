@@ -251,3 +251,32 @@ def test_spdk_control_paths_are_stored_with_their_type(db) -> None:  # type: ign
             connection.execute(sa.text("SELECT cpid_type FROM controlpath_ids")).scalars()
         )
     assert kinds == ["NVMF", "PCI"]
+
+
+def test_unchanged_reports_with_liveness_due_write_nothing_until_the_flush(db) -> None:  # type: ignore[no-untyped-def]
+    """With SeenHosts a due liveness is noted, and written for every host in one
+    statement by the periodic task; a host back from stale is written at once."""
+    seen = reports.SeenHosts()
+    hosts = ["host-a", "host-b", "host-c"]
+    for host in hosts:
+        report(db, [gpu(1, host=host)], host=host)
+    old = datetime.datetime(2020, 1, 1)
+    with db.engine.begin() as connection:  # long ago: liveness is due for all
+        connection.execute(sa.update(models.Host).values(last_seen_at=old))
+        connection.execute(
+            sa.update(models.Host).where(models.Host.hostname == "host-c").values(state="stale")
+        )
+    with db.count_statements() as statements:
+        for host in hosts[:2]:
+            fp = inventory.fingerprint([gpu(1, host=host)])
+            answer = reports.report_inventory(_conf(), db.context, host, fp, None, seen=seen)
+            assert answer == {"changed": False}
+    assert [s for s in statements if s.split()[0] in WRITES] == []
+    with db.count_statements() as statements:
+        assert seen.flush(db.context) == 2
+    assert [s.split()[0] for s in statements if s.split()[0] in WRITES] == ["UPDATE"]
+    fp = inventory.fingerprint([gpu(1, host="host-c")])
+    reports.report_inventory(_conf(), db.context, "host-c", fp, None, seen=seen)  # back
+    moved = {h.hostname: (h.last_seen_at > old, h.state) for h in host_obj.get_all(db.context)}
+    assert moved == {"host-a": (True, "up"), "host-b": (True, "up"), "host-c": (True, "up")}
+    assert seen.flush(db.context) == 0

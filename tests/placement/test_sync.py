@@ -138,9 +138,9 @@ def test_changes_and_removals_follow_reports(
     expected[name(hostname, FPGA)]["inventories"] = {"FPGA": (8, 0, 8)}
     expected[name(hostname, FPGA)]["traits"] = {"OWNER_CYBORG", "CUSTOM_FAKE_DEVICE_V2"}
     assert tree(client, compute_node) == expected
-    # tree + find + 1 new trait + inventories + traits of the board + delete of the GPU:
-    # what this conductor wrote itself is not read back.
-    assert sorted(method for method, _ in calls) == ["DELETE", "GET", "GET", "PUT", "PUT", "PUT"]
+    # the tree (the compute node's uuid is remembered) + 1 new trait + inventories and
+    # traits of the board + delete of the GPU: what this conductor wrote is not read back.
+    assert sorted(method for method, _ in calls) == ["DELETE", "GET", "PUT", "PUT", "PUT"]
 
 
 def test_a_changed_resource_class_replaces_the_inventory(

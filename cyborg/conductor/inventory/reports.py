@@ -2,8 +2,10 @@
 
 Protocol: an agent sends its inventory's fingerprint, and the devices only when the
 fingerprint differs from the last one the conductor acknowledged to it. So an
-unchanged host costs one locked read of its row and no write (liveness is written at
-most every ``[conductor] host_stale_after`` / 4 seconds). A changed inventory is
+unchanged host costs one locked read of its row and no write: liveness is due at most
+every ``[conductor] host_stale_after`` / 4 seconds, and a conductor with ``SeenHosts``
+notes it in memory and writes every host's at once from its periodic task (one
+statement for the fleet); a host coming back from stale is written at once. A changed inventory is
 planned against the stored tree and applied in the same transaction, in bulk, and
 then published to Placement (cyborg.conductor.placement.provider_sync) under the host's row lock.
 The fingerprint is stored only once Placement is in step, so a failed sync is retried
@@ -11,6 +13,7 @@ on the next report; an unchanged host makes no Placement request.
 """
 
 import datetime
+import threading
 from typing import Any
 
 from oslo_config import cfg
@@ -34,6 +37,42 @@ def _liveness_due(conf: cfg.ConfigOpts, host: host_obj.Host) -> bool:
     return host.state != constants.HostState.UP or timeutils.utcnow() - host.last_seen_at > every
 
 
+class SeenHosts:
+    """Hosts whose liveness is due, written together by ``flush``."""
+
+    CHUNK = 500  # hostnames per statement
+
+    def __init__(self) -> None:
+        self._names: set[str] = set()
+        self._lock = threading.Lock()
+
+    def note(self, hostname: str) -> None:
+        with self._lock:
+            self._names.add(hostname)
+
+    def flush(self, context: RequestContext) -> int:
+        """Write ``last_seen_at`` of the noted hosts still up; how many were noted."""
+        with self._lock:
+            names, self._names = sorted(self._names), set()
+        for start in range(0, len(names), self.CHUNK):
+            host_obj.mark_many_seen(context, names[start : start + self.CHUNK])
+        return len(names)
+
+
+def _seen(
+    conf: cfg.ConfigOpts,
+    context: RequestContext,
+    host: host_obj.Host,
+    back: bool,
+    seen: SeenHosts | None,
+) -> None:
+    if back or seen is None:
+        if back or _liveness_due(conf, host):
+            host_obj.mark_seen(context, host)
+    elif _liveness_due(conf, host):
+        seen.note(host.hostname)
+
+
 class _UnknownHost(Exception):
     """The host has no row yet: end the transaction, create the row, report again."""
 
@@ -48,14 +87,16 @@ def report_inventory(
     fingerprint: str,
     devices: list[dict[str, Any]] | None,
     placement: provider_sync.PlacementSync | None = None,
+    seen: SeenHosts | None = None,
 ) -> dict[str, Any]:
-    """Store a changed inventory and, when ``placement`` is given, publish it there."""
+    """Store a changed inventory and, when ``placement`` is given, publish it there;
+    with ``seen``, an unchanged host's liveness is noted there instead of written."""
     try:
-        return _report(conf, context, hostname, fingerprint, devices, placement)
+        return _report(conf, context, hostname, fingerprint, devices, placement, seen)
     except _UnknownHost:
         # Created apart: inserting under the report's locks deadlocks on MariaDB.
         host_obj.create_if_missing(context, hostname)
-        return _report(conf, context, hostname, fingerprint, devices, placement)
+        return _report(conf, context, hostname, fingerprint, devices, placement, seen)
 
 
 def _report(
@@ -65,6 +106,7 @@ def _report(
     fingerprint: str,
     devices: list[dict[str, Any]] | None,
     placement: provider_sync.PlacementSync | None,
+    seen: SeenHosts | None,
 ) -> dict[str, Any]:
     with db_api.context_manager.writer.using(context):
         host = host_obj.lock(context, hostname)
@@ -74,16 +116,14 @@ def _report(
         if devices is None:
             if host.inventory_fingerprint != fingerprint:
                 return {"need_inventory": True}
-            if back or _liveness_due(conf, host):
-                host_obj.mark_seen(context, host)
+            _seen(conf, context, host, back, seen)
             if back:
                 _back_in_service(context, hostname, placement)
             return {"changed": False}
         reports = inventory.from_primitive(devices)
         actual = inventory.fingerprint(reports)
         if host.inventory_fingerprint == actual:
-            if back or _liveness_due(conf, host):
-                host_obj.mark_seen(context, host)
+            _seen(conf, context, host, back, seen)
             if back:
                 _back_in_service(context, hostname, placement)
             return {"changed": False, "fingerprint": actual}
