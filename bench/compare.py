@@ -42,7 +42,7 @@ from bench import (
     soak_rss,
 )
 from bench.compare_stats import Figure
-from tests import db_backends
+from tests import db_backends, service_process
 
 FIGURES = [
     Figure("devices_1", "GET /v2/devices, 1 device", goal=3),
@@ -70,13 +70,26 @@ def uptime() -> str:
     return f"{time.strftime('%H:%M:%S')} up {seconds / 60:.0f} min, load average: {load}"
 
 
-def _rounds(sides: list[compare_load.Side], rounds: int, steps: list[Step], s: Samples) -> None:
-    """Each step on every side, the side that goes first alternating round by round."""
+def _rounds(
+    sides: list[compare_load.Side], rounds: int, steps: list[Step], s: Samples, errors: list[str]
+) -> None:
+    """Each step on every side, the side that goes first alternating round by round.
+
+    A step that got an answer it should not is reported and left out (its figure
+    then has fewer samples), with the tail of that side's API log, and the run goes on.
+    """
     for number in range(rounds):
         order = sides if number % 2 == 0 else sides[::-1]
         for step in steps:
             for side in order:
-                step(side, s)
+                try:
+                    step(side, s)
+                except compare_load.Unexpected as err:
+                    tails = "".join(
+                        f"\n--- {log}\n{service_process.tail(log, 30)}" for log in side.logs
+                    )
+                    errors.append(f"{side.name}, round {number + 1}: {err}")
+                    say(f"UNEXPECTED ANSWER, left out: {side.name}: {err}{tails}")
         say(f"round {number + 1}/{rounds} done")
 
 
@@ -186,10 +199,11 @@ class Running:
     host: str
     database_url: str
     pids: dict[str, int]
+    logs: tuple[str, ...]
 
     def side(self) -> compare_load.Side:
         provider = compare_cloud.device_provider(self.api, compare_load.HEADERS)
-        return compare_load.Side(self.name, self.api, self.host, provider)
+        return compare_load.Side(self.name, self.api, self.host, provider, logs=self.logs)
 
 
 def _start(
@@ -198,20 +212,27 @@ def _start(
     directory = stack.enter_context(tempfile.TemporaryDirectory())
     base = stack.enter_context(compare_cloud.shared(directory))
     ours = stack.enter_context(compare_cloud.ours(base))
-    running = [Running("ours", ours.api, ours.host, ours.database_url, ours.pids())]
+    running = [Running("ours", ours.api, ours.host, ours.database_url, ours.pids(), ours.logs())]
     upstream = stack.enter_context(_upstream(args, base, directory))
     if upstream is None:
         _loud(args.upstream_skipped)
     else:
         running.append(
             Running(
-                "upstream", upstream.api, upstream.host, upstream.database_url, upstream.pids()
+                "upstream",
+                upstream.api,
+                upstream.host,
+                upstream.database_url,
+                upstream.pids(),
+                upstream.logs(),
             )
         )
     return base, running
 
 
-def _load(args: argparse.Namespace, running: list[Running], samples: Samples) -> None:
+def _load(
+    args: argparse.Namespace, running: list[Running], samples: Samples, errors: list[str]
+) -> None:
     """The three steps of the table, seeding each side's database in between."""
     sides = [r.side() for r in running]
     for side in sides:
@@ -219,7 +240,7 @@ def _load(args: argparse.Namespace, running: list[Running], samples: Samples) ->
         compare_load.timed_get(side.session(), side, "/v2/devices", 5)  # warm both workers
         compare_load.cycles(side.session(), side, 2)
     say("step 1: the agents' one device")
-    _rounds(sides, args.rounds, _small_steps(args), samples)
+    _rounds(sides, args.rounds, _small_steps(args), samples, errors)
     engines = {r.name: db_backends.make_engine(r.database_url) for r in running}
     try:
         seeders = {n: compare_seed.Seeder(e, compare_load.PROJECT) for n, e in engines.items()}
@@ -228,11 +249,11 @@ def _load(args: argparse.Namespace, running: list[Running], samples: Samples) ->
             seeders[side.name].devices(999)
             seeders[side.name].bound_arqs(1000)
             _check_count(side, "/v2/devices", "devices", 1000)
-        _rounds(sides, args.rounds, _thousand_steps(args), samples)
+        _rounds(sides, args.rounds, _thousand_steps(args), samples, errors)
         say("step 3: seeding 9,000 more ARQs")
         for side in sides:
             seeders[side.name].bound_arqs(9000)
-        _rounds(sides, args.rounds, _big_steps(args), samples)
+        _rounds(sides, args.rounds, _big_steps(args), samples, errors)
     finally:
         for engine in engines.values():
             engine.dispose()
@@ -240,15 +261,16 @@ def _load(args: argparse.Namespace, running: list[Running], samples: Samples) ->
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     samples: Samples = {}
+    errors: list[str] = []
     with contextlib.ExitStack() as stack:
         base, running = _start(stack, args)
         pids = {"placement": base.placement.pid or 0}
         for side in running:
             pids.update(side.pids)
         idle = soak_rss.snapshot(pids)
-        _load(args, running, samples)
+        _load(args, running, samples, errors)
         after = soak_rss.snapshot(pids)
-    return {"samples": samples, "idle": idle, "after": after}
+    return {"samples": samples, "idle": idle, "after": after, "errors": errors}
 
 
 def _rows(samples: Samples) -> list[compare_stats.Row]:
@@ -294,6 +316,8 @@ def main() -> int:
     print("\n".join(soak_rss.table(measured["idle"], measured["after"])))
     ended = uptime()
     print(f"uptime after: {ended}")
+    for error in measured["errors"]:
+        print(f"UNEXPECTED ANSWER (its sample left out): {error[:300]}")
     if args.upstream_skipped:
         _loud(args.upstream_skipped)
     options = {k: v for k, v in vars(args).items() if k != "upstream_skipped"}
@@ -303,6 +327,7 @@ def main() -> int:
         uptime_after=ended,
         options=options,
         upstream_skipped=args.upstream_skipped,
+        unexpected_answers=measured["errors"],
         upstream_version="17.0.0",
         memory_kib={"idle": _memory(measured["idle"]), "after_load": _memory(measured["after"])},
     )

@@ -114,6 +114,10 @@ class Ours:
     def pids(self) -> dict[str, int]:
         return {f"ours {name}": p.pid for name, p in self.deployment.processes.items()}
 
+    def logs(self) -> tuple[str, ...]:
+        api = self.deployment.log_path("api")
+        return api, api.removesuffix(".log") + ".out"
+
 
 def _published(deployment: services.Deployment, host: str) -> bool:
     rows = deployment.query(

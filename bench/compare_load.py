@@ -41,6 +41,7 @@ class Side:
     host: str
     device_rp: str
     profile: str = ""
+    logs: tuple[str, ...] = ()  # its API's logs: what an unexpected answer left there
 
     def session(self) -> requests.Session:
         return requests.Session()

@@ -205,7 +205,8 @@ class UpstreamStack:
                 "--workers",
                 str(2),
                 "--timeout",
-                "120",
+                # A walk of 10,000 ARQs is one answer upstream: minutes on a loaded machine.
+                "900",
                 "--chdir",
                 str(HERE),
                 "compare_upstream_wsgi:application",
@@ -245,6 +246,9 @@ class UpstreamStack:
         except requests.RequestException:
             return False
         return found.ok and any(d["rp_uuid"] for d in found.json()["deployables"])
+
+    def logs(self) -> tuple[str, ...]:
+        return self.log_path("api"), self.log_path("conductor")
 
     def pids(self) -> dict[str, int]:
         return {f"upstream {name}": p.pid for name, p in self.processes.items()}
