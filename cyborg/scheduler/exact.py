@@ -15,6 +15,8 @@ Throughput: minimise the largest device load or used route's link pressure, exac
 :meth:`Evaluator.period_of` computes them (each crossing edge adds its transfer time to
 its route and to every resource of it).
 
+Co-location groups are constraints (every member on the device of the first).
+
 Times are scaled to integers (about 10**5 steps across the best single-device time);
 the returned value is the float estimate of the solution the solver found.
 """
@@ -74,6 +76,10 @@ def solve_exact(
         for d in range(ev.m):
             if ev.memory[i] > ev.capacity[d]:
                 cp.add(x[i][d] == 0)
+    for group in model.graph.groups:  # co-location: one device for the whole group
+        for i in group[1:]:
+            for d in range(ev.m):
+                cp.add(x[i][d] == x[group[0]][d])
     _memory(cp, ev, x)
     if max_devices is not None and max_devices < ev.m:
         used = [cp.new_bool_var(f"u{d}") for d in range(ev.m)]

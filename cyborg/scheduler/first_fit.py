@@ -2,9 +2,11 @@
 
 Nodes in topological order go to the first candidate (in the caller's order) until its
 memory is full, then to the next: the whole graph on the first candidate whenever it
-fits there, which is what a scheduler that treats a model as one opaque request does.
+fits there, which is what a scheduler that treats a model as one opaque request does. Co-location
+groups are placed as one node each (:mod:`cyborg.scheduler.colocation`).
 """
 
+from cyborg.scheduler import colocation
 from cyborg.scheduler.base import PlanRequest, Scheduler
 from cyborg.scheduler.costs import CostModel
 from cyborg.scheduler.evaluate import Evaluator
@@ -38,6 +40,12 @@ class FirstFit(Scheduler):
 
     def plan_model(self, model: CostModel, request: PlanRequest) -> Plan:
         ev = Evaluator(model)
-        assignment = first_fit_assignment(ev, request.max_devices or ev.m)
+        if model.graph.groups:
+            contraction = colocation.contract(model)
+            small = Evaluator(contraction.model)
+            placed = first_fit_assignment(small, request.max_devices or ev.m)
+            assignment = list(contraction.expand(placed))
+        else:
+            assignment = first_fit_assignment(ev, request.max_devices or ev.m)
         order = rank_order(ev, upward_ranks(ev))
         return make_plan(ev, request.objective, "first-fit", assignment, order)

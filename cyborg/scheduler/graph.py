@@ -3,6 +3,11 @@
 A :class:`Graph` is immutable and validated when built: unique node names, edges between
 known nodes, no cycles. It carries integer indexes (``preds``, ``succs``, ``topo``) so
 that the algorithms work on list positions, not names.
+
+Co-location groups (``colocate``) name nodes that must run on one device (a weight, its
+gradient and its optimizer update). Groups that share a node are merged. A group must
+not close a cycle once it is one unit (``a -> x -> b`` with ``a`` and ``b`` grouped but
+``x`` not): no device could run such a group, so the graph is refused.
 """
 
 import dataclasses
@@ -53,7 +58,13 @@ class Edge:
 class Graph:
     """A validated DAG. ``nodes[i]`` and the index lists below share positions."""
 
-    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge], name: str = "graph"):
+    def __init__(
+        self,
+        nodes: Iterable[Node],
+        edges: Iterable[Edge],
+        name: str = "graph",
+        colocate: Iterable[Iterable[str]] = (),
+    ):
         self.name = name
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self.edges: tuple[Edge, ...] = tuple(edges)
@@ -73,6 +84,20 @@ class Graph:
         self.succs: tuple[tuple[int, ...], ...] = tuple(tuple(s) for s in succs)
         #: A topological order of node positions (ties broken by position).
         self.topo: tuple[int, ...] = tuple(_topological_order(self))
+        #: Co-location groups of two or more node positions (topological order within
+        #: a group, groups by their first node), and each node's group (-1: none).
+        self.groups: tuple[tuple[int, ...], ...] = _groups(self, colocate)
+        group_of = [-1] * len(self.nodes)
+        for g, members in enumerate(self.groups):
+            for i in members:
+                group_of[i] = g
+        self.group_of: tuple[int, ...] = tuple(group_of)
+        _check_contractible(self)
+
+    @property
+    def colocate(self) -> tuple[tuple[str, ...], ...]:
+        """The co-location groups by node name."""
+        return tuple(tuple(self.nodes[i].name for i in g) for g in self.groups)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -114,6 +139,65 @@ def _topological_order(graph: Graph) -> list[int]:
         stuck = next(i for i, m in enumerate(missing) if m > 0)
         raise GraphError(f"the graph has a cycle through {graph.nodes[stuck].name!r}")
     return order
+
+
+def _groups(graph: Graph, colocate: Iterable[Iterable[str]]) -> tuple[tuple[int, ...], ...]:
+    """Union-find over the named groups: overlapping groups become one."""
+    parent = list(range(len(graph.nodes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for number, group in enumerate(colocate):
+        members = []
+        for name in group:
+            if name not in graph.index:
+                raise GraphError(f"co-location group {number}: no node {name!r}")
+            members.append(graph.index[name])
+        for i in members[1:]:
+            parent[root(i)] = root(members[0])
+    position = [0] * len(graph.nodes)
+    for p, i in enumerate(graph.topo):
+        position[i] = p
+    by_root: dict[int, list[int]] = {}
+    for i in graph.topo:
+        by_root.setdefault(root(i), []).append(i)
+    groups = [tuple(g) for g in by_root.values() if len(g) > 1]
+    return tuple(sorted(groups, key=lambda g: position[g[0]]))
+
+
+def _check_contractible(graph: Graph) -> None:
+    """GraphError when a group, taken as one node, closes a cycle (Kahn's algorithm on
+    the graph with every group contracted)."""
+    if not graph.groups:
+        return
+    unit = [g if g >= 0 else len(graph.groups) + i for i, g in enumerate(graph.group_of)]
+    succs: dict[int, set[int]] = {}
+    missing: dict[int, int] = dict.fromkeys(unit, 0)
+    for s, d in zip(graph.edge_src, graph.edge_dst, strict=True):
+        a, b = unit[s], unit[d]
+        if a != b and b not in succs.setdefault(a, set()):
+            succs[a].add(b)
+            missing[b] += 1
+    ready = [u for u, m in missing.items() if m == 0]
+    done = 0
+    while ready:
+        u = ready.pop()
+        done += 1
+        for v in succs.get(u, ()):
+            missing[v] -= 1
+            if missing[v] == 0:
+                ready.append(v)
+    if done != len(missing):
+        stuck = next(u for u, m in missing.items() if m > 0 and u < len(graph.groups))
+        names = ", ".join(repr(graph.nodes[i].name) for i in graph.groups[stuck][:4])
+        raise GraphError(
+            f"co-location group of {names}: a path leaves the group and comes back, so "
+            "its nodes cannot share a device"
+        )
 
 
 def depth_first_order(graph: Graph) -> list[int]:

@@ -7,12 +7,15 @@
                 "bytes_written": 4096, "param_bytes": 1048576, "activation_bytes": 4096},
                {"name": "mm", "op_type": "MatMul", "flops": 2.1e9,
                 "measured_seconds": {"T4": 0.0009}}],
-     "edges": [{"src": "embed", "dst": "mm", "bytes": 4096}]}
+     "edges": [{"src": "embed", "dst": "mm", "bytes": 4096}],
+     "colocate": [["embed", "mm"]]}
 
 Required: ``nodes``, each node's ``name`` and ``op_type``, each edge's ``src`` and
 ``dst``. Every number is optional and defaults to 0; ``precision`` (fp32, tf32, fp16, bf16,
 fp8, int8) defaults to the graph's, which defaults to fp32. ``measured_seconds`` maps a
 device model to a measured time that replaces the roofline estimate on that model.
+``colocate`` (optional) lists groups of node names that must run on one device (see
+:class:`~cyborg.scheduler.graph.Graph`).
 """
 
 from collections.abc import Mapping
@@ -65,6 +68,14 @@ GRAPH_SCHEMA: Mapping[str, Any] = {
                 },
             },
         },
+        "colocate": {
+            "type": "array",
+            "items": {
+                "type": "array",
+                "minItems": 2,
+                "items": {"type": "string", "minLength": 1},
+            },
+        },
     },
 }
 
@@ -89,7 +100,12 @@ def graph_from_dict(document: Any, what: str = "graph") -> Graph:
     ]
     edges = [Edge(e["src"], e["dst"], float(e.get("bytes", 0))) for e in document.get("edges", [])]
     try:
-        return Graph(nodes, edges, name=document.get("name", "graph"))
+        return Graph(
+            nodes,
+            edges,
+            name=document.get("name", "graph"),
+            colocate=document.get("colocate", ()),
+        )
     except GraphError as err:
         raise json_input.InputFormatError(f"{what}: {err}") from err
 
@@ -107,7 +123,10 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
             entry["measured_seconds"] = dict(node.measured)
         nodes.append(entry)
     edges = [{"src": e.src, "dst": e.dst, "bytes": e.bytes} for e in graph.edges]
-    return {"name": graph.name, "nodes": nodes, "edges": edges}
+    document: dict[str, Any] = {"name": graph.name, "nodes": nodes, "edges": edges}
+    if graph.groups:
+        document["colocate"] = [list(group) for group in graph.colocate]
+    return document
 
 
 def load_graph(path: str) -> Graph:

@@ -8,7 +8,9 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
    contention-aware on growing device subsets (fastest first, and best-connected
    first), which is how the planner decides how many devices are worth their transfers;
 3. for throughput, exact DP pipeline splits of two topological orders (Kahn's and
-   depth-first) over those two device sequences, and greedy load balancing
+   depth-first) over those two device sequences, the exact DP over device kinds
+   (:mod:`cyborg.scheduler.stage_dp`: every sequence of kinds, so which devices and in
+   which order too) on both orders, and greedy load balancing
    (:mod:`cyborg.scheduler.balance`);
 4. local search from the two best (for latency also in the rank order of the plan it
    found), then iterated local search: seeded kicks from a current plan that wanders
@@ -20,6 +22,10 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
 
 Candidates are ranked by the estimate for the objective (fewer devices on ties). Optional
 work (2.-5. beyond the first runs) is budgeted in work units, so plans are deterministic.
+
+A graph with co-location groups is planned on its contraction (each group one node, see
+:mod:`cyborg.scheduler.colocation`), so no search can split a group; the plan is then
+expanded and estimated, and replayed, on the graph as given.
 """
 
 import dataclasses
@@ -29,7 +35,15 @@ import random
 from collections.abc import Sequence
 
 from cyborg.common.progress import SILENT, Reporter
-from cyborg.scheduler import balance, heft, local_search, pipeline, replay
+from cyborg.scheduler import (
+    balance,
+    colocation,
+    heft,
+    local_search,
+    pipeline,
+    replay,
+    stage_dp,
+)
 from cyborg.scheduler.costs import CostModel, device_speed_order
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.graph import depth_first_order
@@ -140,6 +154,18 @@ def _pipeline_candidates(
             cost = ev.period_of(split.assignment)
             algorithm = f"pipeline-dp/{len(split.devices)}"
             found.append(_Candidate(algorithm, split.assignment, tuple(order), cost))
+    # Over device kinds: the depth-first order always, Kahn's while the budget lasts.
+    kinds = len(stage_dp.device_kinds(ev, range(ev.m)))
+    units = ev.n * 2 + len(ev.edge_src) + kinds * cuts * cuts * limit // 20
+    for number, topo in enumerate(reversed(topological)):
+        if number and not budget.take(units):
+            continue
+        found_kinds = stage_dp.best_kind_split(ev, topo, list(range(ev.m)), limit)
+        if found_kinds is not None and ev.fits(found_kinds.split.assignment):
+            split = found_kinds.split
+            cost = ev.period_of(split.assignment)
+            algorithm = f"pipeline-kinds/{len(split.devices)}"
+            found.append(_Candidate(algorithm, split.assignment, tuple(order), cost))
     return found
 
 
@@ -170,6 +196,8 @@ def plan_graph(
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    if model.graph.groups:
+        return _plan_contracted(model, objective, max_devices, effort, steps, progress)
     ev = Evaluator(model)
     limit = min(max_devices or ev.m, ev.m)
     if limit < 1 or ev.n == 0:
@@ -217,6 +245,37 @@ def plan_graph(
         chosen.order,
         None if single is None else single.cost,
         replayed,
+    )
+
+
+def _plan_contracted(
+    model: CostModel,
+    objective: str,
+    max_devices: int | None,
+    effort: float,
+    steps: int,
+    progress: Reporter,
+) -> Plan:
+    """:func:`plan_graph` on the contraction, expanded; the single device wins unless the
+    expanded plan also replays strictly faster on the graph as given."""
+    contraction = colocation.contract(model)
+    found = plan_graph(contraction.model, objective, max_devices, effort, steps, progress)
+    ev = Evaluator(model)
+    assignment = contraction.expand(found.assignment)
+    order = contraction.expand_order(found.order)
+    replayed = found.replayed_s
+    if len(set(assignment)) > 1:
+        replayed = replay.seconds_per_step(ev, objective, assignment, order, steps)
+        single = found.single_device_s
+        if single is not None and replayed >= single * (1 - 1e-9):
+            best = min(
+                (d for d in range(ev.m) if ev.fits((d,) * ev.n)),
+                key=lambda d: ev.cost(objective, (d,) * ev.n, order),
+            )
+            assignment, replayed = (best,) * ev.n, single
+            return make_plan(ev, objective, "single-device", assignment, order, single, replayed)
+    return make_plan(
+        ev, objective, found.algorithm, assignment, order, found.single_device_s, replayed
     )
 
 

@@ -17,6 +17,9 @@ JSON_GRAPH["properties"]["nodes"]["maxItems"] = 100000
 JSON_GRAPH["properties"]["nodes"]["items"]["properties"]["name"]["maxLength"] = 255
 JSON_GRAPH["properties"]["nodes"]["items"]["properties"]["op_type"]["maxLength"] = 255
 JSON_GRAPH["properties"]["edges"]["maxItems"] = 1000000
+JSON_GRAPH["properties"]["colocate"]["maxItems"] = 100000
+JSON_GRAPH["properties"]["colocate"]["items"]["maxItems"] = 100000
+JSON_GRAPH["properties"]["colocate"]["items"]["items"]["maxLength"] = 255
 # Finite numbers only (the totals are stored as floats; no backend stores infinity).
 _node = JSON_GRAPH["properties"]["nodes"]["items"]["properties"]
 for _key in ("flops", "bytes_read", "bytes_written", "param_bytes", "activation_bytes"):
