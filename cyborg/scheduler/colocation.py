@@ -1,12 +1,17 @@
-"""Co-location groups as single nodes: search the contracted graph, expand the result.
+"""Co-location groups: nodes that must run on one device.
 
-Every search (HEFT, pipeline splits, balancing, local search, the exact solver) then
-keeps a group on one device without knowing about groups. A group's node runs its
-members one after another: compute, parameters and activations add up per device; edges
-inside a group vanish (one device, no transfer) and every other edge is kept as it is,
-between the groups (or nodes) of its ends, so transfers are counted as before.
-:class:`~cyborg.scheduler.graph.Graph` has already refused groups that would close a
-cycle, so the contracted graph is a DAG.
+When every group can be one node without closing a cycle (``Graph.contractible``), the
+planner searches the contracted graph and expands the result: every search (HEFT,
+pipeline splits, balancing, local search) then keeps a group on one device without
+knowing about groups. Otherwise (a weight's forward and backward nodes around the rest
+of the model) the searches keep groups themselves: HEFT and greedy balancing put a
+group's later members where its first went, local search moves whole groups, and
+contiguous pipeline splits are repaired (:func:`repair`) before local search.
+
+A contracted group runs its members one after another: compute, parameters and
+activations add up per device; edges inside a group vanish (one device, no transfer)
+and every other edge is kept as it is, between the groups (or nodes) of its ends, so
+transfers are counted as before.
 """
 
 import dataclasses
@@ -86,3 +91,31 @@ def contract(model: CostModel) -> Contraction:
 def splits(graph: Graph, assignment: Sequence[int]) -> int:
     """How many co-location groups ``assignment`` spreads over more than one device."""
     return sum(1 for g in graph.groups if len({assignment[i] for i in g}) > 1)
+
+
+def with_groups(graph: Graph, nodes: Sequence[int]) -> list[int]:
+    """``nodes`` with every other member of their groups, each once, in first-seen order."""
+    if not graph.groups:
+        return list(nodes)
+    out: dict[int, None] = {}
+    for i in nodes:
+        g = graph.group_of[i]
+        out.update(dict.fromkeys(graph.groups[g] if g >= 0 else (i,)))
+    return list(out)
+
+
+def repair(
+    graph: Graph, compute: Sequence[Sequence[float]], assignment: Sequence[int]
+) -> list[int]:
+    """``assignment`` with each split group moved to the device where the most of its
+    compute already runs (ties: the lower device position)."""
+    result = list(assignment)
+    for group in graph.groups:
+        devices = {assignment[i] for i in group}
+        if len(devices) < 2:
+            continue
+        weight = {d: sum(compute[i][d] for i in group if assignment[i] == d) for d in devices}
+        target = min(devices, key=lambda d: (-weight[d], d))
+        for i in group:
+            result[i] = target
+    return result

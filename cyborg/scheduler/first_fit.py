@@ -2,11 +2,10 @@
 
 Nodes in topological order go to the first candidate (in the caller's order) until its
 memory is full, then to the next: the whole graph on the first candidate whenever it
-fits there, which is what a scheduler that treats a model as one opaque request does. Co-location
-groups are placed as one node each (:mod:`cyborg.scheduler.colocation`).
+fits there, which is what a scheduler that treats a model as one opaque request does.
+A member of a co-location group goes where the group's first member went.
 """
 
-from cyborg.scheduler import colocation
 from cyborg.scheduler.base import PlanRequest, Scheduler
 from cyborg.scheduler.costs import CostModel
 from cyborg.scheduler.evaluate import Evaluator
@@ -19,7 +18,14 @@ def first_fit_assignment(ev: Evaluator, max_devices: int) -> list[int]:
     assignment = [0] * ev.n
     used = [0.0] * ev.m
     d = 0
+    group_of = ev.model.graph.group_of
+    pinned: dict[int, int] = {}
     for i in ev.model.graph.topo:
+        if group_of[i] in pinned:  # where the group's first member went, fitting or not
+            incoming = sum(b for s, b in ev.inputs[i] if assignment[s] != pinned[group_of[i]])
+            assignment[i] = pinned[group_of[i]]
+            used[assignment[i]] += ev.memory[i] + incoming
+            continue
         while True:
             incoming = sum(b for s, b in ev.inputs[i] if assignment[s] != d)
             if used[d] + ev.memory[i] + incoming <= ev.capacity[d]:
@@ -32,6 +38,10 @@ def first_fit_assignment(ev: Evaluator, max_devices: int) -> list[int]:
                 )
         assignment[i] = d
         used[d] += ev.memory[i] + incoming
+        if group_of[i] >= 0:
+            pinned[group_of[i]] = d
+    if pinned and not ev.fits(assignment):
+        raise NoFeasiblePlan(f"the co-location groups of {ev.model.graph.name} do not fit")
     return assignment
 
 
@@ -40,12 +50,6 @@ class FirstFit(Scheduler):
 
     def plan_model(self, model: CostModel, request: PlanRequest) -> Plan:
         ev = Evaluator(model)
-        if model.graph.groups:
-            contraction = colocation.contract(model)
-            small = Evaluator(contraction.model)
-            placed = first_fit_assignment(small, request.max_devices or ev.m)
-            assignment = list(contraction.expand(placed))
-        else:
-            assignment = first_fit_assignment(ev, request.max_devices or ev.m)
+        assignment = first_fit_assignment(ev, request.max_devices or ev.m)
         order = rank_order(ev, upward_ranks(ev))
         return make_plan(ev, request.objective, "first-fit", assignment, order)

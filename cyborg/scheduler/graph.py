@@ -5,9 +5,10 @@ known nodes, no cycles. It carries integer indexes (``preds``, ``succs``, ``topo
 that the algorithms work on list positions, not names.
 
 Co-location groups (``colocate``) name nodes that must run on one device (a weight, its
-gradient and its optimizer update). Groups that share a node are merged. A group must
-not close a cycle once it is one unit (``a -> x -> b`` with ``a`` and ``b`` grouped but
-``x`` not): no device could run such a group, so the graph is refused.
+gradient and its optimizer update). Groups that share a node are merged. A group may
+leave and re-enter itself (``a -> x -> b`` with ``a`` and ``b`` grouped but ``x`` not:
+a weight's forward and backward nodes); ``contractible`` says whether none does, so
+that every group can be searched as a single node.
 """
 
 import dataclasses
@@ -92,7 +93,8 @@ class Graph:
             for i in members:
                 group_of[i] = g
         self.group_of: tuple[int, ...] = tuple(group_of)
-        _check_contractible(self)
+        #: Whether the graph with every group as one node is still a DAG.
+        self.contractible: bool = _contractible(self)
 
     @property
     def colocate(self) -> tuple[tuple[str, ...], ...]:
@@ -169,11 +171,10 @@ def _groups(graph: Graph, colocate: Iterable[Iterable[str]]) -> tuple[tuple[int,
     return tuple(sorted(groups, key=lambda g: position[g[0]]))
 
 
-def _check_contractible(graph: Graph) -> None:
-    """GraphError when a group, taken as one node, closes a cycle (Kahn's algorithm on
-    the graph with every group contracted)."""
+def _contractible(graph: Graph) -> bool:
+    """Kahn's algorithm on the graph with every group contracted to one node."""
     if not graph.groups:
-        return
+        return True
     unit = [g if g >= 0 else len(graph.groups) + i for i, g in enumerate(graph.group_of)]
     succs: dict[int, set[int]] = {}
     missing: dict[int, int] = dict.fromkeys(unit, 0)
@@ -191,13 +192,7 @@ def _check_contractible(graph: Graph) -> None:
             missing[v] -= 1
             if missing[v] == 0:
                 ready.append(v)
-    if done != len(missing):
-        stuck = next(u for u, m in missing.items() if m > 0 and u < len(graph.groups))
-        names = ", ".join(repr(graph.nodes[i].name) for i in graph.groups[stuck][:4])
-        raise GraphError(
-            f"co-location group of {names}: a path leaves the group and comes back, so "
-            "its nodes cannot share a device"
-        )
+    return done == len(missing)
 
 
 def depth_first_order(graph: Graph) -> list[int]:

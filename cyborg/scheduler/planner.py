@@ -23,9 +23,12 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
 Candidates are ranked by the estimate for the objective (fewer devices on ties). Optional
 work (2.-5. beyond the first runs) is budgeted in work units, so plans are deterministic.
 
-A graph with co-location groups is planned on its contraction (each group one node, see
-:mod:`cyborg.scheduler.colocation`), so no search can split a group; the plan is then
-expanded and estimated, and replayed, on the graph as given.
+A graph with co-location groups is planned on its contraction when it has one (each
+group one node, see :mod:`cyborg.scheduler.colocation`), so no search can split a
+group; the plan is then expanded and estimated, and replayed, on the graph as given.
+Otherwise HEFT, balancing and local search keep groups together themselves, and the
+pipeline splits are repaired (each split group to where most of its compute is) before
+they are ranked.
 """
 
 import dataclasses
@@ -196,7 +199,7 @@ def plan_graph(
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
-    if model.graph.groups:
+    if model.graph.groups and model.graph.contractible:
         return _plan_contracted(model, objective, max_devices, effort, steps, progress)
     ev = Evaluator(model)
     limit = min(max_devices or ev.m, ev.m)
@@ -226,6 +229,8 @@ def plan_graph(
     candidates += built
     progress.note(_found("HEFT", built))
     budget.left -= budget.left / 2 - heft_budget.left
+    if model.graph.groups:
+        candidates = _repaired(ev, objective, candidates)
     if not candidates:
         raise NoFeasiblePlan(
             f"no placement of {model.graph.name} fits the memory of {_devices_phrase(limit, ev.m)}"
@@ -246,6 +251,21 @@ def plan_graph(
         None if single is None else single.cost,
         replayed,
     )
+
+
+def _repaired(ev: Evaluator, objective: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The candidates with every split co-location group repaired (those that still fit)."""
+    graph = ev.model.graph
+    kept = []
+    for c in candidates:
+        if colocation.splits(graph, c.assignment):
+            fixed = tuple(colocation.repair(graph, ev.compute, c.assignment))
+            if not ev.fits(fixed):
+                continue
+            cost = ev.cost(objective, fixed, c.order)
+            c = _Candidate(f"{c.algorithm}+colocated", fixed, c.order, cost)
+        kept.append(c)
+    return kept
 
 
 def _plan_contracted(
