@@ -71,6 +71,14 @@ def _count_vectors(caps: Sequence[int], limit: int) -> list[tuple[int, ...]]:
     return sorted(vectors, key=lambda u: (sum(u), u))
 
 
+def _how_many(caps: Sequence[int], limit: int) -> int:
+    """len(_count_vectors(caps, limit)), counted without listing them."""
+    ways = [1] + [0] * limit  # ways[s]: vectors so far summing to s
+    for c in caps:
+        ways = [sum(ways[s - j] for j in range(min(c, s) + 1)) for s in range(limit + 1)]
+    return sum(ways) - 1
+
+
 def _work(vectors: int, kinds: int, cuts: int) -> int:
     return vectors * kinds * cuts * cuts
 
@@ -87,8 +95,10 @@ def best_kind_split(
     (any sequence); None when nothing fits or the DP would exceed ``max_work``."""
     kinds = device_kinds(ev, devices)
     caps = [min(len(k), max_devices) for k in kinds]
-    vectors = _count_vectors(caps, max_devices)
     t = len(kinds)
+    if _work(_how_many(caps, max_devices), t, MIN_CUTS) > max_work:
+        return None  # too much even with the fewest cuts: do not list the counts
+    vectors = _count_vectors(caps, max_devices)
     while _work(len(vectors), t, min(max_cuts, ev.n + 1)) > max_work:
         if max_cuts <= MIN_CUTS:
             return None
