@@ -3,11 +3,17 @@
 import random
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
-from cyborg.scheduler import balance, colocation, heft, local_search, onnx_import, synthetic
+from cyborg.scheduler import (
+    balance,
+    colocation,
+    heft,
+    local_search,
+    onnx_import,
+    synthetic,
+    synthetic_training,
+)
 from cyborg.scheduler.base import PlanRequest
 from cyborg.scheduler.costs import build_cost_model
 from cyborg.scheduler.evaluate import Evaluator
@@ -113,62 +119,15 @@ def test_repair_moves_a_group_to_its_heaviest_device() -> None:
     assert colocation.repair(graph, compute, [0, 1, 1, 0]) == [1, 1, 1, 0]
 
 
-def _training_model() -> onnx.ModelProto:
-    """A two-layer MLP step: forward, backward by hand, one Momentum update per weight
-    (ai.onnx.preview.training), sharing the learning rate and step count."""
-    f = TensorProto.FLOAT
-    inputs = [
-        helper.make_tensor_value_info("X", f, [8, 16]),
-        helper.make_tensor_value_info("target", f, [8, 4]),
-    ]
-    inits = [
-        helper.make_tensor("W1", f, [16, 32], np.zeros(16 * 32).tolist()),
-        helper.make_tensor("W2", f, [32, 4], np.zeros(32 * 4).tolist()),
-        helper.make_tensor("V1", f, [16, 32], np.zeros(16 * 32).tolist()),
-        helper.make_tensor("V2", f, [32, 4], np.zeros(32 * 4).tolist()),
-        helper.make_tensor("R", f, [], [0.1]),
-        helper.make_tensor("T", TensorProto.INT64, [], [0]),
-    ]
-    nodes = [
-        helper.make_node("MatMul", ["X", "W1"], ["H"], name="fc1"),
-        helper.make_node("Relu", ["H"], ["A"], name="relu"),
-        helper.make_node("MatMul", ["A", "W2"], ["Y"], name="fc2"),
-        helper.make_node("Sub", ["Y", "target"], ["dY"], name="loss_grad"),  # squared error
-        helper.make_node("Transpose", ["A"], ["At"], name="At"),
-        helper.make_node("MatMul", ["At", "dY"], ["G2"], name="fc2_dw"),
-        helper.make_node("Transpose", ["W2"], ["W2t"], name="W2t"),
-        helper.make_node("MatMul", ["dY", "W2t"], ["dA"], name="fc2_dx"),
-        helper.make_node("Transpose", ["X"], ["Xt"], name="Xt"),
-        helper.make_node("MatMul", ["Xt", "dA"], ["G1"], name="fc1_dw"),
-        *(
-            helper.make_node(
-                "Momentum",
-                ["R", "T", w, g, v],
-                [f"{w}_new", f"{v}_new"],
-                name=f"update_{w}",
-                domain="ai.onnx.preview.training",
-                alpha=0.9,
-                beta=1.0,
-                mode="standard",
-                norm_coefficient=0.0,
-            )
-            for w, g, v in (("W1", "G1", "V1"), ("W2", "G2", "V2"))
-        ),
-    ]
-    outputs = [helper.make_tensor_value_info(name, f, None) for name in ("Y", "W1_new", "W2_new")]
-    graph = helper.make_graph(nodes, "mlp-step", inputs, outputs, inits)
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.preview.training", 1)]
-    return helper.make_model(graph, opset_imports=opsets)
-
-
 def test_onnx_training_graph_groups_each_weight_with_its_update() -> None:
-    graph = onnx_import.graph_from_onnx(_training_model())
+    graph = onnx_import.graph_from_onnx(synthetic_training.mlp_training_step(2))
     groups = {frozenset(g) for g in graph.colocate}
     # Transpose(W2) is folded at load time (a constant input only), so fc2_dx reads a
     # constant of its own, not W2: it is not in W2's group.
     assert frozenset({"fc1", "fc1_dw", "update_W1"}) in groups
     assert frozenset({"fc2", "fc2_dw", "update_W2"}) in groups
-    # fc1 -> relu -> fc2 -> loss_grad -> fc2_dx -> fc1_dw: W1's group around W2's.
+    # fc1 -> relu1 -> fc2 -> loss_grad -> fc2_dx -> relu1_grad -> fc1_dw: W1's group
+    # around W2's.
     assert not graph.contractible
     devices = synthetic.device_set(["T4", "T4"])
     plan = plan_graph(build_cost_model(graph, devices), "throughput")
@@ -176,7 +135,7 @@ def test_onnx_training_graph_groups_each_weight_with_its_update() -> None:
 
 
 def test_onnx_runtime_grad_names_group_the_weight() -> None:
-    model = _training_model()
+    model = synthetic_training.mlp_training_step(2)
     for node in model.graph.node:  # onnxruntime's naming, no optimizer node
         node.output[:] = [o.replace("G1", "W1_grad") for o in node.output]
         node.input[:] = [i.replace("G1", "W1_grad") for i in node.input]
