@@ -7,7 +7,7 @@ import pytest
 
 from cyborg.scheduler import stage_dp
 from cyborg.scheduler.evaluate import Evaluator
-from tests.scheduler.helpers import hand_model
+from tests.scheduler.helpers import hand_model, random_edges
 from tests.scheduler.test_pipeline import _brute_force
 
 MIB = 2**20
@@ -37,12 +37,7 @@ def _instance(seed: int, chain: bool) -> Evaluator:
     for _ in range(n):
         fast, slow = rng.uniform(1, 10), rng.uniform(1, 10) * 2.5
         compute.append([fast, fast, slow, slow])
-    if chain:
-        edges = [(i, i + 1, rng.uniform(0, 8)) for i in range(n - 1)]
-    else:
-        edges = [
-            (s, t, rng.uniform(0, 8)) for t in range(1, n) for s in range(t) if rng.random() < 0.4
-        ]
+    edges = random_edges(rng, n, chain)
     memory = [rng.uniform(100, 400) * MIB for _ in range(n)]
     model = hand_model(compute, edges, 1.0, memory, capacity_mb=[900, 900, 2000, 2000])
     return Evaluator(model)
