@@ -20,7 +20,10 @@ nodes) and ours (the ``graph_aware`` plugin). Then the targets:
   group (and what repairing a plan made without the groups costs);
 * learning (bench/scheduler_learning.py): with one device model's true speed planted
   2x off in the simulator, after <= 50 reported runs the plan is within 5 % of the
-  plan made with the true costs (the curve is printed).
+  plan made with the true costs (the curve is printed);
+* learning sizes (bench/scheduler_learning_sizes.py): after 20 runs the learned cost
+  model (cyborg/scheduler/work_model.py) estimates held-out batch sizes within 5 %;
+  held-out graph families, an unseen device model and links are printed with it.
 
 Prints tables and a PASS/FAIL line per target; exits 0 either way (a benchmark).
 """
@@ -41,6 +44,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import scheduler_colocation as colocation
 import scheduler_graphs as graphs
 import scheduler_learning as learning
+import scheduler_learning_sizes as learning_sizes
 
 from cyborg.scheduler import heft, synthetic
 from cyborg.scheduler.costs import CostModel, build_cost_model
@@ -342,6 +346,7 @@ def main() -> None:
     colocation.report(args.quick, judge, check, steps=BATCHES)
     if not args.skip_learning:
         learning.report(args.quick, judge, check, steps=BATCHES)
+        learning_sizes.report(args.quick, check)
 
 
 if __name__ == "__main__":

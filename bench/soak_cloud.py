@@ -39,7 +39,8 @@ class Cloud:
         return named
 
 
-def _conf(placement: str, nova: str, api_workers: int) -> str:
+def services_conf(placement: str, nova: str, api_workers: int) -> str:
+    """What every service's configuration adds: Placement, Nova and the API's workers."""
     return (
         f"[api]\napi_workers = {api_workers}\n"
         "[placement]\nauth_type = admin_token\n"
@@ -80,7 +81,7 @@ def running(
     placement.start()
     try:
         with fake_nova.running() as nova:
-            conf = _conf(placement.endpoint, nova.endpoint, api_workers=2)
+            conf = services_conf(placement.endpoint, nova.endpoint, api_workers=2)
             with services.deployment("mysql", seeded=False, extra_conf=conf) as deployment:
                 deployment.start_conductor("conductor-2")
                 for host in NOVA_HOSTS:

@@ -4,15 +4,19 @@ each method with recorded response bytes (tests/fixtures/spdk)."""
 import contextlib
 import json
 import pathlib
+import shutil
 import socketserver
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import oslo_messaging
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 
 from cyborg.agent import manager as agent_manager
+from cyborg.agent.resource_tracker import ResourceTracker
+from cyborg.common import inventory
 from cyborg.drivers import spdk
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "spdk"
@@ -312,3 +316,27 @@ class LocalAgent:
 
     def remove_spdk_target(self, context: Any, hostname: str, **kwargs: str) -> None:
         self._call("remove_spdk_target", context, hostname, **kwargs)
+
+
+@contextlib.contextmanager
+def storage_host(
+    conf: Any,
+    hostname: str,
+    state: TargetState,
+    report: Callable[[list[inventory.DeviceReport]], None],
+) -> Iterator[LocalAgent]:
+    """A host whose nvmf and vhost drivers ask a stand-in SPDK over ``state`` (with the
+    export options set on ``conf``): their devices go to ``report``, then the host's
+    agent is yielded."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="cy-spdk-", dir="/tmp"))  # short socket path
+    try:
+        with serving_targets(root, state):
+            drivers = [
+                spdk.NVMfSPDKDriver(conf, root=str(root), hostname=hostname),
+                spdk.VhostSPDKDriver(conf, root=str(root), hostname=hostname),
+            ]
+            report([d for driver in drivers for d in driver.discover()])
+            tracker = ResourceTracker(hostname, drivers, conductor=None)
+            yield LocalAgent(agent_manager.AgentManager(tracker, conf), hostname)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

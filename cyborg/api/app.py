@@ -22,6 +22,7 @@ from cyborg.api import (
     hooks,
     log_context,
     middleware,
+    pecan_argspec,
     request_state,
 )
 from cyborg.api.controllers import root
@@ -52,6 +53,7 @@ def build(
     conf: cfg.ConfigOpts, conductor: request_state.ConductorFactory | None = None
 ) -> WSGIApplication:
     """The complete WSGI application for ``conf``; ``conductor`` overrides the RPC client."""
+    pecan_argspec.install()
     app: WSGIApplication = _Pecan(
         root.RootController(),
         hooks=[

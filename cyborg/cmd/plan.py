@@ -2,6 +2,7 @@
 
 cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--factors FILE] [--measured FILE] [--factors-out FILE]
+            [--cost-model multiplier|work]
             [--scheduler graph_aware|first_fit] [--effort X] [--steps N]
             [--output plan|resourceclaim|resourceclaimtemplate] [--format json|yaml]
             [--progress auto|always|never]
@@ -13,8 +14,10 @@ the scheduler admin guide for both formats). Prints the plan as JSON: the device
 every node, compute and memory per device, the estimated step time (latency) or stage
 time (throughput), the replayed time per step (throughput: over ``--steps`` pipelined
 steps) and the best single device's. ``--factors`` reads learned cost factors;
-``--measured`` fits them to measured step times first; ``--factors-out`` writes the
-factors used. ``--svg FILE`` also draws the plan there (:mod:`cyborg.scheduler.drawing`:
+``--measured`` fits them to measured step times (and transfers) first;
+``--factors-out`` writes the factors used; ``--cost-model`` picks one factor per op
+type and model or time against work (:mod:`cyborg.cmd.plan_learning`). ``--svg FILE``
+also draws the plan there (:mod:`cyborg.scheduler.drawing`:
 the graph coloured by device, each device's timeline of one step). Exits 2 on bad
 input, 1 when nothing fits. On graphs of 1,000 nodes or more (``--progress auto``;
 ``always``, ``never``) the stages of the planning go to stderr: a bar on a terminal,
@@ -35,14 +38,12 @@ from typing import Any
 
 import yaml
 
-from cyborg.cmd import plan_claims
+from cyborg.cmd import plan_claims, plan_learning
 from cyborg.common import progress
-from cyborg.scheduler import factors as factors_mod
 from cyborg.scheduler import json_input
 from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
-from cyborg.scheduler.costs import build_cost_model, roofline_table
+from cyborg.scheduler.costs import build_cost_model
 from cyborg.scheduler.device_json import load_devices
-from cyborg.scheduler.devices import DeviceSet
 from cyborg.scheduler.drawing import picture
 from cyborg.scheduler.graph import Graph, GraphError
 from cyborg.scheduler.graph_json import load_graph
@@ -53,27 +54,6 @@ from cyborg.scheduler.replay import DEFAULT_STEPS
 # ``--progress auto`` reports on graphs of at least this many nodes (after reading).
 LARGE_GRAPH = 1000
 PROGRESS_CHOICES = ("auto", "always", "never")
-
-MEASURED_SCHEMA = {
-    "type": "object",
-    "required": ["steps"],
-    "additionalProperties": False,
-    "properties": {
-        "steps": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["device", "seconds", "nodes"],
-                "additionalProperties": False,
-                "properties": {
-                    "device": {"type": "string"},
-                    "seconds": json_input.POSITIVE,
-                    "nodes": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        }
-    },
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         "--measured", metavar="FILE", help="measured step times to fit the factors to (JSON)"
     )
     parser.add_argument("--factors-out", metavar="FILE", help="write the factors used")
+    parser.add_argument(
+        "--cost-model",
+        choices=plan_learning.COST_MODELS,
+        help="learned costs: one factor per op type and model, or time against work "
+        "(default: the --factors file's kind; multiplier without one)",
+    )
     parser.add_argument("--scheduler", default="graph_aware", help="plugin name")
     parser.add_argument("--effort", type=float, default=1.0, help="search effort multiplier")
     parser.add_argument(
@@ -139,31 +125,6 @@ def _graph(path: str) -> Graph:
     return load_onnx_graph(path) if path.endswith(".onnx") else load_graph(path)
 
 
-def step_samples(
-    graph: Graph, devices: DeviceSet, document: Any, what: str
-) -> list[factors_mod.StepSample]:
-    """Measured steps as fitting samples: the uncorrected roofline per op type."""
-    json_input.validate(document, MEASURED_SCHEMA, what)
-    table = roofline_table(graph, devices, {})
-    positions = {d.id: p for p, d in enumerate(devices.devices)}
-    samples = []
-    for k, step in enumerate(document["steps"]):
-        d = positions.get(step["device"])
-        if d is None:
-            raise json_input.InputFormatError(f"{what}.steps[{k}]: no device {step['device']!r}")
-        predicted: dict[str, float] = {}
-        for name in step["nodes"]:
-            i = graph.index.get(name)
-            if i is None:
-                raise json_input.InputFormatError(f"{what}.steps[{k}]: no node {name!r}")
-            op = graph.nodes[i].op_type
-            predicted[op] = predicted.get(op, 0.0) + float(table[i, d])
-        samples.append(
-            factors_mod.StepSample(devices.devices[d].model, predicted, step["seconds"])
-        )
-    return samples
-
-
 class _PlanProgress:
     """The reporter of one run: made at once (``always``), or once the graph read is
     large (``auto``), or never; finished when the run ends."""
@@ -203,14 +164,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _plan(args: argparse.Namespace, graph: Graph, reporter: progress.Reporter) -> dict[str, Any]:
     reporter.phase("cost model")
     devices = load_devices(args.devices)
-    factors = factors_mod.load_factors(args.factors) if args.factors else {}
+    factors = plan_learning.load(args.factors, args.cost_model)
     if args.measured:
         document = json_input.read_json(args.measured, "measured")
-        samples = step_samples(graph, devices, document, f"measured {args.measured}")
-        factors = factors_mod.fit_step_times(factors, samples)
+        factors = plan_learning.fit(factors, graph, devices, document, f"measured {args.measured}")
     if args.factors_out:
-        with open(args.factors_out, "w") as out:
-            json.dump(factors_mod.factors_to_dict(factors), out, indent=2)
+        plan_learning.write(args.factors_out, factors)
     request = PlanRequest(
         args.objective, args.max_devices, factors, args.effort, args.steps, reporter
     )

@@ -174,6 +174,17 @@ class DeployableUnhealthy(Conflict):
     )
 
 
+class NovaCannotAttach(Invalid):
+    # Nova's libvirt driver attaches PCI (and MDEV) handles only and boots an instance
+    # without the others: failing the bind makes that boot fail instead. Under 255
+    # characters with a provider uuid, so the ARQ's bind_failure_reason keeps it whole.
+    msg_fmt = (
+        "Nova cannot attach the %(types)s handles of resource provider %(rp_uuid)s "
+        "(NVMe-oF subsystems, vhost-user controllers): bind them without Nova "
+        "(a standalone bind) or to a Kubernetes pod."
+    )
+
+
 class ARQStateConflict(Conflict):
     msg_fmt = (
         "Accelerator request %(uuid)s is in state %(actual)s; "

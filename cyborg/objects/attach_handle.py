@@ -58,6 +58,22 @@ def get_all(
     return [base.from_row(AttachHandle, row) for row in context.session.scalars(stmt)]
 
 
+@db_api.context_manager.reader
+def types_at(context: RequestContext, rp_uuids: Collection[str]) -> dict[str, set[str]]:
+    """{provider uuid: the attach types of its deployable's handles, free or not} for
+    the deployables that are providers ``rp_uuids`` and have handles; one query."""
+    stmt = (
+        sa.select(models.Deployable.rp_uuid, models.AttachHandle.attach_type)
+        .join(models.Deployable, models.Deployable.id == models.AttachHandle.deployable_id)
+        .where(models.Deployable.rp_uuid.in_(sorted(set(rp_uuids))))
+        .distinct()
+    )
+    types: dict[str, set[str]] = {}
+    for rp_uuid, attach_type in context.session.execute(stmt):
+        types.setdefault(str(rp_uuid), set()).add(attach_type)
+    return types
+
+
 @db_api.context_manager.writer
 def create(context: RequestContext, **values: Any) -> AttachHandle:
     row = models.AttachHandle(uuid=values.pop("uuid", None) or base.new_uuid(), **values)

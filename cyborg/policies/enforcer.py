@@ -15,6 +15,7 @@ from cyborg import conf as cyborg_conf
 from cyborg import policies
 from cyborg.common import exception
 from cyborg.conf import opts
+from cyborg.policies import rule_calls
 
 # id(conf) -> (conf, enforcer). Holding the conf keeps its id from being reused.
 _ENFORCERS: dict[int, tuple[cfg.ConfigOpts, policy.Enforcer]] = {}
@@ -31,6 +32,7 @@ def get_enforcer(conf: cfg.ConfigOpts) -> policy.Enforcer:
         cached = _ENFORCERS.get(id(conf))
         if cached is not None:
             return cached[1]
+        rule_calls.install()
         enforcer = policy.Enforcer(conf)
         enforcer.register_defaults(policies.list_rules())
         _ENFORCERS[id(conf)] = (conf, enforcer)

@@ -9,7 +9,8 @@ database or the network; the conductor loads a plugin through stevedore (namespa
 
 Module map: ``graph`` (the DAG), ``graph_json``/``onnx_import``/``op_costs`` (input and
 per-operator FLOPs and bytes), ``devices``/``catalog``/``device_json`` (candidates),
-``costs`` (the roofline + link cost model), ``factors`` (learned corrections),
+``costs`` (the roofline + link cost model), ``factors`` (learned corrections:
+one multiplier per op type and model), ``work_model`` (learned time against work),
 ``evaluate`` (schedule length, pipeline stage time, memory of one assignment),
 ``heft``/``pipeline``/``local_search``/``planner`` (the algorithms), ``simulator``
 (a discrete-event judge), ``exact`` (the CP-SAT oracle for small instances),

@@ -4,6 +4,13 @@ Numbers are the vendors' datasheet peaks (dense, i.e. without 2:4 sparsity): wha
 roofline divides by. Real kernels reach a fraction of them; the learned factors
 (:mod:`cyborg.scheduler.factors`) correct for that per operator type and model.
 Bandwidths are one direction, in GB/s.
+
+``transfers`` is how the model moves tensors (:mod:`cyborg.scheduler.devices`): every
+model here has engines that copy beside its compute -- the GPUs' copy engines (CUDA
+streams overlap copies with kernels over PCIe and NVLink, and GPUDirect RDMA or
+host-staged copies over the network), the FPGA shell's PCIe DMA controller -- so all
+overlap. A device without them (a CPU, a card whose driver copies with its compute
+units) says ``"blocking"`` in its device-set entry.
 """
 
 import dataclasses
@@ -22,6 +29,7 @@ class ModelSpec:
     peer_link_gbps: float
     launch_overhead_us: float
     source: str
+    transfers: str = "overlap"  # or "blocking"
 
 
 CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
@@ -47,6 +55,7 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
             peer_link_gbps=450.0,
             launch_overhead_us=4.0,
             source="NVIDIA H100 datasheet (SXM5)",
+            transfers="overlap",
         ),
         # NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column: FP32 67 TFLOPS;
         # TF32 989, BF16/FP16 1,979, FP8 3,958, INT8 3,958 TOPS *with sparsity*, so
@@ -69,6 +78,7 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
             peer_link_gbps=450.0,
             launch_overhead_us=4.0,
             source="NVIDIA H200 datasheet (SXM)",
+            transfers="overlap",
         ),
         # NVIDIA A100 Tensor Core GPU datasheet, A100 80GB SXM column: FP32 19.5 TFLOPS;
         # TF32 156, BF16/FP16 312, INT8 624 TOPS (dense); 80 GB HBM2e at 2,039 GB/s;
@@ -83,6 +93,7 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
             peer_link_gbps=300.0,
             launch_overhead_us=5.0,
             source="NVIDIA A100 datasheet (80GB SXM)",
+            transfers="overlap",
         ),
         # NVIDIA T4 datasheet: FP32 8.1 TFLOPS; mixed-precision FP16/FP32 65 TFLOPS;
         # INT8 130 TOPS; 16 GB GDDR6 at 320+ GB/s; PCIe Gen3 x16 32 GB/s (both
@@ -97,6 +108,7 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
             peer_link_gbps=0.0,
             launch_overhead_us=6.0,
             source="NVIDIA T4 datasheet",
+            transfers="overlap",
         ),
         # An HBM FPGA class, after Intel Stratix 10 MX: Intel quotes "up to 10 TFLOPS"
         # IEEE-754 single precision for the Stratix 10 family (hardened FP32 DSP
@@ -114,6 +126,7 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType(
             peer_link_gbps=12.5,
             launch_overhead_us=10.0,
             source="Intel Stratix 10 MX device overview",
+            transfers="overlap",
         ),
     }
 )

@@ -74,12 +74,19 @@ def contract(model: CostModel) -> Contraction:
             unit[j] = len(members)
         members.append(group)
     nodes = [_merged(graph, m) for m in members]
+    # Each edge keeps its tensor: an unnamed one is named after its producer and bytes,
+    # which is how the graph tells tensors apart (graph.Graph.edge_tensor).
     edges = [
-        Edge(nodes[unit[s]].name, nodes[unit[d]].name, b)
-        for s, d, b in zip(graph.edge_src, graph.edge_dst, graph.edge_bytes, strict=True)
+        Edge(
+            nodes[unit[s]].name,
+            nodes[unit[d]].name,
+            e.bytes,
+            e.tensor if e.tensor is not None else f"{e.src}/{e.bytes!r}",
+        )
+        for e, s, d in zip(graph.edges, graph.edge_src, graph.edge_dst, strict=True)
         if unit[s] != unit[d]
     ]
-    contracted = Graph(nodes, edges, name=graph.name)
+    contracted = Graph(nodes, edges, name=graph.name, training=graph.training)
     rows = np.zeros((len(members), model.n_devices))
     np.add.at(rows, np.asarray(unit, dtype=int), model.compute)
     memory = np.zeros(len(members))

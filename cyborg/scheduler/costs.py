@@ -27,6 +27,7 @@ import numpy as np
 from cyborg.scheduler.devices import DeviceSet, Link, link_between
 from cyborg.scheduler.factors import Factors, factor_for
 from cyborg.scheduler.graph import Graph
+from cyborg.scheduler.work_model import WorkModel, profile_of
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -81,6 +82,11 @@ def roofline_table(graph: Graph, devices: DeviceSet, factors: Factors) -> np.nda
     by_op = np.array([op_types.index(node.op_type) for node in graph.nodes], dtype=int)
     seconds = np.maximum(flops[:, None] / peak[by_precision], traffic[:, None] / bandwidth)
     seconds = factor[by_op] * (seconds + overhead[None, :])
+    if isinstance(factors, WorkModel):  # learned time against work (work_model.py)
+        profiles = [profile_of(d.peak_tflops, d.memory_bandwidth_gbps) for d in devices.devices]
+        compute, memory = flops[:, None] / peak[by_precision], traffic[:, None] / bandwidth
+        ops = [node.op_type for node in graph.nodes]
+        seconds = factors.node_seconds(ops, models, profiles, compute, memory, overhead)
     seconds[(flops <= 0) & (traffic <= 0)] = 0.0  # views: no kernel at all
     for i, node in enumerate(graph.nodes):
         for d, model in enumerate(models):
@@ -104,6 +110,9 @@ def build_cost_model(
             if a != b:
                 per_byte[a, b] = 1.0 / (links[a][b].bandwidth_gbps * 1e9)
                 latency[a, b] = links[a][b].latency_us * 1e-6
+    if isinstance(factors, WorkModel):  # learned latency and bandwidth per link kind
+        kinds = [[link.kind for link in row] for row in links]
+        per_byte, latency = factors.scale_links(kinds, per_byte, latency)
     return CostModel(
         graph=graph,
         devices=devices,

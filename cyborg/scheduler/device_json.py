@@ -17,6 +17,12 @@ once (either side); its ``bandwidth_gbps`` (one direction) defaults to the catal
 link of that type. ``interconnect`` overrides :class:`~cyborg.scheduler.devices.
 Interconnect` defaults.
 
+``transfers`` (``"overlap"`` or ``"blocking"``, optional) says whether a transfer keeps
+the device busy: on a device entry it defaults to the catalog model's (every catalog
+model overlaps; so does a model outside the catalog unless it says otherwise); on a
+peer link, or as ``pcie_transfers``, ``numa_transfers`` or ``network_transfers`` of the
+interconnect, it sets the mode of both ends of that link.
+
 An entry's ``kubernetes`` object (``device_type``, ``pci_address``, ``pcie_root``,
 ``uuid``, ``deployable``) is for ``cyborg-plan --output resourceclaim``
 (:mod:`cyborg.kubernetes.claims`); the planner ignores it.
@@ -28,10 +34,11 @@ from typing import Any
 
 from cyborg.scheduler import json_input
 from cyborg.scheduler.catalog import CATALOG
-from cyborg.scheduler.devices import Device, DeviceSet, Interconnect, PeerLink
+from cyborg.scheduler.devices import TRANSFER_MODES, Device, DeviceSet, Interconnect, PeerLink
 from cyborg.scheduler.graph import PRECISIONS
 
 _NUMBER, _POSITIVE = json_input.NUMBER, json_input.POSITIVE
+_MODE: Mapping[str, Any] = {"enum": list(TRANSFER_MODES)}
 #: What a Kubernetes claim for the device needs beyond the plan (all optional): its
 #: Cyborg device type (GPU by default), PCI address, PCIe root, vendor uuid, deployable.
 KUBERNETES_SCHEMA: Mapping[str, Any] = {
@@ -62,6 +69,9 @@ DEVICES_SCHEMA: Mapping[str, Any] = {
                 "numa_latency_us": _NUMBER,
                 "network_bandwidth_gbps": _POSITIVE,
                 "network_latency_us": _NUMBER,
+                "pcie_transfers": _MODE,
+                "numa_transfers": _MODE,
+                "network_transfers": _MODE,
             },
         },
         "devices": {
@@ -86,6 +96,7 @@ DEVICES_SCHEMA: Mapping[str, Any] = {
                     "memory_bandwidth_gbps": _POSITIVE,
                     "pcie_gbps": _POSITIVE,
                     "launch_overhead_us": _NUMBER,
+                    "transfers": _MODE,
                     # Read by cyborg.kubernetes.claims only, the planner ignores it.
                     "kubernetes": KUBERNETES_SCHEMA,
                     "peer_links": {
@@ -99,6 +110,7 @@ DEVICES_SCHEMA: Mapping[str, Any] = {
                                 "type": {"type": "string"},
                                 "bandwidth_gbps": _POSITIVE,
                                 "latency_us": _NUMBER,
+                                "transfers": _MODE,
                             },
                         },
                     },
@@ -143,7 +155,15 @@ def _device(entry: Mapping[str, Any], where: str) -> Device:
             raise json_input.InputFormatError(
                 f"{where}.peer_links[{k}]: give bandwidth_gbps (no catalog default for {kind!r})"
             )
-        links.append(PeerLink(link["peer"], kind, float(bandwidth), link.get("latency_us", 2.0)))
+        links.append(
+            PeerLink(
+                link["peer"],
+                kind,
+                float(bandwidth),
+                link.get("latency_us", 2.0),
+                link.get("transfers"),
+            )
+        )
 
     def pick(key: str) -> Any:
         return entry[key] if key in entry else getattr(spec, key)
@@ -161,13 +181,14 @@ def _device(entry: Mapping[str, Any], where: str) -> Device:
         launch_overhead_us=float(
             entry.get("launch_overhead_us", spec.launch_overhead_us if spec else 5.0)
         ),
+        transfers=entry.get("transfers", spec.transfers if spec else "overlap"),
     )
 
 
 def devices_to_dict(devices: DeviceSet) -> dict[str, Any]:
     """The JSON document of ``devices`` (every field explicit)."""
     return {
-        "interconnect": dataclasses.asdict(devices.interconnect),
+        "interconnect": _set_fields(devices.interconnect),
         "devices": [
             {
                 "id": d.id,
@@ -179,11 +200,17 @@ def devices_to_dict(devices: DeviceSet) -> dict[str, Any]:
                 "memory_bandwidth_gbps": d.memory_bandwidth_gbps,
                 "pcie_gbps": d.pcie_gbps,
                 "launch_overhead_us": d.launch_overhead_us,
-                "peer_links": [dataclasses.asdict(k) for k in d.links],
+                "transfers": d.transfers,
+                "peer_links": [_set_fields(k) for k in d.links],
             }
             for d in devices.devices
         ],
     }
+
+
+def _set_fields(record: Any) -> dict[str, Any]:
+    """A dataclass's fields, leaving out the optional ones it leaves unset (None)."""
+    return {k: v for k, v in dataclasses.asdict(record).items() if v is not None}
 
 
 def load_devices(path: str) -> DeviceSet:

@@ -17,6 +17,14 @@ downlink, the socket link in that direction, the sending host's NIC out and the
 receiving host's NIC in, or the peer link in that direction. The estimates and the
 simulator share them, so that two transfers on one resource add up instead of
 overlapping.
+
+Communication mode: a transfer either overlaps compute (the device hands it to a copy
+engine or a DMA engine and keeps computing) or *blocks* an endpoint, which then neither
+computes nor moves other tensors while it lasts (a device whose driver copies with its
+compute units, a host without GPUDirect that stages through its CPU). Each device says
+how its own transfers go (``Device.transfers``, by default its catalog model's); a link
+(a peer link, or the ``pcie``/``numa``/``network`` class of the interconnect) may set
+the mode for both of its ends instead.
 """
 
 import dataclasses
@@ -31,6 +39,12 @@ class PeerLink:
     type: str = "nvlink"
     bandwidth_gbps: float = 0.0  # one direction
     latency_us: float = 2.0
+    #: "overlap" or "blocking" for both ends of this link; None: each device's own mode.
+    transfers: str | None = None
+
+
+#: How a transfer goes for a device or a link (see the module's docstring).
+TRANSFER_MODES = ("overlap", "blocking")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +61,9 @@ class Device:
     links: tuple[PeerLink, ...] = ()
     pcie_gbps: float = 16.0  # one direction, to the host
     launch_overhead_us: float = 5.0
+    #: "overlap": its transfers run beside its compute (copy engines); "blocking": the
+    #: device is busy while it sends or receives.
+    transfers: str = "overlap"
 
     def peak_flops(self, precision: str) -> float:
         """FLOP/s at ``precision``; a missing precision runs at the nearest one we know.
@@ -84,6 +101,11 @@ class Interconnect:
     numa_latency_us: float = 8.0
     network_bandwidth_gbps: float = 12.5  # 100 Gb/s
     network_latency_us: float = 20.0
+    #: Mode of both ends of every transfer of that class ("overlap" or "blocking");
+    #: None: each device's own mode.
+    pcie_transfers: str | None = None
+    numa_transfers: str | None = None
+    network_transfers: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +146,9 @@ class Link:
     bandwidth_gbps: float  # 0 for "same"
     latency_us: float
     resources: tuple[str, ...]
+    #: Whether the transfer keeps the sending / receiving device busy (no compute).
+    blocks_sender: bool = False
+    blocks_receiver: bool = False
 
     def seconds(self, nbytes: float) -> float:
         if self.kind == "same" or nbytes <= 0:
@@ -132,9 +157,32 @@ class Link:
 
 
 def link_between(a: Device, b: Device, interconnect: Interconnect) -> Link:
-    """The link class and resources of a transfer from ``a`` to ``b``."""
+    """The link class, resources and communication mode of a transfer from ``a`` to
+    ``b``."""
     if a.id == b.id:
         return Link("same", 0.0, 0.0, ())
+    link = _route(a, b, interconnect)
+    mode = link_mode(a, b, interconnect)
+    if mode is None:
+        sender, receiver = a.transfers == "blocking", b.transfers == "blocking"
+    else:
+        sender = receiver = mode == "blocking"
+    return dataclasses.replace(link, blocks_sender=sender, blocks_receiver=receiver)
+
+
+def link_mode(a: Device, b: Device, interconnect: Interconnect) -> str | None:
+    """The mode the link from ``a`` to ``b`` sets for both ends, if it sets one."""
+    peer = _peer_link(a, b)
+    if peer is not None:
+        return peer.transfers
+    if a.host != b.host:
+        return interconnect.network_transfers
+    if a.numa_node is not None and b.numa_node is not None and a.numa_node != b.numa_node:
+        return interconnect.numa_transfers
+    return interconnect.pcie_transfers
+
+
+def _route(a: Device, b: Device, interconnect: Interconnect) -> Link:
     peer = _peer_link(a, b)
     if peer is not None:
         return Link("peer", peer.bandwidth_gbps, peer.latency_us, (f"peer:{a.id}>{b.id}",))

@@ -5,15 +5,21 @@ the optimum the heuristics are measured against. OR-Tools is a test requirement,
 runtime one: importing this module without it raises ``ImportError``.
 
 Latency: a boolean per (node, device), an optional interval per (node, device) with
-no overlap per device; per edge a transfer interval on every link resource of its route
-(no overlap per resource, as in the planner's estimate and the simulator) between the
-producer's end and the consumer's start when they run on different devices; memory per
-device; at most ``max_devices`` used; minimise the makespan. Transfers may be ordered
-freely on a link, so the optimum can be below any list schedule's.
+no overlap per device; per tensor and destination device that reads it, one transfer
+interval on every link resource of its route (no overlap per resource, as in the
+planner's estimate and the simulator) and on its blocking ends' devices, between the
+producer's end and the start of every consumer there; memory per device; at most
+``max_devices`` used; minimise the makespan. Transfers may be ordered freely on a link,
+so the optimum can be below any list schedule's.
 
-Throughput: minimise the largest device load or used route's link pressure, exactly as
-:meth:`Evaluator.period_of` computes them (each crossing edge adds its transfer time to
-its route and to every resource of it).
+Throughput: minimise the largest device load (with the transfers it blocks for) or used
+route's link pressure, exactly as :meth:`Evaluator.period_of` computes them (each
+tensor sent to a device adds its transfer time to its route and to every resource of
+it).
+
+Memory is the resident-set bound (:meth:`Evaluator.resident_of`, with each tensor
+counted once per device): a linear constraint, where the planner checks the peak of a
+schedule, so the oracle may refuse a split that the planner can use.
 
 Co-location groups are constraints (every member on the device of the first).
 
@@ -124,6 +130,24 @@ def solve_exact(
     )
 
 
+def _tensors(ev: Evaluator) -> list[tuple[int, list[int], float]]:
+    """(source, consumers, bytes) of every tensor."""
+    found: dict[int, tuple[int, list[int], float]] = {}
+    for s, t, k in zip(ev.edge_src, ev.edge_dst, ev.edge_tensor, strict=True):
+        if k >= 0:
+            found.setdefault(k, (s, [], ev.tensor_bytes[k]))[1].append(t)
+    return [found[k] for k in sorted(found)]
+
+
+def _reads(
+    cp: cp_model.CpModel, x: list[list[cp_model.IntVar]], consumers: list[int], d: int, name: str
+) -> cp_model.IntVar:
+    """A boolean: some of ``consumers`` runs on device ``d``."""
+    z = cp.new_bool_var(name)
+    cp.add_max_equality(z, [x[c][d] for c in consumers])
+    return z
+
+
 def _upper_bound(ev: Evaluator, unit: float) -> int:
     """Integer time by which any schedule without idling has finished."""
     compute = sum(round(max(row) / unit) for row in ev.compute)
@@ -135,17 +159,18 @@ def _upper_bound(ev: Evaluator, unit: float) -> int:
 
 
 def _memory(cp: cp_model.CpModel, ev: Evaluator, x: list[list[cp_model.IntVar]]) -> None:
-    """Nodes' memory plus received tensors per device, in KiB (rounded up)."""
-    total = sum(ev.memory) + sum(ev.edge_bytes)
+    """Nodes' memory plus received tensors (once each) per device, in KiB (rounded up)."""
+    tensors = _tensors(ev)
+    total = sum(ev.memory) + sum(nbytes for _, _, nbytes in tensors)
     for d in range(ev.m):
         if total <= ev.capacity[d]:
             continue
         terms = [math.ceil(ev.memory[i] / 1024) * x[i][d] for i in range(ev.n)]
-        for k, (s, t) in enumerate(zip(ev.edge_src, ev.edge_dst, strict=True)):
-            if ev.edge_bytes[k] > 0:
-                z = cp.new_bool_var(f"z{k}_{d}")
-                cp.add(z >= x[t][d] - x[s][d])
-                terms.append(math.ceil(ev.edge_bytes[k] / 1024) * z)
+        for k, (s, consumers, nbytes) in enumerate(tensors):
+            z = cp.new_bool_var(f"z{k}_{d}")
+            for c in consumers:
+                cp.add(z >= x[c][d] - x[s][d])
+            terms.append(math.ceil(nbytes / 1024) * z)
         cp.add(sum(terms) <= int(ev.capacity[d] // 1024))
 
 
@@ -156,35 +181,40 @@ def _latency(
     horizon = _upper_bound(ev, unit)
     start = [cp.new_int_var(0, horizon, f"s{i}") for i in range(ev.n)]
     end = [cp.new_int_var(0, horizon, f"e{i}") for i in range(ev.n)]
+    on_device: list[list[cp_model.IntervalVar]] = [[] for _ in range(ev.m)]
     for d in range(ev.m):
-        intervals = []
         for i in range(ev.n):
             cp.add(end[i] == start[i] + dur[i][d]).only_enforce_if(x[i][d])
-            intervals.append(
+            on_device[d].append(
                 cp.new_optional_fixed_size_interval_var(start[i], dur[i][d], x[i][d], f"iv{i}_{d}")
             )
-        cp.add_no_overlap(intervals)
-    on_resource: list[list[cp_model.IntervalVar]] = [[] for _ in ev.resource_names]
-    for k, (s, t, nbytes) in enumerate(zip(ev.edge_src, ev.edge_dst, ev.edge_bytes, strict=True)):
+    for s, t in zip(ev.edge_src, ev.edge_dst, strict=True):
         cp.add(start[t] >= end[s])
-        if nbytes <= 0:
-            continue
-        begin = cp.new_int_var(0, horizon, f"ts{k}")  # the edge's transfer, if any
-        for a in range(ev.m):
-            for b in range(ev.m):
+    on_resource: list[list[cp_model.IntervalVar]] = [[] for _ in ev.resource_names]
+    for k, (s, consumers, nbytes) in enumerate(_tensors(ev)):
+        for b in range(ev.m):
+            reads = _reads(cp, x, consumers, b, f"r{k}_{b}")
+            begin = cp.new_int_var(0, horizon, f"ts{k}_{b}")  # its transfer to b, if any
+            for a in range(ev.m):
                 delay = math.ceil(ev.transfer(a, b, nbytes) / unit)
                 if a == b or delay <= 0:
                     continue
                 y = cp.new_bool_var(f"y{k}_{a}_{b}")
-                cp.add_bool_and([x[s][a], x[t][b]]).only_enforce_if(y)
-                cp.add_bool_or([x[s][a].negated(), x[t][b].negated(), y])
+                cp.add_bool_and([x[s][a], reads]).only_enforce_if(y)
+                cp.add_bool_or([x[s][a].negated(), reads.negated(), y])
                 cp.add(begin >= end[s]).only_enforce_if(y)
-                cp.add(start[t] >= begin + delay).only_enforce_if(y)
-                name = f"tr{k}_{a}_{b}"
-                interval = cp.new_optional_fixed_size_interval_var(begin, delay, y, name)
+                for c in consumers:
+                    cp.add(start[c] >= begin + delay).only_enforce_if([y, x[c][b]])
+                interval = cp.new_optional_fixed_size_interval_var(
+                    begin, delay, y, f"tr{k}_{a}_{b}"
+                )
                 for r in ev.resources[a][b]:
                     on_resource[r].append(interval)
-    for intervals in on_resource:
+                if ev.blocks_sender[a][b]:
+                    on_device[a].append(interval)
+                if ev.blocks_receiver[a][b]:
+                    on_device[b].append(interval)
+    for intervals in on_device + on_resource:
         if len(intervals) > 1:
             cp.add_no_overlap(intervals)
     makespan = cp.new_int_var(0, horizon, "makespan")
@@ -199,27 +229,33 @@ def _throughput(
     :meth:`Evaluator.period_of`)."""
     bound = _upper_bound(ev, unit) * max(len(ev.resource_names), 1)
     period = cp.new_int_var(0, bound, "period")
-    for d in range(ev.m):
-        cp.add(period >= sum(round(ev.compute[i][d] / unit) * x[i][d] for i in range(ev.n)))
+    device: list[list[cp_model.LinearExprT]] = [
+        [round(ev.compute[i][d] / unit) * x[i][d] for i in range(ev.n)] for d in range(ev.m)
+    ]
     per_resource: list[list[cp_model.LinearExprT]] = [[] for _ in ev.resource_names]
     per_route: dict[tuple[int, int], list[cp_model.LinearExprT]] = {}
     used: dict[tuple[int, int], cp_model.IntVar] = {}
-    for k, (s, t, nbytes) in enumerate(zip(ev.edge_src, ev.edge_dst, ev.edge_bytes, strict=True)):
-        if nbytes <= 0:
-            continue
-        for a in range(ev.m):
-            for b in range(ev.m):
+    for k, (s, consumers, nbytes) in enumerate(_tensors(ev)):
+        for b in range(ev.m):
+            reads = _reads(cp, x, consumers, b, f"r{k}_{b}")
+            for a in range(ev.m):
                 if a == b:
                     continue
                 y = cp.new_bool_var(f"y{k}_{a}_{b}")
-                cp.add_bool_or([x[s][a].negated(), x[t][b].negated(), y])  # both -> y
+                cp.add_bool_or([x[s][a].negated(), reads.negated(), y])  # both -> y
                 if (a, b) not in used:
                     used[(a, b)] = cp.new_bool_var(f"used{a}_{b}")
                 cp.add_implication(y, used[(a, b)])
-                seconds = round(ev.transfer(a, b, nbytes) / LINK_EFFICIENCY / unit)
-                per_route.setdefault((a, b), []).append(seconds * y)
+                seconds = ev.transfer(a, b, nbytes) / unit
+                per_route.setdefault((a, b), []).append(round(seconds / LINK_EFFICIENCY) * y)
                 for r in ev.resources[a][b]:
-                    per_resource[r].append(seconds * y)
+                    per_resource[r].append(round(seconds / LINK_EFFICIENCY) * y)
+                if ev.blocks_sender[a][b]:
+                    device[a].append(round(seconds) * y)
+                if ev.blocks_receiver[a][b]:
+                    device[b].append(round(seconds) * y)
+    for terms in device:
+        cp.add(period >= sum(terms))
     for (a, b), own in per_route.items():
         route = ev.resources[a][b]
         resources = cp_model.LinearExpr.sum([term for r in route for term in per_resource[r]])

@@ -10,26 +10,25 @@ from cyborg.scheduler.base import PlanRequest, Scheduler
 from cyborg.scheduler.costs import CostModel
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.heft import rank_order, upward_ranks
+from cyborg.scheduler.memory import Liveness
 from cyborg.scheduler.plan import NoFeasiblePlan, Plan, make_plan
 
 
 def first_fit_assignment(ev: Evaluator, max_devices: int) -> list[int]:
-    """Fill devices in order along the topological order; NoFeasiblePlan if it spills."""
+    """Fill devices in order along the topological order (a device is full when its
+    peak memory would not fit, :mod:`cyborg.scheduler.memory`); NoFeasiblePlan if it
+    spills."""
     assignment = [0] * ev.n
-    used = [0.0] * ev.m
+    memory = Liveness(ev)
     d = 0
     group_of = ev.model.graph.group_of
     pinned: dict[int, int] = {}
     for i in ev.model.graph.topo:
         if group_of[i] in pinned:  # where the group's first member went, fitting or not
-            incoming = sum(b for s, b in ev.inputs[i] if assignment[s] != pinned[group_of[i]])
             assignment[i] = pinned[group_of[i]]
-            used[assignment[i]] += ev.memory[i] + incoming
+            memory.place(i, assignment[i])
             continue
-        while True:
-            incoming = sum(b for s, b in ev.inputs[i] if assignment[s] != d)
-            if used[d] + ev.memory[i] + incoming <= ev.capacity[d]:
-                break
+        while memory.peak_if(i, d) > ev.capacity[d]:
             d += 1
             if d >= min(ev.m, max_devices):
                 raise NoFeasiblePlan(
@@ -37,7 +36,7 @@ def first_fit_assignment(ev: Evaluator, max_devices: int) -> list[int]:
                     f"{min(ev.m, max_devices)} candidates"
                 )
         assignment[i] = d
-        used[d] += ev.memory[i] + incoming
+        memory.place(i, d)
         if group_of[i] >= 0:
             pinned[group_of[i]] = d
     if pinned and not ev.fits(assignment):

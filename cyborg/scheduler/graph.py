@@ -49,11 +49,18 @@ class Node:
 
 @dataclasses.dataclass(frozen=True)
 class Edge:
-    """Data from ``src`` to ``dst``: the bytes moved when they run on different devices."""
+    """Data from ``src`` to ``dst``: the bytes moved when they run on different devices.
+
+    ``tensor`` names what the edge carries. Edges from one source with the same tensor
+    carry one tensor: it moves to a device once, however many of its consumers run
+    there. Unnamed edges from one source that carry the same bytes are one tensor (its
+    output read by several consumers, as most operators have one output).
+    """
 
     src: str
     dst: str
     bytes: float = 0.0
+    tensor: str | None = None
 
 
 class Graph:
@@ -64,9 +71,12 @@ class Graph:
         nodes: Iterable[Node],
         edges: Iterable[Edge],
         name: str = "graph",
+        training: bool = False,
         colocate: Iterable[Iterable[str]] = (),
     ):
         self.name = name
+        #: A training step keeps every activation until its backward pass (memory).
+        self.training = training
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self.edges: tuple[Edge, ...] = tuple(edges)
         self.index: Mapping[str, int] = MappingProxyType(_index(self.nodes))
@@ -85,6 +95,20 @@ class Graph:
         self.succs: tuple[tuple[int, ...], ...] = tuple(tuple(s) for s in succs)
         #: A topological order of node positions (ties broken by position).
         self.topo: tuple[int, ...] = tuple(_topological_order(self))
+        tensors: dict[tuple[int, str | float], int] = {}
+        #: [edge] the tensor it carries (edges of one tensor share it; -1: no bytes).
+        self.edge_tensor: tuple[int, ...] = tuple(
+            tensors.setdefault((s, e.bytes if e.tensor is None else e.tensor), len(tensors))
+            if e.bytes > 0
+            else -1
+            for s, e in zip(self.edge_src, self.edges, strict=True)
+        )
+        sizes = [0.0] * len(tensors)
+        for t, nbytes in zip(self.edge_tensor, self.edge_bytes, strict=True):
+            if t >= 0:
+                sizes[t] = max(sizes[t], nbytes)
+        #: [tensor] bytes (the largest of its edges'); what one transfer of it moves.
+        self.tensor_bytes: tuple[float, ...] = tuple(sizes)
         #: Co-location groups of two or more node positions (topological order within
         #: a group, groups by their first node), and each node's group (-1: none).
         self.groups: tuple[tuple[int, ...], ...] = _groups(self, colocate)

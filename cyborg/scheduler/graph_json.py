@@ -14,6 +14,10 @@ Required: ``nodes``, each node's ``name`` and ``op_type``, each edge's ``src`` a
 ``dst``. Every number is optional and defaults to 0; ``precision`` (fp32, tf32, fp16, bf16,
 fp8, int8) defaults to the graph's, which defaults to fp32. ``measured_seconds`` maps a
 device model to a measured time that replaces the roofline estimate on that model.
+An edge's ``tensor`` (optional) names the tensor it carries: edges from one node with
+the same tensor -- or, without names, with the same bytes -- carry one tensor, moved
+to another device once whatever the number of its consumers there. ``"training":
+true`` marks a training step, whose activations stay in memory for the backward pass.
 ``colocate`` (optional) lists groups of node names that must run on one device (see
 :class:`~cyborg.scheduler.graph.Graph`).
 """
@@ -32,6 +36,7 @@ GRAPH_SCHEMA: Mapping[str, Any] = {
     "properties": {
         "name": {"type": "string"},
         "precision": {"enum": list(PRECISIONS)},
+        "training": {"type": "boolean"},
         "nodes": {
             "type": "array",
             "minItems": 1,
@@ -65,6 +70,7 @@ GRAPH_SCHEMA: Mapping[str, Any] = {
                     "src": {"type": "string"},
                     "dst": {"type": "string"},
                     "bytes": _NUMBER,
+                    "tensor": {"type": "string", "minLength": 1, "maxLength": 255},
                 },
             },
         },
@@ -98,12 +104,16 @@ def graph_from_dict(document: Any, what: str = "graph") -> Graph:
         )
         for n in document["nodes"]
     ]
-    edges = [Edge(e["src"], e["dst"], float(e.get("bytes", 0))) for e in document.get("edges", [])]
+    edges = [
+        Edge(e["src"], e["dst"], float(e.get("bytes", 0)), e.get("tensor"))
+        for e in document.get("edges", [])
+    ]
     try:
         return Graph(
             nodes,
             edges,
             name=document.get("name", "graph"),
+            training=bool(document.get("training", False)),
             colocate=document.get("colocate", ()),
         )
     except GraphError as err:
@@ -122,8 +132,15 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
         if node.measured:
             entry["measured_seconds"] = dict(node.measured)
         nodes.append(entry)
-    edges = [{"src": e.src, "dst": e.dst, "bytes": e.bytes} for e in graph.edges]
+    edges = []
+    for e in graph.edges:
+        edge: dict[str, Any] = {"src": e.src, "dst": e.dst, "bytes": e.bytes}
+        if e.tensor is not None:
+            edge["tensor"] = e.tensor
+        edges.append(edge)
     document: dict[str, Any] = {"name": graph.name, "nodes": nodes, "edges": edges}
+    if graph.training:
+        document["training"] = True
     if graph.groups:
         document["colocate"] = [list(group) for group in graph.colocate]
     return document

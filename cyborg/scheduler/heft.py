@@ -5,7 +5,9 @@
    exit, with costs averaged over devices and device pairs.
 2. Nodes in decreasing rank (a topological order) go, one at a time, to the allowed
    device with the earliest finish time among those where they still fit in memory
-   (parameters + activations + received tensors). No insertion into idle gaps.
+   (the peak of the tensors alive so far, :mod:`cyborg.scheduler.memory`). No
+   insertion into idle gaps. A tensor already sent to a device is not sent again, and
+   a blocking link end waits and is held as :meth:`Evaluator.trace` does.
 
 ``contention=False`` is the textbook algorithm: a transfer costs its time, whatever
 else uses the link. ``contention=True`` books each transfer on the link resources of
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cyborg.scheduler.evaluate import Evaluator
+from cyborg.scheduler.memory import Liveness
 
 # From this many devices on, score all devices of a node with numpy at once.
 VECTOR_FROM = 16
@@ -77,45 +80,59 @@ def rank_order(ev: Evaluator, ranks: Sequence[float]) -> list[int]:
 class _State:
     """The partial schedule HEFT builds."""
 
-    def __init__(self, ev: Evaluator, contention: bool) -> None:
+    def __init__(self, ev: Evaluator, contention: bool, vector: bool) -> None:
         self.ready = [0.0] * ev.m
-        self.used = [0.0] * ev.m
         self.finish = [0.0] * ev.n
         self.assignment = [0] * ev.n
         self.contention = contention
         self.free = [0.0] * (len(ev.resource_names) + 1)  # the last one: never busy
+        self.sent: dict[int, float] = {}  # tensor * m + device -> arrival
+        self.memory = Liveness(ev, arrays=vector)
 
 
 def _choose_loop(ev: Evaluator, st: _State, i: int, devs: Sequence[int]) -> tuple[int, float]:
     """(device, memory overflow) of the best device for ``i``, scoring one by one."""
-    finish, assignment, free = st.finish, st.assignment, st.free
+    finish, assignment, free, sent, m = st.finish, st.assignment, st.free, st.sent, ev.m
     inputs = []
-    for s, nbytes in ev.inputs[i]:
+    for s, t in ev.input_pairs[i]:
         ds = assignment[s]
-        routes = ev.resources[ds] if st.contention and nbytes > 0 else None
-        inputs.append((finish[s], ds, nbytes, ev.latency[ds], ev.per_byte[ds], routes))
+        routes = ev.resources[ds] if st.contention and t >= 0 else None
+        nbytes = ev.tensor_bytes[t] if t >= 0 else 0.0
+        held = st.memory.holders.get(t) if t >= 0 else None  # devices with a copy
+        inputs.append(
+            (finish[s], ds, t, nbytes, ev.latency[ds], ev.per_byte[ds], routes,
+             ev.blocks_sender[ds], ev.blocks_receiver[ds], held)
+        )  # fmt: skip
     best, best_end, best_over = devs[0], float("inf"), float("inf")
-    need, compute, ready, used, capacity = (
-        ev.memory[i],
-        ev.compute[i],
-        st.ready,
-        st.used,
-        ev.capacity,
-    )
+    compute, ready, capacity, lv = ev.compute[i], st.ready, ev.capacity, st.memory
+    blocking, node_params, activation = ev.blocking, ev.params[i], ev.activation[i]
     for d in devs:
-        start, incoming = ready[d], 0.0
-        for arrive, ds, nbytes, lat_row, byte_row, routes in inputs:
-            if ds != d and nbytes > 0:
-                if routes is not None:
-                    for r in routes[d]:
-                        if free[r] > arrive:
-                            arrive = free[r]
-                arrive += lat_row[d] + nbytes * byte_row[d]
-                incoming += nbytes
+        start = local = ready[d]
+        incoming = 0.0
+        for arrive, ds, t, nbytes, lat_row, byte_row, routes, bs, br, held in inputs:
+            if ds != d and t >= 0:
+                if held is not None and d in held:
+                    arrive = sent[t * m + d]
+                else:
+                    incoming += nbytes  # a new copy (sent and copied go together)
+                    if routes is not None:
+                        for r in routes[d]:
+                            if free[r] > arrive:
+                                arrive = free[r]
+                    if blocking:
+                        if bs[d] and ready[ds] > arrive:
+                            arrive = ready[ds]
+                        if br[d] and local > arrive:
+                            arrive = local
+                    arrive += lat_row[d] + nbytes * byte_row[d]
+                    if blocking and br[d]:
+                        local = arrive
             if arrive > start:
                 start = arrive
         end = start + compute[d]
-        over = used[d] + need + incoming - capacity[d]
+        now = lv.live[d] + incoming + activation
+        peak = lv.peak[d] if lv.peak[d] > now else now
+        over = lv.params[d] + node_params + peak - capacity[d]
         if over < 0.0:
             over = 0.0
         # Fitting first, then earliest finish; when nothing fits, least overflow.
@@ -130,6 +147,9 @@ class _Vectors:
     def __init__(self, ev: Evaluator, devs: Sequence[int]) -> None:
         self.latency, self.per_byte = ev.model.latency, ev.model.per_byte
         self.compute, self.capacity = ev.model.compute, ev.model.capacity
+        self.blocks_sender = np.asarray(ev.blocks_sender, dtype=bool)
+        self.blocks_receiver = np.asarray(ev.blocks_receiver, dtype=bool)
+        self.blocking = bool(self.blocks_sender.any() or self.blocks_receiver.any())
         self.blocked = np.ones(ev.m, dtype=bool)
         self.blocked[list(devs)] = False
         width = max((len(r) for row in ev.resources for r in row), default=0)
@@ -143,22 +163,35 @@ class _Vectors:
 
 def _choose_vector(ev: Evaluator, st: _State, i: int, vec: _Vectors) -> tuple[int, float]:
     """:func:`_choose_loop` for all devices at once (faster from ~16 devices)."""
-    start = np.asarray(st.ready)
+    ready = np.asarray(st.ready)
+    start = local = ready
+    lv = st.memory
     incoming = np.zeros(ev.m)
     free = np.asarray(st.free) if st.contention else None
-    for s, nbytes in ev.inputs[i]:
+    for (s, _), t in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
         ds, finish = st.assignment[s], st.finish[s]
-        if nbytes > 0:
+        if t >= 0:
+            nbytes = ev.tensor_bytes[t]
             begin = finish if free is None else np.maximum(finish, free[vec.routes[ds]].max(1))
+            if vec.blocking:
+                begin = np.maximum(begin, np.where(vec.blocks_sender[ds], st.ready[ds], 0.0))
+                begin = np.maximum(begin, np.where(vec.blocks_receiver[ds], local, 0.0))
             arrive = begin + vec.latency[ds] + nbytes * vec.per_byte[ds]
             arrive[ds] = finish
-            incoming += nbytes
-            incoming[ds] -= nbytes
+            copy = np.full(ev.m, nbytes)
+            copy[ds] = 0.0
+            for d in lv.holders.get(t, ()):
+                arrive[d] = st.sent[t * ev.m + d]
+                copy[d] = 0.0
+            if vec.blocking:
+                local = np.where(vec.blocks_receiver[ds] & (copy > 0), arrive, local)
+            incoming += copy
             start = np.maximum(start, arrive)
         else:
             start = np.maximum(start, finish)
     end = start + vec.compute[i]
-    over = np.maximum(np.asarray(st.used) + ev.memory[i] + incoming - vec.capacity, 0.0)
+    now = lv.live + incoming + ev.activation[i]
+    over = np.maximum(lv.params + ev.params[i] + np.maximum(lv.peak, now) - vec.capacity, 0.0)
     over[vec.blocked] = np.inf
     least = over.min()
     d = int(np.argmin(np.where(over == least, end, np.inf)))
@@ -167,28 +200,11 @@ def _choose_vector(ev: Evaluator, st: _State, i: int, vec: _Vectors) -> tuple[in
 
 def _place(ev: Evaluator, st: _State, i: int, d: int) -> None:
     """Put ``i`` on ``d``: book its transfers (by producer finish) and its run."""
-    start = st.ready[d]
-    inputs = ev.inputs[i]
-    if len(inputs) > 1:
-        inputs = sorted(inputs, key=lambda pair: st.finish[pair[0]])
-    for s, nbytes in inputs:
-        ds, arrive = st.assignment[s], st.finish[s]
-        if ds != d and nbytes > 0:
-            route = ev.resources[ds][d]
-            if st.contention:
-                for r in route:
-                    if st.free[r] > arrive:
-                        arrive = st.free[r]
-            arrive += ev.latency[ds][d] + nbytes * ev.per_byte[ds][d]
-            if st.contention:
-                for r in route:
-                    st.free[r] = arrive
-            st.used[d] += nbytes
-        if arrive > start:
-            start = arrive
+    free = st.free if st.contention else None
+    start, _ = ev.book_inputs(st.assignment, st.finish, st.ready, free, st.sent, i, d)
     st.assignment[i] = d
     st.finish[i] = st.ready[d] = start + ev.compute[i][d]
-    st.used[d] += ev.memory[i]
+    st.memory.place(i, d)
 
 
 def heft(
@@ -201,8 +217,8 @@ def heft(
     devs = list(range(ev.m)) if devices is None else list(devices)
     if order is None:
         order = rank_order(ev, upward_ranks(ev, devs))
-    st = _State(ev, contention)
     vec = _Vectors(ev, devs) if len(devs) >= VECTOR_FROM else None
+    st = _State(ev, contention, vec is not None)
     fits = True
     group_of = ev.model.graph.group_of
     pinned: dict[int, int] = {}  # group -> device of its first placed member

@@ -4,7 +4,9 @@ Every candidate is scored by the same :class:`~cyborg.scheduler.evaluate.Evaluat
 the final plan, so a search can only lower the planner's estimate. A search stops at a
 local optimum or when it has spent ``budget`` work units (about one list step each:
 an evaluation of the step latency costs nodes + edges units). Budgets, not wall-clock
-limits, keep plans deterministic.
+limits, keep plans deterministic. Memory: a candidate fits when the quick resident-set
+bound fits, or else when its peak (:mod:`cyborg.scheduler.memory`) does, which costs an
+evaluation.
 
 * Latency: moves of the nodes on the current critical path to every other allowed
   device, swaps of a critical node with a neighbour on another device, and moving all
@@ -44,7 +46,8 @@ def critical_path(ev: Evaluator, assignment: Sequence[int], order: Sequence[int]
 def memory_after_move(
     ev: Evaluator, used: Sequence[float], assignment: Sequence[int], i: int, d: int
 ) -> dict[int, float]:
-    """Resident bytes of the devices that change when node ``i`` moves to ``d``."""
+    """Resident bytes (:meth:`Evaluator.resident_of`) of the devices that change when
+    node ``i`` moves to ``d``."""
     old = assignment[i]
     changed = {old: used[old] - ev.memory[i], d: used[d] + ev.memory[i]}
     for s, nbytes in ev.inputs[i]:  # tensors received by i
@@ -108,7 +111,7 @@ def improve_latency(
     step = ev.n + len(ev.edge_src) + 1  # units per evaluation
     current = list(assignment)
     best = ev.latency_of(current, order)
-    used = ev.memory_of(current)
+    used = ev.resident_of(current)
     spent = float(step)
     improved = True
     while improved and spent < budget:
@@ -118,11 +121,10 @@ def improve_latency(
         for candidate, i, d in _latency_moves(ev, current, path, allowed):
             if spent >= budget:
                 break
-            if i >= 0:
-                fits = _fits_after_move(ev, used, current, i, d)
-                spent += 1
-            else:
-                fits = ev.fits(candidate)
+            fits = i >= 0 and _fits_after_move(ev, used, current, i, d)
+            spent += 1
+            if not fits:
+                fits = ev.fits(candidate, order)
                 spent += step
             if not fits or len(set(candidate)) > max_devices:
                 continue
@@ -130,24 +132,34 @@ def improve_latency(
             value = ev.latency_of(candidate, order)
             if value < best - EPS * max(best, 1.0):
                 current, best, improved = candidate, value, True
-                used = ev.memory_of(current)
+                used = ev.resident_of(current)
                 break
     return current, best, spent
 
 
 class _Loads:
-    """Device and link-resource loads of an assignment, updated move by move."""
+    """Device and link-resource loads of an assignment, updated move by move.
+
+    A tensor moves to a device once (:meth:`Evaluator.moves`): ``readers`` counts, per
+    tensor and device, the consumers that read it there, and a transfer is counted
+    while that count is positive on a device other than the producer's.
+    """
 
     def __init__(self, ev: Evaluator, assignment: list[int]) -> None:
         self.ev = ev
         self.assignment = assignment
         self.device, self.link = ev.loads(assignment)
         self.routes = ev.route_loads(assignment)
-        self.memory = ev.memory_of(assignment)
+        self.memory = ev.resident_of(assignment)
         self.members: list[set[int]] = [set() for _ in range(ev.m)]
         self.scanned = 0  # work units spent finding bottleneck groups
         for i, d in enumerate(assignment):
             self.members[d].add(i)
+        self.readers: dict[int, int] = {}  # tensor * m + device -> consumers there
+        for t, k in zip(ev.edge_dst, ev.edge_tensor, strict=True):
+            if k >= 0:
+                key = k * ev.m + assignment[t]
+                self.readers[key] = self.readers.get(key, 0) + 1
 
     def key(self) -> tuple[float, float]:
         pressure = self.ev.link_pressure(self.link, self.routes) / LINK_EFFICIENCY
@@ -155,7 +167,7 @@ class _Loads:
         return max(max(self.device, default=0.0), pressure), sum(v * v for v in loads)
 
     def move(self, i: int, d: int) -> None:
-        ev, a = self.ev, self.assignment
+        ev, a, m = self.ev, self.assignment, self.ev.m
         old = a[i]
         self.device[old] -= ev.compute[i][old]
         self.device[d] += ev.compute[i][d]
@@ -163,29 +175,52 @@ class _Loads:
         self.memory[d] += ev.memory[i]
         self.members[old].discard(i)
         self.members[d].add(i)
-        for s, nbytes in ev.inputs[i]:
-            self._edge(a[s], old, nbytes, -1.0)
-            self._edge(a[s], d, nbytes, 1.0)
+        for (s, nbytes), k in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
+            self.memory[old] -= nbytes if a[s] != old else 0.0
+            self.memory[d] += nbytes if a[s] != d else 0.0
+            if k < 0:
+                continue
+            self.readers[k * m + old] -= 1
+            if not self.readers[k * m + old]:
+                del self.readers[k * m + old]
+                self._transfer(a[s], old, k, -1.0)
+            self.readers[k * m + d] = self.readers.get(k * m + d, 0) + 1
+            if self.readers[k * m + d] == 1:
+                self._transfer(a[s], d, k, 1.0)
         for t, nbytes in ev.outputs[i]:
-            self._edge(old, a[t], nbytes, -1.0)
-            self._edge(d, a[t], nbytes, 1.0)
+            delta = (nbytes if d != a[t] else 0.0) - (nbytes if old != a[t] else 0.0)
+            self.memory[a[t]] += delta
+        for k in dict.fromkeys(k for k in ev.output_tensors[i] if k >= 0):
+            for b in range(m):
+                if k * m + b in self.readers:
+                    self._transfer(old, b, k, -1.0)
+                    self._transfer(d, b, k, 1.0)
         a[i] = d
 
-    def _edge(self, src: int, dst: int, nbytes: float, sign: float) -> None:
-        if src == dst or nbytes <= 0:
+    def _transfer(self, src: int, dst: int, k: int, sign: float) -> None:
+        if src == dst:
             return
-        seconds = self.ev.transfer(src, dst, nbytes)
-        for r in self.ev.resources[src][dst]:
+        ev = self.ev
+        seconds = ev.transfer(src, dst, ev.tensor_bytes[k])
+        for r in ev.resources[src][dst]:
             self.link[r] += sign * seconds
+        if ev.blocks_sender[src][dst]:
+            self.device[src] += sign * seconds
+        if ev.blocks_receiver[src][dst]:
+            self.device[dst] += sign * seconds
         left = self.routes.get((src, dst), 0.0) + sign * seconds
         if left > 1e-15:
             self.routes[(src, dst)] = left
         else:
             self.routes.pop((src, dst), None)
-        self.memory[dst] += sign * nbytes
 
     def fits(self) -> bool:
-        return all(u <= c * (1 + 1e-9) for u, c in zip(self.memory, self.ev.capacity, strict=True))
+        """The resident-set bound, else the peak (an evaluation, counted as scanned)."""
+        ev = self.ev
+        if all(u <= c * (1 + 1e-9) for u, c in zip(self.memory, ev.capacity, strict=True)):
+            return True
+        self.scanned += ev.n + len(ev.edge_src)
+        return ev.fits(self.assignment)
 
     def devices_used(self) -> int:
         return sum(1 for m in self.members if m)

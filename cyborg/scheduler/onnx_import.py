@@ -125,10 +125,17 @@ def graph_from_onnx(model: onnx.ModelProto, name: str | None = None) -> Graph:
             if out:
                 producer[out] = node_name
     edge_bytes: dict[tuple[str, str], float] = defaultdict(float)
+    carried: dict[tuple[str, str], list[str]] = defaultdict(list)
     for onnx_node, node_name in zip(g.node, names, strict=True):
         for tensor in dict.fromkeys(i for i in onnx_node.input if i in producer):
             edge_bytes[(producer[tensor], node_name)] += tensors.nbytes(tensor)
-    edges = [Edge(src, dst, b) for (src, dst), b in edge_bytes.items()]
+            carried[(producer[tensor], node_name)].append(tensor)
+    # Named by their tensors, so that one tensor read by several consumers on another
+    # device moves there once.
+    edges = [
+        Edge(src, dst, b, "+".join(sorted(carried[(src, dst)])))
+        for (src, dst), b in edge_bytes.items()
+    ]
     kept = {n.name for n in nodes}
     groups = _training_groups(g, names, kept, producer, tensors)
     return Graph(nodes, edges, name=name or g.name or "onnx", colocate=groups)

@@ -5,12 +5,17 @@ finds the cuts that minimise the slowest stage exactly (over the candidate cut
 positions, which are all positions for graphs of up to ``max_cuts`` nodes)::
 
     best[j][b] = min over a < b of max(best[j-1][a], stage_j(a, b))
-    stage_j(a, b) = max(compute of order[a:b] on device j,
+    stage_j(a, b) = max(compute of order[a:b] on device j
+                        + the transfers in at a and out at b that block device j,
                         transfer of every tensor crossing cut a from device j-1 to j
                         / LINK_EFFICIENCY)
 
-subject to memory: the stage's nodes plus the tensors crossing into it must fit on
-device j. Tensors that skip a stage are charged to the link between neighbouring
+subject to memory: the stage's parameters, the tensors crossing into it and the most
+activations alive at once along the order (each node's from its position to its last
+consumer's) must fit on device j -- a bound of the peak (:mod:`cyborg.scheduler.memory`)
+that counts the activations of earlier stages still read in this one; training graphs
+count every activation. Each tensor crosses a cut once, however many consumers it has
+beyond it. Tensors that skip a stage are charged to the link between neighbouring
 stages (as if forwarded), which is how pipelines are usually wired. Every prefix of the
 device sequence is tried, so the split also decides how many devices to use.
 """
@@ -34,15 +39,57 @@ class Split:
 
 
 def crossing_bytes(ev: Evaluator, order: Sequence[int]) -> np.ndarray:
-    """[p] bytes of the edges that cross the cut before position p (p = 0..n)."""
+    """[p] bytes of the tensors that cross the cut before position p (p = 0..n): each
+    once, from its producer to its last consumer."""
     position = np.empty(ev.n, dtype=int)
     position[np.asarray(order, dtype=int)] = np.arange(ev.n)
+    tensors = np.asarray(ev.edge_tensor, dtype=int)
+    moved = tensors >= 0
+    src = np.full(len(ev.tensor_bytes), ev.n, dtype=int)
+    last = np.zeros(len(ev.tensor_bytes), dtype=int)
+    np.minimum.at(src, tensors[moved], position[np.asarray(ev.edge_src, dtype=int)[moved]])
+    np.maximum.at(last, tensors[moved], position[np.asarray(ev.edge_dst, dtype=int)[moved]])
     diff = np.zeros(ev.n + 2)
-    src = position[np.asarray(ev.edge_src, dtype=int)]
-    dst = position[np.asarray(ev.edge_dst, dtype=int)]
-    np.add.at(diff, src + 1, ev.edge_bytes)
-    np.add.at(diff, dst + 1, -np.asarray(ev.edge_bytes))
+    np.add.at(diff, src + 1, ev.tensor_bytes)
+    np.add.at(diff, last + 1, -np.asarray(ev.tensor_bytes))
     return np.cumsum(diff)[: ev.n + 1]
+
+
+def live_activations(ev: Evaluator, order: Sequence[int]) -> np.ndarray:
+    """[p] activation bytes alive while the node at position p runs: every node's from
+    its position to its last consumer's (its own only, without consumers)."""
+    position = np.empty(ev.n, dtype=int)
+    position[np.asarray(order, dtype=int)] = np.arange(ev.n)
+    last = position.copy()
+    if ev.edge_src:
+        np.maximum.at(
+            last,
+            np.asarray(ev.edge_src, dtype=int),
+            position[np.asarray(ev.edge_dst, dtype=int)],
+        )
+    activation = np.asarray(ev.activation, dtype=float)
+    diff = np.zeros(ev.n + 1)
+    np.add.at(diff, position, activation)
+    np.add.at(diff, last + 1, -activation)
+    return np.cumsum(diff)[: ev.n]
+
+
+def stage_memory(
+    ev: Evaluator, order: Sequence[int], cuts: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """[a, b] the memory bound of a stage from cut a to cut b (see the module)."""
+    order_arr = np.asarray(order, dtype=int)
+    if ev.model.graph.training:
+        prefix = np.concatenate(([0.0], np.cumsum(ev.model.node_memory[order_arr])))[cuts]
+        return prefix[None, :] - prefix[:, None] + x[:, None]
+    params = np.concatenate(([0.0], np.cumsum(np.asarray(ev.params)[order_arr])))[cuts]
+    live = live_activations(ev, order)
+    k = len(cuts)
+    segment = np.array([live[cuts[c] : cuts[c + 1]].max(initial=0.0) for c in range(k - 1)])
+    later = np.arange(k - 1)[None, :] >= np.arange(k)[:, None]
+    peak = np.maximum.accumulate(np.where(later, segment[None, :], 0.0), axis=1)
+    peak = np.concatenate((np.zeros((k, 1)), peak), axis=1)  # [a, b]: segments a..b-1
+    return params[None, :] - params[:, None] + x[:, None] + peak
 
 
 def candidate_cuts(crossing: np.ndarray, max_cuts: int = MAX_CUTS) -> np.ndarray:
@@ -63,11 +110,10 @@ def best_split(
     order_arr = np.asarray(order, dtype=int)
     crossing = crossing_bytes(ev, order)
     cuts = candidate_cuts(crossing, max_cuts)
-    mem_prefix = np.concatenate(([0.0], np.cumsum(ev.model.node_memory[order_arr])))[cuts]
     x = crossing[cuts]
     k = len(cuts)
     lower = ~np.triu(np.ones((k, k), dtype=bool), 1)  # a >= b: no stage
-    mem_used = mem_prefix[None, :] - mem_prefix[:, None] + x[:, None]
+    mem_used = stage_memory(ev, order, cuts, x)
     best = np.full(k, np.inf)
     best[0] = 0.0
     choices: list[np.ndarray] = []
@@ -75,12 +121,18 @@ def best_split(
     for j, d in enumerate(sequence):
         comp_prefix = np.concatenate(([0.0], np.cumsum(ev.model.compute[order_arr, d])))[cuts]
         compute = comp_prefix[None, :] - comp_prefix[:, None]
-        if j == 0:
-            link = np.zeros(k)
-        else:
+        link = np.zeros(k)
+        if j > 0:
             prev = sequence[j - 1]
-            seconds = ev.latency[prev][d] + x * ev.per_byte[prev][d]
-            link = np.where(x > 0, seconds / LINK_EFFICIENCY, 0.0)
+            seconds = np.where(x > 0, ev.latency[prev][d] + x * ev.per_byte[prev][d], 0.0)
+            link = seconds / LINK_EFFICIENCY
+            if ev.blocks_receiver[prev][d]:
+                compute = compute + seconds[:, None]
+        if j + 1 < len(sequence) and ev.blocks_sender[d][sequence[j + 1]]:
+            nxt = sequence[j + 1]
+            out = np.where(x > 0, ev.latency[d][nxt] + x * ev.per_byte[d][nxt], 0.0)
+            out[-1] = 0.0  # the last cut sends nothing
+            compute = compute + out[None, :]
         stage = np.maximum(compute, link[:, None])
         stage[lower | (mem_used > ev.capacity[d])] = np.inf
         total = np.maximum(best[:, None], stage)

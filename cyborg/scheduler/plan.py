@@ -57,7 +57,7 @@ def make_plan(
         order=tuple(order),
         latency_s=ev.latency_of(assignment, order),
         period_s=ev.period_of(assignment),
-        memory_bytes=tuple(ev.memory_of(assignment)),
+        memory_bytes=tuple(ev.memory_of(assignment, order)),
         single_device_s=single_device_s,
         replayed_s=replayed_s,
     )

@@ -96,7 +96,7 @@ def _subset_sizes(limit: int) -> list[int]:
 
 def _single_devices(ev: Evaluator, objective: str, order: Sequence[int]) -> list[_Candidate]:
     """Every device that holds the whole graph (no transfers: cost = its compute sum)."""
-    need = float(ev.model.node_memory.sum())
+    need = ev.memory_of((0,) * ev.n, order)[0]  # no transfers: the same on any device
     totals = ev.model.compute.sum(axis=0)
     return [
         _Candidate("single-device", (d,) * ev.n, tuple(order), float(totals[d]))
@@ -153,7 +153,7 @@ def _pipeline_candidates(
         if number and not budget.take(units):
             continue
         split = pipeline.best_split(ev, topo, sequence[:limit])
-        if split is not None and ev.fits(split.assignment):
+        if split is not None and ev.fits(split.assignment, order):
             cost = ev.period_of(split.assignment)
             algorithm = f"pipeline-dp/{len(split.devices)}"
             found.append(_Candidate(algorithm, split.assignment, tuple(order), cost))
@@ -399,7 +399,7 @@ def _search(
             ev, objective, start.assignment, start.order, limit, units / 2 / len(starts)
         )
         left -= spent
-        if cost < best.cost and ev.fits(assignment):
+        if cost < best.cost and ev.fits(assignment, order):
             best = _Candidate(f"{start.algorithm}+search", tuple(assignment), order, cost)
         progress.advance(spent, detail=f"best {best.cost:.4g} s")
     rng = random.Random(len(ev.edge_src) * 7919 + ev.n)  # noqa: S311 - search, not secrets
@@ -412,7 +412,7 @@ def _search(
         )
         left -= max(spent, 1.0)
         progress.advance(max(spent, 1.0), detail=f"best {best.cost:.4g} s")
-        if not ev.fits(assignment):
+        if not ev.fits(assignment, order):
             continue
         name = best.algorithm if best.algorithm.endswith("+search") else f"{best.algorithm}+search"
         found = _Candidate(name, tuple(assignment), order, cost)

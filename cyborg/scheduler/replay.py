@@ -8,10 +8,12 @@ earlier one. Execution cannot. The replay follows the execution semantics instea
   step (``static``), or the ready node of the earliest step, earliest in that order
   (``ready``, a dependency-driven runtime that lets pipelined steps overlap);
 * a transfer starts only once its producer has finished and every link resource of its
-  route is free; as resources free up, the waiting transfers start in the priority
-  order of their consumers (earliest step first), every one that can.
+  route is free (and its blocking ends are idle: such a transfer keeps them busy); as
+  resources free up, the waiting transfers start in the priority order of their
+  consumers (earliest step first), every one that can. A tensor moves to a device once
+  per step, for all of its consumers there.
 
-Memory is not replayed (the planner checks it with the resident-set model). Single
+Memory is not replayed (the planner checks the peak of its own schedule). Single
 device plans replay to their compute sum exactly, whatever the steps.
 """
 
@@ -40,16 +42,39 @@ def replay(
     #: per node: consumers on its device (or fed for free), then transfers to make
     local: list[list[int]] = [[] for _ in range(n)]
     sends: list[list[tuple[int, tuple[int, int], float]]] = [[] for _ in range(n)]
-    for i, outs in enumerate(ev.outputs):
-        for t, nbytes in outs:
-            seconds = ev.transfer(a[i], a[t], nbytes)
-            if seconds > 0:
-                sends[i].append((t, (a[i], a[t]), seconds))
-            else:
-                local[i].append(t)
+    #: [transfer group] (its destination's consumers, the first one's position)
+    groups: list[tuple[list[int], int]] = []
     position = [0] * n
     for p, i in enumerate(order):
         position[i] = p
+    for i, outs in enumerate(ev.outputs):
+        found: dict[tuple[int, int], int] = {}
+        for (t, _), k in zip(outs, ev.output_tensors[i], strict=True):
+            if a[i] == a[t] or k < 0:
+                local[i].append(t)
+            elif (k, a[t]) in found:
+                consumers, first = groups[found[(k, a[t])]]
+                consumers.append(t)
+                groups[found[(k, a[t])]] = (consumers, min(first, position[t]))
+            else:
+                found[(k, a[t])] = len(groups)
+                groups.append(([t], position[t]))
+                seconds = ev.transfer(a[i], a[t], ev.tensor_bytes[k])
+                sends[i].append((found[(k, a[t])], (a[i], a[t]), seconds))
+    n_groups = max(len(groups), 1)
+    blocking = [
+        (ev.blocks_sender[x][y], ev.blocks_receiver[x][y])
+        for x in range(ev.m)
+        for y in range(ev.m)
+    ]
+    #: routes with a blocking end at each device
+    blocked_at: list[set[tuple[int, int]]] = [set() for _ in range(ev.m)]
+    for x in range(ev.m):
+        for y in range(ev.m):
+            if blocking[x * ev.m + y][0]:
+                blocked_at[x].add((x, y))
+            if blocking[x * ev.m + y][1]:
+                blocked_at[y].add((x, y))
     queues: list[list[int]] = [[] for _ in range(ev.m)]  # static: keys b * n + node
     for b in range(steps):
         for i in order:
@@ -59,7 +84,8 @@ def replay(
     busy = [False] * ev.m
     missing = [len(ev.inputs[i]) for i in range(n)] * steps
     link_busy = [False] * len(ev.resource_names)
-    #: waiting transfers per route: (step, consumer's position, seq, consumer key, seconds)
+    #: waiting transfers per route: (step, first consumer's position, seq, group key,
+    #: seconds); a group key is step * groups + group
     waiting: dict[tuple[int, int], list[tuple[int, int, int, int, float]]] = {}
     #: routes with waiting transfers, per link resource they use
     waiting_on: list[set[tuple[int, int]]] = [set() for _ in ev.resource_names]
@@ -67,6 +93,12 @@ def replay(
     done = [0.0] * steps
     seq = 0
     now = 0.0
+
+    def route_free(src: int, dst: int) -> bool:
+        if any(link_busy[r] for r in ev.resources[src][dst]):
+            return False
+        bs, br = blocking[src * ev.m + dst]
+        return not (bs and busy[src]) and not (br and busy[dst])
 
     def arrived(key: int) -> None:
         missing[key] -= 1
@@ -97,16 +129,21 @@ def replay(
         the priority order of their first waiting transfer (only the first of a route
         can start, the others need the same resources)."""
         nonlocal seq
-        free = [
-            route
-            for route in routes
-            if not any(link_busy[r] for r in ev.resources[route[0]][route[1]])
-        ]
+        resources_of = ev.resources
+        if ev.blocking:
+            free = [route for route in routes if route in waiting and route_free(*route)]
+        else:
+            free = [
+                route
+                for route in routes
+                if route in waiting
+                and not any(link_busy[r] for r in resources_of[route[0]][route[1]])
+            ]
         if len(free) > 1:
             free.sort(key=lambda route: waiting[route][0])
         for src, dst in free:
-            resources = ev.resources[src][dst]
-            if any(link_busy[r] for r in resources):
+            resources = resources_of[src][dst]
+            if len(free) > 1 and not route_free(src, dst):
                 continue
             queue = waiting[(src, dst)]
             _, _, _, key, seconds = heapq.heappop(queue)
@@ -116,6 +153,11 @@ def replay(
                     waiting_on[r].discard((src, dst))
             for r in resources:
                 link_busy[r] = True
+            bs, br = blocking[src * ev.m + dst]
+            if bs:
+                busy[src] = True
+            if br:
+                busy[dst] = True
             seq += 1
             heapq.heappush(events, (now + seconds, seq, key, src))
 
@@ -128,16 +170,28 @@ def replay(
         run_device(d)
     while events:
         now, _, key, src = heapq.heappop(events)
-        i, b = key % n, key // n
-        if src >= 0:  # a transfer into node i ended
+        if src >= 0:  # a transfer of group key % n_groups ended
+            b, (consumers, _) = key // n_groups, groups[key % n_groups]
+            dst = a[consumers[0]]
             freed: set[tuple[int, int]] = set()
-            for r in ev.resources[src][a[i]]:
+            for r in ev.resources[src][dst]:
                 link_busy[r] = False
                 freed |= waiting_on[r]
-            arrived(key)
+            bs, br = blocking[src * ev.m + dst]
+            if bs:
+                busy[src] = False
+                freed |= blocked_at[src]
+            if br:
+                busy[dst] = False
+                freed |= blocked_at[dst]
+            for t in consumers:
+                arrived(b * n + t)
             start_transfers(freed)
-            run_device(a[i])
+            run_device(dst)
+            if bs:
+                run_device(src)
             continue
+        i, b = key % n, key // n
         d = a[i]
         busy[d] = False
         if now > done[b]:
@@ -147,17 +201,19 @@ def replay(
             arrived(base + t)
             if a[t] != d:
                 run_device(a[t])
-        if sends[i]:
-            queued: set[tuple[int, int]] = set()
-            for t, route, seconds in sends[i]:
-                seq += 1
-                heapq.heappush(
-                    waiting.setdefault(route, []), (b, position[t], seq, base + t, seconds)
-                )
-                for r in ev.resources[route[0]][route[1]]:
-                    waiting_on[r].add(route)
-                queued.add(route)
-            start_transfers(queued)
+        if not sends[i] and not blocked_at[d]:
+            run_device(d)
+            continue
+        queued: set[tuple[int, int]] = set(blocked_at[d])
+        for g, route, seconds in sends[i]:
+            seq += 1
+            heapq.heappush(
+                waiting.setdefault(route, []), (b, groups[g][1], seq, b * n_groups + g, seconds)
+            )
+            for r in ev.resources[route[0]][route[1]]:
+                waiting_on[r].add(route)
+            queued.add(route)
+        start_transfers(queued)
         run_device(d)
     return done
 

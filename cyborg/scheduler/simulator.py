@@ -9,10 +9,13 @@ What it models that the estimate does not:
   link, NICs, peer link) for its whole duration, and a resource carries one transfer at
   a time; as resources free up, waiting transfers start in the order of their
   consumers (earliest step, then earliest in the plan's order), any that can;
+* communication modes: a transfer whose end blocks (:mod:`cyborg.scheduler.devices`)
+  waits for that device to be idle and keeps it busy; a tensor moves to a device once
+  per step, for all of its consumers there;
 * memory over time: parameters from the start; a node's output from its start until its
   last consumer on the device has finished and its last outgoing transfer has ended; a
-  received tensor from its transfer's start until its consumer has finished. A device
-  whose peak exceeds its capacity is reported (the run still completes).
+  received tensor from its transfer's start until its last consumer there has finished.
+  A device whose peak exceeds its capacity is reported (the run still completes).
 
 Node durations are the cost model's unless ``compute`` ([node, device] seconds) gives
 the "true" ones, e.g. perturbed to play the hardware the planner only estimates.
@@ -40,11 +43,12 @@ class SimResult:
 @dataclasses.dataclass
 class _Transfer:
     batch: int
-    consumer: int
+    consumers: list[int]  # on dst, in the plan's order
     src: int
     dst: int
     nbytes: float
     producer: int
+    tensor: int
     resources: tuple[int, ...]
     seconds: float
 
@@ -77,7 +81,8 @@ class _Run:
         self.missing = {(b, i): len(ev.inputs[i]) for b in range(batches) for i in range(ev.n)}
         self.users: dict[tuple[int, int], int] = {}
         self.held: dict[tuple[int, int], float] = {}  # (batch, node) -> its output bytes
-        self.received: dict[tuple[int, int], float] = {}  # (batch, consumer) -> bytes held
+        #: (batch, tensor, device) -> [bytes held, consumers there yet to finish]
+        self.received: dict[tuple[int, int, int], list[float]] = {}
         self.memory = [0.0] * ev.m
         self.peak = [0.0] * ev.m
         self.resource_busy = [False] * len(ev.resource_names)
@@ -154,41 +159,66 @@ class _Run:
             self.memory[self.a[i]] -= self.held.pop((b, i), 0.0)
 
     def node_done(self, b: int, i: int) -> None:
+        ev = self.ev
         d = self.a[i]
         self.busy[d] = False
         self.done_at[b] = max(self.done_at[b], self.now)
-        for s, _ in self.ev.inputs[i]:
+        for (s, _), k in zip(ev.inputs[i], ev.input_tensors[i], strict=True):
             if self.a[s] == d:
                 self._release_output(b, s)
-        self.memory[d] -= self.received.pop((b, i), 0.0)
-        if not self.ev.outputs[i]:
+            elif (b, k, d) in self.received:
+                copy = self.received[(b, k, d)]
+                copy[1] -= 1
+                if copy[1] <= 0:
+                    self.memory[d] -= copy[0]
+                    del self.received[(b, k, d)]
+        if not ev.outputs[i]:
             self.memory[d] -= self.held.pop((b, i), 0.0)
-        for t, nbytes in self.ev.outputs[i]:
+        groups: dict[tuple[int, int], _Transfer] = {}
+        for (t, _), k in zip(ev.outputs[i], ev.output_tensors[i], strict=True):
             dt = self.a[t]
-            seconds = self.ev.transfer(d, dt, nbytes)
+            seconds = ev.transfer(d, dt, ev.tensor_bytes[k]) if k >= 0 else 0.0
             if dt == d or seconds <= 0:
                 self._input_arrived(b, t)
                 if dt != d:
                     self._release_output(b, i)
                     self._try_device(dt)
                 continue
-            resources = self.ev.resources[d][dt]
-            self.pending.append(_Transfer(b, t, d, dt, nbytes, i, resources, seconds))
-        self.pending.sort(key=lambda tr: (tr.batch, self.position[tr.consumer]))
+            if (k, dt) in groups:
+                groups[(k, dt)].consumers.append(t)
+                continue
+            resources = ev.resources[d][dt]
+            groups[(k, dt)] = _Transfer(
+                b, [t], d, dt, ev.tensor_bytes[k], i, k, resources, seconds
+            )
+        for tr in groups.values():
+            tr.consumers.sort(key=self.position.__getitem__)
+        self.pending += groups.values()
+        self.pending.sort(key=lambda tr: (tr.batch, self.position[tr.consumers[0]]))
         self._try_transfers()
         self._try_device(d)
+
+    def _can_start(self, tr: _Transfer) -> bool:
+        if any(self.resource_busy[r] for r in tr.resources):
+            return False
+        if self.ev.blocks_sender[tr.src][tr.dst] and self.busy[tr.src]:
+            return False
+        return not (self.ev.blocks_receiver[tr.src][tr.dst] and self.busy[tr.dst])
 
     def _try_transfers(self) -> None:
         waiting = []
         for tr in self.pending:
-            if any(self.resource_busy[r] for r in tr.resources):
+            if not self._can_start(tr):
                 waiting.append(tr)
                 continue
             for r in tr.resources:
                 self.resource_busy[r] = True
+            if self.ev.blocks_sender[tr.src][tr.dst]:
+                self.busy[tr.src] = True
+            if self.ev.blocks_receiver[tr.src][tr.dst]:
+                self.busy[tr.dst] = True
             self._alloc(tr.dst, tr.nbytes)
-            key = (tr.batch, tr.consumer)
-            self.received[key] = self.received.get(key, 0.0) + tr.nbytes
+            self.received[(tr.batch, tr.tensor, tr.dst)] = [tr.nbytes, len(tr.consumers)]
             self.transfers += 1
             self._push(self.now + tr.seconds, tr)
         self.pending = waiting
@@ -196,10 +226,16 @@ class _Run:
     def transfer_done(self, tr: _Transfer) -> None:
         for r in tr.resources:
             self.resource_busy[r] = False
-        self._input_arrived(tr.batch, tr.consumer)
-        self._release_output(tr.batch, tr.producer)
+        if self.ev.blocks_sender[tr.src][tr.dst]:
+            self.busy[tr.src] = False
+        if self.ev.blocks_receiver[tr.src][tr.dst]:
+            self.busy[tr.dst] = False
+        for t in tr.consumers:
+            self._input_arrived(tr.batch, t)
+            self._release_output(tr.batch, tr.producer)
         self._try_transfers()
         self._try_device(tr.dst)
+        self._try_device(tr.src)
 
     def run(self) -> None:
         self.start_devices()

@@ -15,7 +15,10 @@ in the devices when the number of kinds is small (the published dynamic program 
 pipelined max-load on layer graphs, extended to counted device kinds). The link between
 two kinds is the best-connected pair of devices of those kinds; the kinds found are then
 mapped to concrete devices along the best links and ``best_split`` re-cuts that
-sequence with its real links. When the states would exceed :data:`MAX_WORK`, fewer cut
+sequence with its real links. The DP's stage time is ``best_split``'s for transfers
+that overlap compute; a link whose transfers block the sender or the receiver
+(:mod:`cyborg.scheduler.devices`) is charged only in that re-cut, so over such links
+the DP is a heuristic, not exact. When the states would exceed :data:`MAX_WORK`, fewer cut
 positions are considered, down to :data:`MIN_CUTS`; beyond that it gives up (None), so
 the work, and the answer, never depend on the machine.
 """
@@ -108,8 +111,7 @@ def best_kind_split(
     cuts = pipeline.candidate_cuts(crossing, max_cuts)
     k = len(cuts)
     x = crossing[cuts]
-    mem_prefix = np.concatenate(([0.0], np.cumsum(ev.model.node_memory[order_arr])))[cuts]
-    mem_used = mem_prefix[None, :] - mem_prefix[:, None] + x[:, None]
+    mem_used = pipeline.stage_memory(ev, order, cuts, x)  # the same bound as best_split
     empty = ~np.triu(np.ones((k, k), dtype=bool), 1)  # a >= b: no stage
     compute = []  # [kind] -> [a, b] compute of the stage, inf where it cannot be
     for members in kinds:

@@ -1,18 +1,15 @@
-"""Binding ARQs to SPDK targets on every backend: the agent creates the NVMe-oF
-subsystem or vhost controller between the claim and Bound, and removes it before the
-handle is freed.
+"""Nova's binds of SPDK targets fail, on every backend, before anything is claimed.
 
-The flows run as the conductor runs them (cyborg.conductor.binding.bind_flow, vgpu) on a
-real database. The agent is the real AgentManager, called in-process instead of over
-RabbitMQ; its SPDK is the stand-in of tests/spdk_rpc.py on a real unix socket, whose
-subsystems and controllers change as SPDK's do and whose answers are recorded ones.
+Nova's libvirt driver attaches PCI (and MDEV) handles only and boots an instance
+without any other it was given; so a bind to the device Nova picked (a
+``device_rp_uuid``) that has NVMF or VHOST_USER handles ends BindFailed with a reason
+that says so, Nova gets the failed event, and no handle is claimed and no target made.
+Binds without Nova (tests/placement/test_spdk_target_lifecycle.py) go on as before.
+
+The agent is the real AgentManager, called in-process; its SPDK is the stand-in of
+tests/spdk_rpc.py on a real unix socket.
 """
 
-import datetime
-import json
-import pathlib
-import shutil
-import tempfile
 import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
@@ -21,24 +18,21 @@ import pytest
 from oslo_config import cfg
 
 import cyborg.conf
-from cyborg.agent import manager as agent_manager
-from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.common import constants, exception, inventory
-from cyborg.conductor.binding import device_profiles, vgpu
+from cyborg.conductor.binding import bind_flow, device_profiles, vgpu
 from cyborg.conductor.inventory import reports
-from cyborg.drivers import spdk
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle as handle_obj
 from cyborg.objects import deployable as deployable_obj
+from cyborg.objects import nova_notification
 from cyborg.objects.host_inventory import provider_uuid
 from tests import binders
-from tests.spdk_rpc import LocalAgent, TargetState, serving_targets
+from tests.spdk_rpc import LocalAgent, TargetState, storage_host
 
 State = constants.ARQState
 HOST = "storage-host"
-INSTANCE = "6a1f0c2e-5b3d-4e7f-8a9b-0c1d2e3f4a5b"
-EXPORT_NQN = "nqn.2016-06.io.spdk:cyborg-Malloc0"
-NO_GRACE = datetime.timedelta(0)
+EXPORT = "nvmf_Malloc0"  # its subsystem is made per bind
+VHOST = "vhost_1b38702c-7f0c-411e-a962-92c6a5a8a602"
 
 
 @pytest.fixture
@@ -50,7 +44,6 @@ def state() -> TargetState:
 def agent(db: Any, state: TargetState) -> Iterator[LocalAgent]:
     """A storage host exporting Malloc0 per bind over NVMe-oF and the lvol over vhost,
     besides the operator's subsystems and controllers; its inventory is stored."""
-    root = pathlib.Path(tempfile.mkdtemp(prefix="cy-spdk-", dir="/tmp"))
     conf = cfg.ConfigOpts()
     cyborg.conf.register_opts(conf)
     conf([], project="cyborg")
@@ -58,45 +51,39 @@ def agent(db: Any, state: TargetState) -> Iterator[LocalAgent]:
     conf.set_override(
         "spdk_vhost_export_bdevs", ["1b38702c-7f0c-411e-a962-92c6a5a8a602"], group="agent"
     )
-    try:
-        with serving_targets(root, state):
-            drivers = [
-                spdk.NVMfSPDKDriver(conf, root=str(root), hostname=HOST),
-                spdk.VhostSPDKDriver(conf, root=str(root), hostname=HOST),
-            ]
-            devices = [d for driver in drivers for d in driver.discover()]
-            reports.report_inventory(
-                conf,
-                db.context,
-                HOST,
-                inventory.fingerprint(devices),
-                inventory.to_primitive(devices),
-            )
-            tracker = ResourceTracker(HOST, drivers, conductor=None)
-            yield LocalAgent(agent_manager.AgentManager(tracker, conf), HOST)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+
+    def store(devices: list[inventory.DeviceReport]) -> None:
+        primitive = inventory.to_primitive(devices)
+        fingerprint = inventory.fingerprint(devices)
+        reports.report_inventory(conf, db.context, HOST, fingerprint, primitive)
+
+    with storage_host(conf, HOST, state, store) as host:
+        yield host
 
 
 def _deployable(db: Any, name: str) -> deployable_obj.Deployable:
     return deployable_obj.get_by_rp_uuid(db.context, provider_uuid(f"{HOST}_{name}"))
 
 
-def _arqs(db: Any, resource: str, count: int = 1) -> list[str]:
+def _arq(db: Any, resource: str) -> str:
     name = f"{resource.lower()}-{uuidlib.uuid4().hex[:8]}"
-    group = {f"resources:{resource}": "1"}
-    device_profiles.create_device_profile(db.context, name=name, groups=[group] * count)
-    return binders.binder().create(db.context, device_profile_name=name, project_id="p")
+    device_profiles.create_device_profile(
+        db.context, name=name, groups=[{f"resources:{resource}": "1"}]
+    )
+    (arq,) = binders.binder().create(db.context, device_profile_name=name, project_id="p")
+    return arq
 
 
-def _bind(db: Any, agent: LocalAgent, deployable: deployable_obj.Deployable, arq: str) -> None:
+def _nova_bind(
+    db: Any, agent: LocalAgent, deployable: deployable_obj.Deployable, arq: str, instance: str
+) -> None:
     binders.binder(nova=True, mdevs=vgpu.MdevAgent(agent)).bind(  # type: ignore[arg-type]
         db.context,
         bindings={
             arq: {
                 "hostname": HOST,
                 "device_rp_uuid": str(deployable.rp_uuid),
-                "instance_uuid": INSTANCE,
+                "instance_uuid": instance,
             }
         },
     )
@@ -106,121 +93,95 @@ def _in_use(db: Any, deployable: deployable_obj.Deployable) -> list[bool]:
     return [h.in_use for h in handle_obj.get_all(db.context, deployable_id=deployable.id)]
 
 
-def _nqns(state: TargetState) -> set[str]:
-    return {s["nqn"] for s in state.subsystems}
-
-
-def test_a_bind_creates_the_subsystem_and_unbind_deletes_it(db, agent, state) -> None:  # type: ignore[no-untyped-def]
-    export = _deployable(db, "nvmf_Malloc0")
-    (arq,) = _arqs(db, "CUSTOM_NVME_OF")
-
-    _bind(db, agent, export, arq)
-
-    bound = arq_obj.get_by_uuid(db.context, arq)
-    assert (bound.state, bound.attach_handle_type) == (State.BOUND, "NVMF")
-    assert (bound.attach_handle_info or {})["subnqn"] == EXPORT_NQN
-    (made,) = [s for s in state.subsystems if s["nqn"] == EXPORT_NQN]
-    assert [ns["bdev_name"] for ns in made["namespaces"]] == ["Malloc0"]
-    assert made["listen_addresses"] == [
-        {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": "4420"}
-    ]
-
-    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(db.context, uuids=[arq])
-
-    assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
-    assert EXPORT_NQN not in _nqns(state)
-    assert _in_use(db, export) == [False]
-    assert agent.calls == ["create_spdk_target", "remove_spdk_target"]
-
-
-def test_a_vhost_bind_creates_the_controller_and_delete_removes_it(db, agent, state) -> None:  # type: ignore[no-untyped-def]
-    export = _deployable(db, "vhost_1b38702c-7f0c-411e-a962-92c6a5a8a602")
-    (arq,) = _arqs(db, "CUSTOM_VHOST_BLK")
-    _bind(db, agent, export, arq)
-    ctrlr = "cyborg-1b38702c-7f0c-411e-a962-92c6a5a8a602"
-    assert ctrlr in {c["ctrlr"] for c in state.controllers}
-    assert arq_obj.get_by_uuid(db.context, arq).attach_handle_info == {
-        "bdev": "1b38702c-7f0c-411e-a962-92c6a5a8a602",
-        "ctrlr": ctrlr,
-        "socket": f"/var/tmp/{ctrlr}",
-        "transport": "vhost_user_blk",
-    }
-    binders.binder(mdevs=vgpu.MdevAgent(agent)).delete(db.context, uuids=[arq])
-    assert ctrlr not in {c["ctrlr"] for c in state.controllers}
-    assert _in_use(db, export) == [False]
-
-
-def test_a_failed_create_fails_the_bind_and_leaves_nothing_behind(db, agent, state) -> None:  # type: ignore[no-untyped-def]
-    export = _deployable(db, "nvmf_Malloc0")
-    (arq,) = _arqs(db, "CUSTOM_NVME_OF")
-    state.fail["nvmf_subsystem_add_listener"] = ["error_invalid_params"]
-
-    with pytest.raises(exception.SPDKTargetError, match="Invalid parameters"):
-        _bind(db, agent, export, arq)
-
+def _assert_refused(db: Any, arq: str, instance: str, attach_type: str) -> None:
     failed = arq_obj.get_by_uuid(db.context, arq)
     assert failed.state == State.BIND_FAILED
-    assert f"SPDK target {EXPORT_NQN} on host {HOST} failed" in (failed.bind_failure_reason or "")
-    assert EXPORT_NQN not in _nqns(state)
-    assert _in_use(db, export) == [False]  # the removal found nothing and freed it
-    # The bdev is free again: the next bind makes the subsystem.
-    (again,) = _arqs(db, "CUSTOM_NVME_OF")
-    _bind(db, agent, export, again)
-    assert EXPORT_NQN in _nqns(state)
+    assert failed.attach_handle_id is None
+    reason = failed.bind_failure_reason or ""
+    assert f"Nova cannot attach the {attach_type} handles" in reason
+    assert "standalone bind" in reason and "Kubernetes pod" in reason
+    assert reason.endswith("pod.")  # whole: the column keeps 255 characters
+    events = nova_notification.pending(db.context, instance)
+    assert [(e.arq_uuid, e.status) for e in events] == [
+        (arq, constants.NovaEventStatus.FAILED.value)
+    ]
 
 
-def test_an_unbind_the_agent_misses_holds_the_handle_until_the_retry(db, agent, state) -> None:  # type: ignore[no-untyped-def]
-    export = _deployable(db, "nvmf_Malloc0")
-    (arq,) = _arqs(db, "CUSTOM_NVME_OF")
-    _bind(db, agent, export, arq)
-    agent.down = True
-    mdevs = vgpu.MdevAgent(agent)
+@pytest.mark.parametrize(
+    ("name", "resource", "attach_type"),
+    [
+        (EXPORT, "CUSTOM_NVME_OF", "NVMF"),
+        ("nqn.2016-06.io.spdk:cnode1", "CUSTOM_NVME_OF", "NVMF"),
+        (VHOST, "CUSTOM_VHOST_BLK", "VHOST_USER"),
+        ("vhost.scsi0", "CUSTOM_VHOST_SCSI", "VHOST_USER"),
+    ],
+    ids=["nvmf-export", "nvmf-operators", "vhost-export", "vhost-operators"],
+)
+def test_a_nova_bind_of_an_spdk_target_fails_and_nova_is_told(
+    db, agent, state, name, resource, attach_type
+) -> None:  # type: ignore[no-untyped-def]
+    deployable = _deployable(db, name)
+    arq = _arq(db, resource)
+    instance = str(uuidlib.uuid4())
+    subsystems, controllers = list(state.subsystems), list(state.controllers)
 
-    binders.binder(mdevs=mdevs).unbind(db.context, uuids=[arq])
+    with pytest.raises(exception.NovaCannotAttach) as refused:
+        _nova_bind(db, agent, deployable, arq, instance)
 
-    assert arq_obj.get_by_uuid(db.context, arq).state == State.UNBOUND
-    assert EXPORT_NQN in _nqns(state) and _in_use(db, export) == [True]  # held
-    (other,) = _arqs(db, "CUSTOM_NVME_OF")
-    with pytest.raises(exception.NoFreeAttachHandle):
-        _bind(db, agent, export, other)
-    agent.down = False
-    assert len(vgpu.remove_abandoned(db.context, mdevs, NO_GRACE)) == 1
-    assert EXPORT_NQN not in _nqns(state) and _in_use(db, export) == [False]
-
-
-def test_an_operators_subsystem_is_checked_and_left_alone(db, agent, state) -> None:  # type: ignore[no-untyped-def]
-    cnode1 = _deployable(db, "nqn.2016-06.io.spdk:cnode1")
-    (arq,) = _arqs(db, "CUSTOM_NVME_OF")
-    _bind(db, agent, cnode1, arq)
-    assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    binders.binder(mdevs=vgpu.MdevAgent(agent)).unbind(db.context, uuids=[arq])
-    assert "nqn.2016-06.io.spdk:cnode1" in _nqns(state)  # not ours to delete
-    # Deleted on the target since the last report: the bind says so.
-    state.subsystems = [s for s in state.subsystems if s["nqn"] != "nqn.2016-06.io.spdk:cnode1"]
-    (late,) = _arqs(db, "CUSTOM_NVME_OF")
-    with pytest.raises(exception.SPDKTargetError, match="is gone"):
-        _bind(db, agent, cnode1, late)
-    assert arq_obj.get_by_uuid(db.context, late).state == State.BIND_FAILED
-    assert _in_use(db, cnode1) == [False]
+    assert refused.value.code == 400
+    _assert_refused(db, arq, instance, attach_type)
+    assert _in_use(db, deployable) == [False]  # never claimed
+    assert agent.calls == []  # no target made, none to remove
+    assert (state.subsystems, state.controllers) == (subsystems, controllers)
 
 
-def test_an_spdk_bind_finishes_in_the_background(db, agent, state) -> None:  # type: ignore[no-untyped-def]
-    export = _deployable(db, "nvmf_Malloc0")
-    (arq,) = _arqs(db, "CUSTOM_NVME_OF")
-    later: list[Any] = []
-    binders.binder(mdevs=vgpu.MdevAgent(agent), run_later=later.append).bind(
+def test_a_nova_bind_taken_over_is_refused_too(db, agent, state) -> None:  # type: ignore[no-untyped-def]
+    """A conductor that died after BindStarted: the one taking the bind over refuses
+    it the same way, and Nova is told."""
+    export = _deployable(db, EXPORT)
+    arq = _arq(db, "CUSTOM_NVME_OF")
+    instance = str(uuidlib.uuid4())
+    arq_obj.update_state(
         db.context,
-        bindings={
-            arq: {
-                "hostname": HOST,
-                "device_rp_uuid": str(export.rp_uuid),
-                "instance_uuid": INSTANCE,
-            }
-        },
+        arq,
+        expected=[State.INITIAL],
+        new_state=State.BIND_STARTED,
+        hostname=HOST,
+        device_rp_uuid=str(export.rp_uuid),
+        instance_uuid=instance,
     )
-    assert arq_obj.get_by_uuid(db.context, arq).state == State.BIND_STARTED
-    assert agent.calls == []
-    (finish,) = later
-    finish()
-    assert arq_obj.get_by_uuid(db.context, arq).state == State.BOUND
-    assert json.dumps(sorted(_nqns(state))).count("cyborg-Malloc0") == 1
+    started = arq_obj.get_by_uuid(db.context, arq)
+    assert started.bound_by_nova
+
+    with pytest.raises(exception.NovaCannotAttach):
+        bind_flow.resume_bind(
+            binders.binder(nova=True, mdevs=vgpu.MdevAgent(agent)),  # type: ignore[arg-type]
+            db.context,
+            started,
+            "unused",
+        )
+
+    _assert_refused(db, arq, instance, "NVMF")
+    assert _in_use(db, export) == [False] and agent.calls == []
+
+
+def test_one_query_finds_the_spdk_targets_of_all_novas_bindings(db, agent, state) -> None:  # type: ignore[no-untyped-def]
+    """Nova binds an instance's ARQs in one PATCH: both refused, the handle types of
+    their devices read in one statement, not one per ARQ."""
+    export, cnode1 = _deployable(db, EXPORT), _deployable(db, "nqn.2016-06.io.spdk:cnode1")
+    first, second = _arq(db, "CUSTOM_NVME_OF"), _arq(db, "CUSTOM_NVME_OF")
+    instance = str(uuidlib.uuid4())
+    bindings = {
+        arq: {"hostname": HOST, "device_rp_uuid": str(d.rp_uuid), "instance_uuid": instance}
+        for arq, d in ((first, export), (second, cnode1))
+    }
+
+    with db.count_statements() as statements, pytest.raises(exception.NovaCannotAttach):
+        binders.binder(nova=True).bind(db.context, bindings=bindings)
+
+    assert len([s for s in statements if "SELECT DISTINCT" in s.upper()]) == 1
+    events = nova_notification.pending(db.context, instance)
+    assert sorted((e.arq_uuid, e.status) for e in events) == sorted(
+        (arq, constants.NovaEventStatus.FAILED.value) for arq in (first, second)
+    )
+    assert _in_use(db, export) == _in_use(db, cnode1) == [False]

@@ -4,7 +4,9 @@ JSON-RPC to a stand-in SPDK on a real unix socket (tests/spdk_rpc.py: recorded
 answers, subsystems and controllers that change with the calls).
 
 The agent runs the nvmf_spdk_driver with bdev Malloc0 offered for export: the bind
-has it create the subsystem over Malloc0 (agent RPC 1.3), the unbind delete it.
+has it create the subsystem over Malloc0 (agent RPC 1.3), the unbind delete it. Nova
+(the recording stand-in of tests/fake_nova.py) cannot attach it: its bind fails, and
+Nova hears so.
 """
 
 import pathlib
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests import placement_service
+from tests import fake_nova, placement_service
 from tests.functional import services
 from tests.functional.test_agents_and_conductors import FAST
 from tests.spdk_rpc import TargetState, serving_targets
@@ -34,7 +36,13 @@ HEADERS = {
 
 
 @pytest.fixture
-def cloud(tmp_path: pathlib.Path) -> Iterator[services.Deployment]:
+def nova() -> Iterator[fake_nova.FakeNova]:
+    with fake_nova.running() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def cloud(tmp_path: pathlib.Path, nova: fake_nova.FakeNova) -> Iterator[services.Deployment]:
     placement = placement_service.PlacementService(str(tmp_path / "placement"))
     try:
         placement.start()
@@ -45,6 +53,7 @@ def cloud(tmp_path: pathlib.Path) -> Iterator[services.Deployment]:
         f"token = {placement_service.ADMIN_TOKEN}\n"
         f"endpoint_override = {placement.endpoint}\n"
         "create_compute_node_provider = true\n"
+        f"[nova]\nauth_type = none\nendpoint_override = {nova.endpoint}\n"
     )
     try:
         with services.deployment(seeded=False, extra_conf=conf) as deployment:
@@ -77,6 +86,19 @@ def _api(deployment: services.Deployment, method: str, path: str, body: Any = No
     return response.json() if response.content else None
 
 
+def _start_agent(cloud: services.Deployment, root: pathlib.Path) -> str:
+    """The SPDK host's agent, once its export is stored: the export's provider."""
+    cloud.start("agent-spdk", "agent", _agent_conf(root))
+    ((rp_uuid,),) = cloud.wait_for(
+        lambda: cloud.query(
+            "SELECT rp_uuid FROM deployables WHERE name = :n", n=f"{HOST}_nvmf_Malloc0"
+        ),
+        60,
+        "the agent's report of the SPDK export",
+    )
+    return str(rp_uuid)
+
+
 def test_binding_an_exported_bdev_makes_its_subsystem_and_unbinding_deletes_it(
     cloud: services.Deployment, spdk_root: pathlib.Path
 ) -> None:
@@ -84,14 +106,7 @@ def test_binding_an_exported_bdev_makes_its_subsystem_and_unbinding_deletes_it(
     # The operator's subsystems are not offered here: only the export is free.
     state.subsystems = [s for s in state.subsystems if s["subtype"] == "Discovery"]
     with serving_targets(spdk_root, state):
-        cloud.start("agent-spdk", "agent", _agent_conf(spdk_root))
-        cloud.wait_for(
-            lambda: cloud.query(
-                "SELECT rp_uuid FROM deployables WHERE name = :n", n=f"{HOST}_nvmf_Malloc0"
-            ),
-            60,
-            "the agent's report of the SPDK export",
-        )
+        _start_agent(cloud, spdk_root)
         _api(cloud, "POST", "/device_profiles", [
             {"name": "nvmf", "groups": [{"resources:CUSTOM_NVME_OF": "1"}]}
         ])  # fmt: skip
@@ -135,3 +150,60 @@ def test_binding_an_exported_bdev_makes_its_subsystem_and_unbinding_deletes_it(
         # Removed before the unbind answered; the handle is free again.
         assert NQN not in {s["nqn"] for s in state.subsystems}
         assert cloud.query("SELECT in_use FROM attach_handles") in ([(False,)], [(0,)])
+
+
+def test_novas_bind_of_the_export_fails_and_nova_is_told(
+    cloud: services.Deployment, spdk_root: pathlib.Path, nova: fake_nova.FakeNova
+) -> None:
+    """Nova's libvirt driver would boot the instance without the subsystem: the bind
+    fails instead, before any subsystem is made, and Nova gets the failed event."""
+    state = TargetState()
+    with serving_targets(spdk_root, state):
+        export = _start_agent(cloud, spdk_root)
+        _api(cloud, "POST", "/device_profiles", [
+            {"name": "nova-nvmf", "groups": [{"resources:CUSTOM_NVME_OF": "1"}]}
+        ])  # fmt: skip
+        instance = str(uuid.uuid4())
+        nova.instances.add(instance)
+        # What nova-conductor sends (nova/accelerator/cyborg.py): no microversion.
+        nova_headers = {k: v for k, v in HEADERS.items() if k != "OpenStack-API-Version"}
+        response = requests.post(
+            f"{cloud.endpoint}/accelerator_requests",
+            json={"device_profile_name": "nova-nvmf"},
+            headers=nova_headers,
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+        (arq,) = response.json()["arqs"]
+        response = requests.patch(
+            f"{cloud.endpoint}/accelerator_requests",
+            json={
+                arq["uuid"]: [
+                    {"path": "/hostname", "op": "add", "value": HOST},
+                    {"path": "/device_rp_uuid", "op": "add", "value": export},
+                    {"path": "/instance_uuid", "op": "add", "value": instance},
+                ]
+            },
+            headers=nova_headers,
+            timeout=60,
+        )
+        assert response.status_code == 400, response.text
+        assert "Nova cannot attach the NVMF handles" in response.text
+
+        (event,) = nova.wait_for_events(1, seconds=60)
+        assert (event["server_uuid"], event["tag"], event["status"]) == (
+            instance,
+            arq["uuid"],
+            "failed",
+        )
+        failed = _api(cloud, "GET", f"/accelerator_requests/{arq['uuid']}")
+        assert failed["state"] == "BindFailed"
+        ((reason,),) = cloud.query(
+            "SELECT bind_failure_reason FROM extended_accelerator_requests WHERE uuid = :u",
+            u=arq["uuid"],
+        )
+        assert "Nova cannot attach" in reason and "standalone bind" in reason
+        assert NQN not in {s["nqn"] for s in state.subsystems}
+        assert "Created NVMe-oF subsystem" not in cloud.log("agent-spdk")
+        in_use = cloud.query("SELECT in_use FROM attach_handles")
+        assert len(in_use) == 3 and not any(row[0] for row in in_use)  # none claimed

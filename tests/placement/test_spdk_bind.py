@@ -4,21 +4,15 @@ their report to a real Placement, and binds hand out the NVMF / VHOST_USER handl
 with the host's agent (a real AgentManager, called in-process), a bind of an exported
 bdev creates its subsystem and unbinding deletes it."""
 
-import pathlib
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cyborg.agent import manager as agent_manager
-from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.api.views import accelerator_request as arq_view
 from cyborg.common import constants
 from cyborg.conductor.binding import vgpu
-from cyborg.drivers import spdk
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle
 from cyborg.objects import deployable as deployable_obj
@@ -26,7 +20,7 @@ from cyborg.objects.host_inventory import provider_uuid
 from tests import binders
 from tests.placement.test_standalone_bind import allocations, arqs_of, bind
 from tests.placement.test_sync import report
-from tests.spdk_rpc import LocalAgent, TargetState, serving_targets
+from tests.spdk_rpc import LocalAgent, TargetState, storage_host
 
 State = constants.ARQState
 CNODE1 = "nqn.2016-06.io.spdk:cnode1"
@@ -58,19 +52,10 @@ def spdk_host(
     """A compute node whose SPDK exports two NVMe-oF subsystems and three vhost
     controllers (tests/fixtures/spdk) and offers bdev Malloc0 for export per bind, as
     its agent reports them; the host's agent, over that SPDK."""
-    root = pathlib.Path(tempfile.mkdtemp(prefix="cy-spdk-", dir="/tmp"))
     conf.set_override("spdk_nvmf_export_bdevs", ["Malloc0"], group="agent")
-    try:
-        with serving_targets(root, target_state):
-            drivers = [
-                spdk.NVMfSPDKDriver(conf, root=str(root), hostname=hostname),
-                spdk.VhostSPDKDriver(conf, root=str(root), hostname=hostname),
-            ]
-            report(db, conf, sync, hostname, [d for drv in drivers for d in drv.discover()])
-            tracker = ResourceTracker(hostname, drivers, conductor=None)
-            yield LocalAgent(agent_manager.AgentManager(tracker, conf), hostname)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    publish = lambda devices: report(db, conf, sync, hostname, devices)  # noqa: E731
+    with storage_host(conf, hostname, target_state, publish) as host:
+        yield host
 
 
 def _provider(host: LocalAgent, nqn: str) -> str:

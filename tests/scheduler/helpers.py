@@ -34,20 +34,35 @@ def random_edges(rng: random.Random, n: int, chain: bool) -> list[tuple[int, int
 
 def hand_model(
     compute: Sequence[Sequence[float]],
-    edges: Sequence[tuple[int, int, float]],
+    edges: Sequence[tuple[int, int, float] | tuple[int, int, float, str]],
     transfer_per_byte: float = 1.0,
     memory: Sequence[float] | None = None,
     capacity_mb: Sequence[float] | None = None,
     contention: bool = False,
+    blocking: bool = False,
+    params: Sequence[float] | None = None,
+    training: bool = False,
 ) -> CostModel:
-    """Node i costs compute[i][d] on device d; an edge (i, j, b) costs
+    """Node i costs compute[i][d] on device d; an edge (i, j, b[, tensor]) costs
     b * transfer_per_byte between different devices (no latency). Resources (one per
-    ordered pair of devices) only with ``contention``."""
+    ordered pair of devices) only with ``contention``; ``blocking``: every transfer
+    keeps both ends busy. ``memory``: activation bytes, ``params``: parameter bytes."""
     n, m = len(compute), len(compute[0])
     nodes = [
-        Node(f"n{i + 1}", "Op", activation_bytes=(memory[i] if memory else 0.0)) for i in range(n)
+        Node(
+            f"n{i + 1}",
+            "Op",
+            param_bytes=params[i] if params else 0.0,
+            activation_bytes=memory[i] if memory else 0.0,
+        )
+        for i in range(n)
     ]
-    graph = Graph(nodes, [Edge(f"n{s + 1}", f"n{t + 1}", b) for s, t, b in edges], "hand")
+    graph = Graph(
+        nodes,
+        [Edge(f"n{e[0] + 1}", f"n{e[1] + 1}", e[2], e[3] if len(e) > 3 else None) for e in edges],
+        "hand",
+        training=training,
+    )
     caps = capacity_mb or [1024.0] * m
     devices = DeviceSet(tuple(device(f"d{d}", memory_mb=caps[d]) for d in range(m)))
     model = build_cost_model(graph, devices)
@@ -55,7 +70,14 @@ def hand_model(
         tuple(
             Link("same", 0.0, 0.0, ())
             if a == b
-            else Link("test", 1e-9 / transfer_per_byte, 0.0, (f"{a}>{b}",) if contention else ())
+            else Link(
+                "test",
+                1e-9 / transfer_per_byte,
+                0.0,
+                (f"{a}>{b}",) if contention else (),
+                blocking,
+                blocking,
+            )
             for b in range(m)
         )
         for a in range(m)

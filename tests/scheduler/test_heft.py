@@ -36,10 +36,11 @@ def test_heft_on_a_subset_uses_only_it() -> None:
 
 
 def test_heft_respects_memory() -> None:
-    # Two independent nodes of 600 MiB each, the fast device holds one only.
+    # Two nodes of 600 MiB each, alive together (n2 reads n1's output, a dependency
+    # without bytes): the fast device holds one only.
     mib = 2**20
     model = hand_model(
-        [[1, 10], [1, 10]], [], memory=[600 * mib, 600 * mib], capacity_mb=[1000, 1000]
+        [[1, 10], [1, 10]], [(0, 1, 0)], memory=[600 * mib, 600 * mib], capacity_mb=[1000, 1000]
     )
     result = heft.heft(Evaluator(model))
     assert sorted(result.assignment) == [0, 1]
@@ -63,10 +64,12 @@ def test_vector_path_agrees_with_loops(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_list_schedule_waits_for_transfers_and_links() -> None:
-    # n1 on d0 feeds n2 and n3 on d1: two transfers of 5 share the d0 -> d1 link.
-    model = hand_model([[1, 1], [2, 2], [2, 2]], [(0, 1, 5), (0, 2, 5)], contention=True)
+    # n1 on d0 feeds n2 and n3 on d1 a tensor each: two transfers of 5 share the
+    # d0 -> d1 link.
+    edges = [(0, 1, 5, "a"), (0, 2, 5, "b")]
+    model = hand_model([[1, 1], [2, 2], [2, 2]], edges, contention=True)
     ev = Evaluator(model)
     finish = ev.finish_times([0, 1, 1], [0, 1, 2])
     assert finish == [1.0, 1.0 + 5 + 2, 1.0 + 5 + 5 + 2]
-    free_links = Evaluator(hand_model([[1, 1], [2, 2], [2, 2]], [(0, 1, 5), (0, 2, 5)]))
+    free_links = Evaluator(hand_model([[1, 1], [2, 2], [2, 2]], edges))
     assert free_links.finish_times([0, 1, 1], [0, 1, 2]) == [1.0, 8.0, 10.0]

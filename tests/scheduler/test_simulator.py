@@ -17,10 +17,11 @@ def test_a_chain_over_two_devices() -> None:
 
 
 def test_a_link_carries_one_transfer_at_a_time() -> None:
-    # n1 on d0 feeds n2 and n3 on d1 over one link: the second transfer waits.
-    model = hand_model([[1, 1], [1, 1], [1, 1]], [(0, 1, 5), (0, 2, 5)], contention=True)
+    # n1 on d0 feeds n2 and n3 on d1 a tensor each over one link: the second waits.
+    edges = [(0, 1, 5, "a"), (0, 2, 5, "b")]
+    model = hand_model([[1, 1], [1, 1], [1, 1]], edges, contention=True)
     assert simulate(model, [0, 1, 1], [0, 1, 2]).makespan_s == 1 + 5 + 5 + 1
-    free = hand_model([[1, 1], [1, 1], [1, 1]], [(0, 1, 5), (0, 2, 5)])
+    free = hand_model([[1, 1], [1, 1], [1, 1]], edges)
     assert simulate(free, [0, 1, 1], [0, 1, 2]).makespan_s == 1 + 5 + 1 + 1
 
 

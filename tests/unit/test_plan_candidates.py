@@ -66,6 +66,18 @@ def test_model_attribute_names_the_catalog_entry_and_bad_numbers_skip() -> None:
     assert "not a number" in candidates.skipped["b"]
 
 
+def test_the_transfers_attribute_sets_the_communication_mode() -> None:
+    candidates = candidate_devices.build(
+        [
+            _row("a", model="A100-SXM4-80GB", transfers="blocking"),
+            _row("b", model="A100-SXM4-80GB"),
+            _row("c", model="A100-SXM4-80GB", transfers="sometimes"),
+        ]
+    )
+    assert [d.transfers for d in candidates.devices.devices] == ["blocking", "overlap"]
+    assert "sometimes" in candidates.skipped["c"]
+
+
 def test_placement_keeps_free_providers_only() -> None:
     body = {"allocation_requests": [{"allocations": {"rp-g1": {"resources": {"PGPU": 1}}}}]}
     rows = [_row("g0", device_model="T4"), _row("g1", device_model="T4", rc="PGPU")]

@@ -29,6 +29,11 @@ the commit, the handle freed last. A removal the agent does not answer is retrie
 by the periodic task; a conductor that dies after 1 leaves a BindStarted ARQ that
 another takes over (cyborg.conductor.binding.takeover) and goes on with from 2.
 
+Nova's libvirt driver attaches only PCI and MDEV handles and boots an instance without
+any other it was given, so Nova's binds (a ``device_rp_uuid``) of SPDK targets (NVMF,
+VHOST_USER) go BindFailed, with Nova's event, before anything is claimed
+(``refuse_for_nova``): the boot fails instead of coming up without its accelerators.
+
 A bind records the conductor run doing it, and each of its later writes holds only
 while that run is still the one binding the ARQ (``fence``): a conductor whose bind
 was taken over, because it looked dead, can no longer change it.
@@ -86,6 +91,7 @@ def bind_arqs(
     standalone.precheck(bindings, arqs, binder.claimer, _limits(binder, context), pins)
     errors: list[Exception] = []
     unplaced: dict[str, Mapping[str, str]] = {}
+    spdk = _spdk_targets(context, bindings)
     for uuid, binding in bindings.items():
         try:
             # Persisted before any side effect, naming this conductor: if it dies
@@ -105,6 +111,12 @@ def bind_arqs(
             continue
         if standalone.is_standalone(binding):
             unplaced[uuid] = binding  # placed below, with the other ARQs of its instance
+            continue
+        try:
+            # Here, not in the background where SPDK binds finish: Nova's PATCH says so.
+            _refuse_for_nova(binder, context, uuid, binding["device_rp_uuid"], spdk)
+        except exception.NovaCannotAttach as err:
+            errors.append(err)
             continue
         finish = functools.partial(
             _finish_bind,
@@ -286,6 +298,36 @@ def _refuse_unhealthy(deployable: deployable_obj.Deployable, rp_uuid: str) -> No
         )
 
 
+def _spdk_targets(context: RequestContext, bindings: Bindings) -> dict[str, set[str]]:
+    """{provider uuid: its SPDK target handle types} of the devices Nova's bindings
+    name that have such handles; one query for all of them."""
+    nova = {b["device_rp_uuid"] for b in bindings.values() if not standalone.is_standalone(b)}
+    if not nova:
+        return {}
+    found = attach_handle.types_at(context, nova)
+    spdk = {rp: types & constants.SPDK_TARGET_TYPES for rp, types in found.items()}
+    return {rp: types for rp, types in spdk.items() if types}
+
+
+def _refuse_for_nova(
+    binder: "Binder",
+    context: RequestContext,
+    uuid: str,
+    device_rp_uuid: str,
+    spdk: Mapping[str, set[str]],
+    held: int | None = None,
+) -> None:
+    """Fail Nova's bind of a device with SPDK target handles (``spdk``, _spdk_targets):
+    BindFailed with Nova's event, and raise NovaCannotAttach; any other bind goes on."""
+    types = spdk.get(device_rp_uuid)
+    if not types:
+        return
+    err = exception.NovaCannotAttach(types=", ".join(sorted(types)), rp_uuid=device_rp_uuid)
+    LOG.warning("Binding accelerator request %s failed: %s", uuid, err)
+    _mark_failed(binder, context, uuid, arq_checks.failure_reason(err), binder.notifies_nova, held)
+    raise err
+
+
 def _mark_failed(
     binder: "Binder",
     context: RequestContext,
@@ -326,4 +368,8 @@ def resume_bind(
         LOG.warning("Accelerator request %s: %s", arq.uuid, unplaced)
         _mark_failed(binder, context, arq.uuid, unplaced, notify)
         return
+    if arq.bound_by_nova:  # begun before Nova's binds of SPDK targets were refused, too
+        binding = {"device_rp_uuid": arq.device_rp_uuid}
+        spdk = _spdk_targets(context, {arq.uuid: binding})
+        _refuse_for_nova(binder, context, arq.uuid, arq.device_rp_uuid, spdk, arq.attach_handle_id)
     _finish_bind(binder, context, arq, arq.device_rp_uuid, notify)

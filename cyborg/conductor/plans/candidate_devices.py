@@ -19,6 +19,8 @@ hostname. Deployable attributes read (all optional):
                           also be a PCI address on the same host, and a link may give
                           its NVLink count instead of a bandwidth (``"links": 12``, as
                           the NVIDIA driver reports them): 25 GB/s each way per link
+``transfers``             ``overlap`` or ``blocking``: whether the device computes while
+                          it sends and receives (default: its catalog model's, overlap)
 ``pcie_root``             the root complex, "pci0000:3a"; kept in the entry's
                           ``kubernetes`` object for claims (the planner ignores it)
 ``rc``, ``trait<N>``      the resource class and traits (cyborg.conductor.plans.device_scope)
@@ -142,6 +144,8 @@ def device_entry(row: Schedulable, ids: PeerIds) -> dict[str, Any]:
     }
     if peaks:
         entry["peak_tflops"] = peaks
+    if "transfers" in attrs:
+        entry["transfers"] = attrs["transfers"]
     if attrs.get("peer_links"):
         entry["peer_links"] = _peer_links(attrs["peer_links"], row.hostname, ids)
     if attrs.get("pcie_root"):
