@@ -16,6 +16,8 @@ nodes) and ours (the ``graph_aware`` plugin). Then the targets:
 * small instances: ours <= 1.05 x optimum at the median, <= 1.20 x at worst;
 * never worse than the best single device; at least as good as HEFT on >= 80 %;
 * planning time p50 < 100 ms for 1,000 nodes on 8 devices, < 2 s for 10,000 on 64;
+* co-location (bench/scheduler_colocation.py): ONNX training steps, no plan splits a
+  group (and what repairing a plan made without the groups costs);
 * learning (bench/scheduler_learning.py): with one device model's true speed planted
   2x off in the simulator, after <= 50 reported runs the plan is within 5 % of the
   plan made with the true costs (the curve is printed);
@@ -39,6 +41,7 @@ from collections.abc import Callable, Iterator
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+import scheduler_colocation as colocation
 import scheduler_graphs as graphs
 import scheduler_learning as learning
 import scheduler_learning_sizes as learning_sizes
@@ -340,6 +343,7 @@ def main() -> None:
     for key, samples in times.items():
         print(f"{key:26} p50 {statistics.median(samples):8.1f}  max {max(samples):8.1f}")
     targets(small, small + medium, times)
+    colocation.report(args.quick, judge, check, steps=BATCHES)
     if not args.skip_learning:
         learning.report(args.quick, judge, check, steps=BATCHES)
         learning_sizes.report(args.quick, check)

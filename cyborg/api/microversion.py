@@ -21,6 +21,9 @@ Versions (each adds to the one before), with the constant that gates each featur
   draws the plan (the graph coloured by device, each device's timeline), and a plan's
   ``links`` name the picture; ``GET /v2/plans`` lists plans (``graph_uuid`` filter,
   paginated). Below 2.7 the picture is 406 and the list 404.
+* 2.8 ``COLOCATION`` - a JSON graph (``POST /v2/graphs``) may name co-location groups
+  (``colocate``: lists of node names that must share a device); below 2.8 the field is
+  refused (400) as unknown.
 """
 
 import re
@@ -61,6 +64,7 @@ STANDALONE_BIND = Version(2, 4)
 SCHEDULER = Version(2, 5)
 DEVICE_HOLDERS = Version(2, 6)
 PLAN_PICTURES = Version(2, 7)
+COLOCATION = Version(2, 8)
 
 MIN_VERSION = Version(2, 0)
 MAX_VERSION = max(
@@ -71,6 +75,7 @@ MAX_VERSION = max(
     SCHEDULER,
     DEVICE_HOLDERS,
     PLAN_PICTURES,
+    COLOCATION,
 )
 
 

@@ -310,9 +310,10 @@ def _scheduler_paths() -> dict[str, Any]:
             },
             "post": {
                 "operationId": "create_graph",
-                "description": "A graph in the JSON graph format, or {'onnx': base64}.",
+                "description": "A graph in the JSON graph format (its ``colocate`` groups "
+                "from the co-location microversion), or {'onnx': base64}.",
                 "parameters": [_SCHEDULER_HEADER],
-                "requestBody": _body(graph_schema.CREATE),
+                "requestBody": _body(graph_schema.CREATE_2_8),
                 "responses": {**_ok(201, _ref("Graph"), "Created"), **_errors(400, 403, 404)},
             },
         },

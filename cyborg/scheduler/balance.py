@@ -5,7 +5,8 @@ device that keeps the stage time lowest -- the busiest device or derated link af
 counting the node and its transfers to the neighbours already placed -- among those
 where it fits in memory (ties: the smaller sum of squared loads, then the device that
 runs it fastest). Pipeline splits cut the graph into stages; this one mixes freely, which
-suits graphs whose heavy nodes are few and far apart.
+suits graphs whose heavy nodes are few and far apart. A member of a co-location group
+goes where the group's first placed member went.
 """
 
 import heapq
@@ -29,10 +30,16 @@ def greedy_balance(ev: Evaluator, allowed: Sequence[int], max_devices: int) -> l
     memory = [0.0] * ev.m
     used: set[int] = set()
     peak = 0.0  # loads only grow: the busiest so far, for the scores
+    group_of = ev.model.graph.group_of
+    pinned: dict[int, int] = {}
     for i in order:
-        pool = set(heapq.nsmallest(2, allowed, key=device.__getitem__))
-        pool.add(fastest_device[i])
-        pool.update(placed[j] for j, _ in ev.inputs[i] + ev.outputs[i] if placed[j] >= 0)
+        g = group_of[i]
+        if g in pinned:
+            pool = {pinned[g]}
+        else:
+            pool = set(heapq.nsmallest(2, allowed, key=device.__getitem__))
+            pool.add(fastest_device[i])
+            pool.update(placed[j] for j, _ in ev.inputs[i] + ev.outputs[i] if placed[j] >= 0)
         choice = None
         for d in sorted(pool):
             if d not in used and len(used) >= max_devices:
@@ -43,6 +50,8 @@ def greedy_balance(ev: Evaluator, allowed: Sequence[int], max_devices: int) -> l
         if choice is None:
             return None
         (peak, _, _), d = choice
+        if g >= 0:
+            pinned.setdefault(g, d)
         _place(ev, i, d, placed, device, link, memory)
         used.add(d)
     return placed

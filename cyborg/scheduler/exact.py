@@ -21,6 +21,8 @@ Memory is the resident-set bound (:meth:`Evaluator.resident_of`, with each tenso
 counted once per device): a linear constraint, where the planner checks the peak of a
 schedule, so the oracle may refuse a split that the planner can use.
 
+Co-location groups are constraints (every member on the device of the first).
+
 Times are scaled to integers (about 10**5 steps across the best single-device time);
 the returned value is the float estimate of the solution the solver found.
 """
@@ -80,6 +82,10 @@ def solve_exact(
         for d in range(ev.m):
             if ev.memory[i] > ev.capacity[d]:
                 cp.add(x[i][d] == 0)
+    for group in model.graph.groups:  # co-location: one device for the whole group
+        for i in group[1:]:
+            for d in range(ev.m):
+                cp.add(x[i][d] == x[group[0]][d])
     _memory(cp, ev, x)
     if max_devices is not None and max_devices < ev.m:
         used = [cp.new_bool_var(f"u{d}") for d in range(ev.m)]

@@ -3,6 +3,7 @@
 Nodes in topological order go to the first candidate (in the caller's order) until its
 memory is full, then to the next: the whole graph on the first candidate whenever it
 fits there, which is what a scheduler that treats a model as one opaque request does.
+A member of a co-location group goes where the group's first member went.
 """
 
 from cyborg.scheduler.base import PlanRequest, Scheduler
@@ -20,7 +21,13 @@ def first_fit_assignment(ev: Evaluator, max_devices: int) -> list[int]:
     assignment = [0] * ev.n
     memory = Liveness(ev)
     d = 0
+    group_of = ev.model.graph.group_of
+    pinned: dict[int, int] = {}
     for i in ev.model.graph.topo:
+        if group_of[i] in pinned:  # where the group's first member went, fitting or not
+            assignment[i] = pinned[group_of[i]]
+            memory.place(i, assignment[i])
+            continue
         while memory.peak_if(i, d) > ev.capacity[d]:
             d += 1
             if d >= min(ev.m, max_devices):
@@ -30,6 +37,10 @@ def first_fit_assignment(ev: Evaluator, max_devices: int) -> list[int]:
                 )
         assignment[i] = d
         memory.place(i, d)
+        if group_of[i] >= 0:
+            pinned[group_of[i]] = d
+    if pinned and not ev.fits(assignment):
+        raise NoFeasiblePlan(f"the co-location groups of {ev.model.graph.name} do not fit")
     return assignment
 
 

@@ -3,6 +3,12 @@
 A :class:`Graph` is immutable and validated when built: unique node names, edges between
 known nodes, no cycles. It carries integer indexes (``preds``, ``succs``, ``topo``) so
 that the algorithms work on list positions, not names.
+
+Co-location groups (``colocate``) name nodes that must run on one device (a weight, its
+gradient and its optimizer update). Groups that share a node are merged. A group may
+leave and re-enter itself (``a -> x -> b`` with ``a`` and ``b`` grouped but ``x`` not:
+a weight's forward and backward nodes); ``contractible`` says whether none does, so
+that every group can be searched as a single node.
 """
 
 import dataclasses
@@ -66,6 +72,7 @@ class Graph:
         edges: Iterable[Edge],
         name: str = "graph",
         training: bool = False,
+        colocate: Iterable[Iterable[str]] = (),
     ):
         self.name = name
         #: A training step keeps every activation until its backward pass (memory).
@@ -102,6 +109,21 @@ class Graph:
                 sizes[t] = max(sizes[t], nbytes)
         #: [tensor] bytes (the largest of its edges'); what one transfer of it moves.
         self.tensor_bytes: tuple[float, ...] = tuple(sizes)
+        #: Co-location groups of two or more node positions (topological order within
+        #: a group, groups by their first node), and each node's group (-1: none).
+        self.groups: tuple[tuple[int, ...], ...] = _groups(self, colocate)
+        group_of = [-1] * len(self.nodes)
+        for g, members in enumerate(self.groups):
+            for i in members:
+                group_of[i] = g
+        self.group_of: tuple[int, ...] = tuple(group_of)
+        #: Whether the graph with every group as one node is still a DAG.
+        self.contractible: bool = _contractible(self)
+
+    @property
+    def colocate(self) -> tuple[tuple[str, ...], ...]:
+        """The co-location groups by node name."""
+        return tuple(tuple(self.nodes[i].name for i in g) for g in self.groups)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -143,6 +165,58 @@ def _topological_order(graph: Graph) -> list[int]:
         stuck = next(i for i, m in enumerate(missing) if m > 0)
         raise GraphError(f"the graph has a cycle through {graph.nodes[stuck].name!r}")
     return order
+
+
+def _groups(graph: Graph, colocate: Iterable[Iterable[str]]) -> tuple[tuple[int, ...], ...]:
+    """Union-find over the named groups: overlapping groups become one."""
+    parent = list(range(len(graph.nodes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for number, group in enumerate(colocate):
+        members = []
+        for name in group:
+            if name not in graph.index:
+                raise GraphError(f"co-location group {number}: no node {name!r}")
+            members.append(graph.index[name])
+        for i in members[1:]:
+            parent[root(i)] = root(members[0])
+    position = [0] * len(graph.nodes)
+    for p, i in enumerate(graph.topo):
+        position[i] = p
+    by_root: dict[int, list[int]] = {}
+    for i in graph.topo:
+        by_root.setdefault(root(i), []).append(i)
+    groups = [tuple(g) for g in by_root.values() if len(g) > 1]
+    return tuple(sorted(groups, key=lambda g: position[g[0]]))
+
+
+def _contractible(graph: Graph) -> bool:
+    """Kahn's algorithm on the graph with every group contracted to one node."""
+    if not graph.groups:
+        return True
+    unit = [g if g >= 0 else len(graph.groups) + i for i, g in enumerate(graph.group_of)]
+    succs: dict[int, set[int]] = {}
+    missing: dict[int, int] = dict.fromkeys(unit, 0)
+    for s, d in zip(graph.edge_src, graph.edge_dst, strict=True):
+        a, b = unit[s], unit[d]
+        if a != b and b not in succs.setdefault(a, set()):
+            succs[a].add(b)
+            missing[b] += 1
+    ready = [u for u, m in missing.items() if m == 0]
+    done = 0
+    while ready:
+        u = ready.pop()
+        done += 1
+        for v in succs.get(u, ()):
+            missing[v] -= 1
+            if missing[v] == 0:
+                ready.append(v)
+    return done == len(missing)
 
 
 def depth_first_order(graph: Graph) -> list[int]:

@@ -7,7 +7,8 @@
                 "bytes_written": 4096, "param_bytes": 1048576, "activation_bytes": 4096},
                {"name": "mm", "op_type": "MatMul", "flops": 2.1e9,
                 "measured_seconds": {"T4": 0.0009}}],
-     "edges": [{"src": "embed", "dst": "mm", "bytes": 4096}]}
+     "edges": [{"src": "embed", "dst": "mm", "bytes": 4096}],
+     "colocate": [["embed", "mm"]]}
 
 Required: ``nodes``, each node's ``name`` and ``op_type``, each edge's ``src`` and
 ``dst``. Every number is optional and defaults to 0; ``precision`` (fp32, tf32, fp16, bf16,
@@ -15,8 +16,10 @@ fp8, int8) defaults to the graph's, which defaults to fp32. ``measured_seconds``
 device model to a measured time that replaces the roofline estimate on that model.
 An edge's ``tensor`` (optional) names the tensor it carries: edges from one node with
 the same tensor -- or, without names, with the same bytes -- carry one tensor, moved
-to another device once whatever the number of its consumers there. ``"training": true`` marks a
-training step, whose activations stay in memory for the backward pass.
+to another device once whatever the number of its consumers there. ``"training":
+true`` marks a training step, whose activations stay in memory for the backward pass.
+``colocate`` (optional) lists groups of node names that must run on one device (see
+:class:`~cyborg.scheduler.graph.Graph`).
 """
 
 from collections.abc import Mapping
@@ -71,6 +74,14 @@ GRAPH_SCHEMA: Mapping[str, Any] = {
                 },
             },
         },
+        "colocate": {
+            "type": "array",
+            "items": {
+                "type": "array",
+                "minItems": 2,
+                "items": {"type": "string", "minLength": 1},
+            },
+        },
     },
 }
 
@@ -103,6 +114,7 @@ def graph_from_dict(document: Any, what: str = "graph") -> Graph:
             edges,
             name=document.get("name", "graph"),
             training=bool(document.get("training", False)),
+            colocate=document.get("colocate", ()),
         )
     except GraphError as err:
         raise json_input.InputFormatError(f"{what}: {err}") from err
@@ -129,6 +141,8 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
     document: dict[str, Any] = {"name": graph.name, "nodes": nodes, "edges": edges}
     if graph.training:
         document["training"] = True
+    if graph.groups:
+        document["colocate"] = [list(group) for group in graph.colocate]
     return document
 
 

@@ -13,6 +13,8 @@
 else uses the link. ``contention=True`` books each transfer on the link resources of
 its route, as :meth:`Evaluator.trace` does, so the schedule HEFT builds is exactly the
 planner's estimate for it.
+
+A member of a co-location group goes where the group's first placed member went.
 """
 
 import dataclasses
@@ -218,11 +220,18 @@ def heft(
     vec = _Vectors(ev, devs) if len(devs) >= VECTOR_FROM else None
     st = _State(ev, contention, vec is not None)
     fits = True
+    group_of = ev.model.graph.group_of
+    pinned: dict[int, int] = {}  # group -> device of its first placed member
     for i in order:
-        if vec is None:
+        g = group_of[i]
+        if g >= 0 and g in pinned:
+            d, over = _choose_loop(ev, st, i, [pinned[g]])
+        elif vec is None:
             d, over = _choose_loop(ev, st, i, devs)
         else:
             d, over = _choose_vector(ev, st, i, vec)
+        if g >= 0:
+            pinned.setdefault(g, d)
         fits = fits and over == 0.0
         _place(ev, st, i, d)
     return ListSchedule(tuple(st.assignment), tuple(order), max(st.finish, default=0.0), fits)

@@ -16,11 +16,15 @@ evaluation.
   runs of 2 to 16 of the device's nodes along the topological order that start or end
   at a boundary (shifting a stage's edge in one go); scored by (stage time, sum of
   squared loads) so that ties still move towards balance.
+
+A node in a co-location group moves (or swaps) with its whole group, so a search that
+starts from an assignment that keeps every group together never splits one.
 """
 
 import random
 from collections.abc import Iterator, Sequence
 
+from cyborg.scheduler.colocation import with_groups
 from cyborg.scheduler.evaluate import LINK_EFFICIENCY, Evaluator
 
 EPS = 1e-12
@@ -71,17 +75,23 @@ def _latency_moves(
     ev: Evaluator, assignment: list[int], path: list[int], allowed: Sequence[int]
 ) -> Iterator[tuple[list[int], int, int]]:
     """(candidate, moved node or -1, its new device) for the latency search."""
+    graph = ev.model.graph
     for i in path:
+        members = with_groups(graph, [i])
         for d in allowed:
             if d != assignment[i]:
                 moved = list(assignment)
-                moved[i] = d
-                yield moved, i, d
+                for k in members:
+                    moved[k] = d
+                yield moved, (i if len(members) == 1 else -1), d
     for i in path:
         for j, _ in ev.inputs[i] + ev.outputs[i]:
             if assignment[j] != assignment[i]:
                 swapped = list(assignment)
-                swapped[i], swapped[j] = assignment[j], assignment[i]
+                for k in with_groups(graph, [i]):
+                    swapped[k] = assignment[j]
+                for k in with_groups(graph, [j]):
+                    swapped[k] = assignment[i]
                 yield swapped, -1, -1
     for a in sorted(set(assignment)):
         for b in allowed:
@@ -272,7 +282,8 @@ def improve_period(
     improved = True
     while improved and spent < budget:
         improved = False
-        for group in state.bottleneck_groups(position):
+        for found in state.bottleneck_groups(position):
+            group = with_groups(ev.model.graph, found)
             origin = state.assignment[group[0]]
             spent += sum(1 + len(ev.inputs[i]) + len(ev.outputs[i]) for i in group)
             for d in allowed:
@@ -326,6 +337,6 @@ def perturb(
         else:
             neighbours = ev.inputs[first] + ev.outputs[first]
             group = [first] + [j for j, _ in neighbours if result[j] == origin]
-        for i in group:
+        for i in with_groups(ev.model.graph, group):
             result[i] = d
     return result

@@ -10,6 +10,13 @@
    memory (its outputs; none for views such as ``Reshape``). Each tensor from one node
    to another becomes an edge carrying the tensor's bytes (tensors between the same two
    nodes add up). Graph inputs are read from the host and are not nodes.
+4. Training graphs: co-location groups tie each parameter to its update. An optimizer
+   node (``ai.onnx.preview.training`` Adam, Adagrad, Momentum; onnxruntime's
+   SGDOptimizer, AdamOptimizer, AdamWOptimizer, LambOptimizer) joins every node that
+   reads the same parameter or optimizer state and the node that computes the gradient
+   it takes (not a ``Gradient`` node, which computes every gradient at once); scalars
+   (learning rate, step count) tie nothing. A node writing ``W_grad`` (onnxruntime's
+   name for the gradient of initializer ``W``) joins the nodes that read ``W``.
 """
 
 import pathlib
@@ -23,6 +30,19 @@ from onnx import helper, shape_inference
 from cyborg.scheduler import op_costs
 from cyborg.scheduler.graph import Edge, Graph, Node
 from cyborg.scheduler.json_input import InputFormatError
+
+OPTIMIZERS = frozenset(
+    {
+        "Adam",
+        "Adagrad",
+        "Momentum",
+        "SGDOptimizer",
+        "SGDOptimizerV2",
+        "AdamOptimizer",
+        "AdamWOptimizer",
+        "LambOptimizer",
+    }
+)
 
 _PRECISION: dict[int, str] = {
     onnx.TensorProto.FLOAT: "fp32",
@@ -116,7 +136,47 @@ def graph_from_onnx(model: onnx.ModelProto, name: str | None = None) -> Graph:
         Edge(src, dst, b, "+".join(sorted(carried[(src, dst)])))
         for (src, dst), b in edge_bytes.items()
     ]
-    return Graph(nodes, edges, name=name or g.name or "onnx")
+    kept = {n.name for n in nodes}
+    groups = _training_groups(g, names, kept, producer, tensors)
+    return Graph(nodes, edges, name=name or g.name or "onnx", colocate=groups)
+
+
+def _training_groups(
+    g: onnx.GraphProto,
+    names: list[str],
+    kept: set[str],
+    producer: dict[str, str],
+    tensors: _Tensors,
+) -> list[list[str]]:
+    """Parameter, gradient and update nodes that must share a device (see 4. above)."""
+    readers: dict[str, list[str]] = defaultdict(list)
+    op_of = {}
+    for onnx_node, node_name in zip(g.node, names, strict=True):
+        op_of[node_name] = onnx_node.op_type
+        if node_name in kept:
+            for tensor in dict.fromkeys(i for i in onnx_node.input if i):
+                readers[tensor].append(node_name)
+    groups: list[list[str]] = []
+    for onnx_node, node_name in zip(g.node, names, strict=True):
+        if onnx_node.op_type not in OPTIMIZERS or node_name not in kept:
+            continue
+        group = [node_name]
+        for tensor in dict.fromkeys(i for i in onnx_node.input if i):
+            shape = tensors.shape.get(tensor)
+            if shape is not None and op_costs.numel(shape) <= 1:
+                continue  # a learning rate or step count, shared by every update
+            if tensor in producer:
+                if op_of[producer[tensor]] != "Gradient":
+                    group.append(producer[tensor])
+            else:
+                group.extend(readers[tensor])
+        groups.append(group)
+    initializers = {init.name for init in g.initializer}
+    for tensor, node_name in producer.items():
+        weight = tensor[: -len("_grad")] if tensor.endswith("_grad") else ""
+        if weight in initializers and readers[weight]:
+            groups.append([node_name, *readers[weight]])
+    return [group for group in groups if len(set(group)) > 1]
 
 
 def load_onnx_graph(path: str | pathlib.Path) -> Graph:

@@ -74,7 +74,7 @@ def live_activations(ev: Evaluator, order: Sequence[int]) -> np.ndarray:
     return np.cumsum(diff)[: ev.n]
 
 
-def _stage_memory(
+def stage_memory(
     ev: Evaluator, order: Sequence[int], cuts: np.ndarray, x: np.ndarray
 ) -> np.ndarray:
     """[a, b] the memory bound of a stage from cut a to cut b (see the module)."""
@@ -113,7 +113,7 @@ def best_split(
     x = crossing[cuts]
     k = len(cuts)
     lower = ~np.triu(np.ones((k, k), dtype=bool), 1)  # a >= b: no stage
-    mem_used = _stage_memory(ev, order, cuts, x)
+    mem_used = stage_memory(ev, order, cuts, x)
     best = np.full(k, np.inf)
     best[0] = 0.0
     choices: list[np.ndarray] = []

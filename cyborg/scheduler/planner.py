@@ -8,7 +8,9 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
    contention-aware on growing device subsets (fastest first, and best-connected
    first), which is how the planner decides how many devices are worth their transfers;
 3. for throughput, exact DP pipeline splits of two topological orders (Kahn's and
-   depth-first) over those two device sequences, and greedy load balancing
+   depth-first) over those two device sequences, the exact DP over device kinds
+   (:mod:`cyborg.scheduler.stage_dp`: every sequence of kinds, so which devices and in
+   which order too) on Kahn's order, and greedy load balancing
    (:mod:`cyborg.scheduler.balance`);
 4. local search from the two best (for latency also in the rank order of the plan it
    found), then iterated local search: seeded kicks from a current plan that wanders
@@ -20,6 +22,13 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
 
 Candidates are ranked by the estimate for the objective (fewer devices on ties). Optional
 work (2.-5. beyond the first runs) is budgeted in work units, so plans are deterministic.
+
+A graph with co-location groups is planned on its contraction when it has one (each
+group one node, see :mod:`cyborg.scheduler.colocation`), so no search can split a
+group; the plan is then expanded and estimated, and replayed, on the graph as given.
+Otherwise HEFT, balancing and local search keep groups together themselves, and the
+pipeline splits are repaired (each split group to where most of its compute is) before
+they are ranked.
 """
 
 import dataclasses
@@ -29,7 +38,15 @@ import random
 from collections.abc import Sequence
 
 from cyborg.common.progress import SILENT, Reporter
-from cyborg.scheduler import balance, heft, local_search, pipeline, replay
+from cyborg.scheduler import (
+    balance,
+    colocation,
+    heft,
+    local_search,
+    pipeline,
+    replay,
+    stage_dp,
+)
 from cyborg.scheduler.costs import CostModel, device_speed_order
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.graph import depth_first_order
@@ -140,6 +157,14 @@ def _pipeline_candidates(
             cost = ev.period_of(split.assignment)
             algorithm = f"pipeline-dp/{len(split.devices)}"
             found.append(_Candidate(algorithm, split.assignment, tuple(order), cost))
+    # Over device kinds, on Kahn's order (on the benchmark's random DAGs it gave the
+    # better starts for local search; one run keeps the planning time).
+    found_kinds = stage_dp.best_kind_split(ev, topological[0], list(range(ev.m)), limit)
+    if found_kinds is not None and ev.fits(found_kinds.split.assignment):
+        split = found_kinds.split
+        cost = ev.period_of(split.assignment)
+        algorithm = f"pipeline-kinds/{len(split.devices)}"
+        found.append(_Candidate(algorithm, split.assignment, tuple(order), cost))
     return found
 
 
@@ -170,6 +195,8 @@ def plan_graph(
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    if model.graph.groups and model.graph.contractible:
+        return _plan_contracted(model, objective, max_devices, effort, steps, progress)
     ev = Evaluator(model)
     limit = min(max_devices or ev.m, ev.m)
     if limit < 1 or ev.n == 0:
@@ -198,6 +225,8 @@ def plan_graph(
     candidates += built
     progress.note(_found("HEFT", built))
     budget.left -= budget.left / 2 - heft_budget.left
+    if model.graph.groups:
+        candidates = _repaired(ev, objective, candidates)
     if not candidates:
         raise NoFeasiblePlan(
             f"no placement of {model.graph.name} fits the memory of {_devices_phrase(limit, ev.m)}"
@@ -217,6 +246,52 @@ def plan_graph(
         chosen.order,
         None if single is None else single.cost,
         replayed,
+    )
+
+
+def _repaired(ev: Evaluator, objective: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The candidates with every split co-location group repaired (those that still fit)."""
+    graph = ev.model.graph
+    kept = []
+    for c in candidates:
+        if colocation.splits(graph, c.assignment):
+            fixed = tuple(colocation.repair(graph, ev.compute, c.assignment))
+            if not ev.fits(fixed):
+                continue
+            cost = ev.cost(objective, fixed, c.order)
+            c = _Candidate(f"{c.algorithm}+colocated", fixed, c.order, cost)
+        kept.append(c)
+    return kept
+
+
+def _plan_contracted(
+    model: CostModel,
+    objective: str,
+    max_devices: int | None,
+    effort: float,
+    steps: int,
+    progress: Reporter,
+) -> Plan:
+    """:func:`plan_graph` on the contraction, expanded; the single device wins unless the
+    expanded plan also replays strictly faster on the graph as given."""
+    contraction = colocation.contract(model)
+    found = plan_graph(contraction.model, objective, max_devices, effort, steps, progress)
+    ev = Evaluator(model)
+    assignment = contraction.expand(found.assignment)
+    order = contraction.expand_order(found.order)
+    replayed = found.replayed_s
+    if len(set(assignment)) > 1:
+        replayed = replay.seconds_per_step(ev, objective, assignment, order, steps)
+        single = found.single_device_s
+        if single is not None and replayed >= single * (1 - 1e-9):
+            best = min(
+                (d for d in range(ev.m) if ev.fits((d,) * ev.n)),
+                key=lambda d: ev.cost(objective, (d,) * ev.n, order),
+            )
+            assignment, replayed = (best,) * ev.n, single
+            return make_plan(ev, objective, "single-device", assignment, order, single, replayed)
+    return make_plan(
+        ev, objective, found.algorithm, assignment, order, found.single_device_s, replayed
     )
 
 

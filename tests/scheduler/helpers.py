@@ -1,6 +1,7 @@
 """Cost models built by hand, so that tests can check numbers on paper."""
 
 import dataclasses
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +22,14 @@ SETS = [
 
 def device(dev_id: str, host: str = "h", memory_mb: float = 1024.0) -> Device:
     return Device(dev_id, "test", host, memory_mb, {"fp32": 1.0}, 100.0)
+
+
+def random_edges(rng: random.Random, n: int, chain: bool) -> list[tuple[int, int, float]]:
+    """A chain of ``n`` nodes, or a random DAG (each pair with probability 0.4), with
+    0 to 8 bytes per edge."""
+    if chain:
+        return [(i, i + 1, rng.uniform(0, 8)) for i in range(n - 1)]
+    return [(s, t, rng.uniform(0, 8)) for t in range(1, n) for s in range(t) if rng.random() < 0.4]
 
 
 def hand_model(

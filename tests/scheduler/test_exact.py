@@ -1,11 +1,14 @@
 """The CP-SAT oracle and the planner agree on tiny instances."""
 
+import dataclasses
+
 import pytest
 
 from cyborg.scheduler import synthetic
 from cyborg.scheduler.costs import build_cost_model
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.exact import solve_exact
+from cyborg.scheduler.graph import Graph
 from cyborg.scheduler.planner import plan_graph
 from tests.scheduler.helpers import TEXTBOOK_COMPUTE, TEXTBOOK_EDGES, hand_model
 
@@ -48,3 +51,18 @@ def test_max_devices_in_the_oracle() -> None:
     )
     exact = solve_exact(model, "throughput", max_devices=1, time_limit_s=None, work_limit=50.0)
     assert exact is not None and len(set(exact.assignment)) == 1
+
+
+@pytest.mark.parametrize("objective", ["latency", "throughput"])
+def test_the_optimum_keeps_co_location_groups(objective: str) -> None:
+    # Two equal halves on two equal devices: the free optimum splits a and b apart.
+    compute = [[4.0, 4.0], [4.0, 4.0], [1.0, 1.0]]
+    free = hand_model(compute, [(0, 2, 0.0), (1, 2, 0.0)])
+    graph = Graph(free.graph.nodes, free.graph.edges, "hand", colocate=[["n1", "n2"]])
+    grouped = dataclasses.replace(free, graph=graph)
+    apart = solve_exact(free, objective, time_limit_s=None, work_limit=10.0)
+    together = solve_exact(grouped, objective, time_limit_s=None, work_limit=10.0)
+    assert apart is not None and together is not None
+    assert apart.assignment[0] != apart.assignment[1]
+    assert together.assignment[0] == together.assignment[1]
+    assert together.value > apart.value

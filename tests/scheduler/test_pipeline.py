@@ -8,7 +8,7 @@ import pytest
 
 from cyborg.scheduler import pipeline
 from cyborg.scheduler.evaluate import LINK_EFFICIENCY, Evaluator
-from tests.scheduler.helpers import hand_model
+from tests.scheduler.helpers import hand_model, random_edges
 
 MIB = 2**20
 
@@ -66,12 +66,7 @@ def _instance(seed: int, chain: bool, blocking: bool = False) -> Evaluator:
     rng = random.Random(seed)
     n, m = rng.randint(3, 8), 3
     compute = [[rng.uniform(1, 10) * (d + 1) for d in range(m)] for _ in range(n)]
-    if chain:
-        edges = [(i, i + 1, rng.uniform(0, 8)) for i in range(n - 1)]
-    else:
-        edges = [
-            (s, t, rng.uniform(0, 8)) for t in range(1, n) for s in range(t) if rng.random() < 0.4
-        ]
+    edges = random_edges(rng, n, chain)
     memory = [rng.uniform(100, 400) * MIB for _ in range(n)]
     params = [rng.uniform(0, 300) * MIB for _ in range(n)]
     return Evaluator(

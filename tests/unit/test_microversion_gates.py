@@ -35,7 +35,7 @@ GATES: dict[tuple[str, str], frozenset[str]] = {
     ("controllers.graphs", "require_version"): frozenset({"SCHEDULER"}),
     ("controllers.graphs", "GraphsController.get_all"): frozenset({"SCHEDULER"}),
     ("controllers.graphs", "GraphsController.get_one"): frozenset({"SCHEDULER"}),
-    ("controllers.graphs", "GraphsController.post"): frozenset({"SCHEDULER"}),
+    ("controllers.graphs", "GraphsController.post"): frozenset({"SCHEDULER", "COLOCATION"}),
     # From 2.7 a plan links to its picture; the list and the picture are 2.7's.
     ("controllers.graphs", "plan_pictures"): frozenset({"PLAN_PICTURES"}),
     ("controllers.graphs", "GraphsController.plans"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),

@@ -68,7 +68,8 @@ class GraphsController(rest.RestController):
         require_version()
         authz.authorize(policies.CREATE)
         body = request_state.json_body()
-        validation.validate(schema.create_schema(body), body)
+        colocation = request_state.version().at_least(microversion.COLOCATION)
+        validation.validate(schema.create_schema(body, colocation), body)
         ctx = request_state.context()
         onnx_b64 = body.pop("onnx", None)
         uuid = request_state.conductor().create_graph(
