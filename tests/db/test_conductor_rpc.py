@@ -34,6 +34,8 @@ State = constants.ARQState
 PER_ARQ_BIND_STATEMENTS = 8
 # Each call that writes: its record, inserted with its first commit, finished at its end.
 CALL_RECORD_STATEMENTS = 2
+# Nova binds: whether the devices' handles are ones Nova can attach, one query for all.
+NOVA_ATTACHABLE_STATEMENTS = 1
 
 
 def make_conf(directory: pathlib.Path, transport_url: str) -> cfg.ConfigOpts:
@@ -229,7 +231,14 @@ def test_bind_costs_a_fixed_number_of_statements_per_arq(db, conductor) -> None:
         )
     # The "already bound?" check covers every ARQ of the instance in one query.
     assert len([sql for sql in statements if "instance_uuid IN" in sql]) == 1
-    assert len(statements) == 2 + CALL_RECORD_STATEMENTS + PER_ARQ_BIND_STATEMENTS * len(arqs)
+    attachable = [sql for sql in statements if "DISTINCT" in sql and "attach_type" in sql]
+    assert len(attachable) == NOVA_ATTACHABLE_STATEMENTS
+    assert len(statements) == (
+        2
+        + CALL_RECORD_STATEMENTS
+        + NOVA_ATTACHABLE_STATEMENTS
+        + PER_ARQ_BIND_STATEMENTS * len(arqs)
+    )
 
 
 def test_bind_of_several_arqs_fails_only_those_that_cannot_bind(db, conductor) -> None:  # type: ignore[no-untyped-def]
