@@ -64,3 +64,6 @@ def client_options(conf: cfg.ConfigOpts, endpoint: str) -> None:
     conf.set_override("token", ADMIN_TOKEN, group="placement")
     conf.set_override("endpoint_override", endpoint, group="placement")
     conf.set_override("create_compute_node_provider", True, group="placement")
+    # Its database is SQLite, one writer: overlapped provider writes would only meet
+    # "database is locked" (a 500) and leave providers missing until the next sync.
+    conf.set_override("concurrency", 1, group="placement")

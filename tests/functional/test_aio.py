@@ -101,13 +101,17 @@ def _wait_for_devices(port: int) -> list[dict[str, str]]:
     pytest.fail("the all-in-one's agent reported no devices", pytrace=False)
 
 
-def _fpga_provider(port: int) -> str:
-    """The provider uuid of the simulated FPGA's deployable (read from the API)."""
+def _deployables(port: int) -> list[dict[str, Any]]:
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/deployables") as response:
-        deployables = json.load(response)["deployables"]
-    return next(d["rp_uuid"] for d in deployables if "FakeDevice" in d["name"])
+        deployables: list[dict[str, Any]] = json.load(response)["deployables"]
+    return deployables
+
+
+def _fpga_provider(port: int) -> str:
+    """The provider uuid of the simulated FPGA's deployable (read from the API)."""
+    return next(d["rp_uuid"] for d in _deployables(port) if "FakeDevice" in d["name"])
 
 
 def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no-untyped-def]
@@ -121,8 +125,9 @@ def test_aio_serves_the_cli_and_keeps_its_state(aio) -> None:  # type: ignore[no
         devices = _wait_for_devices(port)  # the fake driver's simulated host
         assert {d["type"] for d in devices} >= {"FPGA"}
         assert "embedded Placement at" in text
-        # One provider per deployable under the compute node's, created standalone.
-        providers = _wait_for_providers(port, 4)
+        # One provider per deployable under the compute node's, created standalone; the
+        # providers' writes overlap, so wait for all of them, not for a count seen once.
+        providers = _wait_for_providers(port, 1 + len(_deployables(port)))
         fpga_rp = _fpga_provider(port)
         (fpga,) = [p for p in providers if p["uuid"] == fpga_rp]
         assert fpga["parent_provider_uuid"] in {p["uuid"] for p in providers}
