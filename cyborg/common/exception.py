@@ -180,8 +180,8 @@ class NovaCannotAttach(Invalid):
     # characters with a provider uuid, so the ARQ's bind_failure_reason keeps it whole.
     msg_fmt = (
         "Nova cannot attach the %(types)s handles of resource provider %(rp_uuid)s "
-        "(NVMe-oF subsystems, vhost-user controllers): bind them without Nova "
-        "(a standalone bind) or to a Kubernetes pod."
+        "(NVMe-oF subsystems, vhost-user controllers): bind them without Nova, "
+        "as a standalone bind."
     )
 
 
