@@ -153,13 +153,16 @@ class ApiServerStandIn:
         with self.changed:
             self._running = False
             self.changed.notify_all()
-            for connection in self.connections:  # kept-alive ones too: all are gone
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
+        # The listener first: serve_forever accepts until shutdown() returns, and a
+        # connection it accepted then would be answered as if the server were up.
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self.changed:
+            for connection in self.connections:  # kept-alive ones too: all are gone
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     @property
     def running(self) -> bool:
@@ -392,6 +395,9 @@ def _handler(api: ApiServerStandIn) -> type[http.server.BaseHTTPRequestHandler]:
             super().setup()
             with api.changed:
                 api.connections.add(self.connection)
+                if not api.running:  # accepted as the server went down: never answered
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
 
         def finish(self) -> None:
             with api.changed:
