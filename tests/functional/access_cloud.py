@@ -11,6 +11,7 @@ passwords and URLs, and reach MariaDB as a user with a password.
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -35,7 +36,7 @@ GPUS = 4
 VERSION = {"OpenStack-API-Version": "accelerator 2.5", "Content-Type": "application/json"}
 TIMEOUT = 60
 # The services' own database user: a password the logs must never show.
-DB_USER, DB_PASSWORD = "cyborg_access", "db-secret-9d2f"
+DB_USER, DB_PASSWORD = "cyborg_access", "db-secret-9d2f"  # the user: a prefix, see below
 BAD_TOKEN = "gAAAAABunknown-token-" + "A" * 80
 LOG_LEVELS = "default_log_levels = " + ",".join(
     f"{logger}=DEBUG"
@@ -211,29 +212,33 @@ def register_personas(cloud: Cloud) -> None:
     cloud.a_values.add(cloud.project_a)
 
 
+def _user_of(database: str | None) -> str:
+    """A user per test database: MariaDB users are server-wide, and two suites at once
+    must not grant, or drop, each other's (at most 32 characters)."""
+    return f"{DB_USER}_{hashlib.sha1((database or '').encode()).hexdigest()[:12]}"
+
+
 def _database_user(url: str) -> str:
     """The services' URL of the test database: its own user, with a password."""
+    parsed = sa.engine.make_url(url)
+    user = _user_of(parsed.database)
+    admin = db_backends.make_engine(parsed.set(database="").render_as_string(False))
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+            connection.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{DB_PASSWORD}'"))
+            connection.execute(sa.text(f"GRANT ALL ON `{parsed.database}`.* TO '{user}'@'%'"))
+    finally:
+        admin.dispose()
+    return parsed.set(username=user, password=DB_PASSWORD).render_as_string(False)
+
+
+def _drop_database_user(url: str) -> None:
     parsed = sa.engine.make_url(url)
     admin = db_backends.make_engine(parsed.set(database="").render_as_string(False))
     try:
         with admin.begin() as connection:
-            connection.execute(sa.text(f"DROP USER IF EXISTS '{DB_USER}'@'%'"))
-            connection.execute(
-                sa.text(f"CREATE USER '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASSWORD}'")
-            )
-            connection.execute(sa.text(f"GRANT ALL ON `{parsed.database}`.* TO '{DB_USER}'@'%'"))
-    finally:
-        admin.dispose()
-    return parsed.set(username=DB_USER, password=DB_PASSWORD).render_as_string(False)
-
-
-def _drop_database_user(url: str) -> None:
-    admin = db_backends.make_engine(
-        sa.engine.make_url(url).set(database="").render_as_string(False)
-    )
-    try:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f"DROP USER IF EXISTS '{DB_USER}'@'%'"))
+            connection.execute(sa.text(f"DROP USER IF EXISTS '{_user_of(parsed.database)}'@'%'"))
     finally:
         admin.dispose()
 

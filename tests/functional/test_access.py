@@ -176,7 +176,7 @@ def test_no_token_or_password_reaches_a_log(cloud: Cloud) -> None:
     # The conductor's tokens for Placement and Nova are the cyborg user's: any Fernet
     # token in a log is one too many.
     rabbit = services.RABBIT_URL.split("://", 1)[1].rpartition("@")[0]  # user:password
-    secrets = {*cloud.secrets, f"{DB_USER}:{DB_PASSWORD}@", f"{rabbit}@"}
+    secrets = {*cloud.secrets, f"{DB_USER}_", f":{DB_PASSWORD}@", f"{rabbit}@"}
     logs = logs_of(cloud)
     assert {"api.log", "api-legacy.log", "conductor.log", f"agent-{HOST}.log"} <= set(logs)
     # Tokens did pass through loggers at DEBUG, so a leak would have been written.
