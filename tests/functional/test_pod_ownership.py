@@ -45,6 +45,17 @@ def device(address: str) -> PluginDevice:
     return PluginDevice(address, "cyborg.openstack.org/gpu", "GPU", "")
 
 
+def stored_gpus(deployment: services.Deployment) -> dict[str, str]:
+    """The host's GPU deployables by name, with their providers' uuids."""
+    rows = deployment.query(
+        "SELECT dp.name, dp.rp_uuid FROM deployables dp JOIN devices d "
+        "ON d.id = dp.device_id WHERE d.hostname = :host AND d.type = 'GPU' "
+        "ORDER BY dp.name",
+        host=HOST,
+    )
+    return {str(name): str(rp) for name, rp in rows if rp is not None}
+
+
 class Cloud:
     def __init__(
         self,
@@ -57,13 +68,7 @@ class Cloud:
         self.api = rpcapi.ConductorAPI(conf)
         self.owner = conductor_owner.ConductorDeviceOwner(self.api, HOST)
         self.context = cyborg_context.get_admin_context()
-        rows = deployment.query(
-            "SELECT dp.name, dp.rp_uuid FROM deployables dp JOIN devices d "
-            "ON d.id = dp.device_id WHERE d.hostname = :host AND d.type = 'GPU' "
-            "ORDER BY dp.name",
-            host=HOST,
-        )
-        self.gpus = {str(name): str(rp) for name, rp in rows}  # FakeGPU0 at FIRST
+        self.gpus = stored_gpus(deployment)  # FakeGPU0 at FIRST
 
     def providers(self) -> list[str]:
         return list(self.gpus.values())
@@ -114,8 +119,15 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             deployment.start_agent(HOST)
 
             def published() -> bool:
+                # The conductor writes Placement inside the report's transaction, so
+                # the providers can show before the deployables are committed: wait
+                # for both, and for the stored providers to be the tree's.
                 root = client.find_provider(HOST)
-                return root is not None and len(client.get_tree(root.uuid)) == 4
+                if root is None:
+                    return False
+                tree = {rp.uuid for rp in client.get_tree(root.uuid)}
+                gpus = stored_gpus(deployment)
+                return len(tree) == 4 and len(gpus) == 2 and set(gpus.values()) <= tree
 
             deployment.wait_for(published, 90, "the agent's GPUs in Placement")
             made = Cloud(deployment, client, _client_conf(deployment))
