@@ -15,8 +15,6 @@ TOPIC = "cyborg-agent"
 
 # How much longer than [agent] program_timeout the conductor waits for the agent.
 PROGRAM_MARGIN = 10
-# Seconds the conductor waits for an mdev to be created or removed (a sysfs write).
-MDEV_TIMEOUT = 30
 # Seconds the conductor waits for an SPDK target to be created or removed: at most
 # eight JSON-RPC calls of SPDK_CALL_TIMEOUT each (cyborg.drivers.spdk_exports).
 SPDK_CALL_TIMEOUT = 3
@@ -112,7 +110,7 @@ class AgentAPI:
             hostname,
             "1.2",
             "create_vgpu_mdev",
-            MDEV_TIMEOUT,
+            self.conf.agent.mdev_timeout,
             pci_addr=pci_addr,
             asked_type=asked_type,
             ah_uuid=ah_uuid,
@@ -133,7 +131,7 @@ class AgentAPI:
             hostname,
             "1.2",
             "remove_vgpu_mdev",
-            MDEV_TIMEOUT,
+            self.conf.agent.mdev_timeout,
             pci_addr=pci_addr,
             asked_type=asked_type,
             ah_uuid=ah_uuid,

@@ -12,7 +12,7 @@ import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log
 
-from cyborg.agent import captures, manager
+from cyborg.agent import captures, manager, privileged_warmup
 from cyborg.agent import drivers as agent_drivers
 from cyborg.agent.resource_tracker import ResourceTracker
 from cyborg.cmd import kubernetes_node, service
@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = rpc.get_server(conf, target, [agent_manager])
     stop = service.stop_on_signals("cyborg-agent", conf.graceful_shutdown_timeout)
     server.start()
+    privileged_warmup.start_in_background(conf)
     LOG.info(
         "cyborg-agent running as %s with drivers %s",
         hostname,

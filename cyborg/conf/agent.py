@@ -54,6 +54,17 @@ OPTS: list[cfg.Opt] = [
         "sum under the WSGI server's request timeout (120 seconds for cyborg-api). Set the "
         "same value for the agents, the conductors and the API.",
     ),
+    cfg.IntOpt(
+        "mdev_timeout",
+        default=60,
+        min=5,
+        help="Seconds the conductor waits for an agent to create or remove a vGPU mdev. "
+        "The write itself is quick; the first one on an agent may also wait for its "
+        "privileged helper to start (the agent starts it at start-up when vGPU types are "
+        "enabled). A bind whose agent does not answer in time ends BindFailed, and a "
+        "held mdev is retried for removal after twice this long. Set the same value for "
+        "the conductors.",
+    ),
     cfg.StrOpt(
         "sysfs_root",
         default="/",

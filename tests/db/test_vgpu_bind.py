@@ -9,6 +9,7 @@ what the database said at that moment. The agent side is tested on its own
 
 import datetime
 import json
+import types
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ class Agent:
     """
 
     def __init__(self, observe: Callable[[], Any] = lambda: None) -> None:
+        self.conf = types.SimpleNamespace(agent=types.SimpleNamespace(mdev_timeout=60))
         self.observe = observe
         self.calls: list[tuple[str, str, dict[str, str], Any]] = []
         self.errors: dict[str, Exception] = {}

@@ -25,6 +25,10 @@ FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hosts" / "
 DEPLOYABLE = f"{HOST}_{GPU}"
 INSTANCE = "8a9b0c1d-2e3f-4a5b-8c6d-7e8f9a0b1c2d"
 TOKEN = "functional-user-token"
+# How long the conductor waits for the agent's mdev write, which may first wait for
+# the privileged helper to start: generous, so that a loaded machine cannot fail a bind.
+MDEV_WAIT = 180
+AGENT_WAIT = f"[agent]\nmdev_timeout = {MDEV_WAIT}\n"
 
 
 @pytest.fixture
@@ -83,7 +87,7 @@ def _kernel_made(root: pathlib.Path, uuid: str) -> None:
 
 
 def test_binding_a_vgpu_creates_its_mdev_and_deleting_removes_it(root: pathlib.Path) -> None:
-    with services.deployment() as deployment:
+    with services.deployment(conductor_conf=AGENT_WAIT) as deployment:
         deployment.start("agent-vgpu", "agent", _agent_conf(deployment, root))
         ((rp_uuid,),) = deployment.wait_for(
             lambda: deployment.query(
@@ -96,7 +100,7 @@ def test_binding_a_vgpu_creates_its_mdev_and_deleting_removes_it(root: pathlib.P
         arq = _bind(deployment, rp_uuid)
         bound = deployment.wait_for(
             lambda: (a := _arq(deployment, arq))["state"] in ("Bound", "BindFailed") and a,
-            60,
+            MDEV_WAIT + 60,
             "the bind",
         )
         assert bound["state"] == "Bound", deployment.log("conductor")[-3000:]
@@ -108,6 +112,7 @@ def test_binding_a_vgpu_creates_its_mdev_and_deleting_removes_it(root: pathlib.P
         assert (root / "sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-223/create"
                 ).read_text() == ""  # fmt: skip
         assert "Running privsep helper" in deployment.log("agent-vgpu")
+        assert "Privileged helper started" in deployment.log("agent-vgpu")  # at start-up
 
         _kernel_made(root, handle)
         response = requests.delete(
@@ -155,7 +160,7 @@ def test_binding_a_mig_backed_vgpu_creates_its_mdev_on_a_vf(
 ) -> None:
     del root  # only for its check that the test runs as root
     host = _mig_backed_host(tmp_path)
-    with services.deployment() as deployment:
+    with services.deployment(conductor_conf=AGENT_WAIT) as deployment:
         conf_path = os.path.join(deployment.directory, "agent-vgpu.conf")
         helper = f"{os.path.join(services.BIN, 'privsep-helper')} --config-file {conf_path}"
         deployment.start(
@@ -195,7 +200,7 @@ def test_binding_a_mig_backed_vgpu_creates_its_mdev_on_a_vf(
         arq = nova_calls.create_and_bind(deployment, "mig-vgpu", HOST, rp_uuid, INSTANCE, TOKEN)
         bound = deployment.wait_for(
             lambda: (a := _arq(deployment, arq))["state"] in ("Bound", "BindFailed") and a,
-            60,
+            MDEV_WAIT + 60,
             "the bind",
         )
         assert bound["state"] == "Bound", deployment.log("conductor")[-3000:]

@@ -200,7 +200,7 @@ class Binder:
         return unbinding.finish_abandoned_deletes(self, context, older_than)
 
     def remove_abandoned_mdevs(
-        self, context: RequestContext, grace: datetime.timedelta = vgpu.HELD_GRACE
+        self, context: RequestContext, grace: datetime.timedelta | None = None
     ) -> list[str]:
         """Retry the removal of mdevs an agent did not answer for; the handles tried."""
         if self.mdevs is None:

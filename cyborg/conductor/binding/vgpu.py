@@ -37,10 +37,6 @@ from cyborg.objects import attach_handle
 
 LOG = log.getLogger(__name__)
 
-# A held handle younger than this may still have its removal under way (an unbind
-# waits up to MDEV_TIMEOUT for the agent): the periodic task leaves it alone.
-HELD_GRACE = datetime.timedelta(seconds=2 * agent_rpcapi.MDEV_TIMEOUT)
-
 
 def pci_address(info: dict[str, str]) -> str:
     """An attach_info's PCI address as the agent takes it: "0000:3b:00.0"."""
@@ -52,6 +48,13 @@ class MdevAgent:
 
     def __init__(self, agent: agent_rpcapi.AgentAPI) -> None:
         self.agent = agent
+
+    def held_grace(self) -> datetime.timedelta:
+        """A held handle younger than this may still have its removal under way (an
+        unbind waits for the agent up to ``[agent] mdev_timeout``, or SPDK_TIMEOUT): the
+        periodic retry leaves it alone."""
+        waited = max(self.agent.conf.agent.mdev_timeout, agent_rpcapi.SPDK_TIMEOUT)
+        return datetime.timedelta(seconds=2 * waited)
 
     def needed(self, arq: arq_obj.AcceleratorRequest) -> bool:
         """Whether the ARQ's group asks for a vGPU or an SPDK target (so its bind is
@@ -121,14 +124,15 @@ def remove_held(
 
 
 def remove_abandoned(
-    context: RequestContext, mdevs: MdevAgent, grace: datetime.timedelta = HELD_GRACE
+    context: RequestContext, mdevs: MdevAgent, grace: datetime.timedelta | None = None
 ) -> list[str]:
-    """The periodic retry: remove the mdevs of handles held for longer than ``grace``.
+    """The periodic retry: remove the mdevs of handles held for longer than ``grace``
+    (by default ``mdevs.held_grace()``).
 
     Returns the uuids of the handles tried. Several conductors may run it at once:
     attach_handle.take_held lets one of them have each handle.
     """
-    cutoff = timeutils.utcnow() - grace
+    cutoff = timeutils.utcnow() - (mdevs.held_grace() if grace is None else grace)
     taken = [
         target
         for target in attach_handle.get_mdev_targets(context, held_before=cutoff)
