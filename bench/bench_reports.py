@@ -13,6 +13,7 @@ converging at once, and a bind (create + bind of one ARQ, through RPC).
 
 import argparse
 import functools
+import math
 import os
 import pathlib
 import statistics
@@ -32,16 +33,14 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade, orm
 
 import cyborg.conf
-from cyborg.agent.resource_tracker import ResourceTracker
+from bench.simulated_host import SimulatedHost
 from cyborg.common import context as cyborg_context
 from cyborg.conductor import rpcapi
 from cyborg.conductor import server as conductor_server
 from cyborg.db import api as db_api
 from cyborg.db import migration
-from cyborg.drivers import fake, fake_inventory
 from cyborg.objects import deployable as deployable_obj
 from tests import db_backends
-from tests.functional import agent_swarm
 
 RABBIT = os.environ.get("CYBORG_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 
@@ -59,23 +58,6 @@ def _conf() -> cfg.ConfigOpts:
     return conf
 
 
-class Host:
-    """One simulated agent: the fake driver on a generated inventory, and its tracker."""
-
-    def __init__(self, name: str, devices: int, conductor: rpcapi.ConductorAPI) -> None:
-        self.name = name
-        self.spec = agent_swarm.generated(name, devices)
-        self.driver = fake.FakeDriver(None, hostname=name, inventory=self._reports())
-        self.tracker = ResourceTracker(name, [self.driver], conductor)
-
-    def _reports(self) -> list[Any]:
-        return fake_inventory.parse(self.spec, fake.safe_name(self.name))
-
-    def change_one(self, value: int) -> None:
-        self.spec[0]["deployables"][0]["attributes"]["memory_mb"] = str(value)
-        self.driver.inventory = self._reports()
-
-
 def _ms(func: Callable[[], Any], repeat: int) -> list[float]:
     timings = []
     for _ in range(repeat):
@@ -86,7 +68,7 @@ def _ms(func: Callable[[], Any], repeat: int) -> list[float]:
 
 
 def _row(backend: str, what: str, timings: list[float], sql: str = "") -> None:
-    p95 = sorted(timings)[int(len(timings) * 0.95) - 1] if len(timings) > 1 else timings[0]
+    p95 = sorted(timings)[math.ceil(len(timings) * 0.95) - 1]  # nearest rank
     print(f"{backend:<11} {what:<36} {statistics.median(timings):>9.1f} {p95:>9.1f}  {sql}")
 
 
@@ -106,7 +88,7 @@ def run(backend: str, hosts: int, devices: int, repeat: int) -> None:
         statements: list[str] = []
         sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         try:
-            first = Host("bench-first", devices, api)
+            first = SimulatedHost("bench-first", devices, api)
             report = functools.partial(first.tracker.report, context)
             _row(backend, f"first report ({devices} devices)", _ms(report, 1))
             statements.clear()
@@ -122,7 +104,7 @@ def run(backend: str, hosts: int, devices: int, repeat: int) -> None:
                 report()
 
             _row(backend, "one device changed", _ms(change, min(repeat, 20)))
-            many = [Host(f"bench-{n:03d}", devices, api) for n in range(hosts)]
+            many = [SimulatedHost(f"bench-{n:03d}", devices, api) for n in range(hosts)]
             start = time.perf_counter()
             threads = [threading.Thread(target=h.tracker.report, args=(context,)) for h in many]
             for thread in threads:

@@ -25,8 +25,9 @@ its own MariaDB database, an access log counting its requests):
   conductor's Placement audit runs.
 
 Each figure is printed with its target and ratio; ``--json`` keeps them. The classes
-here (Fleet, PlacementFloor, Counting) take any RPC API and Placement endpoint, so a
-side-by-side harness can drive another deployment with them.
+here (Fleet, PlacementFloor, Counting; one agent is bench/simulated_host.py) take any
+RPC API and Placement endpoint, so a side-by-side harness can drive another
+deployment with them.
 """
 
 import argparse
@@ -49,12 +50,11 @@ import requests
 from oslo_config import cfg
 
 import cyborg.conf
-from cyborg.agent.resource_tracker import ResourceTracker
+from bench.simulated_host import SimulatedHost
 from cyborg.common import context as cyborg_context
 from cyborg.conductor import rpcapi
-from cyborg.drivers import fake, fake_inventory
 from tests import db_backends, fake_nova
-from tests.functional import agent_swarm, services
+from tests.functional import services
 from tests.placement_service import ADMIN_TOKEN, PlacementService
 
 TARGET_FLOOR = 1.3  # convergence within 1.3x of the Placement floor
@@ -185,29 +185,6 @@ class PlacementFloor:
 # -- the fleet --------------------------------------------------------------------------
 
 
-class Agent:
-    """One simulated agent: the fake driver on a generated inventory, and its tracker."""
-
-    def __init__(self, name: str, devices: int, conductor: rpcapi.ConductorAPI) -> None:
-        self.name = name
-        self.spec = agent_swarm.generated(name, devices)
-        self.driver = fake.FakeDriver(None, hostname=name, inventory=self._reports())
-        self.tracker = ResourceTracker(name, [self.driver], conductor)
-        self.reports = 0
-
-    def _reports(self) -> list[Any]:
-        return fake_inventory.parse(self.spec, fake.safe_name(self.name))
-
-    def add_trait(self, trait: str) -> None:
-        self.spec[0]["deployables"][0]["traits"] = [trait]  # type: ignore[index]
-        self.driver.inventory = self._reports()
-
-    def report(self, context: Any) -> Any:
-        answer = self.tracker.report(context)
-        self.reports += 1
-        return answer
-
-
 class Fleet:
     """``hosts`` agents over ``conductor`` (an RPC API of the deployment to drive)."""
 
@@ -215,12 +192,14 @@ class Fleet:
         self, conductor: rpcapi.ConductorAPI, hosts: int, devices: int, prefix: str = "fleet"
     ) -> None:
         self.context = cyborg_context.get_admin_context()
-        self.agents = [Agent(f"{prefix}-{n:05d}", devices, conductor) for n in range(hosts)]
+        self.agents = [
+            SimulatedHost(f"{prefix}-{n:05d}", devices, conductor) for n in range(hosts)
+        ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.failures = 0
 
-    def _one(self, agent: Agent) -> None:
+    def _one(self, agent: SimulatedHost) -> None:
         try:
             agent.report(self.context)
         except Exception:  # a timed-out report: the agent tries again next interval
@@ -236,7 +215,7 @@ class Fleet:
             thread.start()
             self._threads.append(thread)
 
-    def _loop(self, agent: Agent, interval: float, offset: float) -> None:
+    def _loop(self, agent: SimulatedHost, interval: float, offset: float) -> None:
         if self._stop.wait(offset):
             return
         while not self._stop.is_set():
