@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from oslo_config import cfg
@@ -386,3 +387,51 @@ def test_device_status_and_attributes(db, conductor) -> None:  # type: ignore[no
     with pytest.raises(exception.AttributeOwnedByDriver):
         conductor.delete_attribute(db.context, uuid=reported.uuid)
     assert attribute_obj.get_by_uuid(db.context, reported.uuid).value == "FPGA"
+
+
+def test_a_bind_waits_for_the_report_that_publishes_its_device(  # type: ignore[no-untyped-def]
+    db, conductor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nova may allocate a new device's provider while the report that created it is
+    still committing its deployable: the bind waits for that report, then binds."""
+    if db.backend == "sqlite":
+        pytest.skip("SQLite is the all-in-one's database: one writer, no report in flight")
+    from cyborg.common import context as cyborg_context
+    from cyborg.db import api as db_api
+    from cyborg.objects import deployable as deployable_obj
+    from cyborg.objects import host as host_obj
+
+    host_obj.create_if_missing(db.context, "host1")
+    conductor.create_device_profile(db.context, name="gpu", groups=[{"resources:PGPU": "1"}])
+    (arq,) = conductor.create_arqs(db.context, device_profile_name="gpu", project_id="p")
+    missed = threading.Event()
+    looked_up = deployable_obj.get_by_rp_uuid
+
+    def lookup(context, rp_uuid):  # type: ignore[no-untyped-def]
+        try:
+            return looked_up(context, rp_uuid)
+        except exception.DeployableNotFound:
+            missed.set()
+            raise
+
+    monkeypatch.setattr(deployable_obj, "get_by_rp_uuid", lookup)
+    published = threading.Event()
+    made: list[Any] = []
+
+    def report() -> None:  # as cyborg.conductor.inventory.reports does, Placement inside
+        context = cyborg_context.get_admin_context()
+        with db_api.context_manager.writer.using(context):
+            host_obj.lock(context, "host1")
+            made.append(seed.bindable_deployable(context, handles=1))
+            published.set()  # Placement has the provider now; the rows are not committed
+            assert missed.wait(60), "the bind never looked for the deployable"
+
+    reporting = threading.Thread(target=report)
+    reporting.start()
+    try:
+        assert published.wait(60)
+        conductor.bind_arqs(db.context, bindings={arq: _binding(made[0], _new_uuid())})
+    finally:
+        missed.set()
+        reporting.join(60)
+    assert _state(db, arq) == State.BOUND

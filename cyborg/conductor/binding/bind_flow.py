@@ -54,6 +54,7 @@ from cyborg.db import api as db_api
 from cyborg.objects import accelerator_request as arq_obj
 from cyborg.objects import attach_handle, nova_notification
 from cyborg.objects import deployable as deployable_obj
+from cyborg.objects import host as host_obj
 
 if TYPE_CHECKING:  # the Binder calls in here with itself
     from cyborg.conductor.binding.binder import Binder
@@ -263,7 +264,7 @@ def _claim_handle(
 ) -> attach_handle.AttachHandle:
     """Program the FPGA if asked, then claim a free handle: the ARQ is Bound (with
     Nova's event), or BindStarted holding an MDEV handle whose mdev comes next."""
-    deployable = deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
+    deployable = _deployable_at(context, arq.uuid, device_rp_uuid)
     _refuse_unhealthy(deployable, device_rp_uuid)
     step = binder.programming
     if step is not None and step.needed(arq):
@@ -284,6 +285,25 @@ def _claim_handle(
         if notify_nova and handle.attach_type not in hold:
             nova_notification.add(context, arq.uuid, constants.NovaEventStatus.COMPLETED)
     return handle
+
+
+def _deployable_at(
+    context: RequestContext, arq_uuid: str, device_rp_uuid: str
+) -> deployable_obj.Deployable:
+    """The deployable published as ``device_rp_uuid``.
+
+    A report writes Placement inside its transaction (under the host's row lock), so a
+    new device's provider can be seen, and allocated by Nova, a moment before its
+    deployable is committed. A provider not found is looked for again once the bound
+    host's report in flight, if any, has ended.
+    """
+    try:
+        return deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
+    except exception.DeployableNotFound:
+        hostname = arq_obj.get_by_uuid(context, arq_uuid).hostname
+        if not hostname or host_obj.lock(context, hostname) is None:
+            raise
+        return deployable_obj.get_by_rp_uuid(context, device_rp_uuid)
 
 
 def _refuse_unhealthy(deployable: deployable_obj.Deployable, rp_uuid: str) -> None:
