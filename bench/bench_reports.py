@@ -54,6 +54,7 @@ def _conf() -> cfg.ConfigOpts:
     conf.set_override("transport_url", RABBIT)
     conf.set_override("control_exchange", f"cyborg-bench-{run}")
     conf.set_override("topic", f"cyborg-conductor-bench-{run}", group="conductor")
+    conf.set_override("topic", f"cyborg-agent-bench-{run}", group="agent")
     conf.set_override("host", f"bench-{run}")
     return conf
 

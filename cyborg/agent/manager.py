@@ -15,7 +15,6 @@ from oslo_log import log
 
 from cyborg.agent import programming, spdk_targets, vgpu
 from cyborg.agent.resource_tracker import ResourceTracker
-from cyborg.agent.rpcapi import TOPIC  # noqa: F401 - cyborg.cmd.agent listens on it
 from cyborg.common import context as cyborg_context
 from cyborg.common import exception, inventory
 from cyborg.common.context import RequestContext

@@ -1,7 +1,8 @@
 """Client side of the agent's RPC API: how the conductor reaches the agent of a host.
 
-Each agent listens on topic ``cyborg-agent`` as server ``<[agent] resource_provider_name>``,
-the hostname its devices carry, so a call goes to ``server=device.hostname``.
+Each agent listens on topic ``[agent] topic`` (``cyborg-agent``) as server
+``<[agent] resource_provider_name>``, the hostname its devices carry, so a call goes to
+``server=device.hostname``.
 """
 
 from typing import Any
@@ -10,8 +11,6 @@ from oslo_config import cfg
 
 from cyborg.common import exception, rpc
 from cyborg.common.context import RequestContext
-
-TOPIC = "cyborg-agent"
 
 # How much longer than [agent] program_timeout the conductor waits for the agent.
 PROGRAM_MARGIN = 10
@@ -33,7 +32,7 @@ class AgentAPI:
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
         self._client = rpc.get_client(
-            conf, TOPIC, self.RPC_API_VERSION, version_cap=conf.upgrade_levels.agent
+            conf, conf.agent.topic, self.RPC_API_VERSION, version_cap=conf.upgrade_levels.agent
         )
 
     def _call(

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             conf.gpu_devices.xid_window,
         ),
     )
-    target = oslo_messaging.Target(topic=manager.TOPIC, server=hostname)
+    target = oslo_messaging.Target(topic=conf.agent.topic, server=hostname)
     agent_manager = manager.AgentManager(tracker, conf)
     try:
         node = kubernetes_node.start(conf, tracker, loaded, agent_manager.programmer, conductor)

@@ -69,8 +69,8 @@ def client_options(conf: cfg.ConfigOpts, endpoint: str) -> None:
 def serve_agent(
     conf: cfg.ConfigOpts, tracker: ResourceTracker, programmer: programming.Programmer
 ) -> Any:
-    """The agent's RPC server (topic ``cyborg-agent``, server = its host name), started."""
-    target = oslo_messaging.Target(topic=manager.TOPIC, server=tracker.hostname)
+    """The agent's RPC server (topic ``[agent] topic``, server = its host name), started."""
+    target = oslo_messaging.Target(topic=conf.agent.topic, server=tracker.hostname)
     endpoint = manager.AgentManager(tracker, conf, programmer)
     server = rpc.get_server(conf, target, [endpoint])
     server.start()

@@ -101,6 +101,15 @@ OPTS: list[cfg.Opt] = [
         "sockets (its -S option): the socket of a controller made per bind is "
         "<spdk_vhost_socket_dir>/<controller>, and consumers mount it from there.",
     ),
+    cfg.StrOpt(
+        "topic",
+        default="cyborg-agent",
+        help="RPC topic the agents listen on (each as server <resource_provider_name>) "
+        "and the conductors call. RabbitMQ names each agent's queue after it and the "
+        "host, not after control_exchange, so two Cyborg deployments sharing one "
+        "RabbitMQ virtual host, with hosts of the same names, need different topics "
+        "(or, better, vhosts). Set the same value for the agents and the conductors.",
+    ),
 ]
 
 

@@ -151,7 +151,7 @@ def test_newer_agents_report_to_an_older_conductor(db, older_conductor) -> None:
 def older_agent(tmp_path: pathlib.Path) -> Iterator[tuple[cfg.ConfigOpts, OlderAgent]]:
     conf = _conf(tmp_path)
     agent = OlderAgent()
-    target = oslo_messaging.Target(topic=agent_rpcapi.TOPIC, server="old-agent-host")
+    target = oslo_messaging.Target(topic=conf.agent.topic, server="old-agent-host")
     server = rpc.get_server(conf, target, [agent])
     server.start()
     try:

@@ -285,6 +285,9 @@ def deployment(
                 f"host = functional-{uuid.uuid4().hex[:6]}\n"
                 f"[database]\nconnection = {services_url}\n"
                 f"[conductor]\ntopic = cyborg-conductor-{run}\n"
+                # Agents' queues are named after topic and host, not the exchange: two
+                # suites' agents of one fixture host would otherwise share a queue.
+                f"[agent]\ntopic = cyborg-agent-{run}\n"
                 f"[api]\nhost_ip = 127.0.0.1\nport = {port}\napi_workers = 1\n"
                 f"[oslo_policy]\npolicy_file = {directory}/policy.yaml\n" + extra_conf,
             )

@@ -26,6 +26,7 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade, orm
 
 import cyborg.conf
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.common import constants, exception, rpc
 from cyborg.common import context as cyborg_context
 from cyborg.conductor import manager, rpcapi
@@ -61,6 +62,8 @@ def _write_conf(directory: pathlib.Path, name: str, database_url: str) -> pathli
         f"host = host-{name}\n"
         "[conductor]\n"
         f"topic = cyborg-conductor-{name}\n"
+        "[agent]\n"
+        f"topic = cyborg-agent-{name}\n"
         "[oslo_messaging_rabbit]\n"
         "amqp_auto_delete = true\n"
         "[database]\n"
@@ -200,3 +203,45 @@ def test_cyborg_conductor_serves_rabbitmq_and_stops_on_sigterm(
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+class _Agent:
+    """An agent's RPC endpoint that says which deployment it belongs to."""
+
+    target = oslo_messaging.Target(version="1.3")
+
+    def __init__(self, deployment: str) -> None:
+        self.deployment = deployment
+
+    def get_inventory(self, context: object) -> list[dict[str, str]]:
+        return [{"deployment": self.deployment}]
+
+
+def test_two_deployments_agents_of_one_host_name_take_only_their_own_calls(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Two deployments on one vhost, each with an agent named alike: each conductor's
+    calls reach its own agent only (RabbitMQ names the queue after topic and host)."""
+    _require_rabbitmq()
+    host = f"compute-{secrets.token_hex(4)}"
+    confs, servers = {}, []
+    for deployment in ("east", "west"):
+        name = f"{deployment}-{secrets.token_hex(4)}"
+        (tmp_path / deployment).mkdir()
+        conf = _load_conf(_write_conf(tmp_path / deployment, name, "sqlite://"))
+        confs[deployment] = conf
+        target = oslo_messaging.Target(topic=conf.agent.topic, server=host)
+        servers.append((conf, rpc.get_server(conf, target, [_Agent(deployment)])))
+    try:
+        for _, server in servers:
+            server.start()
+        context = cyborg_context.get_admin_context()
+        for deployment, conf in confs.items():
+            agents = agent_rpcapi.AgentAPI(conf)
+            conf.set_override("rpc_response_timeout", 10)  # one the other took fails soon
+            answers = {agents.get_inventory(context, host)[0]["deployment"] for _ in range(10)}
+            assert answers == {deployment}
+    finally:
+        for conf, server in servers:
+            rpc.stop_server(server, 10)  # bounded: a call may still be in flight
+            rpc.cleanup(conf)

@@ -132,7 +132,7 @@ def confs(tmp_path: pathlib.Path, name: str) -> Iterator[list[cfg.ConfigOpts]]:
             [
                 conf.conductor.topic,
                 f"{conf.conductor.topic}.{conf.host}",
-                f"{agent_rpcapi.TOPIC}.{_agent_host(conf)}",
+                f"{conf.agent.topic}.{_agent_host(conf)}",
             ],
         )
         db_backends.drop_database(url)
@@ -240,7 +240,7 @@ def test_newer_agents_work_with_an_older_conductor(conf: cfg.ConfigOpts) -> None
     context = cyborg_context.get_admin_context()
     with (
         _conductor(conf, OlderConductor(conf)),
-        _serving(conf, agent_rpcapi.TOPIC, _agent_host(conf), agent),
+        _serving(conf, conf.agent.topic, _agent_host(conf), agent),
     ):
         # The newer agent reports (1.1, which every conductor since 1.1 takes).
         assert agent.tracker.report(context)["changed"] is True
@@ -264,7 +264,7 @@ def test_a_capped_newer_conductor_works_with_older_agents(conf, capped) -> None:
     host = _agent_host(conf)
     with (
         _conductor(conf, manager.ConductorManager(conf)),
-        _serving(conf, agent_rpcapi.TOPIC, host, OlderAgent(hardware)),
+        _serving(conf, conf.agent.topic, host, OlderAgent(hardware)),
     ):
         # The older agent's reports (its conductor client knows no more than 1.4).
         older_tracker = ResourceTracker(
