@@ -109,7 +109,7 @@ class PodClaims:
         """The devices at ``pci_addresses`` and the MIG ``partitions``, all or none."""
         if not pci_addresses and not partitions:
             raise exception.Invalid(reason="a pod claim needs at least one device")
-        new = partitions and self.partitions.claim(context, hostname, claim, partitions)
+        new = bool(partitions) and self.partitions.claim(context, hostname, claim, partitions)
         if not pci_addresses:
             return
         try:

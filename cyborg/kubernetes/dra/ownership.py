@@ -112,14 +112,14 @@ class LocalOwner:
                                     f"prepared for claim {holder}")  # fmt: skip
         for partition in partitions:
             for holder, part in self.prepared.owners_of(partition.id):
-                if holder.uid == claim.uid or part == (partition.profile, partition.start):
-                    what = "this partition" if holder.uid != claim.uid else ""
-                elif part is None:
-                    what = "the whole GPU"
-                else:
-                    what = ""  # another partition of the GPU: the GPU says if it fits
-                if not what:
+                if holder.uid == claim.uid:
                     continue
+                if part is None:
+                    what = "the whole GPU"
+                elif part == (partition.profile, partition.start):
+                    what = "this partition"
+                else:
+                    continue  # another partition of the GPU: the GPU says if it fits
                 raise DeviceRefused(f"MIG {partition.profile} at {partition.start} on "
                                     f"{partition.id} of {self.driver}: {what} is already "
                                     f"prepared for claim {holder}")  # fmt: skip
