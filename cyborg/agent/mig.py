@@ -116,7 +116,7 @@ class NvidiaSmiPartitioner:
         self.query = query
         self._listing = threading.Lock()
 
-    def made(self) -> mig_layout.MadeInstances:
+    def listed(self) -> mig_layout.MadeInstances:
         """The instances the list says this partitioner made, by GPU address."""
         try:
             with open(os.path.join(self.root, mig_layout.DRA_INSTANCES_PATH)) as handle:
@@ -129,7 +129,7 @@ class NvidiaSmiPartitioner:
         path = os.path.join(self.root, mig_layout.DRA_INSTANCES_PATH)
         key = (instance.gpu_instance, instance.compute_instance)
         with self._listing:
-            listed = {gpu: set(ids) for gpu, ids in self.made().items()}
+            listed = {gpu: set(ids) for gpu, ids in self.listed().items()}
             ids = listed.setdefault(instance.gpu_address, set())
             ids.add(key) if made else ids.discard(key)
             os.makedirs(os.path.dirname(path), exist_ok=True)

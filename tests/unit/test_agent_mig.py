@@ -126,7 +126,7 @@ def test_made_instances_are_listed_for_the_driver_until_destroyed(tmp_path: path
     smi = Smi()
     partitioner = mig.NvidiaSmiPartitioner(str(tmp_path), smi.run, smi.query)
     instance = partitioner.create(GPU, "4g.20gb", 0)
-    assert partitioner.made() == {GPU: frozenset({(1, 0)})}
+    assert partitioner.listed() == {GPU: frozenset({(1, 0)})}
     listed = (tmp_path / mig_layout.DRA_INSTANCES_PATH).read_text()
     assert mig_layout.decode_made(listed) == {GPU: frozenset({(1, 0)})}
     busy = {"exit_code": 6, "stdout": "", "stderr": "In use by another client\n"}
@@ -134,9 +134,9 @@ def test_made_instances_are_listed_for_the_driver_until_destroyed(tmp_path: path
         mig.NvidiaSmiPartitioner(str(tmp_path), Smi({"-dgi": busy}).run, smi.query).destroy(
             instance
         )
-    assert partitioner.made() == {GPU: frozenset({(1, 0)})}
+    assert partitioner.listed() == {GPU: frozenset({(1, 0)})}
     partitioner.destroy(instance)
-    assert partitioner.made() == {}
+    assert partitioner.listed() == {}
     assert mig_layout.decode_made("not json") == {}
 
 

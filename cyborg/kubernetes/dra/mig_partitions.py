@@ -38,6 +38,10 @@ class MigPartitioner(Protocol):
     def destroy(self, instance: MigInstance) -> None:
         """Destroy the compute and GPU instance; one already gone is no error."""
 
+    def listed(self) -> Mapping[str, frozenset[tuple[int, int]]]:
+        """{GPU address: (GPU instance, compute instance)} of the instances it made
+        and has not destroyed, as its list (which survives a restart) says."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Partition:

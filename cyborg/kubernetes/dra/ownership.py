@@ -107,9 +107,9 @@ class LocalOwner:
             for holder, part in self.prepared.owners_of(device.id):
                 if holder.uid == claim.uid:
                     continue
-                what = "MIG partitions of it are" if part else "it is"
-                raise DeviceRefused(f"device {device.id} of {self.driver}: {what} already "
-                                    f"prepared for claim {holder}")  # fmt: skip
+                what = " (MIG partitions of it)" if part else ""
+                raise DeviceRefused(f"device {device.id} of {self.driver} is already "
+                                    f"prepared{what} for claim {holder}")  # fmt: skip
         for partition in partitions:
             for holder, part in self.prepared.owners_of(partition.id):
                 if holder.uid == claim.uid:

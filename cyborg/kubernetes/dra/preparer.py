@@ -94,6 +94,38 @@ class Preparer:
                 raise PrepareFailed(f"writing the CDI spec or checkpoint of claim {ref} "
                                     f"failed: {err}") from err  # fmt: skip
 
+    def reap_orphans(self) -> list[mig_partitions.MigInstance]:
+        """Destroy the GPU instances the partitioner made that no prepared claim has
+        (a crash between making one and writing the checkpoint: the kubelet's retry
+        would find its placement taken); call it before serving. The ones destroyed."""
+        if self.partitioner is None:
+            return []
+        kept = {
+            (d.mig.gpu_address, d.mig.gpu_instance, d.mig.compute_instance)
+            for claim in self.checkpoint.claims()
+            for d in claim.devices
+            if d.mig is not None
+        }
+        orphans = [
+            mig_partitions.MigInstance(gpu, gi, ci, "")
+            for gpu, ids in sorted(self.partitioner.listed().items())
+            for gi, ci in sorted(ids)
+            if (gpu, gi, ci) not in kept
+        ]
+        destroyed = []
+        for orphan in orphans:
+            try:
+                self.partitioner.destroy(orphan)
+            except mig_partitions.MigError as err:
+                LOG.warning("%s: GPU instance %d on %s, of no prepared claim, stays: %s",
+                            self.settings.driver, orphan.gpu_instance, orphan.gpu_address,
+                            err)  # fmt: skip
+                continue
+            LOG.info("%s: destroyed GPU instance %d on %s, of no prepared claim",
+                     self.settings.driver, orphan.gpu_instance, orphan.gpu_address)  # fmt: skip
+            destroyed.append(orphan)
+        return destroyed
+
     def unprepare(self, claim_uid: str) -> None:
         """Undo a prepare; a claim never prepared (or already undone) is no error."""
         with self._lock:

@@ -43,6 +43,11 @@ class Partitioner:
     def destroy(self, instance: MigInstance) -> None:
         self.destroyed.append(instance.gpu_instance)
 
+    def listed(self) -> dict[str, frozenset[tuple[int, int]]]:
+        """As NvidiaSmiPartitioner's list: made and not destroyed since."""
+        alive = [7 + n for n in range(len(self.made)) if 7 + n not in self.destroyed]
+        return {A.id: frozenset((gi, 0) for gi in alive)} if alive else {}
+
 
 def _edits(setup: Setup, uid: str) -> dict[str, Any]:
     spec = json.loads((setup.cdi_dir / claim_cdi.file_name(GPU, uid)).read_text())
@@ -163,7 +168,7 @@ def test_the_same_partition_or_the_whole_gpu_is_refused_to_another_claim(
     with pytest.raises(PrepareFailed, match=r"MIG 1g.10gb at 3 on 0000:3b:00.0 .*this "
                        r"partition is already prepared for claim"):  # fmt: skip
         setup.preparer.prepare(_put(setup, "u2", ONE_G))
-    with pytest.raises(PrepareFailed, match="MIG partitions of it are already prepared"):
+    with pytest.raises(PrepareFailed, match=r"prepared \(MIG partitions of it\) for claim"):
         setup.preparer.prepare(_put(setup, "u3", DEV_A))
     assert partitioner.made == [(A.id, "1g.10gb", 3)]  # nothing made for the refused
     setup.preparer.unprepare("u1")
@@ -264,3 +269,19 @@ def test_admin_access_to_a_partition_is_refused_and_makes_no_instance(
     with pytest.raises(PrepareFailed, match="adminAccess is offered for whole devices only"):
         made.preparer.prepare(ref)
     assert partitioner.made == []
+
+
+def test_a_restart_destroys_the_instances_no_prepared_claim_has(tmp_path: pathlib.Path) -> None:
+    """An instance made just before a crash, with no checkpoint entry yet, would keep
+    its placement from the kubelet's retry: a restarted plugin destroys it, and only
+    it; the claims in the checkpoint keep theirs."""
+    partitioner = Partitioner()
+    setup = _setup(tmp_path, partitioner)
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))  # GI 7, checkpointed
+    partitioner.create(A.id, "3g.40gb", 4)  # GI 8: made, then the crash
+    restarted = _setup(tmp_path, partitioner)
+    assert [i.gpu_instance for i in restarted.preparer.reap_orphans()] == [8]
+    assert partitioner.destroyed == [8]
+    assert restarted.preparer.reap_orphans() == []  # nothing more
+    restarted.preparer.prepare(_put(restarted, "u2", THREE_G))  # its placement is free again
+    assert _setup(tmp_path, None).preparer.reap_orphans() == []  # no partitioner: nothing
