@@ -17,16 +17,24 @@ profile MIG 1g.10gb (ID 19)" and "Successfully created compute instance ID  0 on
 ``/proc/driver/nvidia/capabilities/gpu<minor>/mig/gi<gi>[/ci<ci>]/access``
 ("DeviceFileMinor: 21"), the GPU's minor from ``/proc/driver/nvidia/gpus/<address>/
 information`` ("Device Minor: 0"), all under ``[agent] sysfs_root``.
+
+Every instance made is listed in ``cyborg.common.mig.DRA_INSTANCES_PATH`` (under the
+same root) from the moment nvidia-smi says it made it until it is destroyed: the
+NVIDIA driver keeps reporting a GPU whose MIG devices are all there as the whole,
+cuttable GPU, so that other claims get its other partitions.
 """
 
 import os
 import re
 import subprocess
+import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from oslo_log import log
 
+from cyborg.common import mig as mig_layout
 from cyborg.common.mig import MigError, MigInstance
 from cyborg.drivers import nvidia_gpu
 
@@ -106,6 +114,34 @@ class NvidiaSmiPartitioner:
         self.root = root
         self.run = run
         self.query = query
+        self._listing = threading.Lock()
+
+    def listed(self) -> mig_layout.MadeInstances:
+        """The instances the list says this partitioner made, by GPU address."""
+        try:
+            with open(os.path.join(self.root, mig_layout.DRA_INSTANCES_PATH)) as handle:
+                return mig_layout.decode_made(handle.read())
+        except FileNotFoundError:
+            return {}
+
+    def _list(self, instance: MigInstance, made: bool) -> None:
+        """Add ``instance`` to the list (``made``) or take it off, atomically."""
+        path = os.path.join(self.root, mig_layout.DRA_INSTANCES_PATH)
+        key = (instance.gpu_instance, instance.compute_instance)
+        with self._listing:
+            listed = {gpu: set(ids) for gpu, ids in self.listed().items()}
+            ids = listed.setdefault(instance.gpu_address, set())
+            ids.add(key) if made else ids.discard(key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(mig_layout.encode_made(listed))
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
 
     def _change(self, args: list[str]) -> str:
         result = self.run(args)
@@ -121,6 +157,7 @@ class NvidiaSmiPartitioner:
             raise MigError(f"nvidia-smi did not say which instance it made: {out.strip()[-300:]}")
         instance = MigInstance(gpu_address, int(gi.group(1)), int(ci.group(1)), "")
         try:
+            self._list(instance, made=True)  # before the next discovery can see it
             uuid = self._uuid(instance)
         except Exception:
             self.destroy(instance)  # a partition nobody could name is of no use
@@ -179,3 +216,4 @@ class NvidiaSmiPartitioner:
             except MigError as err:
                 if "not found" not in str(err).lower():  # gone already: nothing to do
                     raise
+        self._list(instance, made=False)

@@ -352,6 +352,24 @@ class DeviceHeldByPod(Conflict):
     )
 
 
+class MigPartitionHeldByPod(DeviceHeldByPod):
+    """Another claim holds this very MIG partition (same GPU, profile and start)."""
+
+    msg_fmt = (
+        "MIG partition %(profile)s at %(start)s of GPU %(address)s on host %(host)s is "
+        "held by pod claim %(claim_uid)s (ResourceClaim %(pod)s)."
+    )
+
+
+class GpuHeldByMigPartitions(DeviceHeldByPod):
+    """Pods' MIG partitions share the GPU: it cannot go to one claim whole."""
+
+    msg_fmt = (
+        "GPU %(address)s on host %(host)s is shared by MIG partitions of pod claims; "
+        "it cannot be claimed whole."
+    )
+
+
 class DeviceTaken(Conflict):
     """The attach handle was taken between the look and the claim: a race lost."""
 

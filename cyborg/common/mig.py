@@ -16,6 +16,7 @@ the attribute's one format, canonical JSON::
 import dataclasses
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 ATTR_MIG_PROFILES = "mig_profiles"
@@ -125,3 +126,29 @@ class MigInstance:
             uuid=str(entry["uuid"]),
             device_nodes=tuple(str(n) for n in entry.get("device_nodes", ())),
         )
+
+
+#: Where the agent's partitioner lists the GPU instances it made for DRA claims, under
+#: ``[agent] sysfs_root``: ``{"<gpu address>": [[gi, ci], ...]}``. The NVIDIA driver
+#: reads it: a GPU whose MIG devices are all listed is still reported whole, with its
+#: geometry, so that the slices go on offering its other partitions to other claims.
+DRA_INSTANCES_PATH = "var/lib/cyborg/dra-mig-instances.json"
+
+MadeInstances = dict[str, frozenset[tuple[int, int]]]
+
+
+def encode_made(made: Mapping[str, Iterable[tuple[int, int]]]) -> str:
+    document = {gpu: sorted([gi, ci] for gi, ci in ids) for gpu, ids in sorted(made.items())}
+    return json.dumps({gpu: ids for gpu, ids in document.items() if ids}, sort_keys=True)
+
+
+def decode_made(text: str | None) -> MadeInstances:
+    """The instances a DRA_INSTANCES_PATH file lists; {} for none or one unreadable."""
+    try:
+        document = json.loads(text or "{}")
+        return {
+            str(gpu): frozenset((int(gi), int(ci)) for gi, ci in ids)
+            for gpu, ids in dict(document).items()
+        }
+    except (ValueError, TypeError):
+        return {}

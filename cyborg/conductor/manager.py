@@ -19,6 +19,7 @@ from cyborg.conductor.inventory import operator_changes, programming, reports
 from cyborg.conductor.placement import provider_sync
 from cyborg.conductor.plans import plan_claim, planning
 from cyborg.conductor.pods import claims as pod_claims
+from cyborg.conductor.pods import partitions as pod_partitions
 from cyborg.conductor.pods import placement_units
 
 P = ParamSpec("P")
@@ -49,7 +50,7 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.6")
+    target = oslo_messaging.Target(version="1.7")
 
     def __init__(
         self,
@@ -319,12 +320,14 @@ class ConductorManager:
         namespace: str,
         name: str,
         pci_addresses: Sequence[str],
+        partitions: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self.pods.claim(
             context,
             hostname=hostname,
             claim=pod_claims.claim_ref(claim_uid, namespace, name),
             pci_addresses=list(pci_addresses),
+            partitions=pod_partitions.partitions_from(partitions),
         )
 
     @_answers

@@ -49,6 +49,8 @@ class ConductorAPI:
       1.5, since a 1.4 conductor's claim would not claim them.
     * 1.6 - claim_devices_for_pod, release_pod_claim, device_holders (devices handed
       to Kubernetes pods, from the agents' kubelet plugins).
+    * 1.7 - claim_devices_for_pod takes partitions (MIG partitions, which several
+      claims may hold of one GPU); sent at 1.7 only when there are some.
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -60,7 +62,7 @@ class ConductorAPI:
     after a release in which no caller uses them.
     """
 
-    RPC_API_VERSION = "1.6"
+    RPC_API_VERSION = "1.7"
 
     def __init__(
         self,
@@ -404,25 +406,29 @@ class ConductorAPI:
         namespace: str,
         name: str,
         pci_addresses: Sequence[str],
+        partitions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Give ``hostname``'s devices at ``pci_addresses`` to ResourceClaim ``claim_uid``
-        (``namespace``/``name``), in the database and in Placement, all or none.
+        """Give ``hostname``'s devices at ``pci_addresses`` and the MIG ``partitions``
+        ({"pci_address": the GPU's, "profile": "1g.10gb", "start": 3}) to ResourceClaim
+        ``claim_uid`` (``namespace``/``name``), in the database and in Placement, all
+        or none. Other claims may hold other partitions of the same GPUs.
 
         404 PodDeviceNotFound for an address the host has no PCI device at; 409
-        DeviceHeldByInstance / DeviceHeldByPod for one a VM or another claim holds,
-        NoFreeAccelerator when Placement has no free unit left. Claiming the same
-        devices for the same uid again succeeds (a kubelet retry).
+        DeviceHeldByInstance / DeviceHeldByPod for one a VM or another claim holds
+        (MigPartitionHeldByPod: that very partition), NoFreeAccelerator when Placement
+        has no free unit left. Claiming the same devices for the same uid again
+        succeeds (a kubelet retry).
         """
-        self._call(
-            context,
-            "claim_devices_for_pod",
-            "1.6",
-            hostname=hostname,
-            claim_uid=claim_uid,
-            namespace=namespace,
-            name=name,
-            pci_addresses=list(pci_addresses),
-        )
+        kwargs: dict[str, Any] = {
+            "hostname": hostname,
+            "claim_uid": claim_uid,
+            "namespace": namespace,
+            "name": name,
+            "pci_addresses": list(pci_addresses),
+        }
+        if partitions:
+            kwargs["partitions"] = [dict(p) for p in partitions]
+        self._call(context, "claim_devices_for_pod", "1.7" if partitions else "1.6", **kwargs)
 
     def release_pod_claim(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
         """Give back what ``claim_uid`` holds on ``hostname`` (an unknown claim: nothing)."""

@@ -178,7 +178,8 @@ OPTS: list[cfg.Opt] = [
         "mig_partitions",
         default=False,
         help="Publish each MIG-capable NVIDIA GPU that is in MIG mode with no MIG "
-        "instances made as partitionable devices: the whole GPU and every GPU "
+        "instances made (or only those made for pods' claims) as partitionable "
+        "devices: the whole GPU and every GPU "
         "instance profile at every placement, all consuming one shared counter set, "
         "and make the GPU instance when a claim's pod is prepared. The slices are "
         "laid out as Kubernetes 1.35 and later validate them (counter sets in slices "

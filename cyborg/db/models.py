@@ -241,6 +241,36 @@ class PodDeviceClaim(TimestampMixin, Base):
     )
 
 
+class PodMigPartition(TimestampMixin, Base):
+    """One MIG partition of a GPU handed to a ResourceClaim.
+
+    Several claims may hold partitions of one GPU at once. Together they hold the GPU
+    through one ``pod_device_claims`` row whose ``claim_uid`` is the GPU's own
+    (cyborg.objects.pod_claim.gpu_consumer: the Placement consumer of its unit), and
+    each partition row references it, so the GPU stays in use while one is left. A
+    partition (``profile`` at memory slice ``start_slice``) goes to one claim only.
+    """
+
+    __tablename__ = "pod_mig_partitions"
+    __table_args__ = (
+        sa.UniqueConstraint("gpu_claim_id", "profile", "start_slice"),
+        sa.Index("ix_pod_mig_partitions_claim_uid", "claim_uid"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    claim_uid: Mapped[str] = mapped_column(sa.String(36))
+    namespace: Mapped[str] = mapped_column(sa.String(63))
+    name: Mapped[str] = mapped_column(sa.String(253))
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    # RESTRICT: the GPU's row goes only after its last partition.
+    gpu_claim_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("pod_device_claims.id", ondelete="RESTRICT"), index=True
+    )
+    profile: Mapped[str] = mapped_column(sa.String(32))  # "1g.10gb"
+    start_slice: Mapped[int] = mapped_column(sa.Integer)
+
+
 class DeviceProfile(TimestampMixin, Base):
     __tablename__ = "device_profiles"
     __table_args__ = (

@@ -42,7 +42,9 @@ Each GPU is reported as the first of these that applies:
    its MIG geometry (``ATTR_MIG_PROFILES``, cyborg.common.mig) from
    ``var/lib/cyborg/nvidia-smi-mig-lgip.txt`` and ``-lgipp.txt`` (``nvidia-smi mig
    -lgip`` / ``-lgipp``, cyborg.drivers.nvidia_mig), so that the DRA slices can offer
-   it whole or cut.
+   it whole or cut. So does a GPU whose MIG devices are all instances the agent made
+   for DRA claims (listed in ``var/lib/cyborg/dra-mig-instances.json``,
+   cyborg.common.mig.DRA_INSTANCES_PATH): its other partitions stay on offer.
 
 Topology: every deployable of a GPU carries ATTR_PCIE_ROOT, the root complex its
 sysfs entry resolves under, and, where ``var/lib/cyborg/nvidia-smi-topo-m.txt``
@@ -119,6 +121,14 @@ class SmiGPU:
     driver_version: str | None = None  # the document's <driver_version>
     health: Health = OK
     mig_enabled: bool = False  # MIG mode on, with or without MIG devices
+
+
+def _cut_by_dra(gpu: SmiGPU, made: frozenset[tuple[int, int]]) -> bool:
+    """Whether every MIG device of ``gpu`` is an instance made for a DRA claim."""
+    ids = [(m.gpu_instance_id, m.compute_instance_id) for m in gpu.mig_devices]
+    if not ids or not all(gi.isdigit() and ci.isdigit() for gi, ci in ids):
+        return False
+    return all((int(gi), int(ci)) in made for gi, ci in ids)
 
 
 def _mib(text: str | None) -> int | None:
@@ -305,6 +315,18 @@ class NvidiaGPUDriver(Driver):
         listing = self._captured(self.smi_list, SMI_LIST_PATH)
         return parse_smi_xml(xml, listing) if xml else None
 
+    def _without_dra_instances(self, smi: dict[str, SmiGPU] | None) -> dict[str, SmiGPU] | None:
+        """``smi`` with the GPUs cut by DRA claims alone shown without MIG devices."""
+        made = mig.decode_made(pci.read_text(os.path.join(self.root, mig.DRA_INSTANCES_PATH)))
+        if not smi or not made:
+            return smi
+        return {
+            address: dataclasses.replace(gpu, mig_devices=())
+            if _cut_by_dra(gpu, made.get(address, frozenset()))
+            else gpu
+            for address, gpu in smi.items()
+        }
+
     def _peer_links(self, smi: dict[str, SmiGPU] | None) -> dict[str, str]:
         """{GPU address: ATTR_PEER_LINKS} from ``nvidia-smi topo -m``; {} without it."""
         topo = self._captured(self.smi_topo, SMI_TOPO_PATH)
@@ -360,7 +382,7 @@ class NvidiaGPUDriver(Driver):
         for function in functions:
             if function.physfn:
                 vfs.setdefault(function.physfn, []).append(function.address)
-        smi, vgpu_types = self._smi(), self._vgpu_types()
+        smi, vgpu_types = self._without_dra_instances(self._smi()), self._vgpu_types()
         judge, peers = self._health_of(smi), self._peer_links(smi)
         mig_profiles = self._mig_profiles(smi)
         reports = []

@@ -6,11 +6,13 @@ the pod starts and its uid to ``release`` after it stopped; the conductor record
 claim and writes its Placement allocation, so that Nova sees the devices in use and
 a device a VM holds is refused. Every refusal becomes DeviceRefused with a reason the
 kubelet shows: held by a VM, held by another pod, no free unit in Placement, unknown
-device, the conductor too old or not answering.
+device, the conductor too old or not answering. A claim's MIG partitions go as
+themselves (GPU address, profile, start; RPC API 1.7), so that several claims hold
+partitions of one GPU.
 """
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import oslo_messaging
 
@@ -24,6 +26,9 @@ HELD_BY_POD = "held by another pod"
 NO_FREE_UNIT = "no free unit in Placement"
 UNKNOWN_DEVICE = "unknown to Cyborg on this host"
 CONDUCTOR_TOO_OLD = "the conductor is too old for pods' devices (needs RPC API 1.6)"
+CONDUCTOR_TOO_OLD_FOR_MIG = (
+    "the conductor is too old for MIG partitions that claims share (needs RPC API 1.7)"
+)
 NO_ANSWER = "conductor did not answer"
 
 
@@ -48,6 +53,19 @@ class DeviceLike(Protocol):
     def deployable(self) -> str: ...
 
 
+class PartitionLike(Protocol):
+    """A MIG partition as the plugin names it (cyborg.kubernetes.dra.ownership)."""
+
+    @property
+    def id(self) -> str: ...  # its GPU's PCI address
+
+    @property
+    def profile(self) -> str: ...
+
+    @property
+    def start(self) -> int: ...
+
+
 class PodClaimsAPI(Protocol):
     """The conductor's RPC client methods used here (cyborg.conductor.rpcapi.ConductorAPI)."""
 
@@ -60,6 +78,7 @@ class PodClaimsAPI(Protocol):
         namespace: str,
         name: str,
         pci_addresses: Sequence[str],
+        partitions: Sequence[Mapping[str, Any]] = (),
     ) -> None: ...
 
     def release_pod_claim(
@@ -80,6 +99,8 @@ def reason_for(err: Exception) -> str:
         return f"{NO_FREE_UNIT}: {message}"
     if isinstance(err, exception.PodDeviceNotFound):
         return f"{UNKNOWN_DEVICE}: {message}"
+    if isinstance(err, exception.Conflict) and "RPC API 1.7" in message:
+        return f"{CONDUCTOR_TOO_OLD_FOR_MIG}: {message}"
     if isinstance(err, exception.Conflict) and "RPC API 1.6" in message:
         return f"{CONDUCTOR_TOO_OLD}: {message}"
     if isinstance(err, (exception.ConductorUnavailable, oslo_messaging.MessagingTimeout)):
@@ -104,8 +125,20 @@ class ConductorDeviceOwner:
         self.hostname = hostname
         self._context = context
 
-    def claim(self, claim: ClaimRefLike, devices: Sequence[DeviceLike]) -> None:
-        """Claim ``devices`` for ``claim``, all or none; DeviceRefused says why not."""
+    def claim(
+        self,
+        claim: ClaimRefLike,
+        devices: Sequence[DeviceLike],
+        partitions: Sequence[PartitionLike] = (),
+    ) -> None:
+        """Claim ``devices`` and MIG ``partitions`` for ``claim``, all or none;
+        DeviceRefused says why not."""
+        extra: dict[str, Any] = {}
+        if partitions:
+            extra["partitions"] = [
+                {"pci_address": p.id, "profile": p.profile, "start": p.start}
+                for p in sorted(partitions, key=lambda p: (p.id, p.start, p.profile))
+            ]
         try:
             self.conductor.claim_devices_for_pod(
                 self._context(),
@@ -114,6 +147,7 @@ class ConductorDeviceOwner:
                 namespace=claim.namespace,
                 name=claim.name,
                 pci_addresses=[device.id for device in devices],
+                **extra,
             )
         except Exception as err:
             raise DeviceRefused(reason_for(err)) from err

@@ -1,5 +1,6 @@
 """Who holds each deployable's devices: the VMs of its bound ARQs, the pods of its
-ResourceClaims (cyborg.objects.pod_claim). Read for many deployables in one query."""
+ResourceClaims (cyborg.objects.pod_claim), the claims of its MIG partitions
+(cyborg.objects.pod_partition: one holder each). Read for many deployables in one query."""
 
 import dataclasses
 from collections.abc import Collection
@@ -33,26 +34,28 @@ def by_deployable(
     deployable is left out)."""
     if not deployable_ids:
         return {}
-    handle, arq, claim = (
+    handle, arq, claim, part = (
         models.AttachHandle,
         models.ExtendedAcceleratorRequest,
         models.PodDeviceClaim,
+        models.PodMigPartition,
     )
     rows = context.session.execute(
         sa.select(
             handle.deployable_id,
             arq.instance_uuid,
-            claim.claim_uid,
-            claim.namespace,
-            claim.name,
+            sa.func.coalesce(part.claim_uid, claim.claim_uid),
+            sa.func.coalesce(part.namespace, claim.namespace),
+            sa.func.coalesce(part.name, claim.name),
         )
         .outerjoin(arq, arq.attach_handle_id == handle.id)
         .outerjoin(claim, claim.attach_handle_id == handle.id)
+        .outerjoin(part, part.gpu_claim_id == claim.id)
         .where(
             handle.deployable_id.in_(list(deployable_ids)),
             sa.or_(arq.id.is_not(None), claim.id.is_not(None)),
         )
-        .order_by(handle.id)
+        .order_by(handle.id, part.id)
     )
     held: dict[int, list[Holder]] = {}
     for deployable_id, instance_uuid, claim_uid, namespace, name in rows:
@@ -60,5 +63,7 @@ def by_deployable(
             holder = Holder(POD, claim_uid=claim_uid, namespace=namespace, name=name)
         else:
             holder = Holder(INSTANCE, instance_uuid=instance_uuid)
-        held.setdefault(deployable_id, []).append(holder)
+        holders = held.setdefault(deployable_id, [])
+        if holder not in holders:  # a claim with several partitions of the GPU: once
+            holders.append(holder)
     return held

@@ -513,6 +513,22 @@ _POD_DEVICE_CLAIMS = [
     )
 ]
 
+# b3e9d5a1c7f2: one MIG partition of the GPU that pod_device_claims row 1 holds.
+_POD_MIG_PARTITIONS = [
+    _stamped(
+        {
+            "id": 1,
+            "claim_uid": "5b4c3d2e-1f0a-4b9c-8d7e-6f5a4b3c2d1e",
+            "namespace": "ml-team",
+            "name": "inference-mig",
+            "hostname": HOST_A,
+            "gpu_claim_id": 1,
+            "profile": "1g.10gb",
+            "start_slice": 3,
+        }
+    )
+]
+
 # The SPDK subsystem's deployable, its NVMF attach handle (f4b8e1c3a7d2 lets
 # attach_type hold it) and an ARQ bound to that handle.
 RP_NVMF = "7c6a9f0e-0b0b-3a3a-8a8a-000000000005"
@@ -595,6 +611,7 @@ ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
         ("attach_handles", [_NVMF_HANDLE]),
         ("extended_accelerator_requests", [_NVMF_ARQ]),
     ],
+    "b3e9d5a1c7f2": [("pod_mig_partitions", _POD_MIG_PARTITIONS)],
 }
 
 # Columns a revision adds to rows already there, with the value they get; or a

@@ -261,3 +261,26 @@ def test_spdk_attach_types_downgrade_fails_the_arqs_bound_to_them(engine: sa.Eng
         connection.execute(sa.text("UPDATE attach_handles SET attach_type = 'NVMF' WHERE id = 1"))
     migration.upgrade(engine)
     _assert_schema_is_the_models(engine)
+
+
+def test_pod_mig_partitions_downgrade_forgets_the_shared_gpus_and_frees_them(
+    engine: sa.Engine,
+) -> None:
+    """b3e9d5a1c7f2 down: the partitions go, and so does the pod_device_claims row they
+    shared, its handle free; every other row is kept; up again: the models' schema."""
+    revisions = _revisions()
+    at = revisions.index("b3e9d5a1c7f2")
+    for revision in revisions[: at + 1]:
+        migration.upgrade(engine, revision)
+        _fill(engine, revision)
+    with engine.begin() as connection:  # the shared GPU's handle, in use as it would be
+        connection.execute(
+            sa.text("UPDATE attach_handles SET in_use = :t WHERE id = 3"), {"t": True}
+        )
+    migration.downgrade(engine, revisions[at - 1])
+    assert "pod_mig_partitions" not in sa.inspect(engine).get_table_names()
+    expected = _expected(revisions[:at], revisions[:at])
+    expected["pod_device_claims"] = []  # row 1 was the partitions' GPU row
+    _assert_intact(engine, expected, "downgrading b3e9d5a1c7f2")  # handle 3 free, as filled
+    migration.upgrade(engine)
+    _assert_schema_is_the_models(engine)

@@ -4,7 +4,8 @@ A real cyborg-conductor process on MariaDB, RabbitMQ and the real Placement, and
 cyborg-agent (fake driver: two whole GPUs) that publishes its host. The test is the
 kubelet plugin's side, through cyborg.kubernetes.conductor_owner over RPC, and the
 VMs' side: Nova's way (an INSTANCE allocation, then a bind naming the provider) and
-Cyborg's standalone binds (the conductor claims in Placement itself).
+Cyborg's standalone binds (the conductor claims in Placement itself). Pods' claims
+of MIG partitions share one GPU (RPC API 1.7).
 """
 
 import uuid
@@ -22,6 +23,7 @@ from cyborg.conductor import rpcapi
 from cyborg.drivers import fake
 from cyborg.kubernetes import conductor_owner
 from cyborg.kubernetes.devices import PluginDevice
+from cyborg.kubernetes.dra.ownership import GpuPartition
 from cyborg.kubernetes.ownership_errors import DeviceRefused
 from tests import placement_service, races
 from tests.functional import services
@@ -241,3 +243,26 @@ def test_admin_access_is_refused_only_for_a_gpu_a_vm_holds(cloud: Cloud) -> None
     assert cloud.allocations(monitor.uid) == {}  # nothing was claimed for it
     cloud.api.delete_arqs(cloud.context, uuids=[arq])
     cloud.owner.release(pod.uid)
+
+
+def test_pods_share_a_gpu_by_mig_partitions_and_a_vm_gets_the_other(cloud: Cloud) -> None:
+    gpu0, gpu1 = cloud.providers()
+    gpu = device(FIRST)
+    first, second = Claim("infer-0"), Claim("infer-1")
+    cloud.owner.claim(first, [], [GpuPartition(gpu, "1g.10gb", 0)])
+    cloud.owner.claim(second, [], [GpuPartition(gpu, "1g.10gb", 1)])
+    cloud.owner.claim(second, [], [GpuPartition(gpu, "1g.10gb", 1)])  # the kubelet's retry
+    with pytest.raises(DeviceRefused, match=r"^held by another pod: MIG partition 1g.10gb at 1"):
+        cloud.owner.claim(Claim("same"), [], [GpuPartition(gpu, "1g.10gb", 1)])
+    with pytest.raises(DeviceRefused, match=r"^held by another pod: GPU .* is shared by MIG"):
+        cloud.owner.claim(Claim("whole"), [gpu])
+    assert cloud.usage(gpu0) == 1  # one unit for both claims
+    assert cloud.owner.holders() == {sorted(cloud.gpus)[0]: "pod"}
+
+    arq, vm = cloud.arq(), str(uuid.uuid4())
+    cloud.bind_standalone(arq, vm)  # Placement leaves the VM the other GPU only
+    assert cloud.allocations(vm) == {gpu1: {"PGPU": 1}}
+    cloud.api.delete_arqs(cloud.context, uuids=[arq])
+    cloud.owner.release(first.uid)
+    assert cloud.usage(gpu0) == 1  # the second still holds a partition
+    cloud.owner.release(second.uid)

@@ -17,7 +17,7 @@ from cyborg.conductor.placement import sweep
 from cyborg.conductor.pods import claims, placement_units
 from cyborg.drivers import fake
 from cyborg.objects import accelerator_request as arq_obj
-from cyborg.objects import pod_claim
+from cyborg.objects import pod_claim, pod_partition
 from tests import binders, races
 from tests.placement.test_standalone_bind import GPU, allocations, arqs_of, bind, gpus_of
 from tests.placement.test_sync import name
@@ -218,3 +218,58 @@ def test_a_pod_consumer_no_claim_records_is_swept_after_the_grace(  # type: igno
     assert allocations(client, leftover.uid) == {}
     assert allocations(client, kept.uid) == {gpu1: {"PGPU": 1}}
     pods.release(db.context, hostname=host, claim_uid=kept.uid)
+
+
+def _partition(start: int, address: str = FIRST) -> pod_partition.Partition:
+    return pod_partition.Partition(address, "1g.10gb", start)
+
+
+def test_claims_sharing_a_gpu_s_partitions_hold_its_one_unit_until_the_last_goes(  # type: ignore[no-untyped-def]
+    db, client, claimer, pods, host, gpu_arqs
+) -> None:
+    """The GPU's unit is held once, by the GPU's own consumer, while any claim holds a
+    partition of it: a VM finds no free GPU there; the sweep leaves it alone."""
+    gpu0, _ = gpus_of(host)
+    consumer = pod_partition.gpu_consumer(host, FIRST)
+    sharing = [ref(name=f"infer-{start}") for start in range(3)]
+    for start, claim in enumerate(sharing):
+        pods.claim(db.context, hostname=host, claim=claim, pci_addresses=[],
+                   partitions=[_partition(start)])  # fmt: skip
+        assert allocations(client, claim.uid) == {}  # the claim itself holds no unit
+    assert allocations(client, consumer) == {gpu0: {"PGPU": 1}}
+    assert client.get_consumer_allocations(consumer).consumer_type == "POD"
+    pods.claim(db.context, hostname=host, claim=ref(), pci_addresses=[SECOND])  # the other GPU
+    (arq,) = gpu_arqs()
+    with pytest.raises(exception.NoFreeAccelerator):
+        bind(db, claimer, [arq], host, str(uuid.uuid4()))
+    now = [1000.0]
+    sweeper = sweep.ClaimSweep(claimer, grace=60, clock=lambda: now[0])
+    sweeper.sweep(db.context)
+    now[0] += 61
+    assert sweeper.sweep(db.context) == {}
+
+    client.delete_allocations(consumer)  # lost, say by an operator's mistake
+    pods.claim(db.context, hostname=host, claim=sharing[0], pci_addresses=[],
+               partitions=[_partition(0)])  # fmt: skip
+    assert allocations(client, consumer) == {gpu0: {"PGPU": 1}}  # a retry puts it back
+    for claim in sharing[:-1]:
+        pods.release(db.context, hostname=host, claim_uid=claim.uid)
+        assert allocations(client, consumer) == {gpu0: {"PGPU": 1}}
+    pods.release(db.context, hostname=host, claim_uid=sharing[-1].uid)
+    assert allocations(client, consumer) == {}
+    (again,) = gpu_arqs()
+    bind(db, claimer, [again], host, str(uuid.uuid4()))
+    assert arq_obj.get_by_uuid(db.context, again).state == State.BOUND
+
+
+def test_a_partition_of_a_gpu_nova_allocated_is_refused_and_keeps_nothing(  # type: ignore[no-untyped-def]
+    db, client, pods, host
+) -> None:
+    take_first_gpu_for_nova(client, host)
+    claim = ref()
+    with pytest.raises(exception.NoFreeAccelerator):
+        pods.claim(db.context, hostname=host, claim=claim, pci_addresses=[],
+                   partitions=[_partition(0)])  # fmt: skip
+    assert allocations(client, pod_partition.gpu_consumer(host, FIRST)) == {}
+    assert pod_partition.of_claim(db.context, claim.uid) == []
+    assert pods.holders(db.context, host) == {}

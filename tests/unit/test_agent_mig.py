@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from cyborg.agent import mig
+from cyborg.common import mig as mig_layout
 from cyborg.common.mig import MigError, MigInstance
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
@@ -115,6 +116,28 @@ def test_destroy_removes_ci_then_gi_and_one_gone_is_no_error(tmp_path: pathlib.P
         mig.NvidiaSmiPartitioner(str(tmp_path), Smi({"-dgi": busy}).run, smi.query).destroy(
             MigInstance(GPU, 1, 0, MIG_UUID)
         )
+
+
+def test_made_instances_are_listed_for_the_driver_until_destroyed(tmp_path: pathlib.Path) -> None:
+    """The list the NVIDIA driver reads (cyborg.common.mig.DRA_INSTANCES_PATH): an
+    instance is on it once made, also one that could not be named until it is
+    destroyed again, and off it after a destroy; a failed destroy keeps it."""
+    _proc(tmp_path)
+    smi = Smi()
+    partitioner = mig.NvidiaSmiPartitioner(str(tmp_path), smi.run, smi.query)
+    instance = partitioner.create(GPU, "4g.20gb", 0)
+    assert partitioner.listed() == {GPU: frozenset({(1, 0)})}
+    listed = (tmp_path / mig_layout.DRA_INSTANCES_PATH).read_text()
+    assert mig_layout.decode_made(listed) == {GPU: frozenset({(1, 0)})}
+    busy = {"exit_code": 6, "stdout": "", "stderr": "In use by another client\n"}
+    with pytest.raises(MigError):
+        mig.NvidiaSmiPartitioner(str(tmp_path), Smi({"-dgi": busy}).run, smi.query).destroy(
+            instance
+        )
+    assert partitioner.listed() == {GPU: frozenset({(1, 0)})}
+    partitioner.destroy(instance)
+    assert partitioner.listed() == {}
+    assert mig_layout.decode_made("not json") == {}
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,10 @@ allocations (a crash in between leaves a unit held in Placement, which the next
 release of that uid removes, rather than a device that two owners could take).
 Releasing an unknown claim succeeds. Without Placement configured, step 2 is left out
 and the database alone keeps one owner per device.
+
+A claim's MIG partitions (cyborg.conductor.pods.partitions) are claimed before its
+whole devices and given back if those are refused; several claims may hold
+partitions of one GPU, which is then no claim's to take whole.
 """
 
 import re
@@ -29,8 +33,9 @@ from oslo_log import log
 
 from cyborg.common import exception
 from cyborg.common.context import RequestContext
+from cyborg.conductor.pods import partitions as pod_partitions
 from cyborg.conductor.pods import placement_units
-from cyborg.objects import pod_claim
+from cyborg.objects import pod_claim, pod_partition
 
 LOG = log.getLogger(__name__)
 
@@ -64,6 +69,8 @@ def refusal(
     hostname: str, device: pod_claim.HostDevice, claim_uid: str
 ) -> exception.CyborgException | None:
     """Why ``device`` cannot go to claim ``claim_uid``; None when it can (free or its own)."""
+    if pod_partition.is_shared(device.claim):
+        return exception.GpuHeldByMigPartitions(host=hostname, address=device.pci_address)
     if device.claim is not None:
         if device.claim.uid == claim_uid:
             return None
@@ -88,11 +95,33 @@ class PodClaims:
     def __init__(self, units: placement_units.PodUnits | None) -> None:
         """``units``: the Placement side; None when Placement is not configured."""
         self.units = units
+        self.partitions = pod_partitions.PodPartitions(units)
 
     def claim(
         self,
         context: RequestContext,
         *,
+        hostname: str,
+        claim: pod_claim.PodClaimRef,
+        pci_addresses: Sequence[str],
+        partitions: Sequence[pod_partition.Partition] = (),
+    ) -> None:
+        """The devices at ``pci_addresses`` and the MIG ``partitions``, all or none."""
+        if not pci_addresses and not partitions:
+            raise exception.Invalid(reason="a pod claim needs at least one device")
+        new = bool(partitions) and self.partitions.claim(context, hostname, claim, partitions)
+        if not pci_addresses:
+            return
+        try:
+            self._claim_whole(context, hostname, claim, pci_addresses)
+        except Exception:
+            if new:
+                self.partitions.give_back(context, hostname, claim.uid)
+            raise
+
+    def _claim_whole(
+        self,
+        context: RequestContext,
         hostname: str,
         claim: pod_claim.PodClaimRef,
         pci_addresses: Sequence[str],
@@ -183,6 +212,7 @@ class PodClaims:
             LOG.warning("Pod claim %s failed; its units in Placement stay: %s", claim_uid, err)
 
     def release(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
+        self.partitions.release(context, hostname, claim_uid)
         freed = pod_claim.forget(context, claim_uid, hostname)
         if freed:
             LOG.info("Pod claim %s on %s gave back %d device(s)", claim_uid, hostname, len(freed))

@@ -25,7 +25,7 @@ import tempfile
 import threading
 from typing import Any
 
-from cyborg.kubernetes.dra.mig_partitions import MigInstance
+from cyborg.kubernetes.dra.mig_partitions import MigInstance, partition_of
 from cyborg.kubernetes.dra.ownership import ClaimRef
 
 VERSION = 1
@@ -125,6 +125,20 @@ class Checkpoint:
                 if any(d.pci_address == device_id and not d.admin_access for d in claim.devices):
                     return claim.ref
         return None
+
+    def owners_of(self, device_id: str) -> list[tuple[ClaimRef, tuple[str, int] | None]]:
+        """The claims that own the device, each with the MIG partition (profile,
+        start) it holds of it, or None: it owns the whole device."""
+        owners: list[tuple[ClaimRef, tuple[str, int] | None]] = []
+        with self._lock:
+            for claim in self._claims.values():
+                for device in claim.devices:
+                    if device.pci_address != device_id or device.admin_access:
+                        continue
+                    partition = partition_of(device.device_name)
+                    held = (partition.profile, partition.start) if partition else None
+                    owners.append((claim.ref, held))
+        return owners
 
     def put(self, claim: PreparedClaim) -> None:
         with self._lock:

@@ -8,22 +8,26 @@ provides (it runs nvidia-smi as root, cyborg.agent.mig); the instance's ids go i
 the claim's checkpoint entry, so that unprepare, also after a restart, destroys
 exactly it. The container gets the GPU's device nodes, the instance's
 ``/dev/nvidia-caps`` nodes and ``NVIDIA_VISIBLE_DEVICES``/``CUDA_VISIBLE_DEVICES`` set
-to the MIG device's uuid.
+to the uuids of all the claim's MIG devices, comma-separated, in one order
+(``visible_uuids``): every partition's CDI device sets the same value, so a container
+given several partitions sees them all, whichever of the edits the runtime applies
+last.
 
-The owner (cyborg.kubernetes.dra.ownership) is asked for the whole GPU: Placement
-knows the GPU as one unit, so while a claim holds partitions of a GPU no VM can take
-it, and another claim's partitions of the same GPU are refused at prepare.
+The owner (cyborg.kubernetes.dra.ownership) is asked for the partition itself (GPU,
+profile, start): several claims may hold different partitions of one GPU, the same
+partition goes to one claim only, and while any is held no VM can take the GPU
+(Placement knows it as one unit, held for all of them).
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from cyborg.common.mig import MigError, MigInstance
 from cyborg.kubernetes import dra_names
 
 __all__ = ["MigError", "MigInstance", "MigPartitioner", "Partition", "container_edits",
-           "partition_of"]  # fmt: skip
+           "partition_of", "visible_uuids"]  # fmt: skip
 
 
 class MigPartitioner(Protocol):
@@ -33,6 +37,10 @@ class MigPartitioner(Protocol):
 
     def destroy(self, instance: MigInstance) -> None:
         """Destroy the compute and GPU instance; one already gone is no error."""
+
+    def listed(self) -> Mapping[str, frozenset[tuple[int, int]]]:
+        """{GPU address: (GPU instance, compute instance)} of the instances it made
+        and has not destroyed, as its list (which survives a restart) says."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,18 +60,31 @@ def partition_of(device_name: str) -> Partition | None:
     return Partition(gpu_device, f"{compute}.{memory}", start)
 
 
+def visible_uuids(made: Mapping[str, MigInstance]) -> list[str]:
+    """The MIG uuids of a claim's partitions ({device name: instance}), in the order
+    of their GPU's address, then their start, then their profile."""
+
+    def key(item: tuple[str, MigInstance]) -> tuple[str, int, str]:
+        partition = partition_of(item[0])
+        start, profile = (partition.start, partition.profile) if partition else (-1, "")
+        return item[1].gpu_address, start, profile
+
+    return list(dict.fromkeys(instance.uuid for _, instance in sorted(made.items(), key=key)))
+
+
 def container_edits(
-    instance: MigInstance, gpu_nodes: Sequence[str], env: Sequence[str] = ()
+    instance: MigInstance,
+    gpu_nodes: Sequence[str],
+    env: Sequence[str] = (),
+    visible: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """What a container of the claim gets for one partition; ``env`` (NAME=value, from
-    the claim's configuration) after the partition's own."""
+    """What a container of the claim gets for one partition; ``visible``: the uuids of
+    all the claim's partitions (``visible_uuids``; by default this one's), ``env``
+    (NAME=value, from the claim's configuration) after the partition's own."""
     nodes = [*gpu_nodes, *instance.device_nodes]
+    uuids = ",".join(visible or (instance.uuid,))
     edits: dict[str, Any] = {
-        "env": [
-            f"NVIDIA_VISIBLE_DEVICES={instance.uuid}",
-            f"CUDA_VISIBLE_DEVICES={instance.uuid}",
-            *env,
-        ]
+        "env": [f"NVIDIA_VISIBLE_DEVICES={uuids}", f"CUDA_VISIBLE_DEVICES={uuids}", *env]
     }
     if nodes:
         edits["deviceNodes"] = [{"path": path} for path in nodes]

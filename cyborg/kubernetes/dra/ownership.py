@@ -5,6 +5,10 @@ hold the same device for a VM. A ``DeviceOwner`` makes the claim the device's ow
 (the conductor and Placement, in the owner other code provides) or refuses it with
 ``DeviceRefused``; the reason reaches the pod's events. ``LocalOwner`` is the default
 when nothing else is wired: it only keeps two claims on this node off one device.
+
+A MIG partition is owned as itself (``GpuPartition``: its GPU, profile and start), not
+as its GPU: several claims may own different partitions of one GPU, never the same
+one, and no claim owns the GPU whole while any partition of it is owned.
 """
 
 import dataclasses
@@ -14,7 +18,8 @@ from typing import Protocol
 from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.ownership_errors import DeviceRefused
 
-__all__ = ["ClaimRef", "DeviceOwner", "DeviceRefused", "LocalOwner", "OwnerFactory"]
+__all__ = ["ClaimRef", "DeviceOwner", "DeviceRefused", "GpuPartition", "LocalOwner",
+           "OwnerFactory", "PreparedView"]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +34,33 @@ class ClaimRef:
         return f"{self.namespace}/{self.name} ({self.uid})"
 
 
+@dataclasses.dataclass(frozen=True)
+class GpuPartition:
+    """A MIG partition a claim owns: its GPU, GPU instance profile and start."""
+
+    gpu: PluginDevice
+    profile: str  # "1g.10gb"
+    start: int
+
+    @property
+    def id(self) -> str:  # the GPU's PCI address
+        return self.gpu.id
+
+    @property
+    def deployable(self) -> str:
+        return self.gpu.deployable
+
+
 class DeviceOwner(Protocol):
-    def claim(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
-        """Make ``claim`` the owner of ``devices`` (all or none); raise DeviceRefused.
+    def claim(
+        self,
+        claim: ClaimRef,
+        devices: Sequence[PluginDevice],
+        partitions: Sequence[GpuPartition] = (),
+    ) -> None:
+        """Make ``claim`` the owner of ``devices`` and of the MIG ``partitions`` (all
+        or none); raise DeviceRefused. Other claims may own other partitions of the
+        same GPU.
 
         Called again for a claim that already owns them (a retry): that must succeed."""
 
@@ -50,6 +79,10 @@ class PreparedView(Protocol):
     def claim_of(self, device_id: str) -> ClaimRef | None:
         """The claim a device (by PCI address) is prepared for, if any."""
 
+    def owners_of(self, device_id: str) -> list[tuple[ClaimRef, tuple[str, int] | None]]:
+        """The claims a device (by PCI address) is prepared for, each with the MIG
+        partition (profile, start) it holds of it, None for the whole device."""
+
 
 class OwnerFactory(Protocol):
     """Makes the owner of one DRA driver's devices; ``LocalOwner`` is one."""
@@ -64,11 +97,31 @@ class LocalOwner:
         self.driver = driver
         self.prepared = prepared
 
-    def claim(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
+    def claim(
+        self,
+        claim: ClaimRef,
+        devices: Sequence[PluginDevice],
+        partitions: Sequence[GpuPartition] = (),
+    ) -> None:
         for device in devices:
-            holder = self.prepared.claim_of(device.id)
-            if holder is not None and holder.uid != claim.uid:
+            for holder, part in self.prepared.owners_of(device.id):
+                if holder.uid == claim.uid:
+                    continue
+                what = " (MIG partitions of it)" if part else ""
                 raise DeviceRefused(f"device {device.id} of {self.driver} is already "
+                                    f"prepared{what} for claim {holder}")  # fmt: skip
+        for partition in partitions:
+            for holder, part in self.prepared.owners_of(partition.id):
+                if holder.uid == claim.uid:
+                    continue
+                if part is None:
+                    what = "the whole GPU"
+                elif part == (partition.profile, partition.start):
+                    what = "this partition"
+                else:
+                    continue  # another partition of the GPU: the GPU says if it fits
+                raise DeviceRefused(f"MIG {partition.profile} at {partition.start} on "
+                                    f"{partition.id} of {self.driver}: {what} is already "
                                     f"prepared for claim {holder}")  # fmt: skip
 
     def release(self, claim_uid: str) -> None:

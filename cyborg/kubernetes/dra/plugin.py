@@ -83,6 +83,10 @@ class DRAPlugin:
         self.preparer = Preparer(
             settings, self.devices, source, owner, self.checkpoint, programmer, partitioner
         )
+        try:  # before serving: no prepare is under way
+            self.preparer.reap_orphans()
+        except Exception:  # the list unreadable, nvidia-smi away: the instances stay
+            LOG.exception("%s: looking for MIG instances of no prepared claim failed", driver)
         self.registration = servicers.RegistrationServicer(driver, self.socket_path)
         self._health: servicers.HealthServicer | None = None
         self._servers: list[tuple[grpc.Server, str]] = []  # in start order

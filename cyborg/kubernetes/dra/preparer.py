@@ -11,7 +11,9 @@ CDI names.
 Unprepare: release, remove the spec, then the entry. Every failure is a
 ``PrepareFailed`` whose message is what the kubelet puts in the pod's events.
 A MIG partition's GPU instance is made after the owner agreed and destroyed before
-the release (cyborg.kubernetes.dra.mig_partitions).
+the release (cyborg.kubernetes.dra.mig_partitions); the owner is asked for the
+partition (GPU, profile, start), not the whole GPU, so other claims may hold other
+partitions of the same GPU.
 """
 
 import dataclasses
@@ -26,7 +28,7 @@ from cyborg.kubernetes.devices import PluginDevice
 from cyborg.kubernetes.dra import claim_cdi, claims, mig_partitions
 from cyborg.kubernetes.dra.checkpoint import Checkpoint, PreparedClaim, PreparedDevice
 from cyborg.kubernetes.dra.driver_devices import DriverDevices
-from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, DeviceRefused
+from cyborg.kubernetes.dra.ownership import ClaimRef, DeviceOwner, DeviceRefused, GpuPartition
 
 LOG = log.getLogger(__name__)
 
@@ -78,10 +80,10 @@ class Preparer:
                       for a in allocated}  # fmt: skip
             edits = self._edits(ref, chosen, configs)
             admin = [chosen[a.device_name] for a in allocated if a.admin_access]
-            owned = [chosen[a.device_name] for a in allocated if not a.admin_access]
             self._check_admin_access(ref, admin)
-            if owned:  # several MIG partitions of one GPU: the GPU is owned once
-                self._claim(ref, list({d.id: d for d in owned}.values()))
+            whole, partitions = _owned(allocated, chosen)
+            if whole or partitions:
+                self._claim(ref, whole, partitions)
             # Owned first, then programmed: nothing else may program it meanwhile.
             self._program(ref, bitstreams, chosen)
             made = self._partition(ref, chosen)
@@ -91,6 +93,38 @@ class Preparer:
                 self._undo(ref, made)
                 raise PrepareFailed(f"writing the CDI spec or checkpoint of claim {ref} "
                                     f"failed: {err}") from err  # fmt: skip
+
+    def reap_orphans(self) -> list[mig_partitions.MigInstance]:
+        """Destroy the GPU instances the partitioner made that no prepared claim has
+        (a crash between making one and writing the checkpoint: the kubelet's retry
+        would find its placement taken); call it before serving. The ones destroyed."""
+        if self.partitioner is None:
+            return []
+        kept = {
+            (d.mig.gpu_address, d.mig.gpu_instance, d.mig.compute_instance)
+            for claim in self.checkpoint.claims()
+            for d in claim.devices
+            if d.mig is not None
+        }
+        orphans = [
+            mig_partitions.MigInstance(gpu, gi, ci, "")
+            for gpu, ids in sorted(self.partitioner.listed().items())
+            for gi, ci in sorted(ids)
+            if (gpu, gi, ci) not in kept
+        ]
+        destroyed = []
+        for orphan in orphans:
+            try:
+                self.partitioner.destroy(orphan)
+            except mig_partitions.MigError as err:
+                LOG.warning("%s: GPU instance %d on %s, of no prepared claim, stays: %s",
+                            self.settings.driver, orphan.gpu_instance, orphan.gpu_address,
+                            err)  # fmt: skip
+                continue
+            LOG.info("%s: destroyed GPU instance %d on %s, of no prepared claim",
+                     self.settings.driver, orphan.gpu_instance, orphan.gpu_address)  # fmt: skip
+            destroyed.append(orphan)
+        return destroyed
 
     def unprepare(self, claim_uid: str) -> None:
         """Undo a prepare; a claim never prepared (or already undone) is no error."""
@@ -191,11 +225,11 @@ class Preparer:
         chosen: dict[str, PluginDevice],
         configs: dict[str, opaque_config.DeviceConfig],
     ) -> dict[str, opaque_config.Edits]:
-        """{PCI address: its CDI nodes and extra env}; before the owner is asked."""
+        """{device name: its CDI nodes and extra env}; before the owner is asked."""
         edits = {}
         for name, device in chosen.items():
             try:
-                edits[device.id] = opaque_config.apply(
+                edits[name] = opaque_config.apply(
                     configs[name], device.id, self.devices.nodes(device.id)
                 )
             except opaque_config.InvalidConfig as err:
@@ -253,9 +287,11 @@ class Preparer:
                                 f"{self.settings.driver} is unhealthy")  # fmt: skip
         return device
 
-    def _claim(self, ref: ClaimRef, devices: list[PluginDevice]) -> None:
+    def _claim(
+        self, ref: ClaimRef, devices: list[PluginDevice], partitions: list[GpuPartition]
+    ) -> None:
         try:
-            self.owner.claim(ref, devices)
+            self.owner.claim(ref, devices, partitions)
         except DeviceRefused as err:
             raise PrepareFailed(err.reason) from err
         except Exception as err:
@@ -300,17 +336,16 @@ class Preparer:
         made: dict[str, mig_partitions.MigInstance],
     ) -> PreparedClaim:
         driver, directory = self.settings.driver, self.settings.cdi_spec_dir
-        nodes = {address: e.nodes for address, e in edits.items()}
-        env = {address: e.env for address, e in edits.items()}
         whole = {name: device for name, device in chosen.items() if name not in made}
+        nodes = {whole[name].id: edits[name].nodes for name in whole}
+        env = {whole[name].id: edits[name].env for name in whole}
         spec = claim_cdi.spec(driver, ref.uid, whole, nodes, env)
+        visible = mig_partitions.visible_uuids(made)  # every partition's: no last-one-wins
         spec["devices"] += [
             {
                 "name": claim_cdi.cdi_device_name(ref.uid, name),
                 "containerEdits": mig_partitions.container_edits(
-                    instance,
-                    nodes.get(instance.gpu_address, ()),
-                    env.get(instance.gpu_address, ()),
+                    instance, edits[name].nodes, edits[name].env, visible
                 ),
             }
             for name, instance in sorted(made.items())
@@ -352,3 +387,22 @@ class Preparer:
             self.owner.release(ref.uid)
         except Exception:
             LOG.exception("Releasing claim %s after a failed prepare failed", ref)
+
+
+def _owned(
+    allocated: tuple[claims.AllocatedDevice, ...], chosen: dict[str, PluginDevice]
+) -> tuple[list[PluginDevice], list[GpuPartition]]:
+    """What the claim owns (adminAccess devices it does not): its whole devices, each
+    once, and its MIG partitions."""
+    whole: dict[str, PluginDevice] = {}
+    partitions: list[GpuPartition] = []
+    for device in allocated:
+        if device.admin_access:
+            continue
+        partition = mig_partitions.partition_of(device.device_name)
+        gpu = chosen[device.device_name]
+        if partition is None:
+            whole.setdefault(gpu.id, gpu)
+        else:
+            partitions.append(GpuPartition(gpu, partition.profile, partition.start))
+    return list(whole.values()), partitions

@@ -456,6 +456,31 @@ def test_a_gpu_in_mig_mode_without_instances_reports_its_mig_geometry(
     ]
 
 
+def test_a_gpu_cut_only_for_dra_claims_stays_whole_with_its_geometry(
+    conf: cfg.ConfigOpts, tmp_path: pathlib.Path
+) -> None:
+    """GPU 0's MIG devices (GI 1, 5, 13) all made for DRA claims: still the whole
+    PGPU, with its geometry, so the slices keep offering its other partitions. One
+    instance not on the list (the operator's): the MIG devices, as before."""
+    root = tmp_path / "host"
+    shutil.copytree(A100, root, symlinks=True)
+    listed = root / mig_geometry.DRA_INSTANCES_PATH
+    outputs = {  # the recorded geometry is GPU 1's; GPU 0 is the same A100
+        "smi_lgip": (MIG_OUTPUTS / "a100-lgip.txt").read_text().replace("|   1  ", "|   0  "),
+        "smi_lgipp": (MIG_OUTPUTS / "a100-lgipp.txt").read_text().replace("GPU  1", "GPU  0"),
+    }
+    listed.write_text(mig_geometry.encode_made({"0000:3b:00.0": [(1, 0), (5, 0), (13, 0)]}))
+    (gpu, _) = discover(conf, root, **outputs)
+    (deployable,) = gpu.deployables
+    assert deployable.name == "compute-1_0000:3b:00.0"
+    assert deployable.resource_class == "PGPU"
+    assert [h.attach_info for h in deployable.attach_handles] == [info("0000:3b:00.0")]
+    assert mig_geometry.decode(dict(deployable.attributes)["mig_profiles"]) is not None
+
+    listed.write_text(mig_geometry.encode_made({"0000:3b:00.0": [(1, 0), (5, 0)]}))
+    assert discover(conf, root, **outputs)[0] == A100_MIG_GPU
+
+
 def test_mig_mode_off_reports_no_geometry(conf: cfg.ConfigOpts) -> None:
     reports = discover(
         conf,

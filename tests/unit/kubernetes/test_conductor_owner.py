@@ -12,6 +12,7 @@ from cyborg.common import exception
 from cyborg.common.context import RequestContext
 from cyborg.kubernetes import conductor_owner
 from cyborg.kubernetes.devices import PluginDevice
+from cyborg.kubernetes.dra.ownership import GpuPartition
 from cyborg.kubernetes.ownership_errors import DeviceRefused
 
 HOST = "compute-1"
@@ -49,6 +50,7 @@ class Conductor:
         namespace: str,
         name: str,
         pci_addresses: Sequence[str],
+        **partitions: Any,
     ) -> None:
         self._answer(
             "claim",
@@ -58,6 +60,7 @@ class Conductor:
             namespace=namespace,
             name=name,
             pci_addresses=list(pci_addresses),
+            **partitions,
         )
 
     def release_pod_claim(self, context: RequestContext, *, hostname: str, claim_uid: str) -> None:
@@ -111,6 +114,18 @@ def test_a_claim_sends_the_claim_and_the_pci_addresses() -> None:
             ),
             "the conductor is too old for pods' devices",
         ),
+        (
+            exception.Conflict(
+                reason="claim_devices_for_pod needs cyborg-conductor with RPC API 1.7, ..."
+            ),
+            "the conductor is too old for MIG partitions that claims share",
+        ),
+        (
+            exception.MigPartitionHeldByPod(
+                host=HOST, address=GPU.id, profile="1g.10gb", start=3, claim_uid="c", pod="ml/x"
+            ),
+            "held by another pod: MIG partition 1g.10gb at 3 of GPU 0000:3b:00.0",
+        ),
         (oslo_messaging.MessagingTimeout("no reply in 60s"), "conductor did not answer: "),
         (exception.ConductorUnavailable(), "conductor did not answer: "),
         (
@@ -134,3 +149,21 @@ def test_an_unexpected_error_is_a_refusal_with_its_message() -> None:
     owner = conductor_owner.ConductorDeviceOwner(Conductor(RuntimeError("boom")), HOST)
     with pytest.raises(DeviceRefused, match=r"^boom$"):
         owner.claim(Claim(), [GPU])
+
+
+def test_partitions_go_as_themselves_sorted_and_only_when_there_are_some() -> None:
+    """RPC 1.7's ``partitions`` is sent only for a claim with MIG partitions, so that a
+    claim of whole devices still works against a 1.6 conductor."""
+    conductor = Conductor()
+    owner = conductor_owner.ConductorDeviceOwner(conductor, HOST)
+    owner.claim(
+        Claim(), [GPU2], [GpuPartition(GPU, "3g.40gb", 4), GpuPartition(GPU, "1g.10gb", 0)]
+    )
+    owner.claim(Claim(), [GPU2])
+    (_, with_partitions), (_, without) = conductor.calls
+    assert with_partitions["pci_addresses"] == [GPU2.id]
+    assert with_partitions["partitions"] == [
+        {"pci_address": GPU.id, "profile": "1g.10gb", "start": 0},
+        {"pci_address": GPU.id, "profile": "3g.40gb", "start": 4},
+    ]
+    assert "partitions" not in without

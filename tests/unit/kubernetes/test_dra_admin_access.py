@@ -6,6 +6,7 @@ the owners are the DeviceOwner protocol's LocalOwner and a recording one.
 
 import pathlib
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,9 @@ class RecordingOwner:
         self.claimed: list[tuple[str, list[str]]] = []
         self.checked: list[tuple[str, list[str]]] = []
 
-    def claim(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
+    def claim(
+        self, claim: ClaimRef, devices: Sequence[PluginDevice], partitions: Sequence[Any] = ()
+    ) -> None:
         self.claimed.append((claim.uid, [d.id for d in devices]))
 
     def release(self, claim_uid: str) -> None:

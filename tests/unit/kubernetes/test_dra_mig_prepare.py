@@ -7,6 +7,7 @@ The partitioner is a stand-in of the MigPartitioner protocol that records its ca
 
 import json
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,16 @@ class Partitioner:
     def destroy(self, instance: MigInstance) -> None:
         self.destroyed.append(instance.gpu_instance)
 
+    def listed(self) -> dict[str, frozenset[tuple[int, int]]]:
+        """As NvidiaSmiPartitioner's list: made and not destroyed since."""
+        alive = [7 + n for n in range(len(self.made)) if 7 + n not in self.destroyed]
+        return {A.id: frozenset((gi, 0) for gi in alive)} if alive else {}
+
+
+def _edits(setup: Setup, uid: str) -> dict[str, Any]:
+    spec = json.loads((setup.cdi_dir / claim_cdi.file_name(GPU, uid)).read_text())
+    return {d["name"]: d["containerEdits"] for d in spec["devices"]}
+
 
 def _setup(
     tmp_path: pathlib.Path, partitioner: Partitioner | None, owner: DeviceOwner | None = None
@@ -54,19 +65,25 @@ def test_a_partition_is_made_after_the_owner_agreed_and_named_in_the_spec(
 ) -> None:
     partitioner, owner = Partitioner(), RecordingOwner()
     setup = _setup(tmp_path, partitioner, owner)
-    prepared = setup.preparer.prepare(_put(setup, "u1", ONE_G, THREE_G))
-    assert owner.claimed == [("u1", [A.id])]  # the whole GPU, once
+    prepared = setup.preparer.prepare(_put(setup, "u1", THREE_G, ONE_G))
+    # The partitions themselves are owned, not the whole GPU.
+    assert owner.claimed == [("u1", [])]
+    assert owner.partitions == [("u1", [(A.id, "3g.40gb", 4), (A.id, "1g.10gb", 3)])]
     assert partitioner.made == [(A.id, "1g.10gb", 3), (A.id, "3g.40gb", 4)]
     by_name = {d.device_name: d for d in prepared.devices}
     assert by_name[ONE_G].pci_address == A.id
     assert by_name[ONE_G].mig is not None and by_name[ONE_G].mig.gpu_instance == 7
+    assert by_name[THREE_G].mig is not None
     spec = json.loads((setup.cdi_dir / claim_cdi.file_name(GPU, "u1")).read_text())
     edits = {d["name"]: d["containerEdits"] for d in spec["devices"]}
-    uuid = by_name[ONE_G].mig.uuid
+    # Both partitions' CDI devices name both uuids, start 3 before start 4: whichever
+    # edit the runtime applies last, the container sees all of the claim's partitions.
+    both = f"{by_name[ONE_G].mig.uuid},{by_name[THREE_G].mig.uuid}"
     assert edits[f"u1-{ONE_G}"] == {
-        "env": [f"NVIDIA_VISIBLE_DEVICES={uuid}", f"CUDA_VISIBLE_DEVICES={uuid}"],
+        "env": [f"NVIDIA_VISIBLE_DEVICES={both}", f"CUDA_VISIBLE_DEVICES={both}"],
         "deviceNodes": [{"path": "/dev/vfio/7"}, {"path": "/dev/nvidia-caps/nvidia-cap63"}],
     }
+    assert edits[f"u1-{THREE_G}"]["env"] == edits[f"u1-{ONE_G}"]["env"]
 
 
 def test_the_instance_survives_a_restart_in_the_checkpoint_and_goes_at_unprepare(
@@ -120,13 +137,98 @@ def test_without_mig_partitions_a_partition_is_refused(tmp_path: pathlib.Path) -
         setup.preparer.prepare(_put(setup, "u1", ONE_G))
 
 
-def test_another_claim_on_the_same_gpu_is_refused_by_the_local_owner(
+def test_claims_share_a_gpu_by_partitions_and_each_gets_only_its_own(
     tmp_path: pathlib.Path,
 ) -> None:
-    setup = _setup(tmp_path, Partitioner())
+    """Seven 1g.10gb claims on one GPU (LocalOwner): each its own instance and uuid."""
+    partitioner = Partitioner()
+    setup = _setup(tmp_path, partitioner)
+    uuids = []
+    for start in range(7):
+        prepared = setup.preparer.prepare(_put(setup, f"u{start}", f"{DEV_A}-mig-1g-10gb-{start}"))
+        (device,) = prepared.devices
+        assert device.mig is not None
+        assert _edits(setup, f"u{start}")[f"u{start}-{device.device_name}"]["env"] == [
+            f"NVIDIA_VISIBLE_DEVICES={device.mig.uuid}",
+            f"CUDA_VISIBLE_DEVICES={device.mig.uuid}",
+        ]
+        uuids.append(device.mig.uuid)
+    assert len(set(uuids)) == 7
+    assert partitioner.made == [(A.id, "1g.10gb", s) for s in range(7)]
+    owners = setup.preparer.checkpoint.owners_of(A.id)
+    assert sorted(part for _, part in owners) == [("1g.10gb", s) for s in range(7)]
+
+
+def test_the_same_partition_or_the_whole_gpu_is_refused_to_another_claim(
+    tmp_path: pathlib.Path,
+) -> None:
+    partitioner = Partitioner()
+    setup = _setup(tmp_path, partitioner)
     setup.preparer.prepare(_put(setup, "u1", ONE_G))
-    with pytest.raises(PrepareFailed, match="already prepared for claim"):
+    with pytest.raises(PrepareFailed, match=r"MIG 1g.10gb at 3 on 0000:3b:00.0 .*this "
+                       r"partition is already prepared for claim"):  # fmt: skip
+        setup.preparer.prepare(_put(setup, "u2", ONE_G))
+    with pytest.raises(PrepareFailed, match=r"prepared \(MIG partitions of it\) for claim"):
+        setup.preparer.prepare(_put(setup, "u3", DEV_A))
+    assert partitioner.made == [(A.id, "1g.10gb", 3)]  # nothing made for the refused
+    setup.preparer.unprepare("u1")
+    setup.preparer.prepare(_put(setup, "u3", DEV_A))  # free again: whole
+    with pytest.raises(PrepareFailed, match="the whole GPU is already prepared for claim"):
+        setup.preparer.prepare(_put(setup, "u4", THREE_G))
+
+
+class Slices(Partitioner):
+    """Refuses a placement that overlaps one it made, as the GPU does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: dict[int, set[int]] = {}
+
+    def create(self, gpu_address: str, profile: str, start: int) -> MigInstance:
+        size = {"1g.10gb": 1, "3g.40gb": 4}[profile]
+        wanted = set(range(start, start + size))
+        if any(wanted & used for used in self.used.values()):
+            raise MigError("Insufficient Resources")
+        instance = super().create(gpu_address, profile, start)
+        self.used[instance.gpu_instance] = wanted
+        return instance
+
+    def destroy(self, instance: MigInstance) -> None:
+        super().destroy(instance)
+        self.used.pop(instance.gpu_instance, None)
+
+
+def test_an_overlap_the_gpu_refuses_fails_that_claim_only_and_leaks_no_ownership(
+    tmp_path: pathlib.Path,
+) -> None:
+    """1g at 4 is taken; 3g at 4 overlaps it: the GPU says no, the claim owns nothing
+    afterwards, the first claim keeps its partition, and 3g at 4 goes once it is free."""
+    partitioner = Slices()
+    setup = _setup(tmp_path, partitioner)
+    setup.preparer.prepare(_put(setup, "u1", f"{DEV_A}-mig-1g-10gb-4"))
+    with pytest.raises(PrepareFailed, match=r"making MIG 3g.40gb at 4 .*Insufficient Resources"):
         setup.preparer.prepare(_put(setup, "u2", THREE_G))
+    assert [ref.uid for ref, _ in setup.preparer.checkpoint.owners_of(A.id)] == ["u1"]
+    setup.preparer.prepare(_put(setup, "u3", ONE_G))  # 1g at 3 does not overlap
+    setup.preparer.unprepare("u1")
+    assert partitioner.destroyed == [7]
+    setup.preparer.prepare(_put(setup, "u2", THREE_G))
+    assert sorted(u.uid for u, _ in setup.preparer.checkpoint.owners_of(A.id)) == ["u2", "u3"]
+
+
+def test_after_a_restart_unprepare_destroys_only_that_claim_s_instance(
+    tmp_path: pathlib.Path,
+) -> None:
+    partitioner = Partitioner()
+    setup = _setup(tmp_path, partitioner)
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))
+    setup.preparer.prepare(_put(setup, "u2", THREE_G))
+    owner = RecordingOwner()
+    restarted = _setup(tmp_path, partitioner, owner)
+    restarted.preparer.unprepare("u1")
+    assert partitioner.destroyed == [7]
+    assert owner.released == ["u1"]
+    assert [ref.uid for ref, _ in restarted.preparer.checkpoint.owners_of(A.id)] == ["u2"]
 
 
 def test_unprepare_with_the_option_turned_off_keeps_the_claim_and_says_why(
@@ -167,3 +269,19 @@ def test_admin_access_to_a_partition_is_refused_and_makes_no_instance(
     with pytest.raises(PrepareFailed, match="adminAccess is offered for whole devices only"):
         made.preparer.prepare(ref)
     assert partitioner.made == []
+
+
+def test_a_restart_destroys_the_instances_no_prepared_claim_has(tmp_path: pathlib.Path) -> None:
+    """An instance made just before a crash, with no checkpoint entry yet, would keep
+    its placement from the kubelet's retry: a restarted plugin destroys it, and only
+    it; the claims in the checkpoint keep theirs."""
+    partitioner = Partitioner()
+    setup = _setup(tmp_path, partitioner)
+    setup.preparer.prepare(_put(setup, "u1", ONE_G))  # GI 7, checkpointed
+    partitioner.create(A.id, "3g.40gb", 4)  # GI 8: made, then the crash
+    restarted = _setup(tmp_path, partitioner)
+    assert [i.gpu_instance for i in restarted.preparer.reap_orphans()] == [8]
+    assert partitioner.destroyed == [8]
+    assert restarted.preparer.reap_orphans() == []  # nothing more
+    restarted.preparer.prepare(_put(restarted, "u2", THREE_G))  # its placement is free again
+    assert _setup(tmp_path, None).preparer.reap_orphans() == []  # no partitioner: nothing

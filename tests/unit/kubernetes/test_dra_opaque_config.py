@@ -23,7 +23,9 @@ class RecordingOwner:
     def __init__(self) -> None:
         self.claimed: list[tuple[str, list[str]]] = []
 
-    def claim(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
+    def claim(
+        self, claim: ClaimRef, devices: Sequence[PluginDevice], partitions: Sequence[Any] = ()
+    ) -> None:
         self.claimed.append((claim.uid, [d.id for d in devices]))
 
     def release(self, claim_uid: str) -> None:

@@ -11,6 +11,7 @@ import os
 import pathlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -38,12 +39,17 @@ class RecordingOwner:
     def __init__(self, refuse: str = "") -> None:
         self.refuse = refuse
         self.claimed: list[tuple[str, list[str]]] = []
+        self.partitions: list[tuple[str, list[tuple[str, str, int]]]] = []
         self.released: list[str] = []
 
-    def claim(self, claim: ClaimRef, devices: Sequence[PluginDevice]) -> None:
+    def claim(
+        self, claim: ClaimRef, devices: Sequence[PluginDevice], partitions: Sequence[Any] = ()
+    ) -> None:
         if self.refuse:
             raise DeviceRefused(self.refuse)
         self.claimed.append((claim.uid, [d.id for d in devices]))
+        if partitions:
+            self.partitions.append((claim.uid, [(p.id, p.profile, p.start) for p in partitions]))
 
     def release(self, claim_uid: str) -> None:
         self.released.append(claim_uid)
