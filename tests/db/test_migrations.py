@@ -49,6 +49,7 @@ def test_models_declare_every_upstream_table_and_ours() -> None:
         "plans",
         "scheduler_factors",
         "pod_device_claims",
+        "jobs",
     } == MODEL_TABLES
 
 
