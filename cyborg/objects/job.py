@@ -171,3 +171,16 @@ def set_allocated(context: RequestContext, uuid: str, allocation: dict[str, Any]
         )
     )
     return base.rowcount(result) == 1
+
+
+@db_api.context_manager.reader
+def allocated_device_uuids(context: RequestContext) -> set[str]:
+    """The deployables the allocated jobs' proposals name (not yet bound: held for them)."""
+    stmt = sa.select(MODEL.allocation_json).where(
+        MODEL.state == constants.JobState.ALLOCATED.value, MODEL.allocation_json.is_not(None)
+    )
+    return {
+        str(device["deployable_uuid"])
+        for text in context.session.scalars(stmt)
+        for device in (_loads(text) or {}).get("devices", [])
+    }
