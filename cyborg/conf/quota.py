@@ -44,7 +44,8 @@ OPTS: list[cfg.Opt] = [
         help="Largest number of queued cluster-scheduling jobs (API microversion 2.9) "
         "one project may have waiting at once; -1 for no limit. Over it, POST /v2/jobs "
         "is refused with 403 until a job of the project leaves the queue (allocated or "
-        "cancelled).",
+        "cancelled). Checked in the transaction that queues the job: two requests "
+        "racing for the last room may both get it.",
     ),
 ]
 
