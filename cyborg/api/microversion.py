@@ -24,6 +24,11 @@ Versions (each adds to the one before), with the constant that gates each featur
 * 2.8 ``COLOCATION`` - a JSON graph (``POST /v2/graphs``) may name co-location groups
   (``colocate``: lists of node names that must share a device); below 2.8 the field is
   refused (400) as unknown.
+* 2.9 ``JOBS`` - cluster-scheduling jobs: ``POST /v2/jobs`` queues a job (a graph or a
+  job type with measured throughputs, a device count or an elastic range, a priority
+  and a weight), ``GET /v2/jobs`` (paginated; ``state`` and, for administrators,
+  ``project_id`` filters), ``GET /v2/jobs/{uuid}``, ``DELETE /v2/jobs/{uuid}``
+  (cancels a queued or allocated job); 404 below 2.9.
 """
 
 import re
@@ -65,6 +70,7 @@ SCHEDULER = Version(2, 5)
 DEVICE_HOLDERS = Version(2, 6)
 PLAN_PICTURES = Version(2, 7)
 COLOCATION = Version(2, 8)
+JOBS = Version(2, 9)
 
 MIN_VERSION = Version(2, 0)
 MAX_VERSION = max(
@@ -76,6 +82,7 @@ MAX_VERSION = max(
     DEVICE_HOLDERS,
     PLAN_PICTURES,
     COLOCATION,
+    JOBS,
 )
 
 

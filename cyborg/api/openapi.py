@@ -12,6 +12,7 @@ from cyborg.api.schemas import accelerator_request as arq_schema
 from cyborg.api.schemas import device_profile as dp_schema
 from cyborg.api.schemas import graph as graph_schema
 from cyborg.api.schemas import inventory as inventory_schema
+from cyborg.api.schemas import job as job_schema
 from cyborg.api.schemas import plan as plan_schema
 from cyborg.common import constants
 
@@ -165,6 +166,38 @@ RESOURCES: dict[str, dict[str, Any]] = {
             **_PLAN_SUMMARY,
             "request": {"type": "object"},
             "result": {"type": "object"},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "description": f"From microversion {microversion.JOBS}. A cluster-scheduling job; "
+        "state queued (in the scheduler's queue, ordered by priority descending, then "
+        "created_at), allocated (devices proposed in allocation; nothing bound), running, "
+        "finished or cancelled.",
+        "properties": {
+            "uuid": {"type": "string"},
+            "name": _NULLABLE_STR,
+            "project_id": _NULLABLE_STR,
+            "graph_uuid": _NULLABLE_STR,
+            "job_type": _NULLABLE_STR,
+            "throughputs": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "number"},
+                "description": "Work units per second of one gang, by device model.",
+            },
+            "devices": {
+                "type": "object",
+                "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+            },
+            "priority": {"type": "integer"},
+            "weight": {"type": "number"},
+            "state": {"enum": constants.values(constants.JobState)},
+            "allocation": {
+                "type": ["object", "null"],
+                "description": "The scheduler's proposed devices; null until allocated.",
+            },
+            **_TIMESTAMPS,
+            "links": _LINKS,
         },
     },
     "PlanSummary": {
@@ -393,10 +426,51 @@ def _scheduler_paths() -> dict[str, Any]:
     }
 
 
+_JOBS_HEADER = _version_header(microversion.JOBS)
+
+
+def _job_paths() -> dict[str, Any]:
+    return {
+        "/v2/jobs": {
+            "get": {
+                "operationId": "list_jobs",
+                "description": "The project's jobs (an administrator's: every project's, "
+                "or one project's with project_id; others may name only their own).",
+                "parameters": [_JOBS_HEADER, *_query(job_schema.LIST_QUERY)],
+                "responses": {**_ok(200, _list_of("jobs", "Job")), **_errors(400, 403, 404)},
+            },
+            "post": {
+                "operationId": "create_job",
+                "description": "Queue a job: exactly one of graph_uuid (a graph of the "
+                "project) and job_type; devices min <= max. 403 when the project already "
+                "has [quota] queued_jobs jobs queued.",
+                "parameters": [_JOBS_HEADER],
+                "requestBody": _body(job_schema.CREATE),
+                "responses": {**_ok(201, _ref("Job"), "Created"), **_errors(400, 403, 404)},
+            },
+        },
+        "/v2/jobs/{uuid}": {
+            "get": {
+                "operationId": "show_job",
+                "parameters": [_JOBS_HEADER, _uuid_path()],
+                "responses": {**_ok(200, _ref("Job")), **_errors(403, 404)},
+            },
+            "delete": {
+                "operationId": "cancel_job",
+                "description": "Cancel a queued or allocated job (it stays, cancelled); "
+                "409 in any other state.",
+                "parameters": [_JOBS_HEADER, _uuid_path()],
+                "responses": {**_ok(204, None, "Cancelled"), **_errors(403, 404, 409)},
+            },
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     listing = (400, 401, 403, 406)
     return {
         **_scheduler_paths(),
+        **_job_paths(),
         "/v2/devices": {
             "get": {
                 "operationId": "list_devices",

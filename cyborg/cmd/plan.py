@@ -8,6 +8,7 @@ cyborg-plan GRAPH DEVICES [--objective latency|throughput] [--max-devices N]
             [--progress auto|always|never]
             [--svg FILE]
 cyborg-plan --plan PLAN [DEVICES] --output resourceclaim|resourceclaimtemplate ...
+cyborg-plan jobs submit|list|show|cancel ...  (through the API: cyborg.cmd.plan_jobs)
 
 GRAPH is an ONNX model (``*.onnx``) or a JSON graph; DEVICES a JSON device set (see
 the scheduler admin guide for both formats). Prints the plan as JSON: the device of
@@ -38,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from cyborg.cmd import plan_claims, plan_learning
+from cyborg.cmd import plan_claims, plan_jobs, plan_learning
 from cyborg.common import progress
 from cyborg.scheduler import json_input
 from cyborg.scheduler.base import PlanRequest, UnknownScheduler, load_scheduler
@@ -203,6 +204,9 @@ def _print(document: Any, fmt: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["jobs"]:  # a graph file named "jobs" is ./jobs
+        return plan_jobs.main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     _inputs(parser, args)

@@ -78,6 +78,25 @@ class PlanState(enum.StrEnum):
     CLAIMED = "claimed"
 
 
+class JobState(enum.StrEnum):
+    """A cluster-scheduling job (API microversion 2.9).
+
+    queued: waiting in the scheduler's queue; allocated: the scheduler proposed devices
+    for it (nothing is bound yet); running: its devices are bound and it runs;
+    finished: it ended; cancelled: its owner cancelled it (DELETE) while it waited.
+    """
+
+    QUEUED = "queued"
+    ALLOCATED = "allocated"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+# Jobs their owner may still cancel (nothing of theirs runs yet).
+JOB_CANCELLABLE_STATES = frozenset({JobState.QUEUED, JobState.ALLOCATED})
+
+
 class NovaEventStatus(enum.StrEnum):
     """Status of an accelerator-request-bound event sent to Nova."""
 

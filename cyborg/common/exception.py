@@ -99,6 +99,10 @@ class PlanNotFound(NotFound):
     msg_fmt = "Plan %(uuid)s could not be found."
 
 
+class JobNotFound(NotFound):
+    msg_fmt = "Job %(uuid)s could not be found."
+
+
 class GraphInvalid(Invalid):
     msg_fmt = "Invalid graph: %(reason)s"
 
@@ -149,6 +153,10 @@ class AttributeOwnedByDriver(Conflict):
 
 class InUse(Conflict):
     msg_fmt = "%(resource)s %(uuid)s is in use: %(reason)s"
+
+
+class JobStateConflict(Conflict):
+    msg_fmt = "Job %(uuid)s is %(state)s; only a queued or allocated job can be cancelled."
 
 
 class PlanAlreadyClaimed(Conflict):

@@ -91,5 +91,6 @@ ANSWER_NOTHING = frozenset(
         "delete_attribute",
         "set_device_status",
         "report_measurement",
+        "cancel_job",
     }
 )

@@ -16,11 +16,13 @@ from cyborg.common.context import RequestContext
 from cyborg.conductor import serving
 from cyborg.conductor.binding import binder, device_profiles, fpga_step, nova_events
 from cyborg.conductor.inventory import operator_changes, programming, reports
+from cyborg.conductor.jobs import queue as job_queue
 from cyborg.conductor.placement import provider_sync
 from cyborg.conductor.plans import plan_claim, planning
 from cyborg.conductor.pods import claims as pod_claims
 from cyborg.conductor.pods import partitions as pod_partitions
 from cyborg.conductor.pods import placement_units
+from cyborg.objects import job as job_obj
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,7 +52,7 @@ class ConductorManager:
     Keeps every method of older minor versions of its major version (rolling upgrade).
     """
 
-    target = oslo_messaging.Target(version="1.7")
+    target = oslo_messaging.Target(version="1.8")
 
     def __init__(
         self,
@@ -337,3 +339,22 @@ class ConductorManager:
     @_answers
     def device_holders(self, context: RequestContext, *, hostname: str) -> dict[str, str]:
         return self.pods.holders(context, hostname)
+
+    @_answers
+    def create_job(
+        self,
+        context: RequestContext,
+        *,
+        job: Mapping[str, Any],
+        visible_to_project: str | None,
+    ) -> str:
+        return job_queue.create_job(
+            context,
+            job_obj.NewJob(**job),
+            queued_limit=self.conf.quota.queued_jobs,
+            visible_to_project=visible_to_project,
+        )
+
+    @_answers
+    def cancel_job(self, context: RequestContext, *, uuid: str, project_id: str | None) -> None:
+        job_queue.cancel_job(context, uuid, project_id=project_id)

@@ -6,8 +6,11 @@ stale, and through
 the conductor's Binder take over the binds of conductors that stopped
 (cyborg.conductor.binding.takeover), finish binds and deletions left half done for
 ``[conductor] bind_timeout``, and retry the removal of vGPU mdevs an agent did not
-answer for. Every second, and at once when a bind rings: deliver the events owed to
-Nova. Several conductors may all run this; each step is safe to run concurrently.
+answer for. Every ``[scheduler] job_round_interval`` seconds: allocate the head of
+the jobs' queue (cyborg.conductor.jobs.rounds). Every second, and at once when a bind
+rings: deliver the events owed to Nova. Several conductors may all run this; each step
+is safe to run concurrently (two job rounds at once may propose one device twice:
+proposals bind nothing).
 
 On a thread of its own, so that it never delays those events nor the RPC workers'
 reports and binds: every ``[placement] audit_interval`` seconds, resync Placement with
@@ -30,6 +33,7 @@ from cyborg.common import context as cyborg_context
 from cyborg.conductor.binding import binder as binder_mod
 from cyborg.conductor.binding import nova_events
 from cyborg.conductor.inventory import reports
+from cyborg.conductor.jobs import rounds as job_rounds
 from cyborg.conductor.placement import provider_sync, sweep
 from cyborg.objects import conductor_call
 
@@ -108,7 +112,7 @@ class PeriodicTasks:
 
     def _run(self) -> None:
         context = cyborg_context.get_admin_context()
-        next_periodic = time.monotonic()
+        next_periodic = next_job_round = time.monotonic()
         bind_timeout = datetime.timedelta(seconds=self.conf.conductor.bind_timeout)
         dead_after = datetime.timedelta(seconds=self.conf.conductor.conductor_dead_after)
         while not self._stop.is_set():
@@ -148,6 +152,16 @@ class PeriodicTasks:
                     "Removing the mdevs of held vGPU handles",
                     self.binder.remove_abandoned_mdevs,
                     context,
+                )
+            job_interval = self.conf.scheduler.job_round_interval
+            if job_interval and time.monotonic() >= next_job_round:
+                next_job_round = time.monotonic() + job_interval
+                _safely(
+                    "Allocating queued jobs",
+                    job_rounds.run_round,
+                    context,
+                    policy=self.conf.scheduler.job_policy,
+                    limit=self.conf.scheduler.jobs_per_round,
                 )
             if self.nova is not None:
                 _safely("Telling Nova about binds", self.nova.deliver_due, context)

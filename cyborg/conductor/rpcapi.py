@@ -51,6 +51,8 @@ class ConductorAPI:
       to Kubernetes pods, from the agents' kubelet plugins).
     * 1.7 - claim_devices_for_pod takes partitions (MIG partitions, which several
       claims may hold of one GPU); sent at 1.7 only when there are some.
+    * 1.8 - create_job, cancel_job (the cluster scheduler's queue, API microversion
+      2.9).
 
     Rolling upgrades: a new method, or a new optional argument, bumps the minor
     version and its call here asks for that version. The conductor keeps every method
@@ -62,7 +64,7 @@ class ConductorAPI:
     after a release in which no caller uses them.
     """
 
-    RPC_API_VERSION = "1.7"
+    RPC_API_VERSION = "1.8"
 
     def __init__(
         self,
@@ -438,3 +440,22 @@ class ConductorAPI:
         """{deployable name: "instance" or "pod"} for ``hostname``'s held deployables."""
         held = self._call(context, "device_holders", "1.6", hostname=hostname)
         return {str(name): str(holder) for name, holder in dict(held).items()}
+
+    def create_job(
+        self,
+        context: RequestContext,
+        *,
+        job: Mapping[str, Any],
+        visible_to_project: str | None,
+    ) -> str:
+        """Queue a job (the fields of cyborg.objects.job.NewJob); returns its uuid. 404
+        for a graph the caller cannot see, 403 over the project's queued-job limit."""
+        return str(
+            self._call(
+                context, "create_job", "1.8", job=dict(job), visible_to_project=visible_to_project
+            )
+        )
+
+    def cancel_job(self, context: RequestContext, *, uuid: str, project_id: str | None) -> None:
+        """Cancel a queued or allocated job (404 unseen; 409 in any other state)."""
+        self._call(context, "cancel_job", "1.8", uuid=uuid, project_id=project_id)

@@ -37,6 +37,16 @@ OPTS: list[cfg.Opt] = [
         "claim is made (two binds racing may then both fail). Over the limit, the bind "
         "is refused with 403.",
     ),
+    cfg.IntOpt(
+        "queued_jobs",
+        default=100,
+        min=-1,
+        help="Largest number of queued cluster-scheduling jobs (API microversion 2.9) "
+        "one project may have waiting at once; -1 for no limit. Over it, POST /v2/jobs "
+        "is refused with 403 until a job of the project leaves the queue (allocated or "
+        "cancelled). Checked in the transaction that queues the job: two requests "
+        "racing for the last room may both get it.",
+    ),
 ]
 
 

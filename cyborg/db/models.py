@@ -425,6 +425,38 @@ class SchedulerFactor(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
 
+class Job(TimestampMixin, Base):
+    """A cluster-scheduling job (API microversion 2.9): a graph or a job type, a gang
+    size or an elastic range, a priority and a weight; queued until the scheduler
+    allocates it. The queue is ordered by (priority desc, created_at, id)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        sa.Index("ix_jobs_project_id_state", "project_id", "state"),
+        sa.Index("ix_jobs_state_priority_created_at", "state", "priority", "created_at"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    name: Mapped[str | None] = mapped_column(sa.String(255))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # One of the two: the uuid of a graph of the project, or a job type's name.
+    graph_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    job_type: Mapped[str | None] = mapped_column(sa.String(255))
+    # JSON {device model: work units per second of one gang}, or NULL.
+    throughputs_json: Mapped[str | None] = mapped_column(sa.Text)
+    min_devices: Mapped[int] = mapped_column(sa.Integer)
+    max_devices: Mapped[int] = mapped_column(sa.Integer)
+    priority: Mapped[int] = mapped_column(sa.Integer, default=0)
+    weight: Mapped[float] = mapped_column(DOUBLE, default=1.0)
+    state: Mapped[str] = mapped_column(
+        enum_type(constants.JobState, "job_state"), default=constants.JobState.QUEUED.value
+    )
+    # JSON of the scheduler's proposed devices once allocated; NULL until then.
+    allocation_json: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class ConductorCall(Base):
     """What a conductor call committed, for a caller that lost the reply.
 

@@ -67,3 +67,27 @@ def by_deployable(
         if holder not in holders:  # a claim with several partitions of the GPU: once
             holders.append(holder)
     return held
+
+
+@db_api.context_manager.reader
+def held_deployable_uuids(context: RequestContext) -> set[str]:
+    """The deployables of which an attach handle is held: in use, or named by an ARQ
+    or a pod's ResourceClaim. One query."""
+    handle, arq, claim = (
+        models.AttachHandle,
+        models.ExtendedAcceleratorRequest,
+        models.PodDeviceClaim,
+    )
+    stmt = (
+        sa.select(models.Deployable.uuid)
+        .join(handle, handle.deployable_id == models.Deployable.id)
+        .where(
+            sa.or_(
+                handle.in_use.is_(True),
+                sa.exists().where(arq.attach_handle_id == handle.id),
+                sa.exists().where(claim.attach_handle_id == handle.id),
+            )
+        )
+        .distinct()
+    )
+    return set(context.session.scalars(stmt))

@@ -14,6 +14,7 @@ from cyborg.policies import (
     device,
     device_profile,
     graph,
+    job,
     plan,
 )
 
@@ -26,6 +27,7 @@ _MODULES = [
     attribute,
     graph,
     plan,
+    job,
 ]
 
 

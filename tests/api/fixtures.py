@@ -267,6 +267,16 @@ class LimitsAPIFixture(APIFixture):
         )
 
 
+class JobsAPIFixture(APIFixture):
+    """APIFixture with ``[quota] queued_jobs = 3``: a project's fourth queued job is 403."""
+
+    def config_args(self) -> list[str]:
+        path = os.path.join(self.tmp.name, "jobs.conf")
+        with open(path, "w") as conf:
+            conf.write("[quota]\nqueued_jobs = 3\n")
+        return ["--config-file", path]
+
+
 class KeystoneAPIFixture(APIFixture):
     """APIFixture with ``auth_strategy = keystone`` and no Keystone behind it: requests
     without a valid token never get past keystonemiddleware."""

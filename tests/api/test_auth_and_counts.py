@@ -13,7 +13,9 @@ from oslo_config import cfg
 import cyborg.conf
 from cyborg.api import app as api_app
 from cyborg.cmd import api as api_cmd
+from cyborg.conductor.jobs import queue
 from cyborg.conf import opts
+from cyborg.objects import job as job_obj
 from tests.db import seed
 
 
@@ -100,3 +102,30 @@ def test_listing_plans_costs_the_same_statements_and_no_results(db, size: int) -
         response = _get(app, f"/v2/plans?limit=1000&marker={every[size // 2]}", **version)
     assert [plan["uuid"] for plan in response.json["plans"]] == every[size // 2 + 1 :]
     assert len(statements) <= 2, statements  # the marker's row, then the page
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_listing_jobs_costs_the_same_statements(db, size: int) -> None:  # type: ignore[no-untyped-def]
+    for n in range(size):
+        new = job_obj.NewJob(
+            name=f"j{n}",
+            project_id="admin",
+            graph_uuid=None,
+            job_type="t",
+            throughputs={"A100": 1.0 + n},
+            min_devices=1,
+            max_devices=2,
+            priority=n % 3,
+        )
+        queue.create_job(db.context, new, queued_limit=-1, visible_to_project=None)
+    app = api_app.build(_conf(auth_strategy="noauth"), conductor=lambda: None)
+    version = {"OpenStack-API-Version": "accelerator 2.9"}
+    with db.count_statements() as statements:
+        response = _get(app, "/v2/jobs?limit=1000&state=queued", **version)
+    assert response.status_int == 200, response.text
+    assert len(response.json["jobs"]) == size
+    assert len(statements) <= 1, statements
+    with db.count_statements() as statements:
+        response = _get(app, "/v2/jobs?limit=1000&sort_key=priority&sort_dir=desc", **version)
+    assert [job["priority"] for job in response.json["jobs"]][:1] == [min(size - 1, 2)]
+    assert len(statements) <= 1, statements

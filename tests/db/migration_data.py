@@ -584,6 +584,47 @@ _NVMF_ARQ = {
     "binding_conductor": None,
 }
 
+# Two jobs of the queue (b3e7d1f9a4c6): one of a graph, queued; one of a job type with
+# its measured throughputs, allocated.
+_JOBS = [
+    _stamped(
+        {
+            "id": 1,
+            "uuid": _uuid(10, 1),
+            "name": "train-\U0001f682",
+            "project_id": "6f0e9d8c7b6a45e3a2b1c0d9e8f7a6b5",
+            "graph_uuid": _uuid(8, 1),
+            "job_type": None,
+            "throughputs_json": None,
+            "min_devices": 2,
+            "max_devices": 2,
+            "priority": 0,
+            "weight": 1.0,
+            "state": "queued",
+            "allocation_json": None,
+        }
+    ),
+    _stamped(
+        {
+            "id": 2,
+            "uuid": _uuid(10, 2),
+            "name": None,
+            "project_id": "6f0e9d8c7b6a45e3a2b1c0d9e8f7a6b5",
+            "graph_uuid": None,
+            "job_type": "resnet50",
+            "throughputs_json": json.dumps({"GA100 [A100 PCIe 40GB]": 1234.5678901234567}),
+            "min_devices": 1,
+            "max_devices": 8,
+            "priority": 10,
+            "weight": 0.123456789012345,
+            "state": "allocated",
+            "allocation_json": json.dumps({"model": "GA100 [A100 PCIe 40GB]", "count": 4}),
+        },
+        T1,
+        T2,
+    ),
+]
+
 # Rows each revision lets a deployment hold, in insertion order (parents first).
 ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
     FIRST: [
@@ -612,6 +653,7 @@ ROWS_AT: dict[str, list[tuple[str, list[Row]]]] = {
         ("extended_accelerator_requests", [_NVMF_ARQ]),
     ],
     "b3e9d5a1c7f2": [("pod_mig_partitions", _POD_MIG_PARTITIONS)],
+    "b3e7d1f9a4c6": [("jobs", _JOBS)],
 }
 
 # Columns a revision adds to rows already there, with the value they get; or a

@@ -50,6 +50,7 @@ def test_models_declare_every_upstream_table_and_ours() -> None:
         "scheduler_factors",
         "pod_device_claims",
         "pod_mig_partitions",
+        "jobs",
     } == MODEL_TABLES
 
 

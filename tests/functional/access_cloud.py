@@ -48,7 +48,9 @@ LOG_LEVELS = "default_log_levels = " + ",".join(
 FERNET = re.compile(r"gAAAAA[0-9A-Za-z_=-]{40,}")
 # The fields naming a project's objects, and their paths; profiles and inventory are global.
 OWNED_KEYS = frozenset({"uuid", "instance_uuid", "graph_uuid", "consumer_uuid", "project_id"})
-OWNED_PATHS = ("/v2/accelerator_requests", "/v2/graphs", "/v2/plans")
+OWNED_PATHS = ("/v2/accelerator_requests", "/v2/graphs", "/v2/plans", "/v2/jobs")
+# Jobs exist from microversion 2.9 (JOBS).
+JOBS_VERSION = {"OpenStack-API-Version": "accelerator 2.9"}
 
 
 def _inventory() -> list[dict[str, Any]]:
@@ -111,9 +113,16 @@ class Cloud:
             timeout=TIMEOUT,
         )
 
-    def ok(self, persona: str, method: str, path: str, body: Any = None) -> Any:
+    def ok(
+        self,
+        persona: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """A request of the setup, which must succeed; its JSON answer (None if empty)."""
-        response = self.call(persona, Request(method, path, body))
+        response = self.call(persona, Request(method, path, body, headers=headers))
         assert response.ok, f"{method} {path} as {persona}: {response.status_code} {response.text}"
         answer = response.json() if response.content else None
         if persona in access_table.INSIDERS - {"ad"} and path.startswith(OWNED_PATHS):
@@ -134,6 +143,10 @@ class Cloud:
         body = {"count": 1, "max_devices": 1, "device_profile_name": PROFILE}
         (plan,) = self.ok("mb", "POST", f"/v2/graphs/{self.ids['graph']}/plans", body)["plans"]
         return str(plan["uuid"])
+
+    def new_job(self) -> str:
+        body = {"graph_uuid": self.ids["graph"], "devices": {"min": 1}}
+        return str(self.ok("mb", "POST", "/v2/jobs", body, JOBS_VERSION)["uuid"])
 
     def new_profile(self) -> str:
         name = self.unique("access-doomed")
@@ -338,6 +351,7 @@ def prepare(cloud: Cloud) -> None:
     cloud.a_values.add(uploaded["name"])
     cloud.ids["graph"] = uploaded["uuid"]
     cloud.ids["plan"] = cloud.new_plan()
+    cloud.ids["job"] = cloud.new_job()
 
 
 def graph(name: str) -> dict[str, Any]:

@@ -11,7 +11,16 @@ from collections.abc import Callable
 import requests
 
 from cyborg.api import microversion, openapi
-from tests.functional.access_cloud import GROUPS, HOST, PROFILE, TIMEOUT, Cloud, Request, graph
+from tests.functional.access_cloud import (
+    GROUPS,
+    HOST,
+    JOBS_VERSION,
+    PROFILE,
+    TIMEOUT,
+    Cloud,
+    Request,
+    graph,
+)
 
 
 def _release_claim(cloud: Cloud) -> Callable[[requests.Response], None]:
@@ -97,6 +106,12 @@ def _claim(cloud: Cloud, persona: str) -> Request:
     )
 
 
+def _cancel_job(cloud: Cloud, persona: str) -> Request:
+    job = cloud.new_job()
+    path = f"/v2/jobs/{job}"
+    return Request("DELETE", path, target=path, headers=JOBS_VERSION)
+
+
 def _profile_by_query(cloud: Cloud, persona: str) -> Request:
     name = cloud.new_profile()
     return Request(
@@ -161,6 +176,17 @@ OPERATIONS: dict[str, Callable[[Cloud, str], Request]] = {
     "measure_plan": lambda c, p: Request(
         "POST", f"/v2/plans/{c.ids['plan']}/measurements", {"step_time_ms": 10.0}
     ),
+    "list_jobs": lambda c, p: Request("GET", "/v2/jobs", shows=c.ids["job"], headers=JOBS_VERSION),
+    "create_job": lambda c, p: Request(
+        "POST",
+        "/v2/jobs",
+        {"job_type": c.unique(f"type-{p}"), "devices": {"min": 1, "max": 2}},
+        headers=JOBS_VERSION,
+    ),
+    "show_job": lambda c, p: Request(
+        "GET", f"/v2/jobs/{c.ids['job']}", shows=c.ids["job"], headers=JOBS_VERSION
+    ),
+    "cancel_job": _cancel_job,
     "list_devices": _get("/v2/devices"),
     "show_device": _get("/v2/devices/{device}"),
     "enable_device": lambda c, p: Request(

@@ -20,7 +20,7 @@ TABLE = """\
 #   sA  system-scoped token, admin role  sR  system-scoped token, reader role
 #   -   no token                         x   a token Keystone does not know
 #
-# Cells: the status answered at microversion 2.5 (list_plans: 2.7) with [oslo_policy]
+# Cells: the status answered at microversion 2.5 (list_plans: 2.7, jobs: 2.9) with [oslo_policy]
 # enforce_new_defaults = True. 403 is the policy (or the service-token gate of binds:
 # CVE-2026-40214); 404 for B and nB is project A's object being invisible to them.
 # Every answer to sv, B and nB is also checked to hold no field of A's objects. The
@@ -35,6 +35,10 @@ list_plans                           200 200 200 200 403 200 200 200 403 403 401
 show_plan                            200 200 200 200 403 404 200 404 403 403 401 401
 claim_plan                           403 200 200 200 403 404 200 404 403 403 401 401
 measure_plan                         403 202 202 202 403 404 202 404 403 403 401 401
+list_jobs                            200 200 200 200 403 200 200 200 403 403 401 401
+create_job                           403 201 201 201 403 201 201 201 403 403 401 401
+show_job                             200 200 200 200 403 404 200 404 403 403 401 401
+cancel_job                           403 204 204 204 403 404 204 404 403 403 401 401
 list_devices                         403 403 200 200 403 403 403 403 403 403 401 401
 show_device                          403 403 200 200 403 403 403 403 403 403 401 401
 enable_device                        403 403 403 200 403 403 403 403 403 403 401 401

@@ -43,13 +43,26 @@ GATES: dict[tuple[str, str], frozenset[str]] = {
     ("controllers.plans", "PlansController.get_one"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),
     ("controllers.plans", "PlansController.claim"): frozenset({"SCHEDULER", "PLAN_PICTURES"}),
     ("controllers.plans", "PlansController.measurements"): frozenset({"SCHEDULER"}),
+    # Jobs (2.9) do not exist below it.
+    ("controllers.jobs", "require_version"): frozenset({"JOBS"}),
+    ("controllers.jobs", "JobsController.get_all"): frozenset({"JOBS"}),
+    ("controllers.jobs", "JobsController.get_one"): frozenset({"JOBS"}),
+    ("controllers.jobs", "JobsController.post"): frozenset({"JOBS"}),
+    ("controllers.jobs", "JobsController.delete"): frozenset({"JOBS"}),
     # The OpenAPI document says from which version each of these exists.
     ("controllers.inventory", "_deployables"): frozenset({"DEVICE_HOLDERS"}),
     ("controllers.inventory", "DeployablesController.get_all"): frozenset({"DEVICE_HOLDERS"}),
     ("controllers.inventory", "DeployablesController.get_one"): frozenset({"DEVICE_HOLDERS"}),
     ("controllers.inventory", "DeployablesController.patch"): frozenset({"DEVICE_HOLDERS"}),
     ("openapi", "<module>"): frozenset(
-        {"DEVICE_STATUS", "STANDALONE_BIND", "SCHEDULER", "DEVICE_HOLDERS", "PLAN_PICTURES"}
+        {
+            "DEVICE_STATUS",
+            "STANDALONE_BIND",
+            "SCHEDULER",
+            "DEVICE_HOLDERS",
+            "PLAN_PICTURES",
+            "JOBS",
+        }
     ),
 }
 

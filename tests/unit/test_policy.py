@@ -78,6 +78,10 @@ EXPECTED = {
     "cyborg:plan:get_all": READERS,
     "cyborg:plan:claim": MEMBERS,
     "cyborg:plan:measure": MEMBERS,
+    "cyborg:job:create": MEMBERS,
+    "cyborg:job:get": READERS,
+    "cyborg:job:get_all": READERS,
+    "cyborg:job:delete": MEMBERS,
 }
 
 

@@ -10,6 +10,7 @@ from cyborg.api.controllers import (
     device_profiles,
     graphs,
     inventory,
+    jobs,
     plans,
 )
 
@@ -34,6 +35,7 @@ class V2Controller:
     attributes = inventory.AttributesController()
     graphs = graphs.GraphsController()
     plans = plans.PlansController()
+    jobs = jobs.JobsController()
 
     @pecan.expose("json")
     def index(self) -> dict[str, Any]:
