@@ -49,10 +49,10 @@ def chain(n: int, flops: float = 1e12, params: float = 0.0, act: float = 1e6) ->
     return Graph(nodes, edges, name=f"chain-{n}")
 
 
-def evaluator(graph: Graph, devices: list[Device], **interconnect: float) -> Evaluator:
-    return Evaluator(
-        build_cost_model(graph, DeviceSet(tuple(devices), Interconnect(**interconnect)))
-    )
+def evaluator(
+    graph: Graph, devices: list[Device], interconnect: Interconnect = Interconnect()
+) -> Evaluator:
+    return Evaluator(build_cost_model(graph, DeviceSet(tuple(devices), interconnect)))
 
 
 def test_ring_all_reduce_on_known_numbers() -> None:
@@ -82,7 +82,9 @@ def test_concurrent_rings_share_a_nic() -> None:
     # Two rings of two devices, each across the same two hosts: every NIC carries a
     # hop of each ring, so each gets half its bandwidth (1.25 GB/s of 2.5).
     devices = [gpu("a0", "h0"), gpu("a1", "h0"), gpu("b0", "h1"), gpu("b1", "h1")]
-    ev = evaluator(chain(1), devices, network_bandwidth_gbps=2.5, network_latency_us=0.0)
+    ev = evaluator(
+        chain(1), devices, Interconnect(network_bandwidth_gbps=2.5, network_latency_us=0.0)
+    )
     alone = replicas.allreduce_s(ev, [([0, 2], 1e9)])
     both = replicas.allreduce_s(ev, [([0, 2], 1e9), ([1, 3], 1e9)])
     latency = 2 * 2 * 5e-6  # two hops of PCIe latency on each side of the network
