@@ -89,7 +89,8 @@ def make_replicated_plan(
     replayed_s: float | None = None,
 ) -> Plan:
     """A throughput :class:`Plan` of replicas, with ``found``'s estimates
-    (``replayed_s``: :func:`replicas.replayed_s`)."""
+    (``replayed_s``: :func:`replicas.replayed_s`), memory at its exact peak."""
+    found = replicas.with_peak(ev, found, order)
     return Plan(
         objective="throughput",
         algorithm=algorithm,

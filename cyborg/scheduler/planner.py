@@ -260,7 +260,16 @@ def plan_graph(
     single_s = None if single is None else single.cost
     if objective == "throughput" and replicate:
         won = _replicated_choice(
-            ev, limit, order, rankings, gradients, chosen.cost, single_s, steps, progress
+            ev,
+            limit,
+            order,
+            rankings,
+            gradients,
+            chosen.cost,
+            single_s,
+            steps,
+            effort * REPLAY_UNITS,
+            progress,
         )
         if won is not None:
             found, seconds = won
@@ -279,20 +288,27 @@ def _replicated_choice(
     beat_s: float,
     single_s: float | None,
     steps: int,
+    units: float,
     progress: Reporter = SILENT,
 ) -> tuple[replicas.Replicated, float] | None:
     """The replicated candidate with the shortest estimated step (fewer devices on
     ties) if it is shorter than ``beat_s`` (the plan chosen without replicas) and its
     replay is no slower than the single device; with its replayed seconds per step.
-    Up to :data:`REPLAY_ALTERNATIVES` + 1 of them are replayed, best first."""
+    The best is replayed, and up to :data:`REPLAY_ALTERNATIVES` more while ``units``
+    last (a replica of one device replays free: to its compute sum)."""
     if limit < 2:
         return None
     found = replicas.candidates(ev, limit, order, rankings, gradients)
     ranked = sorted(found, key=lambda c: (c.cost, len(c.devices)))
     progress.note(_found("replicas", ranked))
-    for c in ranked[: REPLAY_ALTERNATIVES + 1]:
+    per_replay = _replay_units(ev, "throughput", steps)
+    for number, c in enumerate(ranked[: REPLAY_ALTERNATIVES + 1]):
         if c.cost >= beat_s * (1 - 1e-9):
             break
+        if number and c.stages > 1:
+            if units < per_replay:
+                break
+            units -= per_replay
         seconds = replicas.replayed_s(ev, c, order, steps)
         if single_s is None or seconds <= single_s * (1 + 1e-9):
             return c, seconds

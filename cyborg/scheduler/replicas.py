@@ -36,7 +36,8 @@ The candidates (:func:`candidates`) are enumerated deterministically and bounded
 replica ``r`` takes the ``r``-th block of ``S`` devices of a device sequence (fastest
 first, or best-connected first) or every ``R``-th device from the ``r``-th (one device
 of each speed per replica); the stage cuts are ``pipeline.best_split``'s on the first
-replica at a share of ``1 / R``. At most :data:`MAX_CANDIDATES` are built.
+replica at a share of ``1 / R``. At most :data:`MAX_CANDIDATES` are built, of them at
+most :data:`MAX_SPLITS` hybrid ones.
 """
 
 import copy
@@ -56,8 +57,10 @@ from cyborg.scheduler.stage_dp import device_kinds
 
 #: The smallest share of the batch a replica may get.
 MIN_SHARE = 0.02
-#: Replicated candidates built at most per plan.
+#: Replicated candidates built at most per plan, and of them hybrid ones (each a
+#: pipeline split, the costly part).
 MAX_CANDIDATES = 24
+MAX_SPLITS = 8
 #: Bisection steps of the balanced step time (relative precision about 2**-60).
 BALANCE_STEPS = 60
 KINDS = ("pipeline", "data-parallel", "hybrid")
@@ -197,7 +200,7 @@ def scaled(
     return out
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Stages:
     """What the replicas of one partition share, whatever their devices."""
 
@@ -207,34 +210,55 @@ class _Stages:
     #: (from stage, to stage) -> (tensors, bytes at the whole batch)
     moves: dict[tuple[int, int], tuple[int, float]]
     params: np.ndarray  # [stage] parameter bytes
-    peak: np.ndarray  # [stage] peak bytes at the whole batch
+    #: [stage] bytes at the whole batch: the resident bound (every node's memory and
+    #: received tensor for the whole step), or once asked for the exact peak
+    peak: np.ndarray
     grads: np.ndarray  # [stage] gradient bytes
+    exact: bool = False
+
+    def make_exact(self, ev: Evaluator, order: Sequence[int]) -> None:
+        """The peak of :mod:`cyborg.scheduler.memory` instead of the bound."""
+        if not self.exact:
+            peak = ev.memory_of(list(self.stage_of), order)[: len(self.params)]
+            self.peak, self.exact = np.asarray(peak, dtype=float), True
 
 
 def _stages(
-    ev: Evaluator,
-    split: tuple[np.ndarray, np.ndarray],
-    grads: np.ndarray,
-    stage_of: Sequence[int],
-    order: Sequence[int],
+    ev: Evaluator, split: tuple[np.ndarray, np.ndarray], grads: np.ndarray, stage_of: Sequence[int]
 ) -> _Stages:
     stages = max(stage_of) + 1
     index = np.asarray(stage_of, dtype=int)
     fixed, var = (
         np.array([part[index == s].sum(axis=0) for s in range(stages)]) for part in split
     )
-    moves: dict[tuple[int, int], tuple[int, float]] = {}
-    seen: set[tuple[int, int]] = set()
-    for s, t, k in zip(ev.edge_src, ev.edge_dst, ev.edge_tensor, strict=True):
-        a, b = stage_of[s], stage_of[t]
-        if a != b and k >= 0 and (k, b) not in seen:
-            seen.add((k, b))
-            count, nbytes = moves.get((a, b), (0, 0.0))
-            moves[(a, b)] = (count + 1, nbytes + ev.tensor_bytes[k])
-    peak = np.asarray(ev.memory_of(list(stage_of), order), dtype=float)[:stages]
+    src, dst = np.asarray(ev.edge_src, dtype=int), np.asarray(ev.edge_dst, dtype=int)
+    tensor = np.asarray(ev.edge_tensor, dtype=int)
+    crossing = (index[src] != index[dst]) & (tensor >= 0)
+    # One transfer per tensor and receiving stage: (tensor, to), then by (from, to).
+    keys, first = np.unique(tensor[crossing] * stages + index[dst][crossing], return_index=True)
+    sizes = np.asarray(ev.tensor_bytes, dtype=float)[keys // stages]
+    pairs = index[src][crossing][first] * stages + keys % stages
+    counts = np.bincount(pairs, minlength=stages * stages)
+    nbytes = np.bincount(pairs, weights=sizes, minlength=stages * stages)
+    moves = {
+        (int(p) // stages, int(p) % stages): (int(counts[p]), float(nbytes[p]))
+        for p in np.flatnonzero(counts)
+    }
     params = np.bincount(index, weights=np.asarray(ev.params, dtype=float), minlength=stages)
+    memory = np.bincount(index, weights=np.asarray(ev.memory, dtype=float), minlength=stages)
+    received = np.bincount(
+        index[dst][index[src] != index[dst]],
+        weights=np.asarray(ev.edge_bytes, dtype=float)[index[src] != index[dst]],
+        minlength=stages,
+    )
     return _Stages(
-        tuple(stage_of), fixed, var, moves, params, peak, np.bincount(index, grads, stages)
+        tuple(stage_of),
+        fixed,
+        var,
+        moves,
+        params,
+        memory + received,
+        np.bincount(index, grads, stages),
     )
 
 
@@ -274,37 +298,35 @@ def _largest_share(ev: Evaluator, st: _Stages, devices: Sequence[int]) -> float:
     return best
 
 
-def _share_at(pieces: np.ndarray, limit: float, step: float) -> float:
-    """The largest share within ``limit`` whose period is at most ``step``."""
-    a, b = pieces[:, 0], pieces[:, 1]
-    if np.any((b <= 0) & (a > step)):
-        return 0.0
-    with np.errstate(divide="ignore"):
-        room = np.where(b > 0, (step - a) / np.where(b > 0, b, 1.0), math.inf)
-    return float(min(max(room.min(initial=math.inf), 0.0), limit))
-
-
 def balance(pieces: Sequence[np.ndarray], limits: Sequence[float]) -> tuple[float, ...] | None:
     """Shares summing to 1 that equalise the replicas' periods (bisection over the
     step time), each within its memory limit; None if the memory cannot hold it all
     or a replica would get less than :data:`MIN_SHARE`."""
-    caps = [min(limit, 1.0) for limit in limits]
-    if min(caps) < MIN_SHARE or sum(caps) < 1 - 1e-12:
+    caps = np.minimum(np.asarray(limits, dtype=float), 1.0)
+    if caps.min() < MIN_SHARE or caps.sum() < 1 - 1e-12:
         return None
-    lo = 0.0
-    hi = max(float((p[:, 0] + p[:, 1] * cap).max()) for p, cap in zip(pieces, caps, strict=True))
+    owner = np.concatenate([np.full(len(p), r) for r, p in enumerate(pieces)])
+    starts = np.concatenate(([0], np.cumsum([len(p) for p in pieces])[:-1]))
+    a, b = np.concatenate(pieces).T
+    grows = b > 0
+    slope = np.where(grows, b, 1.0)
+
+    def shares_at(step: float) -> np.ndarray:
+        room = np.where(grows, (step - a) / slope, np.where(a > step, -np.inf, np.inf))
+        return np.clip(np.minimum.reduceat(room, starts), 0.0, caps)
+
+    lo, hi = 0.0, float(np.max(a + b * caps[owner]))
     for _ in range(BALANCE_STEPS):
         mid = (lo + hi) / 2
-        if sum(_share_at(p, c, mid) for p, c in zip(pieces, caps, strict=True)) >= 1:
+        if shares_at(mid).sum() >= 1:
             hi = mid
         else:
             lo = mid
-    shares = [_share_at(p, c, hi) for p, c in zip(pieces, caps, strict=True)]
-    total = sum(shares)
-    shares = [s / total for s in shares]
-    if min(shares) < MIN_SHARE:
+    shares = shares_at(hi)
+    shares = shares / shares.sum()
+    if shares.min() < MIN_SHARE:
         return None
-    return tuple(shares)
+    return tuple(float(f) for f in shares)
 
 
 def build(
@@ -318,9 +340,15 @@ def build(
 ) -> Replicated | None:
     """The replicated plan of ``replicas`` (the device of each stage) over the
     partition ``stage_of``, its batch balanced; None when it does not fit."""
-    st = st or _stages(ev, split, grads, stage_of, order)
+    st = st or _stages(ev, split, grads, stage_of)
     pieces = [_pieces(ev, st, devices) for devices in replicas]
-    shares = balance(pieces, [_largest_share(ev, st, devices) for devices in replicas])
+    limits = [_largest_share(ev, st, devices) for devices in replicas]
+    shares = balance(pieces, limits)
+    # Where the bound binds (no shares, or one at its limit), the exact peak may not.
+    binds = shares is None or any(f >= c - 1e-12 for f, c in zip(shares, limits, strict=True))
+    if binds and not st.exact:
+        st.make_exact(ev, order)
+        shares = balance(pieces, [_largest_share(ev, st, devices) for devices in replicas])
     if shares is None:
         return None
     compute = max(
@@ -396,17 +424,12 @@ def _groupings(
 
 
 def _partition(
-    ev: Evaluator,
-    devices: Sequence[int],
-    topo: Sequence[int],
-    share: float,
-    split: tuple[np.ndarray, np.ndarray],
+    ev: Evaluator, part: Evaluator, devices: Sequence[int], topo: Sequence[int]
 ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     """(stage of each node, devices used) of the best pipeline split over ``devices``
-    at ``share`` of the batch, co-location groups repaired; None if nothing fits."""
-    if len(devices) == 1:
-        return (0,) * ev.n, tuple(devices)
-    found = pipeline.best_split(scaled(ev, share, split, lists=False), topo, devices)
+    of ``part`` (``ev`` at a share of the batch), co-location groups repaired; None if
+    nothing fits."""
+    found = pipeline.best_split(part, topo, devices)
     if found is None:
         return None
     assignment = list(found.assignment)
@@ -424,6 +447,7 @@ def candidates(
     sequences: Sequence[Sequence[int]],
     grads: np.ndarray | None = None,
     max_candidates: int = MAX_CANDIDATES,
+    max_splits: int = MAX_SPLITS,
 ) -> list[Replicated]:
     """Replicated plans on at most ``limit`` devices (see the module), deterministic
     and at most ``max_candidates`` built."""
@@ -437,12 +461,18 @@ def candidates(
     specs = [spec for row in itertools.zip_longest(*per_stage) for spec in row if spec]
     found: list[Replicated] = []
     single: _Stages | None = None  # one stage: the same partition for every grouping
+    parts: dict[int, Evaluator] = {}  # replicas -> ``ev`` at that share, for the splits
     for stages, replicas, grouping in specs[:max_candidates]:
         if stages == 1:
-            single = single or _stages(ev, split, grads, (0,) * ev.n, order)
+            single = single or _stages(ev, split, grads, (0,) * ev.n)
             plan = build(ev, grouping, (0,) * ev.n, order, split, grads, single)
         else:
-            cut = _partition(ev, grouping[0], topo, 1 / replicas, split)
+            if max_splits <= 0:
+                continue
+            max_splits -= 1
+            if replicas not in parts:
+                parts[replicas] = scaled(ev, 1 / replicas, split, lists=False)
+            cut = _partition(ev, parts[replicas], grouping[0], topo)
             if cut is None or len(cut[1]) < stages:
                 continue  # nothing fits, or fewer stages were better (another candidate)
             plan = build(ev, grouping, cut[0], order, split, grads)
@@ -486,3 +516,17 @@ def replayed_s(ev: Evaluator, found: Replicated, order: Sequence[int], steps: in
                 )
         worst = max(worst, done[key])
     return worst + found.allreduce_s
+
+
+def with_peak(ev: Evaluator, found: Replicated, order: Sequence[int]) -> Replicated:
+    """``found`` with the memory of every device at the exact peak
+    (:mod:`cyborg.scheduler.memory`) of its stage at its share, not the bound."""
+    stages = found.stages
+    peak = np.asarray(ev.memory_of(list(found.stage_of), order)[:stages], dtype=float)
+    index = np.asarray(found.stage_of, dtype=int)
+    params = np.bincount(index, weights=np.asarray(ev.params, dtype=float), minlength=stages)
+    memory = [0.0] * ev.m
+    for devices, f in zip(found.replicas, found.shares, strict=True):
+        for s, d in enumerate(devices):
+            memory[d] = float(params[s] + f * (peak[s] - params[s]))
+    return dataclasses.replace(found, memory=tuple(memory))
