@@ -50,9 +50,10 @@ def chain(n: int, flops: float = 1e12, params: float = 0.0, act: float = 1e6) ->
 
 
 def evaluator(
-    graph: Graph, devices: list[Device], interconnect: Interconnect = Interconnect()
+    graph: Graph, devices: list[Device], interconnect: Interconnect | None = None
 ) -> Evaluator:
-    return Evaluator(build_cost_model(graph, DeviceSet(tuple(devices), interconnect)))
+    links = interconnect or Interconnect()
+    return Evaluator(build_cost_model(graph, DeviceSet(tuple(devices), links)))
 
 
 def test_ring_all_reduce_on_known_numbers() -> None:
