@@ -18,6 +18,9 @@ nodes) and ours (the ``graph_aware`` plugin). Then the targets:
 * planning time p50 < 100 ms for 1,000 nodes on 8 devices, < 2 s for 10,000 on 64;
 * co-location (bench/scheduler_colocation.py): ONNX training steps, no plan splits a
   group (and what repairing a plan made without the groups costs);
+* replicas (bench/scheduler_replicas.py): ResNet-50, BERT-base and GPT-2 small shaped
+  training steps on mixed GPU sets, pipelines only against pipelines and data-parallel
+  / hybrid replicas in one ranking (the planner's estimate: step time and ratio);
 * learning (bench/scheduler_learning.py): with one device model's true speed planted
   2x off in the simulator, after <= 50 reported runs the plan is within 5 % of the
   plan made with the true costs (the curve is printed);
@@ -45,6 +48,7 @@ import scheduler_colocation as colocation
 import scheduler_graphs as graphs
 import scheduler_learning as learning
 import scheduler_learning_sizes as learning_sizes
+import scheduler_replicas as replicas
 
 from cyborg.scheduler import heft, synthetic
 from cyborg.scheduler.costs import CostModel, build_cost_model
@@ -344,6 +348,7 @@ def main() -> None:
         print(f"{key:26} p50 {statistics.median(samples):8.1f}  max {max(samples):8.1f}")
     targets(small, small + medium, times)
     colocation.report(args.quick, judge, check, steps=BATCHES)
+    replicas.report(args.quick, check, steps=BATCHES)
     if not args.skip_learning:
         learning.report(args.quick, judge, check, steps=BATCHES)
         learning_sizes.report(args.quick, check)
