@@ -530,3 +530,28 @@ def with_peak(ev: Evaluator, found: Replicated, order: Sequence[int]) -> Replica
         for s, d in enumerate(devices):
             memory[d] = float(params[s] + f * (peak[s] - params[s]))
     return dataclasses.replace(found, memory=tuple(memory))
+
+
+def scaled_model(model: CostModel, share: float) -> CostModel:
+    """``model`` for ``share`` of the batch, graph and all (activations, tensors and
+    the batch-proportional compute scaled; parameters kept): what the simulator needs
+    to run one replica."""
+    fixed, var = split_compute(model)
+    graph = model.graph
+    nodes = [
+        dataclasses.replace(
+            node,
+            flops=node.flops * share,
+            activation_bytes=node.activation_bytes * share,
+            measured={},
+        )
+        for node in graph.nodes
+    ]
+    edges = [dataclasses.replace(e, bytes=e.bytes * share) for e in graph.edges]
+    smaller = Graph(nodes, edges, graph.name, graph.training, graph.colocate)
+    return dataclasses.replace(
+        model,
+        graph=smaller,
+        compute=fixed + share * var,
+        node_memory=np.array([node.memory_bytes for node in nodes], dtype=float),
+    )
