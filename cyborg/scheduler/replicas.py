@@ -79,7 +79,8 @@ class Replicated:
     compute_s: float  # the slowest replica's stage time on its share
     allreduce_s: float  # the slowest stage's ring all-reduce
     latency_s: float  # one step of the slowest replica (stages one after another) + all-reduce
-    #: [device] busy seconds per step, peak bytes; [link resource] busy seconds.
+    #: [device] busy seconds per step, peak bytes; [link resource] busy seconds (the
+    #: transfers between stages and the all-reduce's).
     device_load: tuple[float, ...]
     memory: tuple[float, ...]
     link_load: tuple[float, ...]
@@ -375,6 +376,12 @@ def build(
             for r in ev.resources[a][b]:
                 resource_load[r] += seconds
         latency = max(latency, chain)
+    for ring, nbytes in rings:  # each hop carries 2 (R-1)/R of the bytes
+        size = len(ring)
+        for a, b in _hops(ring) if size > 1 and nbytes > 0 else ():
+            seconds = 2 * (size - 1) * (nbytes / size * ev.per_byte[a][b] + ev.latency[a][b])
+            for r in ev.resources[a][b]:
+                resource_load[r] += seconds
     return Replicated(
         replicas=tuple(tuple(r) for r in replicas),
         shares=shares,
