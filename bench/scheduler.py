@@ -362,7 +362,7 @@ def main() -> None:
         print(f"{key:26} p50 {statistics.median(samples):8.1f}  max {max(samples):8.1f}")
     targets(small, small + medium, times)
     colocation.report(args.quick, judge, check, steps=BATCHES)
-    replicas.report(args.quick, check, steps=BATCHES)
+    replicas.report(args.quick, check, steps=BATCHES, judge=judge_plan)
     if not args.skip_learning:
         learning.report(args.quick, judge, check, steps=BATCHES)
         learning_sizes.report(args.quick, check)

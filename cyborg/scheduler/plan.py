@@ -18,7 +18,9 @@ class NoFeasiblePlan(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Plan:
     objective: str
-    algorithm: str  # which candidate won: "single-device", "heft", "pipeline-dp", ...
+    #: which candidate won: "single-device", "heft", "pipeline-dp", "data-parallel/R",
+    #: "hybrid/SxR" (stages x replicas), ...
+    algorithm: str
     assignment: tuple[int, ...]  # device position per node position
     order: tuple[int, ...]  # priority (topological) order the latency estimate uses
     latency_s: float  # estimated step latency (schedule length)
