@@ -63,6 +63,8 @@ MAX_CANDIDATES = 24
 MAX_SPLITS = 8
 #: Bisection steps of the balanced step time (relative precision about 2**-60).
 BALANCE_STEPS = 60
+#: Replicas of several devices replayed at most per plan (the busiest first).
+REPLAYED_REPLICAS = 2
 KINDS = ("pipeline", "data-parallel", "hybrid")
 
 
@@ -504,23 +506,33 @@ def rebuilt(
 
 def replayed_s(ev: Evaluator, found: Replicated, order: Sequence[int], steps: int) -> float:
     """Seconds per step as executed: the slowest replica's event-driven replay
-    (:func:`replay.seconds_per_step`) on its share, then the all-reduce. Replicas of
-    the same kinds of devices, links and share replay once."""
+    (:func:`replay.seconds_per_step`) on its share, then the all-reduce. A replica of
+    one device replays to its compute sum; of the others, the
+    :data:`REPLAYED_REPLICAS` with the busiest devices in the estimate are replayed
+    (replicas of the same device kinds, links and share once), so the work stays
+    bounded however many replicas there are."""
     split = split_compute(ev.model)
     kinds = {d: k for k, members in enumerate(device_kinds(ev, range(ev.m))) for d in members}
+    busiest = sorted(
+        range(len(found.shares)),
+        key=lambda r: (-max(found.device_load[d] for d in found.replicas[r]), r),
+    )
     done: dict[tuple[object, ...], float] = {}
     worst = 0.0
-    for r, (devices, share) in enumerate(zip(found.replicas, found.shares, strict=True)):
+    for r in busiest:
+        devices, share = found.replicas[r], found.shares[r]
+        if len(devices) == 1:
+            worst = max(worst, found.device_load[devices[0]])
+            continue
         links = tuple((ev.per_byte[a][b], ev.latency[a][b]) for a in devices for b in devices)
         key = (tuple(kinds[d] for d in devices), links, round(share, 12))
         if key not in done:
-            if len(devices) == 1:  # one device replays to its compute sum
-                done[key] = found.device_load[devices[0]]
-            else:
-                part = scaled(ev, share, split)
-                done[key] = replay.seconds_per_step(
-                    part, "throughput", found.assignment(r), order, steps
-                )
+            if len(done) >= REPLAYED_REPLICAS:
+                continue
+            part = scaled(ev, share, split)
+            done[key] = replay.seconds_per_step(
+                part, "throughput", found.assignment(r), order, steps
+            )
         worst = max(worst, done[key])
     return worst + found.allreduce_s
 

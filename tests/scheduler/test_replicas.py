@@ -211,6 +211,11 @@ def test_hybrid_plans_keep_stages_alike_across_replicas() -> None:
         used = [d for r in c.replicas for d in r]
         assert len(used) == len(set(used)) <= 8
     assert len(found) <= replicas.MAX_CANDIDATES
+    # A replica of one device replays to its estimate; a pipelined one is replayed.
+    data = next(c for c in found if c.kind == "data-parallel")
+    assert replicas.replayed_s(ev, data, order, 8) == pytest.approx(data.cost)
+    replayed = replicas.replayed_s(ev, hybrids[0], order, 8)
+    assert hybrids[0].allreduce_s < replayed < 2 * hybrids[0].cost
 
 
 def test_replicated_plans_are_deterministic() -> None:
