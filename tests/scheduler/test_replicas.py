@@ -12,7 +12,7 @@ from cyborg.scheduler.drawing import picture
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.graph import Edge, Graph, Node
 from cyborg.scheduler.onnx_import import graph_from_onnx
-from cyborg.scheduler.plan import plan_to_dict
+from cyborg.scheduler.plan import make_replicated_plan, plan_to_dict
 from cyborg.scheduler.planner import plan_graph
 from cyborg.scheduler.synthetic_models import Layer, training_graph
 from cyborg.scheduler.synthetic_training import mlp_training_step
@@ -216,6 +216,14 @@ def test_hybrid_plans_keep_stages_alike_across_replicas() -> None:
     assert replicas.replayed_s(ev, data, order, 8) == pytest.approx(data.cost)
     replayed = replicas.replayed_s(ev, hybrids[0], order, 8)
     assert hybrids[0].allreduce_s < replayed < 2 * hybrids[0].cost
+    # Its JSON and picture: every replica's devices, the slowest replica's timeline.
+    plan = make_replicated_plan(ev, "hybrid", hybrids[0], order, None, replayed)
+    result = plan_to_dict(plan, model)
+    assert result["kind"] == "hybrid" and result["stages"] == hybrids[0].stages
+    assert len(result["devices"]) == len(hybrids[0].devices)
+    assert sum(d["nodes"] for d in result["devices"]) == ev.n * len(hybrids[0].shares)
+    assert len(result["timeline"]["devices"]) == hybrids[0].stages
+    assert picture.plan_svg(graph, result, "hybrid").startswith("<svg")
 
 
 def test_replicated_plans_are_deterministic() -> None:
