@@ -24,7 +24,7 @@ all-reduce. The step time of such a plan is::
   bytes over the slowest link of the ring plus ``2 (R - 1)`` times its latency. The
   rings of several stages run at once: a link resource (a NIC, a PCIe uplink) used by
   ``k`` hops of them gives each ``1 / k`` of its bandwidth. The bytes are the
-  gradients: the tensors that the optimizer nodes (:data:`OPTIMIZERS`) take from other
+  gradients: the tensors that the optimizer nodes (:data:`~cyborg.scheduler.graph.OPTIMIZERS`) take from other
   nodes, or without optimizer nodes every node's ``param_bytes``; an inference graph
   (not ``training``, no optimizer) all-reduces nothing.
 * Memory: every replica device holds its stage's parameters (optimizer state too, as
@@ -51,8 +51,7 @@ import numpy as np
 from cyborg.scheduler import colocation, pipeline, replay
 from cyborg.scheduler.costs import CostModel
 from cyborg.scheduler.evaluate import LINK_EFFICIENCY, Evaluator
-from cyborg.scheduler.graph import Graph
-from cyborg.scheduler.onnx_import import OPTIMIZERS
+from cyborg.scheduler.graph import OPTIMIZERS, Graph
 from cyborg.scheduler.stage_dp import device_kinds
 
 #: The smallest share of the batch a replica may get.
