@@ -268,7 +268,7 @@ def plan_graph(
             chosen.cost,
             single_s,
             steps,
-            effort * REPLAY_UNITS,
+            effort,
             progress,
         )
         if won is not None:
@@ -288,17 +288,22 @@ def _replicated_choice(
     beat_s: float,
     single_s: float | None,
     steps: int,
-    units: float,
+    effort: float,
     progress: Reporter = SILENT,
 ) -> tuple[replicas.Replicated, float] | None:
     """The replicated candidate with the shortest estimated step (fewer devices on
     ties) if it is shorter than ``beat_s`` (the plan chosen without replicas) and its
     replay is no slower than the single device; with its replayed seconds per step.
-    The best is replayed, and up to :data:`REPLAY_ALTERNATIVES` more while ``units``
-    last (a replica of one device replays free: to its compute sum)."""
+    ``effort`` scales how many candidates are built (at least 4) and split (see
+    :func:`replicas.candidates`). The best is replayed, and up to
+    :data:`REPLAY_ALTERNATIVES` more while their work units last (a replica of one
+    device replays free: to its compute sum)."""
     if limit < 2:
         return None
-    found = replicas.candidates(ev, limit, order, rankings, gradients)
+    most = max(4, round(replicas.MAX_CANDIDATES * effort))
+    splits = round(replicas.MAX_SPLITS * effort)
+    found = replicas.candidates(ev, limit, order, rankings, gradients, most, splits)
+    units = effort * REPLAY_UNITS
     ranked = sorted(found, key=lambda c: (c.cost, len(c.devices)))
     progress.note(_found("replicas", ranked))
     per_replay = _replay_units(ev, "throughput", steps)

@@ -24,9 +24,10 @@ all-reduce. The step time of such a plan is::
   bytes over the slowest link of the ring plus ``2 (R - 1)`` times its latency. The
   rings of several stages run at once: a link resource (a NIC, a PCIe uplink) used by
   ``k`` hops of them gives each ``1 / k`` of its bandwidth. The bytes are the
-  gradients: the tensors that the optimizer nodes (:data:`~cyborg.scheduler.graph.OPTIMIZERS`) take from other
-  nodes, or without optimizer nodes every node's ``param_bytes``; an inference graph
-  (not ``training``, no optimizer) all-reduces nothing.
+  gradients: the tensors that the optimizer nodes
+  (:data:`~cyborg.scheduler.graph.OPTIMIZERS`) take from other nodes, or without
+  optimizer nodes every node's ``param_bytes``; an inference graph (not ``training``,
+  no optimizer) all-reduces nothing.
 * Memory: every replica device holds its stage's parameters (optimizer state too, as
   the graph counts it) and its share of the activations and received tensors; the
   peak of :mod:`cyborg.scheduler.memory` is linear in the share, which bounds it.
