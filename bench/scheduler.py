@@ -18,6 +18,9 @@ nodes) and ours (the ``graph_aware`` plugin). Then the targets:
 * planning time p50 < 100 ms for 1,000 nodes on 8 devices, < 2 s for 10,000 on 64;
 * co-location (bench/scheduler_colocation.py): ONNX training steps, no plan splits a
   group (and what repairing a plan made without the groups costs);
+* replicas (bench/scheduler_replicas.py): ResNet-50, BERT-base and GPT-2 small shaped
+  training steps on mixed GPU sets, pipelines only against pipelines and data-parallel
+  / hybrid replicas in one ranking (the planner's estimate: step time and ratio);
 * learning (bench/scheduler_learning.py): with one device model's true speed planted
   2x off in the simulator, after <= 50 reported runs the plan is within 5 % of the
   plan made with the true costs (the curve is printed);
@@ -45,13 +48,15 @@ import scheduler_colocation as colocation
 import scheduler_graphs as graphs
 import scheduler_learning as learning
 import scheduler_learning_sizes as learning_sizes
+import scheduler_replicas as replicas
 
 from cyborg.scheduler import heft, synthetic
+from cyborg.scheduler import replicas as replicas_mod
 from cyborg.scheduler.costs import CostModel, build_cost_model
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.first_fit import first_fit_assignment
 from cyborg.scheduler.graph import Graph
-from cyborg.scheduler.plan import NoFeasiblePlan
+from cyborg.scheduler.plan import NoFeasiblePlan, Plan
 from cyborg.scheduler.planner import plan_graph
 from cyborg.scheduler.simulator import simulate, steady_period
 
@@ -97,6 +102,19 @@ def judge(
     return math.inf if result.out_of_memory else value
 
 
+def judge_plan(model: CostModel, objective: str, plan: Plan) -> float:
+    """:func:`judge` of a plan; a replicated one: its slowest replica simulated on its
+    share of the batch (cyborg.scheduler.replicas.scaled_model), plus its all-reduce."""
+    found = plan.replicated
+    if found is None:
+        return judge(model, objective, plan.assignment, plan.order)
+    slowest = 0.0
+    for r, share in enumerate(found.shares):
+        part = replicas_mod.scaled_model(model, share)
+        slowest = max(slowest, judge(part, objective, found.assignment(r), plan.order))
+    return slowest + found.allreduce_s
+
+
 def run_instance(graph: Graph, set_name: str, objective: str, exact_limit: float) -> Row:
     model = build_cost_model(graph, graphs.device_set(set_name))
     ev = Evaluator(model)
@@ -124,7 +142,7 @@ def run_instance(graph: Graph, set_name: str, objective: str, exact_limit: float
     try:
         plan = plan_graph(model, objective, steps=BATCHES)
         elapsed = (time.perf_counter() - start) * 1000
-        sim["ours"] = judge(model, objective, plan.assignment, plan.order)
+        sim["ours"] = judge_plan(model, objective, plan)
         est["ours"] = plan.estimate_s
     except NoFeasiblePlan:
         elapsed = (time.perf_counter() - start) * 1000
@@ -344,6 +362,7 @@ def main() -> None:
         print(f"{key:26} p50 {statistics.median(samples):8.1f}  max {max(samples):8.1f}")
     targets(small, small + medium, times)
     colocation.report(args.quick, judge, check, steps=BATCHES)
+    replicas.report(args.quick, check, steps=BATCHES, judge=judge_plan)
     if not args.skip_learning:
         learning.report(args.quick, judge, check, steps=BATCHES)
         learning_sizes.report(args.quick, check)

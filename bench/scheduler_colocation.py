@@ -3,7 +3,9 @@ update nodes must share a device (groups derived by the importer).
 
 Per instance: how many groups a plan made without the groups splits, what that plan
 costs once repaired (each split group moved to where most of its compute is), and
-the plan made with the groups (simulated ms); target: no plan splits a group.
+the plan made with the groups (simulated ms); target: no plan splits a group. Plans
+are of one copy of the graph (``replicate=False``): repairing is about where its
+groups go, and the simulator runs one copy.
 """
 
 import math
@@ -38,10 +40,12 @@ def report(quick: bool, judge: Judge, check: Callable[[str, bool, str], bool], s
             devices = graphs.device_set(set_name)
             model = build_cost_model(graph, devices)
             for objective in ("latency", "throughput"):
-                free = plan_graph(build_cost_model(blind, devices), objective, steps=steps)
+                free = plan_graph(
+                    build_cost_model(blind, devices), objective, steps=steps, replicate=False
+                )
                 repaired = colocation.repair(graph, model.compute.tolist(), free.assignment)
                 start = time.perf_counter()
-                plan = plan_graph(model, objective, steps=steps)
+                plan = plan_graph(model, objective, steps=steps, replicate=False)
                 elapsed = (time.perf_counter() - start) * 1000
                 splits += colocation.splits(graph, plan.assignment)
                 rep = judge(model, objective, repaired, free.order)

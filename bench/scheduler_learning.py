@@ -106,7 +106,8 @@ class Truth:
 
     def plan_with(self, learned: factors.Factors) -> Run:
         model = build_cost_model(self.instance.graph, self.instance.devices, learned)
-        plan = plan_graph(model, self.instance.objective, steps=self.steps)
+        # One copy of the graph: a run is what the simulator times (replicas aside).
+        plan = plan_graph(model, self.instance.objective, steps=self.steps, replicate=False)
         return plan.assignment, plan.order
 
     def seconds(self, run: Run) -> float:

@@ -12,7 +12,9 @@ per-operator FLOPs and bytes), ``devices``/``catalog``/``device_json`` (candidat
 ``costs`` (the roofline + link cost model), ``factors`` (learned corrections:
 one multiplier per op type and model), ``work_model`` (learned time against work),
 ``evaluate`` (schedule length, pipeline stage time, memory of one assignment),
-``heft``/``pipeline``/``local_search``/``planner`` (the algorithms), ``simulator``
+``heft``/``pipeline``/``local_search``/``planner`` (the algorithms), ``replicas``
+(data-parallel and hybrid plans: batch shares, the gradients' all-reduce), ``simulator``
 (a discrete-event judge), ``exact`` (the CP-SAT oracle for small instances),
-``base``/``first_fit``/``graph_aware`` (the plugins) and ``plan`` (results and JSON).
+``base``/``first_fit``/``graph_aware`` (the plugins), ``plan`` (results and JSON) and
+``synthetic``/``synthetic_training``/``synthetic_models`` (seeded graphs and devices).
 """

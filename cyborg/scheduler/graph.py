@@ -17,6 +17,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+#: Optimizer op types (``ai.onnx.preview.training``'s and onnxruntime's): the ONNX
+#: importer ties their parameters to them, a replicated plan all-reduces the gradients
+#: they take (:mod:`cyborg.scheduler.replicas`).
+OPTIMIZERS = frozenset(
+    {
+        "Adam",
+        "Adagrad",
+        "Momentum",
+        "SGDOptimizer",
+        "SGDOptimizerV2",
+        "AdamOptimizer",
+        "AdamWOptimizer",
+        "LambOptimizer",
+    }
+)
 
 
 class GraphError(ValueError):

@@ -28,21 +28,8 @@ import onnx
 from onnx import helper, shape_inference
 
 from cyborg.scheduler import op_costs
-from cyborg.scheduler.graph import Edge, Graph, Node
+from cyborg.scheduler.graph import OPTIMIZERS, Edge, Graph, Node
 from cyborg.scheduler.json_input import InputFormatError
-
-OPTIMIZERS = frozenset(
-    {
-        "Adam",
-        "Adagrad",
-        "Momentum",
-        "SGDOptimizer",
-        "SGDOptimizerV2",
-        "AdamOptimizer",
-        "AdamWOptimizer",
-        "LambOptimizer",
-    }
-)
 
 _PRECISION: dict[int, str] = {
     onnx.TensorProto.FLOAT: "fp32",

@@ -15,7 +15,11 @@ Candidates, all scored by one :class:`~cyborg.scheduler.evaluate.Evaluator`:
 4. local search from the two best (for latency also in the rank order of the plan it
    found), then iterated local search: seeded kicks from a current plan that wanders
    among plans within ``WALK`` of the best;
-5. the event-driven replay (:mod:`cyborg.scheduler.replay`, what execution does) of
+5. for throughput, replicas of the whole graph (:mod:`cyborg.scheduler.replicas`):
+   data parallel (each replica one device) and hybrid (each a pipeline of ``S``
+   stages), the batch split to balance mixed devices, plus the gradients' ring
+   all-reduce; after 6. the best of them replaces the plan if its step is shorter;
+6. the event-driven replay (:mod:`cyborg.scheduler.replay`, what execution does) of
    the winner and of a few more multi-device candidates: latency keeps the shortest
    replay, throughput the best estimate whose run of ``steps`` replays faster than the
    best single device; the single device stays unless a plan replays strictly faster.
@@ -37,6 +41,8 @@ import math
 import random
 from collections.abc import Sequence
 
+import numpy as np
+
 from cyborg.common.progress import SILENT, Reporter
 from cyborg.scheduler import (
     balance,
@@ -45,12 +51,19 @@ from cyborg.scheduler import (
     local_search,
     pipeline,
     replay,
+    replicas,
     stage_dp,
 )
 from cyborg.scheduler.costs import CostModel, device_speed_order
 from cyborg.scheduler.evaluate import Evaluator
 from cyborg.scheduler.graph import depth_first_order
-from cyborg.scheduler.plan import OBJECTIVES, NoFeasiblePlan, Plan, make_plan
+from cyborg.scheduler.plan import (
+    OBJECTIVES,
+    NoFeasiblePlan,
+    Plan,
+    make_plan,
+    make_replicated_plan,
+)
 
 # Work units (about one list step, ~0.5 us in CPython) for the optional work of one
 # plan: HEFT on device subsets, more pipeline splits, local search. The first HEFT run
@@ -184,6 +197,8 @@ def plan_graph(
     effort: float = 1.0,
     steps: int = replay.DEFAULT_STEPS,
     progress: Reporter = SILENT,
+    gradients: np.ndarray | None = None,
+    replicate: bool = True,
 ) -> Plan:
     """The best plan found for ``objective`` on at most ``max_devices`` devices.
 
@@ -191,12 +206,16 @@ def plan_graph(
     pipeline splits, local search, replays of alternatives). ``steps``: for throughput,
     how many pipelined steps a run lasts (the replay that picks the plan includes the
     pipeline's fill). ``progress`` is told the stages: constructions (a note per
-    kind), local search (its work units), replays.
+    kind), local search (its work units), replays. ``gradients``: per node, the bytes
+    a replicated plan all-reduces (default :func:`replicas.gradient_bytes`);
+    ``replicate``: whether replicated plans compete (the benchmark compares).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     if model.graph.groups and model.graph.contractible:
-        return _plan_contracted(model, objective, max_devices, effort, steps, progress)
+        return _plan_contracted(
+            model, objective, max_devices, effort, steps, progress, gradients, replicate
+        )
     ev = Evaluator(model)
     limit = min(max_devices or ev.m, ev.m)
     if limit < 1 or ev.n == 0:
@@ -238,15 +257,75 @@ def plan_graph(
     chosen, replayed = _replayed_choice(
         ev, objective, [best, *candidates], single, steps, effort * REPLAY_UNITS, progress
     )
+    single_s = None if single is None else single.cost
+    if objective == "throughput" and replicate:
+        won = _replicated_choice(
+            ev,
+            limit,
+            order,
+            rankings,
+            gradients,
+            chosen.cost,
+            single_s,
+            steps,
+            effort,
+            progress,
+        )
+        if won is not None:
+            found, seconds = won
+            return make_replicated_plan(ev, _replica_name(found), found, order, single_s, seconds)
     return make_plan(
-        ev,
-        objective,
-        chosen.algorithm,
-        chosen.assignment,
-        chosen.order,
-        None if single is None else single.cost,
-        replayed,
+        ev, objective, chosen.algorithm, chosen.assignment, chosen.order, single_s, replayed
     )
+
+
+def _replicated_choice(
+    ev: Evaluator,
+    limit: int,
+    order: Sequence[int],
+    rankings: list[list[int]],
+    gradients: np.ndarray | None,
+    beat_s: float,
+    single_s: float | None,
+    steps: int,
+    effort: float,
+    progress: Reporter = SILENT,
+) -> tuple[replicas.Replicated, float] | None:
+    """The replicated candidate with the shortest estimated step (fewer devices on
+    ties) if it is shorter than ``beat_s`` (the plan chosen without replicas) and its
+    replay is no slower than the single device; with its replayed seconds per step.
+    ``effort`` scales how many candidates are built (at least 4) and split (see
+    :func:`replicas.candidates`). The best is replayed, and up to
+    :data:`REPLAY_ALTERNATIVES` more while their work units last (a replica of one
+    device replays free: to its compute sum)."""
+    if limit < 2:
+        return None
+    most = max(4, round(replicas.MAX_CANDIDATES * effort))
+    splits = round(replicas.MAX_SPLITS * effort)
+    found = replicas.candidates(ev, limit, order, rankings, gradients, most, splits)
+    units = effort * REPLAY_UNITS
+    ranked = sorted(found, key=lambda c: (c.cost, len(c.devices)))
+    progress.note(_found("replicas", ranked))
+    per_replay = _replay_units(ev, "throughput", steps)
+    for number, c in enumerate(ranked[: REPLAY_ALTERNATIVES + 1]):
+        if c.cost >= beat_s * (1 - 1e-9):
+            break
+        if number and c.stages > 1:
+            if units < per_replay:
+                break
+            units -= per_replay
+        seconds = replicas.replayed_s(ev, c, order, steps)
+        if single_s is None or seconds <= single_s * (1 + 1e-9):
+            return c, seconds
+    return None
+
+
+def _replica_name(found: replicas.Replicated) -> str:
+    """ "data-parallel/4", "hybrid/2x3" (stages x replicas)."""
+    count = len(found.shares)
+    if found.stages == 1:
+        return f"data-parallel/{count}"
+    return f"hybrid/{found.stages}x{count}"
 
 
 def _repaired(ev: Evaluator, objective: str, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -271,14 +350,32 @@ def _plan_contracted(
     effort: float,
     steps: int,
     progress: Reporter,
+    gradients: np.ndarray | None = None,
+    replicate: bool = True,
 ) -> Plan:
     """:func:`plan_graph` on the contraction, expanded; the single device wins unless the
-    expanded plan also replays strictly faster on the graph as given."""
+    expanded plan also replays strictly faster on the graph as given. A replicated plan
+    is estimated again on the graph as given (its all-reduce counts the gradients of
+    the graph as given in either)."""
     contraction = colocation.contract(model)
-    found = plan_graph(contraction.model, objective, max_devices, effort, steps, progress)
+    grads = replicas.gradient_bytes(model.graph) if gradients is None else gradients
+    unit_grads = np.array([grads[list(members)].sum() for members in contraction.members])
+    found = plan_graph(
+        contraction.model, objective, max_devices, effort, steps, progress, unit_grads, replicate
+    )
     ev = Evaluator(model)
     assignment = contraction.expand(found.assignment)
     order = contraction.expand_order(found.order)
+    if found.replicated is not None:
+        again = replicas.rebuilt(ev, found.replicated, assignment, order, grads)
+        seconds = math.inf if again is None else replicas.replayed_s(ev, again, order, steps)
+        single = found.single_device_s
+        if again is not None and (single is None or seconds <= single * (1 + 1e-9)):
+            return make_replicated_plan(ev, found.algorithm, again, order, single, seconds)
+        # The first replica alone (replayed below when it spans devices).
+        alone = ev.period_of(assignment)
+        name = f"{found.algorithm}/first-replica"
+        found = dataclasses.replace(found, algorithm=name, replicated=None, replayed_s=alone)
     replayed = found.replayed_s
     if len(set(assignment)) > 1:
         replayed = replay.seconds_per_step(ev, objective, assignment, order, steps)
@@ -295,7 +392,7 @@ def _plan_contracted(
     )
 
 
-def _found(kind: str, found: Sequence[_Candidate]) -> str:
+def _found(kind: str, found: Sequence[_Candidate | replicas.Replicated]) -> str:
     """ "HEFT: 4 candidates, best 0.0123 s" (seconds of the objective's estimate)."""
     best = min((c.cost for c in found), default=None)
     return f"{kind}: {len(found)} candidates" + ("" if best is None else f", best {best:.4g} s")

@@ -25,12 +25,16 @@ Bar = list[Any]  # [start_s, end_s, label, count]
 
 
 def step_timeline(
-    model: CostModel, assignment: Sequence[int], order: Sequence[int]
+    model: CostModel,
+    assignment: Sequence[int],
+    order: Sequence[int],
+    ev: Evaluator | None = None,
 ) -> dict[str, Any]:
     """``{"step_s", "devices": [{"id", "compute", "send", "receive"}]}``: the bars of
-    the devices the plan uses, in device order, each ``[start_s, end_s, label, count]``."""
+    the devices the plan uses, in device order, each ``[start_s, end_s, label, count]``.
+    ``ev``: the estimate to schedule with (default: ``model``'s)."""
     booked: list[Interval] = []
-    finish, _ = Evaluator(model).trace(assignment, order, booked)
+    finish, _ = (ev or Evaluator(model)).trace(assignment, order, booked)
     step = max(finish, default=0.0)
     used = sorted(set(assignment))
     lanes: dict[tuple[int, str], list[Bar]] = {(d, k): [] for d in used for k in KINDS}

@@ -23,11 +23,16 @@ def test_never_worse_than_the_best_single_device(seed: int, objective: str) -> N
     assert plan.estimate_s <= plan.single_device_s * (1 + 1e-9)
     assert plan.replayed_s is not None
     assert plan.replayed_s <= plan.single_device_s * (1 + 1e-9)
+    assert sorted(plan.order) == list(range(len(graph)))
+    if plan.replicated is not None:  # replicas of an inference graph: no all-reduce
+        assert plan.period_s == pytest.approx(plan.replicated.compute_s)
+        assert sum(plan.replicated.shares) == pytest.approx(1.0)
+        assert all(m <= c for m, c in zip(plan.memory_bytes, ev.capacity, strict=True))
+        return
     # The plan's numbers are the evaluator's, and it fits.
     assert plan.latency_s == pytest.approx(ev.latency_of(plan.assignment, plan.order))
     assert plan.period_s == pytest.approx(ev.period_of(plan.assignment))
     assert ev.fits(plan.assignment)
-    assert sorted(plan.order) == list(range(len(graph)))
 
 
 def test_a_latency_plan_runs_no_slower_than_the_single_device() -> None:

@@ -18,7 +18,7 @@ Claiming a plan is cyborg.conductor.plans.claim.
 import base64
 import binascii
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -117,13 +117,20 @@ def create_graph(
 
 
 def _predicted_by_op(
-    model: CostModel, uncorrected: np.ndarray, device: int, assignment: Sequence[int]
+    model: CostModel, uncorrected: np.ndarray, device: int, plan: scheduler_plan.Plan
 ) -> dict[str, float]:
+    """Uncorrected seconds per op type on ``device``; a replica's scaled by its share
+    of the batch."""
+    assignment, share = plan.assignment, 1.0
+    found = plan.replicated
+    if found is not None:
+        replica = next(r for r, devices in enumerate(found.replicas) if device in devices)
+        assignment, share = found.assignment(replica), found.shares[replica]
     totals: dict[str, float] = {}
     for i, d in enumerate(assignment):
         if d == device:
             op = model.graph.nodes[i].op_type
-            totals[op] = totals.get(op, 0.0) + float(uncorrected[i, device])
+            totals[op] = totals.get(op, 0.0) + share * float(uncorrected[i, device])
     return totals
 
 
@@ -146,7 +153,7 @@ def plan_result(
         device["device_type"] = source.device_type
         device["numa_node"] = model.devices.devices[positions[device["id"]]].numa_node
         device["predicted_by_op_s"] = _predicted_by_op(
-            model, uncorrected, positions[device["id"]], plan.assignment
+            model, uncorrected, positions[device["id"]], plan
         )
     result["skipped"] = dict(candidates.skipped)
     return result
@@ -177,14 +184,14 @@ def rank_plans(
     scheduler = load_scheduler(driver)
     model = build_cost_model(graph, candidates.devices, request.factors)
     uncorrected = roofline_table(graph, candidates.devices, {})
-    found: dict[tuple[int, ...], scheduler_plan.Plan] = {}
+    found: dict[tuple[tuple[int, ...], ...], scheduler_plan.Plan] = {}
     allowed = request.max_devices or len(candidates.devices)
     while allowed >= 1 and len(found) < count:
         try:
             plan = scheduler.plan_model(model, dataclasses.replace(request, max_devices=allowed))
         except scheduler_plan.NoFeasiblePlan:
             break  # fewer devices will not fit either
-        found.setdefault(plan.assignment, plan)
+        found.setdefault(plan.key, plan)
         allowed = min(allowed, len(plan.devices_used)) - 1
     if not found:
         raise refusal("the graph does not fit the free devices' memory", candidates.skipped)
